@@ -1,0 +1,111 @@
+# shmlab - System V shared memory producer/consumer suite.
+#
+#	make			build producer/producer, consumer/consumer,
+#				monitor/monitor
+#	make check		build and run the whole test suite
+#	make check SANITIZE=address,undefined
+#	make bench		throughput benchmark (BENCH_FULL=1: whole matrix)
+#	make stress		long fault and load scenarios
+#	make install		PREFIX=/usr/local DESTDIR=
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+PKG_CONFIG ?= pkg-config
+CC	?= cc
+
+BSD_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libbsd-overlay 2>/dev/null)
+BSD_LIBS	= $(shell $(PKG_CONFIG) --libs libbsd-overlay 2>/dev/null)
+CHECK_CFLAGS	= $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS	= $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+# Project flags first, the user's CFLAGS/LDFLAGS appended, never replaced.
+SHM_CPPFLAGS	= -D_GNU_SOURCE -Icommon $(BSD_CFLAGS)
+SHM_CFLAGS	= -std=c11 -Wall -Wextra -pedantic -O2 -g -MMD -MP
+ifneq ($(SANITIZE),)
+SHM_CFLAGS	+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+SHM_LDFLAGS	+= -fsanitize=$(SANITIZE)
+endif
+ifneq ($(WERROR),)
+SHM_CFLAGS	+= -Werror
+endif
+# Objects depend on the flags too: SANITIZE=... must rebuild everything.
+FLAGS_STAMP	= .build-flags
+FLAGS_NOW	= $(CC) $(SHM_CFLAGS) $(CFLAGS) $(CPPFLAGS) $(SHM_LDFLAGS) $(LDFLAGS)
+$(shell [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(FLAGS_NOW)' ] || \
+  printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+
+$(FLAGS_STAMP): ;
+
+ALL_CPPFLAGS	= $(SHM_CPPFLAGS) $(CPPFLAGS)
+ALL_CFLAGS	= $(SHM_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS	= $(SHM_LDFLAGS) $(LDFLAGS)
+
+LIB_SRC	= common/key.c common/seg.c common/sem.c common/ring.c \
+	  common/opts.c common/report.c common/clean.c
+LIB_OBJ	= $(LIB_SRC:.c=.o)
+LIB	= common/libshmlab.a
+
+PROGS	= producer/producer consumer/consumer monitor/monitor
+
+TESTS	= tests/check_key tests/check_seg tests/check_ring tests/check_opts \
+	  tests/check_e2e
+
+all: deps-lib $(PROGS)
+
+# Installs what is missing (as root), or stops with the one command to run.
+deps-lib:
+	@./tests/deps.sh lib
+
+deps-check:
+	@./tests/deps.sh check
+
+$(LIB_OBJ) producer/producer.o producer/walkthrough.o consumer/consumer.o \
+  monitor/monitor.o: | deps-lib
+
+%.o: %.c $(FLAGS_STAMP)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	$(AR) rcs $@ $(LIB_OBJ)
+
+producer/producer: producer/producer.o producer/walkthrough.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ producer/producer.o producer/walkthrough.o $(LIB) $(BSD_LIBS)
+
+monitor/monitor: monitor/monitor.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ monitor/monitor.o $(LIB) $(BSD_LIBS)
+
+consumer/consumer: consumer/consumer.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ consumer/consumer.o $(LIB) $(BSD_LIBS)
+
+tests/%.o: tests/%.c $(FLAGS_STAMP)
+	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+tests/check_%: tests/check_%.o tests/testutil.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/testutil.o $(LIB) $(CHECK_LIBS) $(BSD_LIBS)
+
+# Sanitizers slow the programs down: give Check's timeouts room.
+ifneq ($(SANITIZE),)
+CHECK_ENV	= CK_TIMEOUT_MULTIPLIER=3
+endif
+
+check: deps-check all $(TESTS)
+	$(CHECK_ENV) ./tests/run_tests.sh $(TESTS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 run_demo.sh $(DESTDIR)$(BINDIR)/shmlab-demo
+	install -m 0644 docs/*.1 $(DESTDIR)$(MANDIR)/man1/
+
+clean:
+	rm -f common/*.o common/*.d $(LIB) producer/*.o producer/*.d \
+	  consumer/*.o consumer/*.d monitor/*.o monitor/*.d tests/*.o tests/*.d \
+	  $(PROGS) $(TESTS) $(FLAGS_STAMP)
+
+.SUFFIXES:
+.PHONY: all check clean install deps-lib deps-check
+.SECONDARY: tests/testutil.o $(TESTS:=.o)
+
+-include $(LIB_OBJ:.o=.d) producer/producer.d producer/walkthrough.d \
+  consumer/consumer.d monitor/monitor.d $(wildcard tests/*.d)

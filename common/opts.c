@@ -1,0 +1,72 @@
+/*
+ * opts.c - small helpers the programs share: mode names, permissions,
+ * clocks and liveness.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shmlab.h"
+
+int
+opt_mode(const char *s, enum shm_mode *m)
+{
+	if (strcmp(s, "queue") == 0)
+		*m = MODE_QUEUE;
+	else if (strcmp(s, "broadcast") == 0)
+		*m = MODE_BROADCAST;
+	else {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+mode_name(enum shm_mode m)
+{
+	return m == MODE_BROADCAST ? "broadcast" : "queue";
+}
+
+/*
+ * Parses an octal permission such as 0660.  The owner must keep read and
+ * write, or the run could not use its own objects.
+ */
+int
+opt_perm(const char *s, mode_t *perm)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno != 0 || end == s || *end != '\0' || v > 0777 ||
+	    (v & 0600) != 0600 || strchr(s, '-') != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	*perm = (mode_t)v;
+	return 0;
+}
+
+uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A pid we may not signal (EPERM) is still alive. */
+int
+pid_alive(pid_t pid)
+{
+	if (pid <= 0)
+		return 0;
+	return kill(pid, 0) == 0 || errno == EPERM;
+}

@@ -1,0 +1,762 @@
+/*
+ * consumer - forks N consumer processes that take items from a shmlab run.
+ *
+ * The parent waits (a bounded time) for a producer's segment under the
+ * key, attaches and validates it, forks the children, and reaps them; the
+ * children inherit the attachment, register in the consumer table, and
+ * take items until the end-of-stream token.  Each child keeps its own
+ * counters in its table record, which the producer reads for the report;
+ * the parent records how children it found killed ended, then detaches.
+ * Consumers never create or remove IPC objects.
+ *
+ *	consumer -n 3			# after: producer -c 1000
+ *
+ * Exit status: 0 every child finished cleanly, 1 a child was killed or
+ * failed, 2 bad usage, 3 no producer / the producer died / objects removed.
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmlab.h"
+
+#define TICK_MS		200	/* longest a semop waits before we look around */
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t dump_flag;
+
+static struct shm_ring ring;
+static struct shm_consumer *me;
+static uint32_t	 my_index;
+static uint32_t	 batch = 64;
+static uint32_t	 nchildren;
+static int	 delay_ms;
+static int	 timeout_s = 10;
+static int	 verbose = 1;
+static int	 want_mode = -1;
+static uint64_t	 last_title_ns;
+static uint64_t	 rng;
+static int	 hold_ms;
+
+/* What a child accumulates between two updates of its record. */
+struct tally {
+	uint64_t	consumed;
+	uint64_t	first_seq;
+	uint64_t	last_seq;
+	uint64_t	checksum;
+	uint64_t	out_of_order;
+	uint64_t	corrupted;
+	int		have_last;
+};
+
+static void	 usage(void) __attribute__((noreturn));
+static void	 on_signal(int);
+static void	 setup_signals(int);
+static void	 attach_wait(key_t, const char *);
+static int	 child_main(uint32_t);
+static int	 child_register(void);
+static int	 consume_queue(struct tally *);
+static int	 consume_broadcast(struct tally *);
+static int	 consume_unsafe(struct tally *);
+static void	 take(struct tally *, uint64_t, int32_t);
+static void	 publish(const struct tally *);
+static int	 look_around(const char *);
+static void	 title(const struct tally *);
+static void	 sleep_ms(int);
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-n consumers] [-k keyfile] [-p proj_id] "
+	    "[-m queue|broadcast]\n"
+	    "\t[-B batch] [-t seconds] [--delay ms] [-q]\n", getprogname());
+	exit(2);
+}
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		dump_flag = 1;
+	else
+		stop_flag = 1;
+}
+
+static void
+setup_signals(int parent)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	if (sigemptyset(&sa.sa_mask) == -1)
+		err(3, "sigemptyset");
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1)
+		err(3, "sigaction");
+	/* The parent passes SIGUSR1 on; each child prints its counters. */
+	if (sigaction(SIGUSR1, &sa, NULL) == -1)
+		err(3, "sigaction");
+	(void)parent;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	(void)nanosleep(&ts, NULL);
+}
+
+/*
+ * Waits up to timeout_s for a valid, ready segment under key.  A consumer
+ * may start before the producer: it says so once and polls.
+ */
+static void
+attach_wait(key_t key, const char *keypath)
+{
+	char why[256];
+	uint64_t start = now_ns(), limit;
+	int said = 0;
+
+	limit = (uint64_t)timeout_s * 1000000000ULL;
+	for (;;) {
+		if (seg_attach_msg(key, 0, &ring, why, sizeof(why)) == 0)
+			break;
+		if (errno == EPROTO)
+			errx(3, "key 0x%08lx (%s): %s; remove it (ipcrm) if it "
+			    "is yours and stale, or use another -k/-p",
+			    (unsigned long)(uint32_t)key, keypath, why);
+		if (errno != ENOENT && errno != EAGAIN && errno != EIDRM &&
+		    errno != EINVAL) {
+			if (errno == EACCES)
+				errx(3, "key 0x%08lx (%s): permission denied: "
+				    "the run belongs to another user (its "
+				    "producer can widen it with --perm)",
+				    (unsigned long)(uint32_t)key, keypath);
+			err(3, "attaching the segment under key 0x%08lx (%s)",
+			    (unsigned long)(uint32_t)key, keypath);
+		}
+		if (stop_flag)
+			errx(3, "interrupted while waiting for a producer");
+		if (now_ns() - start > limit)
+			errx(3, "no producer on key 0x%08lx (%s) after %d s: "
+			    "start one first, or raise -t", (unsigned long)(uint32_t)key,
+			    keypath, timeout_s);
+		if (!said && verbose) {
+			warnx("waiting up to %d s for a producer on key 0x%08lx "
+			    "(%s)", timeout_s, (unsigned long)(uint32_t)key, keypath);
+			said = 1;
+		}
+		sleep_ms(20);
+	}
+	if (sem_wait_ready(ring.semid, timeout_s * 1000) == -1)
+		err(3, "semaphore set %d of key 0x%08lx is not usable",
+		    ring.semid, (unsigned long)(uint32_t)key);
+	if (want_mode >= 0 && (uint32_t)want_mode != ring.hdr->mode)
+		errx(3, "the producer on key 0x%08lx runs in %s mode, not %s",
+		    (unsigned long)(uint32_t)key, mode_name(ring.hdr->mode),
+		    mode_name((enum shm_mode)want_mode));
+}
+
+/*
+ * Takes a record in the consumer table under the mutex, then announces
+ * itself on SEM_JOIN (the producer waits there for -n consumers).  A
+ * broadcast run has exactly as many records as it expects: a consumer
+ * arriving after production started would have missed items, so it is
+ * refused.  Returns 0 registered, 1 nothing to do (the run has ended
+ * well), -1 refused.
+ */
+static int
+child_register(void)
+{
+	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
+	struct sembuf done[2] = {
+		{ SEM_MUTEX, 1, SEM_UNDO }, { SEM_JOIN, 1, 0 }
+	};
+	struct shm_header *h = ring.hdr;
+	uint32_t idx, limit;
+
+	for (;;) {
+		if (sem_op(ring.semid, &lock, 1, TICK_MS) == 0)
+			break;
+		if (errno != EAGAIN || look_around("registering") == -1)
+			return -1;
+	}
+	idx = h->registered;
+	limit = h->mode == MODE_BROADCAST ? h->expected : h->max_consumers;
+	if (idx >= limit || h->state >= ST_DONE ||
+	    (h->mode == MODE_BROADCAST && h->state >= ST_PRODUCING)) {
+		(void)sem_op(ring.semid, done, 1, 0);
+		if (h->state == ST_DONE && h->mode == MODE_QUEUE) {
+			if (verbose)
+				warnx("the run has ended: nothing left to take");
+			return 1;
+		}
+		if (h->mode == MODE_BROADCAST)
+			warnx("this broadcast run already has its %u "
+			    "consumers (producer -n) and has started: a late "
+			    "consumer would miss items", h->expected);
+		else if (idx >= limit)
+			warnx("the consumer table is full (%u)", limit);
+		else
+			warnx("the run was aborted");
+		return -1;
+	}
+	me = &ring.table[idx];
+	memset(me, 0, sizeof(*me));
+	me->pid = (int32_t)getpid();
+	me->index = idx;
+	me->exit_status = -1;
+	me->first_seq = UINT64_MAX;
+	SHM_STORE(&me->state, (uint32_t)CS_ACTIVE);
+	SHM_STORE(&h->registered, idx + 1);
+	my_index = idx;
+	if (sem_op(ring.semid, done, 2, 0) == -1) {
+		warn("semop(release mutex, join)");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A wait timed out: print counters on SIGUSR1, and check that the run is
+ * still alive.  Returns -1 (with a message) when this consumer must stop.
+ */
+static int
+look_around(const char *doing)
+{
+	struct shm_header *h = ring.hdr;
+	struct semid_ds ds;
+	union { int val; struct semid_ds *buf; } arg;
+
+	if (errno == EIDRM || errno == EINVAL) {
+		warnx("consumer %u: the semaphore set was removed while %s "
+		    "(ipcrm, or systemd's RemoveIPC at logout)", my_index,
+		    doing);
+		return -1;
+	}
+	if (errno != EAGAIN && errno != 0) {
+		warn("consumer %u: semop while %s", my_index, doing);
+		return -1;
+	}
+	if (dump_flag) {
+		dump_flag = 0;
+		if (me != NULL)
+			fprintf(stderr, "consumer %u: pid %ld, %llu items, "
+			    "last seq %llu\n", my_index, (long)getpid(),
+			    (unsigned long long)me->consumed,
+			    (unsigned long long)me->last_seq);
+	}
+	if (stop_flag) {
+		warnx("consumer %u: stopped by a signal while %s", my_index,
+		    doing);
+		return -1;
+	}
+	arg.buf = &ds;
+	if (semctl(ring.semid, 0, IPC_STAT, arg) == -1) {
+		warnx("consumer %u: the semaphore set is gone while %s "
+		    "(removed from outside?)", my_index, doing);
+		return -1;
+	}
+	if (!SHM_LOAD(&h->eos) && !pid_alive(h->producer_pid)) {
+		warnx("consumer %u: the producer (pid %d) died while %s",
+		    my_index, (int)h->producer_pid, doing);
+		return -1;
+	}
+	if (!SHM_LOAD(&h->eos) && seg_removed(ring.shmid) == 1) {
+		warnx("consumer %u: shm id %d was removed from outside while "
+		    "%s (ipcrm, or systemd's RemoveIPC at logout)", my_index,
+		    ring.shmid, doing);
+		return -1;
+	}
+	return 0;
+}
+
+/* Accounts for one item: the ledger, order, value, checksum. */
+static void
+take(struct tally *t, uint64_t seq, int32_t v)
+{
+	const struct shm_header *h = ring.hdr;
+
+	t->consumed++;
+	t->checksum += (uint32_t)v;
+	if (seq >= h->count) {
+		t->corrupted++;		/* not a sequence number at all */
+		return;
+	}
+	if (v != item_value(h->seed, seq))
+		t->corrupted++;
+	if (t->have_last && seq <= t->last_seq)
+		t->out_of_order++;
+	if (t->first_seq == UINT64_MAX)
+		t->first_seq = seq;
+	t->last_seq = seq;
+	t->have_last = 1;
+	if (ring.ledger != NULL)
+		__atomic_fetch_add(&ring.ledger[seq], 1, __ATOMIC_RELAXED);
+}
+
+/* Copies the tally into the record, where the producer and monitor see it. */
+static void
+publish(const struct tally *t)
+{
+	me->first_seq = t->first_seq;
+	me->last_seq = t->last_seq;
+	me->checksum = t->checksum;
+	me->out_of_order = t->out_of_order;
+	me->corrupted = t->corrupted;
+	SHM_STORE(&me->consumed, t->consumed);
+}
+
+static void
+title(const struct tally *t)
+{
+	uint64_t now = now_ns();
+
+	if (now - last_title_ns < 100000000ULL)
+		return;
+	last_title_ns = now;
+	setproctitle("-consumer %u/%u: %llu items", my_index + 1,
+	    ring.hdr->mode == MODE_BROADCAST ? ring.hdr->expected : nchildren,
+	    (unsigned long long)t->consumed);
+}
+
+/*
+ * Queue mode.  One semop waits for an item and takes the mutex together;
+ * under the mutex a consumer takes what else is there, up to -B, without
+ * waiting, copies the items out, and one semop frees the slots and drops
+ * the mutex.  The copy happens under the mutex because slots must be freed
+ * in ring order: a consumer freeing a later claim first would let the
+ * producer overwrite an earlier one still being read.
+ */
+static int
+consume_queue(struct tally *t)
+{
+	struct sembuf take1[2] = {
+		{ SEM_FULL, -1, 0 }, { SEM_MUTEX, -1, SEM_UNDO }
+	};
+	struct sembuf more = { SEM_FULL, 0, IPC_NOWAIT };
+	struct sembuf back[2] = {
+		{ SEM_FULL, 1, 0 }, { SEM_MUTEX, 1, SEM_UNDO }
+	};
+	struct sembuf release[2] = {
+		{ SEM_MUTEX, 1, SEM_UNDO }, { SEM_EMPTY, 0, 0 }
+	};
+	struct shm_header *h = ring.hdr;
+	uint64_t tail, head, k, extra, p;
+	uint32_t cap = h->capacity, s;
+
+	for (;;) {
+		if (sem_op(ring.semid, take1, 2, TICK_MS) == -1) {
+			if (look_around("waiting for an item") == -1)
+				return 3;
+			continue;
+		}
+		tail = h->tail;
+		if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total)) {
+			/* The end-of-stream token: pass it on and leave. */
+			if (sem_op(ring.semid, back, 2, 0) == -1) {
+				warn("consumer %u: semop(pass the token)",
+				    my_index);
+				return 3;
+			}
+			return 0;
+		}
+		k = 1;
+		head = SHM_LOAD(&h->head);
+		if (batch > 1 && head > tail + 1) {
+			extra = head - tail - 1;
+			if (extra > batch - 1)
+				extra = batch - 1;
+			more.sem_op = -(short)extra;
+			if (sem_op(ring.semid, &more, 1, 0) == 0)
+				k += extra;
+		}
+		me->claim_start = tail;
+		SHM_STORE(&me->claim_len, k);
+		h->tail = tail + k;
+		if (hold_ms > 0)
+			sleep_ms(hold_ms);	/* test hook: see main() */
+		for (p = tail; p < tail + k; p++) {
+			s = ring_slot(p, cap);
+			take(t, ring.tags[s], ring.slots[s]);
+		}
+		me->batches++;
+		publish(t);
+		SHM_STORE(&me->claim_len, (uint64_t)0);
+		release[1].sem_op = (short)k;
+		if (sem_op(ring.semid, release, 2, 0) == -1) {
+			warn("consumer %u: semop(release)", my_index);
+			return 3;
+		}
+		SHM_ADD(&h->freed, k);
+		if (dump_flag || stop_flag) {
+			errno = 0;
+			if (look_around("taking items") == -1)
+				return 3;
+		}
+		title(t);
+		if (delay_ms > 0)
+			sleep_ms(delay_ms);
+	}
+}
+
+/*
+ * Broadcast mode.  Consumer i has its own pair: FULL_I(i) counts the items
+ * it has not read yet, EMPTY_I(i) the slots it has finished with.  Nobody
+ * else moves its position, so no mutex is needed; the producer's single
+ * semop over every EMPTY_I is what keeps a slot until all have read it.
+ */
+static int
+consume_broadcast(struct tally *t)
+{
+	struct sembuf take1 = { 0, -1, 0 };
+	struct sembuf more = { 0, 0, IPC_NOWAIT };
+	struct sembuf release = { 0, 0, 0 };
+	struct shm_header *h = ring.hdr;
+	uint64_t pos = 0, head, k, extra, p;
+	uint32_t cap = h->capacity, s;
+
+	take1.sem_num = more.sem_num = (unsigned short)SEM_FULL_I(my_index);
+	release.sem_num = (unsigned short)SEM_EMPTY_I(my_index);
+	for (;;) {
+		if (sem_op(ring.semid, &take1, 1, TICK_MS) == -1) {
+			if (look_around("waiting for an item") == -1)
+				return 3;
+			continue;
+		}
+		if (SHM_LOAD(&h->eos) && pos >= SHM_LOAD(&h->total))
+			return 0;	/* our own token */
+		k = 1;
+		head = SHM_LOAD(&h->head);
+		if (batch > 1 && head > pos + 1) {
+			extra = head - pos - 1;
+			if (extra > batch - 1)
+				extra = batch - 1;
+			more.sem_op = -(short)extra;
+			if (sem_op(ring.semid, &more, 1, 0) == 0)
+				k += extra;
+		}
+		for (p = pos; p < pos + k; p++) {
+			s = ring_slot(p, cap);
+			take(t, ring.tags[s], ring.slots[s]);
+		}
+		pos += k;
+		me->pos = pos;
+		me->batches++;
+		publish(t);
+		release.sem_op = (short)k;
+		if (sem_op(ring.semid, &release, 1, 0) == -1) {
+			warn("consumer %u: semop(release)", my_index);
+			return 3;
+		}
+		SHM_STORE(&me->freed, pos);
+		if (dump_flag || stop_flag) {
+			errno = 0;
+			if (look_around("taking items") == -1)
+				return 3;
+		}
+		title(t);
+		if (delay_ms > 0)
+			sleep_ms(delay_ms);
+	}
+}
+
+static void
+jitter(uint32_t us)
+{
+	uint64_t end;
+
+	if (us == 0)
+		return;
+	rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	end = now_ns() + (rng >> 33) % ((uint64_t)us * 1000 + 1);
+	while (now_ns() < end)
+		;
+}
+
+/*
+ * The race demonstration's consumer: reads the shared tail, reads the
+ * slot, writes tail + 1 back and decrements the fill count, with no lock
+ * anywhere.  Two consumers can read the same tail (a duplicate), a slow
+ * one can move tail backwards, a lost count-- or count++ lets the producer
+ * overwrite unread items, and the producer may be half-way through the
+ * slot.  It ends when the
+ * stream has ended and the tail has reached its total, or when nothing
+ * has moved for -t seconds.
+ */
+static int
+consume_unsafe(struct tally *t)
+{
+	struct shm_header *h = ring.hdr;
+	uint64_t tail, idle = now_ns(), seq;
+	uint32_t cap = h->capacity, s;
+	int64_t fill;
+	int32_t v;
+
+	for (;;) {
+		tail = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
+		if (tail >= __atomic_load_n(&h->head, __ATOMIC_RELAXED)) {
+			if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total))
+				return 0;
+			if (stop_flag || now_ns() - idle >
+			    (uint64_t)timeout_s * 1000000000ULL) {
+				warnx("consumer %u: nothing moved for %d s",
+				    my_index, timeout_s);
+				return 3;
+			}
+			if (!SHM_LOAD(&h->eos) && !pid_alive(h->producer_pid)) {
+				warnx("consumer %u: the producer died",
+				    my_index);
+				return 3;
+			}
+			sleep_ms(0);
+			continue;
+		}
+		idle = now_ns();
+		s = ring_slot(tail, cap);
+		jitter(h->jitter_us);
+		seq = __atomic_load_n(&ring.tags[s], __ATOMIC_RELAXED);
+		v = __atomic_load_n(&ring.slots[s], __ATOMIC_RELAXED);
+		__atomic_store_n(&h->tail, tail + 1, __ATOMIC_RELAXED);
+		/* count--, as a load and a store, racing the producer's. */
+		fill = __atomic_load_n(&h->fill, __ATOMIC_RELAXED);
+		jitter(h->jitter_us / 4);
+		__atomic_store_n(&h->fill, fill - 1, __ATOMIC_RELAXED);
+		take(t, seq, v);
+		publish(t);
+		title(t);
+		if (delay_ms > 0)
+			sleep_ms(delay_ms);
+	}
+}
+
+static int
+child_main(uint32_t n)
+{
+	struct tally t;
+	int status;
+
+	rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL;
+	switch (child_register()) {
+	case -1:
+		return 3;
+	case 1:
+		return 0;
+	}
+	memset(&t, 0, sizeof(t));
+	t.first_seq = UINT64_MAX;
+	(void)n;
+	title(&t);
+	if (ring.hdr->flags & SHM_F_UNSAFE)
+		status = consume_unsafe(&t);
+	else if (ring.hdr->mode == MODE_BROADCAST)
+		status = consume_broadcast(&t);
+	else
+		status = consume_queue(&t);
+	publish(&t);
+	me->end_ns = now_ns();
+	me->exit_status = status;
+	SHM_STORE(&me->state, (uint32_t)(status == 0 ? CS_DONE : CS_FAILED));
+	if (verbose)
+		fprintf(stderr, "consumer %u: pid %ld took %llu items, "
+		    "checksum %llu%s\n", my_index, (long)getpid(),
+		    (unsigned long long)t.consumed,
+		    (unsigned long long)t.checksum,
+		    status ? " (failed)" : "");
+	return status;
+}
+
+/* Finds a child's record, to fill in how a killed child ended. */
+static struct shm_consumer *
+record_of(pid_t pid)
+{
+	uint32_t i, n = SHM_LOAD(&ring.hdr->registered);
+
+	for (i = 0; i < n && i < ring.hdr->max_consumers; i++)
+		if (ring.table[i].pid == pid)
+			return &ring.table[i];
+	return NULL;
+}
+
+int
+main(int argc, char *argv[], char *envp[])
+{
+	static const struct option longopts[] = {
+		{ "delay",	required_argument, NULL, 'D' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL,		0,		   NULL, 0 }
+	};
+	struct shm_consumer *c;
+	enum shm_mode m;
+	char keybuf[PATH_MAX];
+	const char *keypath = NULL, *errstr;
+	pid_t *pids, pid;
+	uint32_t i, reaped = 0, forked = 0;
+	int ch, proj = SHM_PROJ_ID, status, worst = 0, code;
+	key_t key;
+
+	setproctitle_init(argc, argv, envp);
+	nchildren = 1;
+	/*
+	 * SHMLAB_HOLD_MS is a test-only hook: each queue consumer sleeps
+	 * that long inside its critical section, so that a test can kill
+	 * it while it holds the mutex and a claim.
+	 */
+	if ((errstr = getenv("SHMLAB_HOLD_MS")) != NULL) {
+		hold_ms = (int)strtonum(errstr, 0, 10000, &errstr);
+		if (errstr != NULL)
+			errx(2, "SHMLAB_HOLD_MS: %s (0..10000)", errstr);
+	}
+	while ((ch = getopt_long(argc, argv, "B:hk:m:n:p:qt:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'B':
+			batch = (uint32_t)strtonum(optarg, 1, SHM_BATCH_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				errx(2, "batch %s: %s (1..%d)", optarg, errstr,
+				    SHM_BATCH_MAX);
+			break;
+		case 'k':
+			keypath = optarg;
+			break;
+		case 'm':
+			if (opt_mode(optarg, &m) == -1)
+				errx(2, "mode %s: want queue or broadcast",
+				    optarg);
+			want_mode = (int)m;
+			break;
+		case 'n':
+			nchildren = (uint32_t)strtonum(optarg, 1,
+			    SHM_MAX_CONSUMERS, &errstr);
+			if (errstr != NULL)
+				errx(2, "consumers %s: %s (1..%d)", optarg,
+				    errstr, SHM_MAX_CONSUMERS);
+			break;
+		case 'p':
+			proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
+				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
+			break;
+		case 'q':
+			verbose = 0;
+			break;
+		case 't':
+			timeout_s = (int)strtonum(optarg, 1, 86400, &errstr);
+			if (errstr != NULL)
+				errx(2, "timeout %s: %s (1..86400 s)", optarg,
+				    errstr);
+			break;
+		case 'D':
+			delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
+			if (errstr != NULL)
+				errx(2, "delay %s: %s (0..60000 ms)", optarg,
+				    errstr);
+			break;
+		case 'h':
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0)
+		usage();
+
+	if (keypath == NULL) {
+		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
+			err(2, "default key file path");
+		keypath = keybuf;
+	}
+	setup_signals(1);
+	/* The key file may not exist yet either: wait for it too. */
+	for (i = 0; (key = key_derive(keypath, proj)) == (key_t)-1; i++) {
+		if (errno != ENOENT || stop_flag ||
+		    i * 20 >= (uint32_t)timeout_s * 1000)
+			err(3, "ftok(%s, %d): no key file; start the producer "
+			    "first, or pass its -k", keypath, proj);
+		sleep_ms(20);
+	}
+	attach_wait(key, keypath);
+
+	pids = calloc(nchildren, sizeof(*pids));
+	if (pids == NULL)
+		err(3, "calloc");
+	fflush(NULL);
+	for (i = 0; i < nchildren && !stop_flag; i++) {
+		pid = fork();
+		if (pid == -1) {
+			warn("fork (consumer %u of %u): stopping the others",
+			    i + 1, nchildren);
+			stop_flag = 1;
+			break;
+		}
+		if (pid == 0) {
+			free(pids);
+			code = child_main(i);
+			(void)shmdt(ring.hdr);
+			_exit(code);
+		}
+		pids[forked++] = pid;
+	}
+	setproctitle("-consumer: parent of %u", forked);
+	/* Reap every child; pass SIGINT/SIGTERM/SIGUSR1 on to them. */
+	while (reaped < forked) {
+		pid = waitpid(-1, &status, 0);
+		if (pid == -1) {
+			if (errno != EINTR)
+				err(3, "waitpid");
+			for (i = 0; i < forked; i++)
+				if (pids[i] > 0)
+					(void)kill(pids[i], dump_flag ?
+					    SIGUSR1 : stop_flag ? SIGTERM : 0);
+			dump_flag = 0;
+			continue;
+		}
+		for (i = 0; i < forked; i++)
+			if (pids[i] == pid)
+				pids[i] = -pids[i];
+		reaped++;
+		if (WIFEXITED(status))
+			code = WEXITSTATUS(status);
+		else {
+			code = 128 + WTERMSIG(status);
+			warnx("consumer pid %ld was killed by signal %d",
+			    (long)pid, WTERMSIG(status));
+			c = record_of(pid);
+			if (c != NULL) {
+				c->exit_status = code;
+				if (SHM_LOAD(&c->state) == CS_ACTIVE) {
+					c->end_ns = now_ns();
+					SHM_STORE(&c->state,
+					    (uint32_t)CS_DIED);
+				}
+			}
+		}
+		if (code == 3 || (code != 0 && worst != 3))
+			worst = code == 3 ? 3 : 1;
+	}
+	free(pids);
+	if (shmdt(ring.hdr) == -1)
+		err(3, "shmdt");
+	return worst;
+}

@@ -1,0 +1,1213 @@
+/*
+ * producer - creates a shmlab run and produces its items.
+ *
+ * Creates the semaphore set, then the shared memory segment, both with
+ * IPC_CREAT | IPC_EXCL and mode 0600 (widened only by --perm, through
+ * IPC_SET), writes the items 0 .. count-1 through the ring, posts the
+ * end-of-stream token, waits until every consumer has finished and
+ * detached, reports the ledger, and removes both objects.  It removes them
+ * on every path after creating them, failures included.
+ *
+ *	producer -c 1000 -b 10 &	# then: consumer -n 3
+ *	producer -d -P /tmp/p.pid -n 3 -o report.json
+ *
+ * Exit status: 0 verified, 1 damage in the ledger, 2 bad usage, 3 an IPC or
+ * peer failure (see docs/DESIGN.md).
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libutil.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmlab.h"
+#include "walkthrough.h"
+
+#define TICK_MS		200	/* longest a semop waits before we look around */
+#define GRACE_MS	1000	/* for the consumers' parent to detach */
+#define STOP_DRAIN_MS	2000	/* drain bound after SIGINT/SIGTERM */
+
+enum fault_kind { F_NONE, F_DROP, F_DUP, F_SWAP, F_CORRUPT };
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t dump_flag;
+
+static struct shm_ring ring;
+static struct shm_params par;
+static int	 semid = -1;
+static int	 own_objects;		/* we created them: we remove them */
+static int	 verbose = 1;
+static int	 delay_ms;
+static int	 timeout_s = 30;
+static const char *json_path, *text_path;
+static int	 json_stdout;
+static const char *abort_msg;
+static char	 abort_buf[256];
+static char	 title_role[16] = "producer";
+static uint64_t	 last_title_ns;
+static enum fault_kind fault = F_NONE;
+static uint64_t	 fault_seq;
+static const char *fault_spec;
+static struct pidfh *pfh;
+
+static void	 usage(void) __attribute__((noreturn));
+static void	 on_signal(int);
+static void	 setup_signals(void);
+static void	 parse_fault(void);
+static uint64_t	 stream_total(void);
+static uint64_t	 stream_seq(uint64_t);
+static void	 check_limits(void);
+static void	 create_objects(key_t, const char *);
+static void	 explain_eexist(key_t, const char *);
+static int	 tick(void);
+static int	 wait_ops(struct sembuf *, size_t);
+static int	 join_wait(void);
+static void	 recover_queue(void);
+static int	 live_consumers(int *);
+static uint32_t build_ops(struct sembuf *, int, short, short);
+static uint64_t free_hint(uint64_t);
+static void	 produce_safe(void);
+static void	 sleep_ms(int);
+static void	 jitter(uint32_t, uint64_t *);
+static int	 read_ulong(const char *, unsigned long long *);
+static long long count_lines(const char *);
+static void	 produce_unsafe(void);
+static void	 post_eos(void);
+static void	 drain(void);
+static void	 finish(void) __attribute__((noreturn));
+static void	 dump_counters(void);
+static void	 title(void);
+static void	 write_report(const struct shm_report *);
+static void	 fatal_ipc(const char *);
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-d] [-c count] [-b maxbuf] [-B batch] "
+	    "[-m queue|broadcast] [-n consumers]\n"
+	    "\t[-k keyfile] [-p proj_id] [-P pidfile] [-s seed] [-t seconds]\n"
+	    "\t[-o report.json] [-r report.txt] [--json] [--delay ms] "
+	    "[--perm mode]\n"
+	    "\t[--unsafe] [--jitter us] [--no-verify] [-q]\n"
+	    "       %s --clean [-k keyfile [-p proj_id] | -K key]\n"
+	    "       %s --walkthrough -k keyfile [-p proj_id] [--perm mode]\n",
+	    getprogname(), getprogname(), getprogname());
+	exit(2);
+}
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		dump_flag = 1;
+	else
+		stop_flag = 1;
+}
+
+/* No SA_RESTART: a signal must cut a nanosleep short. */
+static void
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	if (sigemptyset(&sa.sa_mask) == -1)
+		err(3, "sigemptyset");
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1 ||
+	    sigaction(SIGUSR1, &sa, NULL) == -1)
+		err(3, "sigaction");
+}
+
+/*
+ * SHMLAB_FAULT is a test-only hook: "drop:S", "dup:S", "swap:S" or
+ * "corrupt:S" makes the producer deliberately misbehave at sequence number
+ * S, so that the tests can prove the ledger's exact counts.  The report
+ * names the fault, so nobody mistakes such a run for a real one.
+ */
+static void
+parse_fault(void)
+{
+	const char *s, *errstr, *colon;
+	char kind[16];
+	size_t n;
+
+	s = getenv("SHMLAB_FAULT");
+	if (s == NULL || *s == '\0')
+		return;
+	colon = strchr(s, ':');
+	if (colon == NULL || (n = (size_t)(colon - s)) >= sizeof(kind))
+		errx(2, "SHMLAB_FAULT %s: want KIND:SEQ", s);
+	memcpy(kind, s, n);
+	kind[n] = '\0';
+	if (strcmp(kind, "drop") == 0)
+		fault = F_DROP;
+	else if (strcmp(kind, "dup") == 0)
+		fault = F_DUP;
+	else if (strcmp(kind, "swap") == 0)
+		fault = F_SWAP;
+	else if (strcmp(kind, "corrupt") == 0)
+		fault = F_CORRUPT;
+	else
+		errx(2, "SHMLAB_FAULT %s: kind is drop, dup, swap or corrupt",
+		    s);
+	fault_seq = (uint64_t)strtonum(colon + 1, 0, SHM_COUNT_MAX, &errstr);
+	if (errstr != NULL)
+		errx(2, "SHMLAB_FAULT sequence %s: %s", colon + 1, errstr);
+	if (fault_seq + (fault == F_SWAP ? 1 : 0) >= par.count)
+		errx(2, "SHMLAB_FAULT %s: sequence beyond count %llu", s,
+		    (unsigned long long)par.count);
+	fault_spec = s;
+}
+
+/* Ring positions the producer writes: count, or one more or less. */
+static uint64_t
+stream_total(void)
+{
+	if (fault == F_DROP)
+		return par.count - 1;
+	if (fault == F_DUP)
+		return par.count + 1;
+	return par.count;
+}
+
+/* The sequence number written at ring position pos. */
+static uint64_t
+stream_seq(uint64_t pos)
+{
+	switch (fault) {
+	case F_DROP:
+		return pos < fault_seq ? pos : pos + 1;
+	case F_DUP:
+		return pos <= fault_seq ? pos : pos - 1;
+	case F_SWAP:
+		if (pos == fault_seq)
+			return pos + 1;
+		return pos == fault_seq + 1 ? fault_seq : pos;
+	default:
+		return pos;
+	}
+}
+
+static int
+read_ulong(const char *path, unsigned long long *v)
+{
+	FILE *fp;
+	int n;
+
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return -1;
+	n = fscanf(fp, "%llu", v);
+	(void)fclose(fp);
+	return n == 1 ? 0 : -1;
+}
+
+/* Lines in a /proc/sysvipc table, less its heading: objects in use. */
+static long long
+count_lines(const char *path)
+{
+	FILE *fp;
+	long long n = 0;
+	int c;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while ((c = getc(fp)) != EOF)
+		if (c == '\n')
+			n++;
+	(void)fclose(fp);
+	return n > 0 ? n - 1 : 0;
+}
+
+/*
+ * Checks the kernel's limits before creating anything, so that the user
+ * reads what to change instead of EINVAL, ENOSPC or E2BIG later.
+ */
+static void
+check_limits(void)
+{
+	unsigned long long shmmax, shmall, shmmni;
+	int semmsl, semmns, semopm, semmni, nsems;
+	uint64_t size;
+	long page;
+
+	if (seg_layout(&par, &size) == -1)
+		err(2, "segment layout");
+	if (par.flags & SHM_F_UNSAFE)
+		nsems = SEM_NSEMS(MODE_QUEUE, 0);
+	else
+		nsems = SEM_NSEMS(par.mode, par.expected);
+	if (sem_limits(&semmsl, &semmns, &semopm, &semmni) == -1)
+		err(3, "reading /proc/sys/kernel/sem");
+	if (nsems > semmsl)
+		errx(2, "%u broadcast consumers need %d semaphores in one set, "
+		    "but SEMMSL is %d: use at most %d consumers, or raise "
+		    "SEMMSL in /proc/sys/kernel/sem", par.expected, nsems,
+		    semmsl, (semmsl - SEM_BASE) / 2);
+	if (par.mode == MODE_BROADCAST && (int)par.expected > semopm)
+		errx(2, "%u broadcast consumers need %u operations in one "
+		    "semop, but SEMOPM is %d: use at most %d consumers, or "
+		    "raise SEMOPM in /proc/sys/kernel/sem", par.expected,
+		    par.expected, semopm, semopm);
+	if (read_ulong("/proc/sys/kernel/shmmax", &shmmax) == 0 &&
+	    size > shmmax)
+		errx(2, "the segment needs %llu bytes but SHMMAX is %llu: "
+		    "lower -c or -b, use --no-verify, or raise "
+		    "/proc/sys/kernel/shmmax", (unsigned long long)size, shmmax);
+	if (read_ulong("/proc/sys/kernel/shmmni", &shmmni) == 0 &&
+	    count_lines("/proc/sysvipc/shm") >= (long long)shmmni)
+		errx(3, "the system already has SHMMNI (%llu) shared memory "
+		    "segments: remove stale ones ('run_demo.sh clean', ipcs), "
+		    "or raise /proc/sys/kernel/shmmni", shmmni);
+	if (count_lines("/proc/sysvipc/sem") >= semmni)
+		errx(3, "the system already has SEMMNI (%d) semaphore sets: "
+		    "remove stale ones ('run_demo.sh clean', ipcs), or raise "
+		    "SEMMNI in /proc/sys/kernel/sem", semmni);
+	page = sysconf(_SC_PAGESIZE);
+	if (page > 0 && read_ulong("/proc/sys/kernel/shmall", &shmall) == 0 &&
+	    (size + (uint64_t)page - 1) / (uint64_t)page > shmall)
+		errx(2, "the segment needs %llu pages but SHMALL is %llu: "
+		    "lower -c or use --no-verify", (unsigned long long)
+		    ((size + (uint64_t)page - 1) / (uint64_t)page), shmall);
+}
+
+/*
+ * EEXIST under IPC_EXCL: somebody else's run, or a crashed one of ours.
+ * Say which, so the user knows whether to wait or to clean up.
+ */
+static void
+explain_eexist(key_t key, const char *what)
+{
+	struct shmid_ds ds;
+	int id;
+
+	id = shmget(key, 0, 0);
+	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0) {
+		warnx("a %s already exists under key 0x%08lx (shm id %d, "
+		    "creator pid %d %s, %lu attached, owner uid %lu)", what,
+		    (unsigned long)(uint32_t)key, id, (int)ds.shm_cpid,
+		    pid_alive(ds.shm_cpid) ? "still running" : "gone",
+		    (unsigned long)ds.shm_nattch,
+		    (unsigned long)ds.shm_perm.uid);
+		if (pid_alive(ds.shm_cpid))
+			errx(3, "another producer is running on this key: wait "
+			    "for it, or use another -k keyfile / -p proj_id");
+	} else
+		warnx("a %s already exists under key 0x%08lx", what,
+		    (unsigned long)(uint32_t)key);
+	errx(3, "if it is a crashed run of yours, remove it with "
+	    "'run_demo.sh clean' or 'producer --clean' with the same -k/-p");
+}
+
+/* Creates the semaphore set, then the segment; on failure, neither. */
+static void
+create_objects(key_t key, const char *keypath)
+{
+	struct shm_params sp = par;
+	int saved;
+
+	/* The race demonstration keeps only the mutex for registration. */
+	if (par.flags & SHM_F_UNSAFE) {
+		sp.mode = MODE_QUEUE;
+		sp.expected = 0;
+	}
+	semid = sem_create(key, &sp);
+	if (semid == -1) {
+		if (errno == EEXIST)
+			explain_eexist(key, "semaphore set");
+		err(3, "semget(key 0x%08lx from %s): cannot create the "
+		    "semaphore set", (unsigned long)(uint32_t)key, keypath);
+	}
+	if (seg_create(key, &par, &ring) == -1) {
+		saved = errno;
+		(void)semctl(semid, 0, IPC_RMID);
+		errno = saved;
+		if (errno == EEXIST)
+			explain_eexist(key, "shared memory segment");
+		err(3, "shmget/shmat(key 0x%08lx from %s): cannot create the "
+		    "segment", (unsigned long)(uint32_t)key, keypath);
+	}
+	own_objects = 1;
+	ring.semid = semid;
+	ring.hdr->semid = semid;
+}
+
+static void
+dump_counters(void)
+{
+	struct shm_header *h = ring.hdr;
+
+	dump_flag = 0;
+	fprintf(stderr, "%s: pid %ld: state %u, produced %llu of %llu, "
+	    "claimed %llu, freed %llu, consumers %u\n", getprogname(),
+	    (long)getpid(), h->state, (unsigned long long)SHM_LOAD(&h->head),
+	    (unsigned long long)h->count, (unsigned long long)SHM_LOAD(&h->tail),
+	    (unsigned long long)SHM_LOAD(&h->freed), SHM_LOAD(&h->registered));
+}
+
+/* ps shows the role and progress, at most ten times a second. */
+static void
+title(void)
+{
+	struct shm_header *h = ring.hdr;
+	uint64_t t = now_ns(), head;
+
+	if (t - last_title_ns < 100000000ULL)
+		return;
+	last_title_ns = t;
+	head = SHM_LOAD(&h->head);
+	if (h->mode == MODE_QUEUE)
+		setproctitle("-%s: %llu/%llu, ring %llu/%u", title_role,
+		    (unsigned long long)head, (unsigned long long)h->count,
+		    (unsigned long long)(head - SHM_LOAD(&h->freed)),
+		    h->capacity);
+	else
+		setproctitle("-%s: %llu/%llu, %u consumers", title_role,
+		    (unsigned long long)head, (unsigned long long)h->count,
+		    h->registered);
+}
+
+static void
+fatal_ipc(const char *what)
+{
+	if (errno == EIDRM || errno == EINVAL)
+		(void)snprintf(abort_buf, sizeof(abort_buf), "%s: the semaphore "
+		    "set was removed from outside (ipcrm, or systemd's "
+		    "RemoveIPC at logout)", what);
+	else
+		(void)snprintf(abort_buf, sizeof(abort_buf), "%s: %s", what,
+		    strerror(errno));
+	abort_msg = abort_buf;
+}
+
+/*
+ * Counts live consumers, marking the dead ones.  *died is set when more
+ * consumers are dead than last time.
+ */
+static int
+live_consumers(int *died)
+{
+	static uint32_t dead_seen;
+	struct shm_consumer *c;
+	uint32_t i, n, dead = 0, st;
+	int live = 0;
+
+	*died = 0;
+	n = SHM_LOAD(&ring.hdr->registered);
+	if (n > ring.hdr->max_consumers)
+		n = ring.hdr->max_consumers;
+	for (i = 0; i < n; i++) {
+		c = &ring.table[i];
+		st = SHM_LOAD(&c->state);
+		if (st == CS_ACTIVE && !pid_alive(c->pid)) {
+			SHM_STORE(&c->state, (uint32_t)CS_DIED);
+			c->end_ns = now_ns();
+			st = CS_DIED;
+		}
+		if (st == CS_ACTIVE)
+			live++;
+		else if (st == CS_DIED) {
+			dead++;
+			if (dead > dead_seen && verbose)
+				warnx("consumer %u (pid %d) died after %llu "
+				    "items%s", i, (int)c->pid,
+				    (unsigned long long)c->consumed,
+				    c->claim_len ? ", holding a claim" : "");
+		}
+	}
+	/* Its parent may have marked it first: count, don't compare states. */
+	if (dead > dead_seen) {
+		dead_seen = dead;
+		*died = 1;
+	}
+	return live;
+}
+
+/*
+ * After a queue consumer died inside its critical section, SEM_UNDO has
+ * released the mutex, but the counting semaphores may be off by the claim
+ * it never completed.  With the mutex held no live consumer is between
+ * claim and release, so the true values follow from the counters alone.
+ */
+static void
+recover_queue(void)
+{
+	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
+	struct sembuf unlock = { SEM_MUTEX, 1, SEM_UNDO };
+	struct shm_header *h = ring.hdr;
+	uint64_t inring;
+	int full, empty;
+
+	if (sem_op(semid, &lock, 1, TICK_MS * 5) == -1) {
+		if (errno != EAGAIN)
+			fatal_ipc("semop(mutex) during recovery");
+		return;		/* a stopped consumer holds it: later */
+	}
+	inring = SHM_LOAD(&h->head) - h->tail;
+	full = (int)inring + (SHM_LOAD(&h->eos) ? 1 : 0);
+	empty = (int)(h->capacity - inring);
+	if (semctl(semid, SEM_FULL, SETVAL, full) == -1 ||
+	    semctl(semid, SEM_EMPTY, SETVAL, empty) == -1)
+		fatal_ipc("semctl(SETVAL) during recovery");
+	SHM_STORE(&h->freed, h->tail);
+	if (sem_op(semid, &unlock, 1, 0) == -1)
+		fatal_ipc("semop(mutex) during recovery");
+}
+
+/*
+ * Called whenever a wait times out: prints counters on SIGUSR1, notices
+ * dead consumers and a stop request.  Returns -1 when the run must end,
+ * 1 when a consumer died (a broadcast wait must leave it out), else 0.
+ */
+static int
+tick(void)
+{
+	struct shm_header *h = ring.hdr;
+	int died, live;
+
+	if (dump_flag)
+		dump_counters();
+	title();
+	if (stop_flag) {
+		if (abort_msg == NULL)
+			abort_msg = "stopped by a signal";
+		return -1;
+	}
+	if (seg_removed(ring.shmid) == 1) {
+		(void)snprintf(abort_buf, sizeof(abort_buf), "shm id %d was "
+		    "removed from outside (ipcrm, or systemd's RemoveIPC at "
+		    "logout)", ring.shmid);
+		abort_msg = abort_buf;
+		return -1;
+	}
+	live = live_consumers(&died);
+	if (died && h->mode == MODE_QUEUE && !(h->flags & SHM_F_UNSAFE))
+		recover_queue();
+	if (abort_msg != NULL)
+		return -1;
+	if (SHM_LOAD(&h->registered) > 0 && live == 0 &&
+	    h->state == ST_PRODUCING) {
+		abort_msg = "every consumer died or failed: nobody is left to "
+		    "take the items";
+		return -1;
+	}
+	return died;
+}
+
+/*
+ * Waits for a set of semaphore operations, looking around every TICK_MS.
+ * Returns 0 when done, 1 when a consumer died (rebuild the set), -1 when
+ * the run must end; gives up when no consumer has come within timeout_s.
+ */
+static int
+wait_ops(struct sembuf *ops, size_t n)
+{
+	uint64_t start = now_ns();
+	int r;
+
+	for (;;) {
+		if (sem_op(semid, ops, n, TICK_MS) == 0)
+			return 0;
+		if (errno != EAGAIN) {
+			fatal_ipc("semop");
+			return -1;
+		}
+		if ((r = tick()) != 0)
+			return r;
+		if (SHM_LOAD(&ring.hdr->registered) == 0 &&
+		    now_ns() - start > (uint64_t)timeout_s * 1000000000ULL) {
+			(void)snprintf(abort_buf, sizeof(abort_buf), "no "
+			    "consumer came within %d s (-t)", timeout_s);
+			abort_msg = abort_buf;
+			return -1;
+		}
+	}
+}
+
+/* Waits until the expected consumers have registered (-n). */
+static int
+join_wait(void)
+{
+	struct sembuf op = { SEM_JOIN, 0, 0 };
+	uint64_t start = now_ns();
+
+	if (par.expected == 0)
+		return 0;
+	op.sem_op = -(short)par.expected;
+	ring.hdr->state = ST_WAITING;
+	for (;;) {
+		if (sem_op(semid, &op, 1, TICK_MS) == 0)
+			return 0;
+		if (errno != EAGAIN) {
+			fatal_ipc("semop(join)");
+			return -1;
+		}
+		if (tick() == -1)
+			return -1;
+		if (now_ns() - start > (uint64_t)timeout_s * 1000000000ULL) {
+			(void)snprintf(abort_buf, sizeof(abort_buf), "only %u "
+			    "of %u consumers joined within %d s (-t)",
+			    SHM_LOAD(&ring.hdr->registered), par.expected,
+			    timeout_s);
+			abort_msg = abort_buf;
+			return -1;
+		}
+	}
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	(void)nanosleep(&ts, NULL);
+}
+
+/*
+ * Fills ops with one operation per consumer view: the queue's single
+ * semaphore, or in broadcast one per live consumer.  Returns how many.
+ */
+static uint32_t
+build_ops(struct sembuf *ops, int full, short op, short flg)
+{
+	struct shm_header *h = ring.hdr;
+	uint32_t i, n = 0, st;
+
+	if (h->mode == MODE_QUEUE) {
+		ops[0].sem_num = full ? SEM_FULL : SEM_EMPTY;
+		ops[0].sem_op = op;
+		ops[0].sem_flg = flg;
+		return 1;
+	}
+	for (i = 0; i < h->expected; i++) {
+		st = SHM_LOAD(&ring.table[i].state);
+		if (st != CS_ACTIVE && st != CS_DONE)
+			continue;	/* dead or failed: left out */
+		ops[n].sem_num = (unsigned short)(full ? SEM_FULL_I(i) :
+		    SEM_EMPTY_I(i));
+		ops[n].sem_op = op;
+		ops[n].sem_flg = flg;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Free slots beyond the one already held, from the freed counters.  They
+ * are published after the release semop, so they never overstate and the
+ * IPC_NOWAIT claim that follows does not fail.
+ */
+static uint64_t
+free_hint(uint64_t pos)
+{
+	struct shm_header *h = ring.hdr;
+	uint64_t freed, used, best = UINT64_MAX, cap = h->capacity;
+	uint32_t i, st;
+
+	if (h->mode == MODE_QUEUE) {
+		used = pos - SHM_LOAD(&h->freed) + 1;
+		return used >= cap ? 0 : cap - used;
+	}
+	for (i = 0; i < h->expected; i++) {
+		st = SHM_LOAD(&ring.table[i].state);
+		if (st != CS_ACTIVE && st != CS_DONE)
+			continue;
+		freed = SHM_LOAD(&ring.table[i].freed);
+		used = pos - freed + 1;
+		if (used >= cap)
+			return 0;
+		if (cap - used < best)
+			best = cap - used;
+	}
+	return best == UINT64_MAX ? 0 : best;
+}
+
+/*
+ * The semaphore-guarded producer, both modes.  Per batch: wait for one
+ * free slot (in broadcast, in every consumer's view: one semop over all
+ * of them), take what else is free up to -B without waiting, write the
+ * items, post them with one semop.
+ */
+static void
+produce_safe(void)
+{
+	struct shm_header *h = ring.hdr;
+	struct sembuf *ops;
+	uint64_t pos, total, k, extra, j, seq;
+	uint32_t n, cap = h->capacity, batch = par.batch;
+	int32_t v;
+	int r;
+
+	ops = calloc(h->expected > 0 ? h->expected : 1, sizeof(*ops));
+	if (ops == NULL) {
+		abort_msg = "out of memory";
+		return;
+	}
+	if (delay_ms > 0)
+		batch = 1;	/* slow motion shows every item */
+	total = stream_total();
+	for (pos = 0; pos < total;) {
+		n = build_ops(ops, 0, -1, 0);
+		if (n == 0) {
+			abort_msg = "every consumer died or failed: nobody is "
+			    "left to take the items";
+			break;
+		}
+		if ((r = wait_ops(ops, n)) == 1)
+			continue;	/* a consumer died: rebuild */
+		if (r == -1)
+			break;
+		k = 1;
+		extra = total - pos - 1;
+		if (extra > batch - 1)
+			extra = batch - 1;
+		if (extra > 0 && (extra = extra < free_hint(pos) ? extra :
+		    free_hint(pos)) > 0) {
+			n = build_ops(ops, 0, -(short)extra, IPC_NOWAIT);
+			if (sem_op(semid, ops, n, 0) == 0)
+				k += extra;
+			else if (errno != EAGAIN) {
+				fatal_ipc("semop(empty)");
+				break;
+			}
+		}
+		for (j = 0; j < k; j++) {
+			seq = stream_seq(pos + j);
+			v = item_value(par.seed, seq);
+			if (fault == F_CORRUPT && seq == fault_seq)
+				v ^= 0x40000000;
+			ring.slots[ring_slot(pos + j, cap)] = v;
+			ring.tags[ring_slot(pos + j, cap)] = seq;
+		}
+		n = build_ops(ops, 1, (short)k, 0);
+		if (sem_op(semid, ops, n, 0) == -1) {
+			fatal_ipc("semop(full)");
+			break;
+		}
+		pos += k;
+		SHM_STORE(&h->head, pos);
+		if ((dump_flag || stop_flag) && tick() == -1)
+			break;
+		title();
+		if (delay_ms > 0)
+			sleep_ms(delay_ms);
+	}
+	free(ops);
+}
+
+/* Busy-waits about us microseconds: widens a race window on purpose. */
+static void
+jitter(uint32_t us, uint64_t *rng)
+{
+	uint64_t end;
+
+	if (us == 0)
+		return;
+	*rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	end = now_ns() + (*rng >> 33) % ((uint64_t)us * 1000 + 1);
+	while (now_ns() < end)
+		;
+}
+
+/*
+ * The race demonstration: the same ring with the semaphores taken away,
+ * written the way an unsynchronised course solution is.  The producer
+ * trusts a fill count that both sides update with a plain count++ and
+ * count-- (updates get lost, so it overwrites items nobody read), it
+ * announces a slot before filling it (consumers read half-written slots),
+ * and consumers share a tail without a lock (items taken twice).  Nothing
+ * waits forever: a ring that looks full is overwritten after 20 ms.
+ */
+static void
+produce_unsafe(void)
+{
+	struct shm_header *h = ring.hdr;
+	uint64_t pos, total, seq, rng = (uint64_t)getpid(), t0;
+	uint32_t cap = h->capacity, s;
+	int64_t fill;
+
+	total = stream_total();
+	for (pos = 0; pos < total && !stop_flag; pos++) {
+		t0 = now_ns();
+		while (__atomic_load_n(&h->fill, __ATOMIC_RELAXED) >=
+		    (int64_t)cap && now_ns() - t0 < 20000000ULL && !stop_flag)
+			sleep_ms(0);
+		s = ring_slot(pos, cap);
+		seq = stream_seq(pos);
+		__atomic_store_n(&h->head, pos + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&ring.tags[s], seq, __ATOMIC_RELAXED);
+		jitter(h->jitter_us, &rng);
+		__atomic_store_n(&ring.slots[s], item_value(par.seed, seq),
+		    __ATOMIC_RELAXED);
+		/* count++, as a load and a store: the race is the point. */
+		fill = __atomic_load_n(&h->fill, __ATOMIC_RELAXED);
+		jitter(h->jitter_us / 4, &rng);
+		__atomic_store_n(&h->fill, fill + 1, __ATOMIC_RELAXED);
+		if (dump_flag)
+			dump_counters();
+		title();
+		if (delay_ms > 0)
+			sleep_ms(delay_ms);
+	}
+	if (stop_flag && abort_msg == NULL)
+		abort_msg = "stopped by a signal";
+}
+
+/*
+ * End of stream: total and eos first, then one token per consumer view.
+ * A queue consumer that takes the token puts it back, so every consumer,
+ * however many and however late, finds it.
+ */
+static void
+post_eos(void)
+{
+	struct shm_header *h = ring.hdr;
+	struct sembuf *ops;
+	uint32_t n;
+
+	SHM_STORE(&h->total, SHM_LOAD(&h->head));
+	SHM_STORE(&h->eos, 1u);
+	h->state = ST_DRAINING;
+	if (h->flags & SHM_F_UNSAFE)
+		return;
+	ops = calloc(h->expected > 0 ? h->expected : 1, sizeof(*ops));
+	if (ops == NULL) {
+		abort_msg = "out of memory";
+		return;
+	}
+	n = build_ops(ops, 1, 1, 0);
+	if (n > 0 && sem_op(semid, ops, n, 0) == -1)
+		fatal_ipc("semop(end-of-stream token)");
+	free(ops);
+}
+
+/*
+ * Waits until every consumer that registered has finished or died, at
+ * least one (or -n) having come, then briefly for the consumers' parent
+ * to write exit statuses and detach (nattch back to 1: us).
+ */
+static void
+drain(void)
+{
+	struct shm_header *h = ring.hdr;
+	uint64_t start = now_ns(), limit;
+	unsigned long nattch;
+	uint32_t need;
+	int died, live;
+
+	need = par.expected > 0 ? par.expected : 1;
+	limit = (uint64_t)timeout_s * 1000000000ULL;
+	for (;;) {
+		if (dump_flag)
+			dump_counters();
+		title();
+		live = live_consumers(&died);
+		if (died && h->mode == MODE_QUEUE && !(h->flags & SHM_F_UNSAFE))
+			recover_queue();
+		if (abort_msg != NULL && !stop_flag)
+			break;
+		if (live == 0 && SHM_LOAD(&h->registered) >= need)
+			break;
+		if (stop_flag && now_ns() - start > STOP_DRAIN_MS * 1000000ULL)
+			break;
+		if (live == 0 && now_ns() - start > limit) {
+			(void)snprintf(abort_buf, sizeof(abort_buf), "no "
+			    "consumer took the items within %d s (-t)",
+			    timeout_s);
+			abort_msg = abort_buf;
+			break;
+		}
+		sleep_ms(5);
+	}
+	for (start = now_ns(); now_ns() - start < GRACE_MS * 1000000ULL;
+	    sleep_ms(5))
+		if (seg_nattch(ring.shmid, &nattch) == -1 || nattch <= 1)
+			break;
+}
+
+static void
+write_report(const struct shm_report *rp)
+{
+	char tmp[PATH_MAX];
+	FILE *fp;
+
+	if (json_path != NULL) {
+		/* Written aside and renamed: readers never see half of it. */
+		if (snprintf(tmp, sizeof(tmp), "%s.tmp", json_path) >=
+		    (int)sizeof(tmp))
+			errx(3, "report path %s is too long", json_path);
+		if ((fp = fopen(tmp, "w")) == NULL)
+			warn("fopen %s: the JSON report is lost", tmp);
+		else if (report_json(fp, rp) == -1 || fclose(fp) == EOF)
+			warn("writing %s", tmp);
+		else if (rename(tmp, json_path) == -1)
+			warn("rename %s to %s", tmp, json_path);
+	}
+	if (text_path != NULL) {
+		if ((fp = fopen(text_path, "w")) == NULL)
+			warn("fopen %s: the text report is lost", text_path);
+		else if (report_text(fp, rp) == -1 || fclose(fp) == EOF)
+			warn("writing %s", text_path);
+	}
+	if (json_stdout)
+		(void)report_json(stdout, rp);
+	else if (verbose && text_path == NULL && json_path == NULL)
+		(void)report_text(stdout, rp);
+}
+
+/*
+ * Reports, then tears down.  Order: mark the segment for removal first
+ * (IPC_RMID only marks an attached segment; no process can attach by key
+ * any more), then remove the semaphore set (a straggler blocked in semop
+ * wakes with EIDRM), then detach, which lets the kernel free the segment
+ * once the last process has detached.
+ */
+static void
+finish(void)
+{
+	struct shm_header *h = ring.hdr;
+	struct shm_report rp;
+	uint64_t end = 0;
+	uint32_t i;
+
+	memset(&rp, 0, sizeof(rp));
+	rp.ring = &ring;
+	rp.produced = SHM_LOAD(&h->head);
+	rp.checksum_expected = expected_checksum(par.seed, par.count);
+	rp.fault = fault_spec;
+	rp.interrupted = stop_flag != 0;
+	rp.error = abort_msg;
+	for (i = 0; i < h->registered && i < h->max_consumers; i++)
+		if (ring.table[i].end_ns > end)
+			end = ring.table[i].end_ns;
+	if (end == 0 || end < h->start_ns)
+		end = now_ns();
+	rp.elapsed_s = h->start_ns ? (double)(end - h->start_ns) / 1e9 : 0;
+	report_tally(&rp);
+	h->state = abort_msg ? ST_ABORTED : ST_DONE;
+	if (shmctl(ring.shmid, IPC_RMID, NULL) == -1 && errno != EIDRM &&
+	    errno != EINVAL)
+		warn("shmctl(IPC_RMID) on shm id %d: remove it with ipcrm -m %d",
+		    ring.shmid, ring.shmid);
+	if (semctl(semid, 0, IPC_RMID) == -1 && errno != EIDRM &&
+	    errno != EINVAL)
+		warn("semctl(IPC_RMID) on sem id %d: remove it with ipcrm -s %d",
+		    semid, semid);
+	if (abort_msg != NULL)
+		warnx("%s", abort_msg);
+	write_report(&rp);
+	if (shmdt(h) == -1)
+		warn("shmdt");
+	if (pfh != NULL)
+		(void)pidfile_remove(pfh);
+	exit(rp.exit_status);
+}
+
+int
+main(int argc, char *argv[], char *envp[])
+{
+	static const struct option longopts[] = {
+		{ "json",	no_argument,	   NULL, 'J' },
+		{ "delay",	required_argument, NULL, 'D' },
+		{ "perm",	required_argument, NULL, 'M' },
+		{ "unsafe",	no_argument,	   NULL, 'U' },
+		{ "jitter",	required_argument, NULL, 'j' },
+		{ "no-verify",	no_argument,	   NULL, 'V' },
+		{ "seed",	required_argument, NULL, 's' },
+		{ "clean",	no_argument,	   NULL, 'C' },
+		{ "walkthrough", no_argument,	   NULL, 'W' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL,		0,		   NULL, 0 }
+	};
+	char keybuf[PATH_MAX];
+	const char *keypath = NULL, *pidpath = NULL, *errstr;
+	unsigned long rawkey = 0;
+	char *end;
+	int rawkey_set = 0;
+	int ch, proj = SHM_PROJ_ID, daemonise = 0, perm_set = 0, clean = 0;
+	int walk = 0;
+	mode_t perm = 0600;
+	pid_t other;
+	key_t key;
+
+	setproctitle_init(argc, argv, envp);
+	par.capacity = MAXBUF;
+	par.count = 1000;
+	par.batch = 64;
+	par.mode = MODE_QUEUE;
+	par.flags = SHM_F_VERIFY;
+	par.perm = 0600;
+	while ((ch = getopt_long(argc, argv, "B:b:c:dhK:k:m:n:o:P:p:qr:s:t:",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'B':
+			par.batch = (uint32_t)strtonum(optarg, 1, SHM_BATCH_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				errx(2, "batch %s: %s (1..%d)", optarg, errstr,
+				    SHM_BATCH_MAX);
+			break;
+		case 'b':
+			par.capacity = (uint32_t)strtonum(optarg, 1,
+			    SHM_MAXBUF_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "maxbuf %s: %s (1..%u)", optarg, errstr,
+				    SHM_MAXBUF_MAX);
+			break;
+		case 'c':
+			par.count = (uint64_t)strtonum(optarg, 0,
+			    SHM_COUNT_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "count %s: %s (0..%lld)", optarg,
+				    errstr, SHM_COUNT_MAX);
+			break;
+		case 'd':
+			daemonise = 1;
+			break;
+		case 'k':
+			keypath = optarg;
+			break;
+		case 'K':
+			/* A raw key, as ipcs prints it: for --clean only. */
+			errno = 0;
+			rawkey = strtoul(optarg, &end, 16);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    rawkey == 0 || rawkey > 0xffffffffUL)
+				errx(2, "key %s: want a hexadecimal key such as "
+				    "0x1400207a", optarg);
+			rawkey_set = 1;
+			break;
+		case 'm':
+			if (opt_mode(optarg, &par.mode) == -1)
+				errx(2, "mode %s: want queue or broadcast",
+				    optarg);
+			break;
+		case 'n':
+			par.expected = (uint32_t)strtonum(optarg, 0,
+			    SHM_MAX_CONSUMERS, &errstr);
+			if (errstr != NULL)
+				errx(2, "consumers %s: %s (0..%d)", optarg,
+				    errstr, SHM_MAX_CONSUMERS);
+			break;
+		case 'o':
+			json_path = optarg;
+			break;
+		case 'P':
+			pidpath = optarg;
+			break;
+		case 'p':
+			proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
+				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
+			break;
+		case 'q':
+			verbose = 0;
+			break;
+		case 'r':
+			text_path = optarg;
+			break;
+		case 's':
+			par.seed = (uint64_t)strtonum(optarg, 0, LLONG_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				errx(2, "seed %s: %s", optarg, errstr);
+			break;
+		case 't':
+			timeout_s = (int)strtonum(optarg, 1, 86400, &errstr);
+			if (errstr != NULL)
+				errx(2, "timeout %s: %s (1..86400 s)", optarg,
+				    errstr);
+			break;
+		case 'D':
+			delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
+			if (errstr != NULL)
+				errx(2, "delay %s: %s (0..60000 ms)", optarg,
+				    errstr);
+			break;
+		case 'M':
+			if (opt_perm(optarg, &perm) == -1)
+				errx(2, "perm %s: want an octal mode between "
+				    "0600 and 0777 that keeps 0600", optarg);
+			perm_set = 1;
+			break;
+		case 'U':
+			par.flags |= SHM_F_UNSAFE;
+			break;
+		case 'j':
+			par.jitter_us = (uint32_t)strtonum(optarg, 0, 100000,
+			    &errstr);
+			if (errstr != NULL)
+				errx(2, "jitter %s: %s (0..100000 us)", optarg,
+				    errstr);
+			break;
+		case 'V':
+			par.flags &= ~SHM_F_VERIFY;
+			break;
+		case 'J':
+			json_stdout = 1;
+			break;
+		case 'C':
+			clean = 1;
+			break;
+		case 'W':
+			walk = 1;
+			break;
+		case 'h':
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0)
+		usage();
+	if (par.mode == MODE_BROADCAST && par.expected == 0)
+		errx(2, "broadcast mode needs -n: the number of consumers "
+		    "that will register before production starts");
+	if (par.mode == MODE_BROADCAST && (par.flags & SHM_F_UNSAFE))
+		errx(2, "--unsafe works in queue mode only");
+	if (daemonise && json_stdout)
+		errx(2, "--json writes to stdout, which a daemon (-d) closes: "
+		    "use -o FILE");
+	parse_fault();
+	check_limits();
+
+	if (walk) {
+		/* The slides' own example, on the slides' terms. */
+		if (keypath == NULL)
+			errx(2, "--walkthrough needs -k FILE (the slides use "
+			    "/bin/cat)");
+		return walkthrough(keypath, proj, perm_set ? perm : 0);
+	}
+	if (rawkey_set && !clean)
+		errx(2, "-K goes with --clean; a run takes -k keyfile");
+	if (rawkey_set) {
+		key = (key_t)(uint32_t)rawkey;
+		keypath = "-K";
+	} else if (keypath == NULL) {
+		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
+			err(2, "default key file path");
+		if (key_ensure_file(keybuf) == -1)
+			err(3, "key file %s: cannot create it, or it is not a "
+			    "regular file of yours; pass -k PATH", keybuf);
+		keypath = keybuf;
+	}
+	if (!rawkey_set && (key = key_derive(keypath, proj)) == (key_t)-1)
+		err(3, "ftok(%s, %d): the key file must exist (touch it)",
+		    keypath, proj);
+
+	if (clean) {
+		char why[256];
+		int n;
+
+		/* Only a crashed run's objects of ours: see common/clean.c. */
+		if ((n = seg_clean(key, why, sizeof(why))) == -1) {
+			if (why[0] != '\0')
+				errx(3, "key 0x%08lx: %s", (unsigned long)(uint32_t)key, why);
+			err(3, "cleaning key 0x%08lx", (unsigned long)(uint32_t)key);
+		}
+		if (why[0] != '\0')
+			warnx("key 0x%08lx: %s", (unsigned long)(uint32_t)key, why);
+		if (verbose)
+			printf("%s: removed %d stale object%s under key 0x%08lx "
+			    "(%s)\n", getprogname(), n, n == 1 ? "" : "s",
+			    (unsigned long)(uint32_t)key, keypath);
+		return 0;
+	}
+	if (daemonise) {
+		if (pidpath == NULL)
+			errx(2, "-d needs -P pidfile");
+		pfh = pidfile_open(pidpath, 0600, &other);
+		if (pfh == NULL) {
+			if (errno == EEXIST)
+				errx(3, "a producer is already running as pid "
+				    "%ld (pidfile %s)", (long)other, pidpath);
+			err(3, "pidfile_open %s", pidpath);
+		}
+	}
+	create_objects(key, keypath);
+	if (perm_set) {
+		struct shmid_ds ds;
+		struct semid_ds sds;
+		union { int val; struct semid_ds *buf; } arg;
+
+		/* The slides' IPC_SET: widen both objects deliberately. */
+		if (shmctl(ring.shmid, IPC_STAT, &ds) == -1)
+			err(3, "shmctl(IPC_STAT) on shm id %d", ring.shmid);
+		ds.shm_perm.mode = (unsigned short)perm;
+		if (shmctl(ring.shmid, IPC_SET, &ds) == -1)
+			err(3, "shmctl(IPC_SET) on shm id %d", ring.shmid);
+		arg.buf = &sds;
+		if (semctl(semid, 0, IPC_STAT, arg) == -1)
+			err(3, "semctl(IPC_STAT) on sem id %d", semid);
+		sds.sem_perm.mode = (unsigned short)perm;
+		if (semctl(semid, 0, IPC_SET, arg) == -1)
+			err(3, "semctl(IPC_SET) on sem id %d", semid);
+	}
+	if (daemonise) {
+		/*
+		 * Keep the working directory (relative paths stay valid) and
+		 * stderr (messages reach the caller's log); stdin and stdout
+		 * go to /dev/null.
+		 */
+		fflush(NULL);
+		if (daemon(1, 1) == -1) {
+			warn("daemon");
+			abort_msg = "daemon(3) failed";
+			finish();
+		}
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd == -1 || dup2(fd, STDIN_FILENO) == -1 ||
+		    dup2(fd, STDOUT_FILENO) == -1)
+			warn("redirecting stdin/stdout to /dev/null");
+		if (fd > STDERR_FILENO)
+			(void)close(fd);
+		if (pidfile_write(pfh) == -1)
+			warn("pidfile_write %s", pidpath);
+	}
+	setup_signals();
+	ring.hdr->producer_pid = (int32_t)getpid();
+	ring.hdr->state = ST_INIT;
+	/* Written last: consumers trust nothing before they see it. */
+	SHM_STORE(&ring.hdr->ready, SHM_READY);
+	if (verbose && !json_stdout)
+		fprintf(stderr, "%s: pid %ld, key 0x%08lx, shm id %d, sem id %d, "
+		    "%s mode, MAXBUF %u, %llu items\n", getprogname(),
+		    (long)getpid(), (unsigned long)(uint32_t)key, ring.shmid, semid,
+		    mode_name(par.mode), par.capacity,
+		    (unsigned long long)par.count);
+
+	if (join_wait() == 0) {
+		ring.hdr->state = ST_PRODUCING;
+		ring.hdr->start_ns = now_ns();
+		if (par.flags & SHM_F_UNSAFE)
+			produce_unsafe();
+		else
+			produce_safe();
+		if (abort_msg == NULL || stop_flag)
+			post_eos();
+		if (abort_msg == NULL || stop_flag)
+			drain();
+	}
+	finish();
+}

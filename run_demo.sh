@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+#
+# run_demo.sh - runs one shmlab demonstration end to end.
+#
+# Starts the producer daemon on a private key file (so concurrent runs, by
+# one user or thirty, never collide), polls until it is ready, starts the
+# consumers, waits, and prints the run's verified ledger.  On Ctrl-C, or on
+# any failure, it ends every process it started (by pid, never by name)
+# and removes every IPC object of this run, and only of this run.
+#
+#	./run_demo.sh                     # 3 consumers, 1000 items, MAXBUF 10
+#	./run_demo.sh -n 32 -c 100000 -b 1
+#	./run_demo.sh --json | python3 -m json.tool
+#	./run_demo.sh clean               # remove your crashed runs' objects
+#
+# Exit status: 0 verified, 1 damage in the ledger, 2 bad usage,
+# 3 IPC or peer failure, 130 interrupted.
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly HERE
+readonly PRODUCER="${SHMLAB_PRODUCER:-$HERE/producer/producer}"
+readonly CONSUMER="${SHMLAB_CONSUMER:-$HERE/consumer/consumer}"
+
+consumers=3
+count=1000
+maxbuf=10
+batch=""
+mode=queue
+seed=0
+json=0
+unsafe=0
+jitter=""
+noverify=0
+timeout=30
+delay=0
+quiet=0
+
+tmpdir=""
+producer_pid=""
+consumer_pid=""
+
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() { log "$2"; exit "$1"; }
+
+usage() {
+	cat >&2 <<EOF
+usage: ${0##*/} [-n consumers] [-c count] [-b maxbuf] [-B batch]
+       [-m queue|broadcast] [-s seed] [-t seconds] [--json] [--unsafe]
+       [--jitter us] [--delay ms] [--slow] [--no-verify] [-q]
+       ${0##*/} clean
+EOF
+	exit 2
+}
+
+# A number within bounds, or a one-line error and status 2.
+number() {
+	local name=$1 value=$2 min=$3 max=$4
+	if ! [[ $value =~ ^[0-9]+$ ]] || ((${#value} > 18)) ||
+		((10#$value < min || 10#$value > max)); then
+		die 2 "$name $value: want a whole number from $min to $max"
+	fi
+}
+
+# Builds the programs when they are missing or older than their sources.
+ensure_built() {
+	if [[ -n ${SHMLAB_PRODUCER:-} ]]; then
+		return
+	fi
+	if [[ ! -x $PRODUCER || ! -x $CONSUMER ]] ||
+		[[ -n $(find "$HERE/common" "$HERE/producer" "$HERE/consumer" \
+			-name '*.[ch]' -newer "$PRODUCER" 2>/dev/null) ]]; then
+		log "building shmlab first (make)"
+		make -s -C "$HERE" >&2 || die 3 "the build failed: see the messages above"
+	fi
+}
+
+# Ends what this run started, by pid, and removes this run's objects.
+cleanup() {
+	local pid i
+	set +e
+	if [[ -n $consumer_pid ]] && kill -0 "$consumer_pid" 2>/dev/null; then
+		# The consumer parent forwards SIGTERM to its children; its
+		# process group (setsid below) holds them all.
+		kill -TERM -- "-$consumer_pid" 2>/dev/null
+	fi
+	if [[ -n $tmpdir && -s $tmpdir/producer.pid ]]; then
+		pid=$(<"$tmpdir/producer.pid")
+		if [[ $pid =~ ^[0-9]+$ ]] && running "$pid"; then
+			kill -TERM "$pid" 2>/dev/null
+			for ((i = 0; i < 60; i++)); do
+				running "$pid" || break
+				sleep 0.05
+			done
+			kill -KILL "$pid" 2>/dev/null
+		fi
+	fi
+	if [[ -n $consumer_pid ]]; then
+		for ((i = 0; i < 20; i++)); do
+			kill -0 -- "-$consumer_pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL -- "-$consumer_pid" 2>/dev/null
+		wait "$consumer_pid" 2>/dev/null
+	fi
+	if [[ -n $tmpdir && -e $tmpdir/key ]]; then
+		# Whatever a killed producer left under our private key.
+		"$PRODUCER" --clean -q -k "$tmpdir/key" >/dev/null 2>&1
+		rm -rf -- "$tmpdir"
+	fi
+}
+
+on_interrupt() {
+	log "interrupted: stopping this run's processes and removing its objects"
+	cleanup
+	tmpdir=""
+	exit 130
+}
+
+# Polls (no fixed sleep) until the daemon has written its pidfile.
+wait_ready() {
+	local i
+	for ((i = 0; i < 400; i++)); do
+		if [[ -s $tmpdir/producer.pid ]]; then
+			producer_pid=$(<"$tmpdir/producer.pid")
+			[[ $producer_pid =~ ^[0-9]+$ ]] && return 0
+		fi
+		[[ -e $tmpdir/producer.failed ]] && return 1
+		sleep 0.025
+	done
+	return 1
+}
+
+# Is this pid still running?  A daemon is not our child: once it exits it
+# may stay a zombie until init reaps it, and kill -0 still succeeds then.
+running() {
+	local stat
+	kill -0 "$1" 2>/dev/null || return 1
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat:0:1} != Z ]]
+}
+
+# Waits for the producer daemon to exit, bounded: it removes its pidfile
+# as its last act.
+wait_producer() {
+	local limit=$(((timeout + 10) * 50)) i
+	for ((i = 0; i < limit; i++)); do
+		[[ -e $tmpdir/producer.pid ]] || return 0
+		running "$producer_pid" || return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+clean_all() {
+	local key removed=0 line
+	ensure_built
+	# Our own segments and sets only: ipcs lists every user's objects.
+	while read -r key; do
+		[[ $key == 0x00000000 ]] && continue
+		if line=$("$PRODUCER" --clean -K "$key" 2>&1); then
+			log "$line"
+			removed=1
+		else
+			log "$line"
+		fi
+	done < <(ipcs -m -s 2>/dev/null |
+		awk -v me="$(id -un)" '$1 ~ /^0x/ && $3 == me { print $1 }' | sort -u)
+	((removed)) || log "nothing of yours to clean"
+	return 0
+}
+
+main() {
+	local args=() status cstatus=0 report
+	if [[ ${1:-} == clean ]]; then
+		shift
+		(($# == 0)) || usage
+		clean_all
+		return 0
+	fi
+	while (($#)); do
+		case $1 in
+		-n) number consumers "${2:-}" 1 512; consumers=$2; shift ;;
+		-c) number count "${2:-}" 0 1099511627776; count=$2; shift ;;
+		-b) number maxbuf "${2:-}" 1 32766; maxbuf=$2; shift ;;
+		-B) number batch "${2:-}" 1 65536; batch=$2; shift ;;
+		-m)
+			[[ ${2:-} == queue || ${2:-} == broadcast ]] ||
+				die 2 "mode ${2:-}: want queue or broadcast"
+			mode=$2; shift ;;
+		-s | --seed) number seed "${2:-}" 0 999999999999999999; seed=$2; shift ;;
+		-t) number timeout "${2:-}" 1 86400; timeout=$2; shift ;;
+		--json) json=1 ;;
+		--unsafe) unsafe=1 ;;
+		--jitter) number jitter "${2:-}" 0 100000; jitter=$2; shift ;;
+		--delay) number delay "${2:-}" 0 60000; delay=$2; shift ;;
+		--slow) delay=300 ;;
+		--no-verify) noverify=1 ;;
+		-q) quiet=1 ;;
+		-h | --help) usage ;;
+		*) log "unknown argument: $1"; usage ;;
+		esac
+		shift
+	done
+	if ((unsafe)) && [[ $mode == broadcast ]]; then
+		die 2 "--unsafe works in queue mode only"
+	fi
+
+	ensure_built
+	tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/shmlab-demo.XXXXXX")
+	: >"$tmpdir/key"
+	trap cleanup EXIT
+	trap on_interrupt INT TERM
+
+	args=(-d -P "$tmpdir/producer.pid" -k "$tmpdir/key" -n "$consumers"
+		-c "$count" -b "$maxbuf" -m "$mode" -s "$seed" -t "$timeout"
+		-o "$tmpdir/report.json" -r "$tmpdir/report.txt")
+	[[ -n $batch ]] && args+=(-B "$batch")
+	((unsafe)) && args+=(--unsafe --jitter "${jitter:-20}")
+	((noverify)) && args+=(--no-verify)
+	((delay)) && args+=(--delay "$delay")
+	{ "$PRODUCER" "${args[@]}" || : >"$tmpdir/producer.failed"; } \
+		2>"$tmpdir/producer.log"
+	if ! wait_ready; then
+		cat "$tmpdir/producer.log" >&2
+		die 3 "the producer did not start"
+	fi
+
+	args=(-k "$tmpdir/key" -n "$consumers" -m "$mode" -t "$timeout")
+	[[ -n $batch ]] && args+=(-B "$batch")
+	((delay)) && args+=(--delay "$delay")
+	# A process group of their own, so cleanup reaches every child.
+	setsid "$CONSUMER" "${args[@]}" 2>"$tmpdir/consumer.log" &
+	consumer_pid=$!
+	wait "$consumer_pid" || cstatus=$?
+	consumer_pid=""
+	if ! wait_producer; then
+		cat "$tmpdir/producer.log" "$tmpdir/consumer.log" >&2
+		die 3 "the producer (pid $producer_pid) did not finish"
+	fi
+	if [[ ! -s $tmpdir/report.json ]]; then
+		cat "$tmpdir/producer.log" "$tmpdir/consumer.log" >&2
+		die 3 "the producer wrote no report"
+	fi
+	report=$(<"$tmpdir/report.json")
+	# The first exit_status is the run's: per_consumer comes last.
+	[[ $report =~ \"exit_status\":([0-9]+) ]] || die 3 "malformed report"
+	status=${BASH_REMATCH[1]}
+	if ((status == 0 && cstatus != 0)); then
+		status=$cstatus
+	fi
+	if ((json)); then
+		printf '%s\n' "$report"
+	elif ((!quiet)); then
+		cat "$tmpdir/report.txt"
+	fi
+	if ((status != 0)); then
+		cat "$tmpdir/producer.log" "$tmpdir/consumer.log" >&2
+	fi
+	return "$status"
+}
+
+main "$@"

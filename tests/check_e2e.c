@@ -1,0 +1,785 @@
+/*
+ * check_e2e.c - the real programs, producer/producer and consumer/consumer,
+ * run against each other.
+ *
+ * Each test has a private key file in its own directory (tu_setup,
+ * tu_key_new); every program runs in its own process group with a
+ * deadline; the producer writes its JSON report there, and the test reads
+ * a few top-level members of it (the full schema is checked elsewhere).
+ * Teardown -- or the guardian when a test fails or times out -- kills the
+ * process groups the test started and removes the objects under its keys.
+ * The test process is a child subreaper, so a daemonised producer comes
+ * back to it and can be waited for.
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmlab.h"
+#include "testutil.h"
+
+#define RUN_MS		60000	/* one program, at most (scaled) */
+#define QUICK_MS	10000	/* one program that should exit at once */
+#define MAX_ARGS	40
+
+/* One producer/consumer run. */
+struct row {
+	enum shm_mode	mode;
+	uint32_t	n;		/* consumers: producer -n, consumer -n */
+	uint32_t	maxbuf;		/* -b */
+	uint64_t	count;		/* -c */
+	uint32_t	batch;		/* -B for both, 0: their default */
+	uint64_t	seed;		/* -s, 0: none */
+};
+
+/* Exactly once, queue mode: every N, MAXBUF and count class at least once. */
+static const struct row queue_rows[] = {
+	{ MODE_QUEUE, 1, 1, 0, 0, 0 },
+	{ MODE_QUEUE, 1, 1, 1, 0, 0 },
+	{ MODE_QUEUE, 1, 1, 2, 0, 0 },
+	{ MODE_QUEUE, 1, 1, 100000, 0, 0 },
+	{ MODE_QUEUE, 1, 1024, 1025, 0, 0 },
+	{ MODE_QUEUE, 2, 2, 2, 0, 0 },
+	{ MODE_QUEUE, 2, 2, 3, 0, 0 },
+	{ MODE_QUEUE, 2, 10, 1, 0, 0 },
+	{ MODE_QUEUE, 2, 1024, 0, 0, 0 },
+	{ MODE_QUEUE, 2, 1, 100000, 0, 987654321 },
+	{ MODE_QUEUE, 8, 1, 1, 0, 0 },
+	{ MODE_QUEUE, 8, 10, 10, 0, 0 },
+	{ MODE_QUEUE, 8, 10, 11, 0, 7 },
+	{ MODE_QUEUE, 8, 1024, 100000, 0, 0 },
+	{ MODE_QUEUE, 32, 10, 0, 0, 0 },
+	{ MODE_QUEUE, 32, 2, 100000, 0, 0 },
+	{ MODE_QUEUE, 32, 1024, 1024, 0, 0 },
+	{ MODE_QUEUE, 32, 1024, 1025, 0, 12345 },
+};
+
+/* Broadcast: every consumer takes every item. */
+static const struct row bcast_rows[] = {
+	{ MODE_BROADCAST, 1, 10, 100000, 0, 0 },
+	{ MODE_BROADCAST, 2, 1, 2, 0, 0 },
+	{ MODE_BROADCAST, 2, 2, 0, 0, 0 },
+	{ MODE_BROADCAST, 2, 1, 1000, 0, 4242 },
+	{ MODE_BROADCAST, 8, 10, 11, 0, 0 },
+	{ MODE_BROADCAST, 8, 1024, 1024, 0, 0 },
+	{ MODE_BROADCAST, 32, 2, 100, 0, 0 },
+	{ MODE_BROADCAST, 32, 1024, 1025, 0, 99 },
+};
+
+/* Batches of one and of 64, on both sides. */
+static const struct row batch_rows[] = {
+	{ MODE_QUEUE, 4, 10, 10000, 1, 0 },
+	{ MODE_QUEUE, 4, 10, 10000, 64, 0 },
+	{ MODE_QUEUE, 2, 1, 1000, 64, 0 },
+	{ MODE_QUEUE, 8, 1024, 100000, 64, 5 },
+	{ MODE_BROADCAST, 3, 10, 10000, 1, 0 },
+	{ MODE_BROADCAST, 3, 1024, 10000, 64, 0 },
+};
+
+/* Bad input: exit 2 and nothing created. */
+static const struct bad {
+	const char	*prog;		/* "producer" or "consumer" */
+	const char	*args[4];
+} bad_rows[] = {
+	{ "producer", { "-c", "-5" } },
+	{ "producer", { "-b", "0" } },
+	{ "producer", { "-b", "99999" } },
+	{ "producer", { "-b", "32767" } },
+	{ "producer", { "-p", "300" } },
+	{ "producer", { "-p", "0" } },
+	{ "producer", { "-B", "0" } },
+	{ "producer", { "-B", "65537" } },
+	{ "producer", { "-m", "foo" } },
+	{ "producer", { "-n", "513" } },
+	{ "producer", { "-m", "broadcast" } },	/* without -n */
+	{ "producer", { "-t", "0" } },
+	{ "producer", { "-s", "-1" } },
+	{ "producer", { "--perm", "0400" } },
+	{ "producer", { "--bogus" } },
+	{ "producer", { "-d" } },		/* without -P */
+	{ "producer", { "extra" } },
+	{ "consumer", { "-n", "0" } },
+	{ "consumer", { "-n", "513" } },
+	{ "consumer", { "-B", "0" } },
+	{ "consumer", { "-p", "256" } },
+	{ "consumer", { "-m", "foo" } },
+	{ "consumer", { "-t", "0" } },
+	{ "consumer", { "extra" } },
+};
+
+struct args {
+	int	 n;
+	char	*v[MAX_ARGS + 1];
+};
+
+static struct tu_key key;
+static const char *producer_bin, *consumer_bin;
+
+static void	 e2e_setup(void);
+static void	 e2e_teardown(void);
+static void	 arg(struct args *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	 args_free(struct args *);
+static void	 producer_args(struct args *, const struct tu_key *,
+		    const struct row *, const char *);
+static void	 consumer_args(struct args *, const struct tu_key *,
+		    const struct row *);
+static char	*err_text(const struct tu_proc *);
+static void	 expect_exit(const struct tu_proc *, const char *, int);
+static char	*read_report(const char *);
+static void	 expect_verified(const char *, uint64_t, uint64_t, uint64_t);
+static void	 report_path(char *, size_t, const char *);
+static void	 run_row(const struct row *);
+static int	 wait_ready(key_t, int, struct shm_ring *);
+static int	 still_running(const struct tu_proc *);
+static Suite	*e2e_suite(void);
+
+static void
+e2e_setup(void)
+{
+	tu_setup();
+	tu_subreaper();
+	ck_assert_msg(tu_key_new(&key) == 0, "tu_key_new: %s",
+	    strerror(errno));
+	producer_bin = tu_bin("producer/producer");
+	consumer_bin = tu_bin("consumer/consumer");
+	ck_assert_msg(producer_bin != NULL && consumer_bin != NULL,
+	    "producer/producer or consumer/consumer not built: run the tests "
+	    "from the repository root (make check), or set SHMLAB_ROOT");
+}
+
+static void
+e2e_teardown(void)
+{
+	tu_teardown();
+}
+
+static void
+arg(struct args *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	ck_assert_int_lt(a->n, MAX_ARGS);
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(r, 0);
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void
+args_free(struct args *a)
+{
+	while (a->n > 0)
+		free(a->v[--a->n]);
+	a->v[0] = NULL;
+}
+
+static void
+report_path(char *buf, size_t len, const char *name)
+{
+	ck_assert_int_eq(tu_path(buf, len, name), 0);
+}
+
+/* producer -k KEY -p PROJ -n N -c COUNT -b MAXBUF -q -o REPORT -t 30 ... */
+static void
+producer_args(struct args *a, const struct tu_key *k, const struct row *r,
+    const char *report)
+{
+	a->n = 0;
+	arg(a, "%s", producer_bin);
+	arg(a, "-k");
+	arg(a, "%s", k->path);
+	arg(a, "-p");
+	arg(a, "%s", k->proj_arg);
+	if (r->n > 0) {
+		arg(a, "-n");
+		arg(a, "%u", r->n);
+	}
+	arg(a, "-c");
+	arg(a, "%llu", (unsigned long long)r->count);
+	arg(a, "-b");
+	arg(a, "%u", r->maxbuf);
+	arg(a, "-q");
+	arg(a, "-o");
+	arg(a, "%s", report);
+	arg(a, "-t");
+	arg(a, "30");
+	if (r->mode == MODE_BROADCAST) {
+		arg(a, "-m");
+		arg(a, "broadcast");
+	}
+	if (r->batch > 0) {
+		arg(a, "-B");
+		arg(a, "%u", r->batch);
+	}
+	if (r->seed > 0) {
+		arg(a, "-s");
+		arg(a, "%llu", (unsigned long long)r->seed);
+	}
+}
+
+/* consumer -k KEY -p PROJ -n N -q -t 30 ... */
+static void
+consumer_args(struct args *a, const struct tu_key *k, const struct row *r)
+{
+	a->n = 0;
+	arg(a, "%s", consumer_bin);
+	arg(a, "-k");
+	arg(a, "%s", k->path);
+	arg(a, "-p");
+	arg(a, "%s", k->proj_arg);
+	arg(a, "-n");
+	arg(a, "%u", r->n > 0 ? r->n : 1);
+	arg(a, "-q");
+	arg(a, "-t");
+	arg(a, "30");
+	if (r->batch > 0) {
+		arg(a, "-B");
+		arg(a, "%u", r->batch);
+	}
+}
+
+/* The process's stderr, for failure messages (never NULL). */
+static char *
+err_text(const struct tu_proc *p)
+{
+	char *s = tu_read_file(p->err, NULL);
+
+	return s != NULL ? s : strdup("(no stderr file)");
+}
+
+static void
+expect_exit(const struct tu_proc *p, const char *name, int want)
+{
+	char how[64], *err;
+
+	if (tu_exit_code(p) == want && !p->timed_out)
+		return;
+	err = err_text(p);
+	ck_abort_msg("%s: %s, want exit %d; stderr: %.1500s", name,
+	    tu_status_str(p, how, sizeof(how)), want, err);
+}
+
+static char *
+read_report(const char *path)
+{
+	char *js;
+
+	js = tu_read_file(path, NULL);
+	ck_assert_msg(js != NULL, "no report at %s: %s", path,
+	    strerror(errno));
+	return js;
+}
+
+/* The report says: verified, nothing lost, duplicated, reordered, damaged. */
+static void
+expect_verified(const char *js, uint64_t count, uint64_t consumed,
+    uint64_t sum_factor)
+{
+	static const char *zero[] = {
+		"lost", "duplicated", "out_of_order", "corrupted", "died",
+		"unreported", "exit_status",
+	};
+	unsigned long long v, want_sum;
+	size_t i;
+	int b;
+
+	ck_assert_msg(tu_json_bool(js, "verified", &b) == 0 && b == 1,
+	    "not verified: %.2000s", js);
+	for (i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+		ck_assert_msg(tu_json_u64(js, zero[i], &v) == 0, "no %s in "
+		    "the report: %.2000s", zero[i], js);
+		ck_assert_msg(v == 0, "%s is %llu: %.2000s", zero[i], v, js);
+	}
+	ck_assert_int_eq(tu_json_u64(js, "count", &v), 0);
+	ck_assert_uint_eq(v, count);
+	ck_assert_int_eq(tu_json_u64(js, "produced", &v), 0);
+	ck_assert_uint_eq(v, count);
+	ck_assert_int_eq(tu_json_u64(js, "consumed", &v), 0);
+	ck_assert_msg(v == consumed, "consumed %llu, want %llu", v,
+	    (unsigned long long)consumed);
+	ck_assert_int_eq(tu_json_bool(js, "interrupted", &b), 0);
+	ck_assert_int_eq(b, 0);
+	ck_assert_int_eq(tu_json_bool(js, "ledger", &b), 0);
+	ck_assert_int_eq(b, 1);
+	ck_assert_int_eq(tu_json_null(js, "error"), 1);
+	ck_assert_int_eq(tu_json_null(js, "fault"), 1);
+	/* The checksums, recomputed here from the library. */
+	ck_assert_int_eq(tu_json_u64(js, "checksum_expected", &want_sum), 0);
+	ck_assert_int_eq(tu_json_u64(js, "seed", &v), 0);
+	ck_assert_uint_eq(want_sum, expected_checksum(v, count));
+	ck_assert_int_eq(tu_json_u64(js, "checksum_total", &v), 0);
+	ck_assert_uint_eq(v, (uint64_t)want_sum * sum_factor);
+}
+
+static int
+still_running(const struct tu_proc *p)
+{
+	int st;
+
+	return !p->done && waitpid(p->pid, &st, WNOHANG) == 0;
+}
+
+/*
+ * Waits up to ms (scaled) for a ready shmlab segment under k, attached
+ * read-only into r.  Returns 0, or -1 on timeout.
+ */
+static int
+wait_ready(key_t k, int ms, struct shm_ring *r)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
+
+	memset(r, 0, sizeof(*r));
+	while (seg_attach(k, SHM_RDONLY, r) == -1) {
+		if (tu_now_ms() >= end)
+			return -1;
+		tu_sleep_ms(5);
+	}
+	return 0;
+}
+
+/* Producer in the background, then the consumers; both must verify. */
+static void
+run_row(const struct row *r)
+{
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	char report[PATH_MAX];
+	char *js;
+	uint64_t per = r->mode == MODE_BROADCAST ? r->n : 1;
+
+	report_path(report, sizeof(report), "report.json");
+	producer_args(&pa, &key, r, report);
+	consumer_args(&ca, &key, r);
+	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
+	ck_assert_int_eq(tu_spawn(&cons, "consumer", ca.v), 0);
+	(void)tu_wait(&cons, RUN_MS);
+	(void)tu_wait(&prod, RUN_MS);
+	expect_exit(&prod, "producer", 0);
+	expect_exit(&cons, "consumer", 0);
+	js = read_report(report);
+	expect_verified(js, r->count, r->count * per, per);
+	free(js);
+	ck_assert_msg(tu_ipc_count_key(key.key) == 0, "the producer left "
+	    "objects under key 0x%08x", (unsigned)key.key);
+	args_free(&pa);
+	args_free(&ca);
+}
+
+/* ---------------------------------------------------------------- core */
+
+START_TEST(test_queue_exactly_once)
+{
+	run_row(&queue_rows[_i]);
+}
+END_TEST
+
+START_TEST(test_broadcast_every_item)
+{
+	run_row(&bcast_rows[_i]);
+}
+END_TEST
+
+START_TEST(test_batch_sizes)
+{
+	run_row(&batch_rows[_i]);
+}
+END_TEST
+
+/* The consumer may come first: it waits for the producer (-t). */
+START_TEST(test_consumer_first)
+{
+	static const struct row r = { MODE_QUEUE, 2, 10, 1000, 0, 0 };
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	char report[PATH_MAX], *js;
+
+	report_path(report, sizeof(report), "report.json");
+	producer_args(&pa, &key, &r, report);
+	consumer_args(&ca, &key, &r);
+	ck_assert_int_eq(tu_spawn(&cons, "consumer", ca.v), 0);
+	tu_sleep_ms(300);
+	ck_assert_msg(still_running(&cons), "the consumer did not wait for "
+	    "the producer");
+	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
+	(void)tu_wait(&cons, RUN_MS);
+	(void)tu_wait(&prod, RUN_MS);
+	expect_exit(&prod, "producer", 0);
+	expect_exit(&cons, "consumer", 0);
+	js = read_report(report);
+	expect_verified(js, 1000, 1000, 1);
+	free(js);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+}
+END_TEST
+
+/*
+ * Queue mode without -n: the producer has produced everything and posted
+ * the end of stream before any consumer exists; one that joins then takes
+ * all the items and exits 0.
+ */
+START_TEST(test_late_queue_consumer)
+{
+	static const struct row r = { MODE_QUEUE, 0, 10, 5, 0, 0 };
+	static const struct row rc = { MODE_QUEUE, 1, 10, 5, 0, 0 };
+	struct shm_ring ring;
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	char report[PATH_MAX], *js;
+	uint64_t end;
+
+	report_path(report, sizeof(report), "report.json");
+	producer_args(&pa, &key, &r, report);
+	consumer_args(&ca, &key, &rc);
+	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
+	ck_assert_msg(wait_ready(key.key, QUICK_MS, &ring) == 0, "no ready "
+	    "segment from the producer");
+	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	while (!SHM_LOAD(&ring.hdr->eos) && tu_now_ms() < end)
+		tu_sleep_ms(5);
+	ck_assert_msg(SHM_LOAD(&ring.hdr->eos) == 1, "the producer did not "
+	    "post the end of stream with nobody attached");
+	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->head), 5);
+	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->registered), 0);
+	ck_assert_int_eq(seg_detach(&ring), 0);
+	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
+	expect_exit(&cons, "consumer", 0);
+	(void)tu_wait(&prod, RUN_MS);
+	expect_exit(&prod, "producer", 0);
+	js = read_report(report);
+	expect_verified(js, 5, 5, 1);
+	free(js);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+}
+END_TEST
+
+/* -------------------------------------------------------------- limits */
+
+/* Nobody produces: the consumer gives up after its -t 1 and says why. */
+START_TEST(test_consumer_without_producer)
+{
+	struct tu_proc cons;
+	struct args ca;
+	uint64_t dt;
+	char *err;
+
+	ca.n = 0;
+	arg(&ca, "%s", consumer_bin);
+	arg(&ca, "-k");
+	arg(&ca, "%s", key.path);
+	arg(&ca, "-p");
+	arg(&ca, "%s", key.proj_arg);
+	arg(&ca, "-q");
+	arg(&ca, "-t");
+	arg(&ca, "1");
+	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, QUICK_MS), 0);
+	dt = (cons.end_ns - cons.start_ns) / 1000000;
+	expect_exit(&cons, "consumer", 3);
+	ck_assert_msg(dt >= 900 && dt <= (uint64_t)tu_ms(4000), "-t 1 gave "
+	    "up after %llu ms", (unsigned long long)dt);
+	err = err_text(&cons);
+	ck_assert_msg(strstr(err, "no producer") != NULL, "stderr: %s", err);
+	free(err);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&ca);
+}
+END_TEST
+
+/* Bad input: exit 2, a message, and nothing created anywhere. */
+START_TEST(test_bad_input)
+{
+	const struct bad *b = &bad_rows[_i];
+	struct tu_snap before, after;
+	struct tu_proc p;
+	struct args a;
+	char report[PATH_MAX], what[512], *err;
+	size_t i;
+
+	report_path(report, sizeof(report), "report.json");
+	a.n = 0;
+	arg(&a, "%s", strcmp(b->prog, "producer") == 0 ? producer_bin :
+	    consumer_bin);
+	arg(&a, "-k");
+	arg(&a, "%s", key.path);
+	arg(&a, "-p");
+	arg(&a, "%s", key.proj_arg);
+	arg(&a, "-q");
+	arg(&a, "-t");
+	arg(&a, "1");
+	if (strcmp(b->prog, "producer") == 0) {
+		arg(&a, "-o");
+		arg(&a, "%s", report);
+	}
+	for (i = 0; i < 4 && b->args[i] != NULL; i++)
+		arg(&a, "%s", b->args[i]);
+	ck_assert_int_eq(tu_snap_take(&before), 0);
+	ck_assert_int_eq(tu_run(&p, b->prog, a.v, QUICK_MS), 0);
+	ck_assert_int_eq(tu_snap_take(&after), 0);
+	err = err_text(&p);
+	ck_assert_msg(tu_exit_code(&p) == 2, "%s %s %s: exit %d, want 2; "
+	    "stderr: %s", b->prog, b->args[0], b->args[1] ? b->args[1] : "",
+	    tu_exit_code(&p), err);
+	ck_assert_msg(err[0] != '\0', "%s %s: refused without a message",
+	    b->prog, b->args[0]);
+	free(err);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	ck_assert_msg(tu_snap_new(&before, &after, 1, what, sizeof(what)) == 0,
+	    "%s %s created: %s", b->prog, b->args[0], what);
+	ck_assert_msg(access(report, F_OK) == -1, "a report was written");
+	tu_snap_free(&before);
+	tu_snap_free(&after);
+	args_free(&a);
+}
+END_TEST
+
+/* -------------------------------------------------------------- faults */
+
+/*
+ * IPC_EXCL: a second producer on a key in use exits 3 and names the key;
+ * the first run is untouched and still verifies.
+ */
+START_TEST(test_key_taken)
+{
+	static const struct row r1 = { MODE_QUEUE, 1, 10, 1000, 0, 0 };
+	static const struct row r2 = { MODE_QUEUE, 1, 10, 10, 0, 0 };
+	struct shm_ring ring;
+	struct tu_proc a, b, cons;
+	struct args pa, pb, ca;
+	char ra[PATH_MAX], rb[PATH_MAX], *err, *js;
+	int shmid, semid;
+
+	report_path(ra, sizeof(ra), "a.json");
+	report_path(rb, sizeof(rb), "b.json");
+	producer_args(&pa, &key, &r1, ra);
+	producer_args(&pb, &key, &r2, rb);
+	consumer_args(&ca, &key, &r1);
+	ck_assert_int_eq(tu_spawn(&a, "producer-a", pa.v), 0);
+	ck_assert_msg(wait_ready(key.key, QUICK_MS, &ring) == 0, "the first "
+	    "producer did not get ready");
+	shmid = ring.shmid;
+	semid = ring.semid;
+	ck_assert_int_eq(seg_detach(&ring), 0);
+
+	ck_assert_int_eq(tu_run(&b, "producer-b", pb.v, QUICK_MS), 0);
+	expect_exit(&b, "second producer", 3);
+	err = err_text(&b);
+	ck_assert_msg(strstr(err, "key") != NULL, "the refusal does not "
+	    "mention the key: %s", err);
+	free(err);
+	ck_assert_msg(access(rb, F_OK) == -1, "the refused producer wrote a "
+	    "report");
+	ck_assert_msg(still_running(&a), "the first producer ended");
+	ck_assert_int_eq(shmget(key.key, 0, 0), shmid);
+	ck_assert_int_eq(semget(key.key, 0, 0), semid);
+
+	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
+	expect_exit(&cons, "consumer", 0);
+	(void)tu_wait(&a, RUN_MS);
+	expect_exit(&a, "first producer", 0);
+	js = read_report(ra);
+	expect_verified(js, 1000, 1000, 1);
+	free(js);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&pb);
+	args_free(&ca);
+}
+END_TEST
+
+/*
+ * -d -P: a second daemon with the same pidfile, even on another key, is
+ * refused (exit 3, naming the running pid) before it creates anything.
+ * The first stops on SIGTERM, removes its objects and its pidfile.
+ */
+START_TEST(test_pidfile_refusal)
+{
+	static const struct row r = { MODE_QUEUE, 1, 10, 10, 0, 0 };
+	struct shm_ring ring;
+	struct tu_key key2;
+	struct tu_proc a, b;
+	struct args pa, pb;
+	char pidfile[PATH_MAX], ra[PATH_MAX], rb[PATH_MAX], want[64];
+	char *text, *err, *js, *end;
+	uint64_t until;
+	long daemon_pid = 0;
+	int st, bval;
+
+	ck_assert_int_eq(tu_key_new(&key2), 0);
+	report_path(pidfile, sizeof(pidfile), "producer.pid");
+	report_path(ra, sizeof(ra), "a.json");
+	report_path(rb, sizeof(rb), "b.json");
+	producer_args(&pa, &key, &r, ra);
+	arg(&pa, "-d");
+	arg(&pa, "-P");
+	arg(&pa, "%s", pidfile);
+	producer_args(&pb, &key2, &r, rb);
+	arg(&pb, "-d");
+	arg(&pb, "-P");
+	arg(&pb, "%s", pidfile);
+
+	/* The foreground process exits 0 once the daemon is on its own. */
+	ck_assert_int_eq(tu_run(&a, "producer-a", pa.v, QUICK_MS), 0);
+	expect_exit(&a, "first producer (foreground)", 0);
+	until = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	for (;;) {
+		text = tu_read_file(pidfile, NULL);
+		if (text != NULL) {
+			daemon_pid = strtol(text, &end, 10);
+			free(text);
+			if (daemon_pid > 0)
+				break;
+		}
+		ck_assert_msg(tu_now_ms() < until, "no pid in %s", pidfile);
+		tu_sleep_ms(5);
+	}
+	tu_track_pgid((pid_t)daemon_pid);	/* setsid(): its own group */
+	ck_assert_int_ne(daemon_pid, a.pid);
+	ck_assert_int_eq(pid_alive((pid_t)daemon_pid), 1);
+	ck_assert_msg(wait_ready(key.key, QUICK_MS, &ring) == 0, "the daemon "
+	    "did not get ready");
+	ck_assert_int_eq(ring.hdr->producer_pid, daemon_pid);
+	ck_assert_int_eq(seg_detach(&ring), 0);
+
+	ck_assert_int_eq(tu_run(&b, "producer-b", pb.v, QUICK_MS), 0);
+	expect_exit(&b, "second producer", 3);
+	err = err_text(&b);
+	(void)snprintf(want, sizeof(want), "pid %ld", daemon_pid);
+	ck_assert_msg(strstr(err, want) != NULL, "the refusal does not name "
+	    "%s: %s", want, err);
+	free(err);
+	ck_assert_msg(tu_ipc_count_key(key2.key) == 0, "the refused producer "
+	    "created objects");
+	ck_assert_msg(access(rb, F_OK) == -1, "the refused producer wrote a "
+	    "report");
+	text = tu_read_file(pidfile, NULL);
+	ck_assert_msg(text != NULL && strtol(text, NULL, 10) == daemon_pid,
+	    "the refused producer changed the pidfile: %s",
+	    text ? text : "(gone)");
+	free(text);
+
+	ck_assert_int_eq(kill((pid_t)daemon_pid, SIGTERM), 0);
+	ck_assert_msg(tu_wait_pid_gone((pid_t)daemon_pid, QUICK_MS, &st) == 0,
+	    "the daemon did not stop on SIGTERM");
+	if (st != -1)
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3, "the "
+		    "daemon stopped with status 0x%x, want exit 3", st);
+	ck_assert_msg(access(pidfile, F_OK) == -1, "the pidfile is left");
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	js = read_report(ra);
+	ck_assert_int_eq(tu_json_bool(js, "interrupted", &bval), 0);
+	ck_assert_int_eq(bval, 1);
+	ck_assert_int_eq(tu_json_bool(js, "verified", &bval), 0);
+	ck_assert_int_eq(bval, 0);
+	free(js);
+	args_free(&pa);
+	args_free(&pb);
+}
+END_TEST
+
+/*
+ * A consumer asking for the wrong mode is refused (exit 3) without
+ * disturbing the run; the right one then completes it.
+ */
+START_TEST(test_consumer_wrong_mode)
+{
+	static const struct row r = { MODE_BROADCAST, 1, 10, 100, 0, 0 };
+	struct shm_ring ring;
+	struct tu_proc prod, wrong, cons;
+	struct args pa, wa, ca;
+	char report[PATH_MAX], *err, *js;
+
+	report_path(report, sizeof(report), "report.json");
+	producer_args(&pa, &key, &r, report);
+	consumer_args(&ca, &key, &r);
+	consumer_args(&wa, &key, &r);
+	arg(&wa, "-m");
+	arg(&wa, "queue");
+	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
+	ck_assert_int_eq(wait_ready(key.key, QUICK_MS, &ring), 0);
+	ck_assert_int_eq(seg_detach(&ring), 0);
+	ck_assert_int_eq(tu_run(&wrong, "wrong", wa.v, QUICK_MS), 0);
+	expect_exit(&wrong, "queue consumer on a broadcast run", 3);
+	err = err_text(&wrong);
+	ck_assert_msg(strstr(err, "broadcast") != NULL, "stderr: %s", err);
+	free(err);
+	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
+	expect_exit(&cons, "consumer", 0);
+	(void)tu_wait(&prod, RUN_MS);
+	expect_exit(&prod, "producer", 0);
+	js = read_report(report);
+	expect_verified(js, 100, 100, 1);
+	free(js);
+	args_free(&pa);
+	args_free(&wa);
+	args_free(&ca);
+}
+END_TEST
+
+#define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
+
+static Suite *
+e2e_suite(void)
+{
+	Suite *s = suite_create("e2e");
+	TCase *tc;
+
+	tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_queue_exactly_once, 0, NELEM(queue_rows));
+	tcase_add_loop_test(tc, test_broadcast_every_item, 0,
+	    NELEM(bcast_rows));
+	tcase_add_loop_test(tc, test_batch_sizes, 0, NELEM(batch_rows));
+	tcase_add_test(tc, test_consumer_first);
+	tcase_add_test(tc, test_late_queue_consumer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_consumer_without_producer);
+	tcase_add_loop_test(tc, test_bad_input, 0, NELEM(bad_rows));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("faults");
+	tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_key_taken);
+	tcase_add_test(tc, test_pidfile_refusal);
+	tcase_add_test(tc, test_consumer_wrong_mode);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init();
+	sr = srunner_create(e2e_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

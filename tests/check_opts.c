@@ -1,0 +1,218 @@
+/*
+ * check_opts.c - option helpers, clock and liveness (common/opts.c).
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmlab.h"
+#include "testutil.h"
+
+static Suite	*opts_suite(void);
+
+/* ---------------------------------------------------------------- core */
+
+START_TEST(test_opt_mode_names)
+{
+	enum shm_mode m = MODE_BROADCAST;
+
+	ck_assert_int_eq(opt_mode("queue", &m), 0);
+	ck_assert_int_eq(m, MODE_QUEUE);
+	ck_assert_int_eq(opt_mode("broadcast", &m), 0);
+	ck_assert_int_eq(m, MODE_BROADCAST);
+	ck_assert_str_eq(mode_name(MODE_QUEUE), "queue");
+	ck_assert_str_eq(mode_name(MODE_BROADCAST), "broadcast");
+	/* Round trip. */
+	ck_assert_int_eq(opt_mode(mode_name(MODE_QUEUE), &m), 0);
+	ck_assert_int_eq(m, MODE_QUEUE);
+}
+END_TEST
+
+START_TEST(test_opt_perm_accepts)
+{
+	static const struct { const char *s; mode_t want; } ok[] = {
+		{ "0660", 0660 }, { "0600", 0600 }, { "0777", 0777 },
+		{ "0640", 0640 }, { "600", 0600 }, { "0700", 0700 },
+	};
+	mode_t perm;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		perm = 0;
+		ck_assert_msg(opt_perm(ok[i].s, &perm) == 0, "perm %s refused",
+		    ok[i].s);
+		ck_assert_msg(perm == ok[i].want, "perm %s gave %o", ok[i].s,
+		    (unsigned)perm);
+	}
+}
+END_TEST
+
+START_TEST(test_pid_alive_self)
+{
+	ck_assert_int_eq(pid_alive(getpid()), 1);
+	ck_assert_int_eq(pid_alive(getppid()), 1);
+}
+END_TEST
+
+START_TEST(test_now_ns_monotonic)
+{
+	uint64_t a, b;
+
+	a = now_ns();
+	tu_sleep_ms(20);
+	b = now_ns();
+	ck_assert_uint_ge(b, a + 19000000ULL);
+	ck_assert_uint_lt(b, a + (uint64_t)tu_ms(5000) * 1000000ULL);
+}
+END_TEST
+
+/* -------------------------------------------------------------- limits */
+
+START_TEST(test_pid_alive_nonpositive)
+{
+	ck_assert_int_eq(pid_alive(0), 0);
+	ck_assert_int_eq(pid_alive(-1), 0);
+	ck_assert_int_eq(pid_alive(-getpid()), 0);
+}
+END_TEST
+
+/* pid 1 always exists; a pid we may not signal (EPERM) is alive too. */
+START_TEST(test_pid_alive_init)
+{
+	ck_assert_int_eq(pid_alive(1), 1);
+}
+END_TEST
+
+/* -------------------------------------------------------------- faults */
+
+START_TEST(test_opt_mode_refuses)
+{
+	static const char *bad[] = {
+		"", "Queue", "QUEUE", "queue ", " queue", "broad", "foo",
+		"broadcastx", "q",
+	};
+	enum shm_mode m;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = (enum shm_mode)42;
+		errno = 0;
+		ck_assert_msg(opt_mode(bad[i], &m) == -1, "mode \"%s\" "
+		    "accepted", bad[i]);
+		ck_assert_int_eq(errno, EINVAL);
+		ck_assert_msg((int)m == 42, "mode \"%s\" refused but the "
+		    "output was changed", bad[i]);
+	}
+}
+END_TEST
+
+/* The owner must keep read and write; only octal; nothing signed. */
+START_TEST(test_opt_perm_refuses)
+{
+	static const char *bad[] = {
+		"0400", "0200", "0000", "0", "0060", "0999", "abc", "-1",
+		"-0660", "", "01777", "07777", "0660x", "0x1b0", "8",
+	};
+	mode_t perm;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		perm = 012345;
+		errno = 0;
+		ck_assert_msg(opt_perm(bad[i], &perm) == -1, "perm \"%s\" "
+		    "accepted as %o", bad[i], (unsigned)perm);
+		ck_assert_int_eq(errno, EINVAL);
+		ck_assert_msg(perm == 012345, "perm \"%s\" refused but the "
+		    "output was changed", bad[i]);
+	}
+}
+END_TEST
+
+/* A child that has exited and been reaped is gone. */
+START_TEST(test_pid_alive_reaped_child)
+{
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(pid_alive(pid), 0);
+}
+END_TEST
+
+/* Killed with SIGKILL and reaped: gone as well. */
+START_TEST(test_pid_alive_killed_child)
+{
+	pid_t pid;
+	int st;
+
+	pid = tu_fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	ck_assert_int_eq(pid_alive(pid), 1);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFSIGNALED(st));
+	ck_assert_int_eq(pid_alive(pid), 0);
+}
+END_TEST
+
+static Suite *
+opts_suite(void)
+{
+	Suite *s = suite_create("opts");
+	TCase *tc;
+
+	tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_opt_mode_names);
+	tcase_add_test(tc, test_opt_perm_accepts);
+	tcase_add_test(tc, test_pid_alive_self);
+	tcase_add_test(tc, test_now_ns_monotonic);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_pid_alive_nonpositive);
+	tcase_add_test(tc, test_pid_alive_init);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("faults");
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_opt_mode_refuses);
+	tcase_add_test(tc, test_opt_perm_refuses);
+	tcase_add_test(tc, test_pid_alive_reaped_child);
+	tcase_add_test(tc, test_pid_alive_killed_child);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init();
+	sr = srunner_create(opts_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

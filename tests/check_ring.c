@@ -1,0 +1,267 @@
+/*
+ * check_ring.c - ring index arithmetic, item values, checksums and the
+ * ledger tally (common/ring.c).  Pure functions: no IPC, no files.
+ */
+#include <sys/types.h>
+
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "shmlab.h"
+#include "testutil.h"
+
+static Suite	*ring_suite(void);
+
+/* ---------------------------------------------------------------- core */
+
+START_TEST(test_slot_is_pos_mod_capacity)
+{
+	static const uint32_t caps[] = { 1, 2, 3, 10, 1024, SHM_MAXBUF_MAX };
+	uint64_t pos;
+	size_t i;
+
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		for (pos = 0; pos < 3 * (uint64_t)caps[i] + 5; pos++)
+			ck_assert_uint_eq(ring_slot(pos, caps[i]),
+			    pos % caps[i]);
+}
+END_TEST
+
+/* Consecutive positions walk the slots in order and wrap to 0. */
+START_TEST(test_slot_wraps_around)
+{
+	uint32_t cap = 10, s, prev = 0;
+	uint64_t pos;
+
+	for (pos = 0; pos < 100; pos++) {
+		s = ring_slot(pos, cap);
+		if (pos > 0)
+			ck_assert_uint_eq(s, prev + 1 == cap ? 0 : prev + 1);
+		prev = s;
+	}
+	ck_assert_uint_eq(ring_slot(9, 10), 9);
+	ck_assert_uint_eq(ring_slot(10, 10), 0);
+	ck_assert_uint_eq(ring_slot(11, 10), 1);
+}
+END_TEST
+
+START_TEST(test_item_value_unseeded_is_seq)
+{
+	uint64_t seq;
+
+	for (seq = 0; seq < 100000; seq++)
+		ck_assert_int_eq(item_value(0, seq), (int32_t)seq);
+	/* The slides' int slots: the value is seq truncated to 32 bits. */
+	ck_assert_int_eq(item_value(0, 0x7fffffffULL), INT32_MAX);
+	ck_assert_int_eq(item_value(0, 0x80000000ULL), INT32_MIN);
+	ck_assert_int_eq(item_value(0, 0xffffffffULL), -1);
+	ck_assert_int_eq(item_value(0, 0x100000005ULL), 5);
+}
+END_TEST
+
+START_TEST(test_item_value_seeded)
+{
+	uint64_t seq, same = 0, other = 0;
+	int32_t v;
+
+	for (seq = 0; seq < 10000; seq++) {
+		v = item_value(12345, seq);
+		ck_assert_int_eq(v, item_value(12345, seq));	/* pure */
+		if (v == (int32_t)seq)
+			same++;
+		if (v != item_value(12346, seq))
+			other++;
+	}
+	ck_assert_msg(same < 10, "%llu of 10000 seeded values equal seq",
+	    (unsigned long long)same);
+	ck_assert_msg(other > 9990, "seeds 12345 and 12346 agree on %llu of "
+	    "10000 values", (unsigned long long)(10000 - other));
+	ck_assert_int_ne(item_value(1, 0), item_value(1, 1));
+}
+END_TEST
+
+START_TEST(test_expected_checksum)
+{
+	uint64_t n, sum;
+
+	ck_assert_uint_eq(expected_checksum(0, 0), 0);
+	ck_assert_uint_eq(expected_checksum(777, 0), 0);
+	ck_assert_uint_eq(expected_checksum(0, 1), 0);
+	ck_assert_uint_eq(expected_checksum(0, 2), 1);
+	ck_assert_uint_eq(expected_checksum(0, 100000),
+	    100000ULL * 99999ULL / 2);
+	/* Seeded: the running sum of the unsigned values, mod 2^64. */
+	for (sum = 0, n = 0; n < 1000; n++) {
+		ck_assert_uint_eq(expected_checksum(99, n), sum);
+		sum += (uint32_t)item_value(99, n);
+	}
+	ck_assert_uint_ne(expected_checksum(99, 1000), expected_checksum(0,
+	    1000));
+}
+END_TEST
+
+START_TEST(test_ledger_exact_once)
+{
+	uint16_t ledger[100];
+	uint64_t lost = 99, dup = 99;
+	size_t i;
+
+	for (i = 0; i < 100; i++)
+		ledger[i] = 1;
+	ledger_tally(ledger, 100, 1, &lost, &dup);
+	ck_assert_uint_eq(lost, 0);
+	ck_assert_uint_eq(dup, 0);
+	for (i = 0; i < 100; i++)
+		ledger[i] = 3;
+	ledger_tally(ledger, 100, 3, &lost, &dup);
+	ck_assert_uint_eq(lost, 0);
+	ck_assert_uint_eq(dup, 0);
+}
+END_TEST
+
+/* -------------------------------------------------------------- limits */
+
+START_TEST(test_slot_huge_positions)
+{
+	static const uint32_t caps[] = { 1, 2, 3, 7, 10, 1024, SHM_MAXBUF_MAX };
+	uint64_t pos;
+	size_t i;
+	int d;
+
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		for (d = 0; d < 64; d++) {
+			pos = UINT64_MAX - (uint64_t)d;
+			ck_assert_uint_eq(ring_slot(pos, caps[i]),
+			    pos % caps[i]);
+			ck_assert_uint_lt(ring_slot(pos, caps[i]), caps[i]);
+			pos = (uint64_t)1 << 63 | (uint64_t)d;
+			ck_assert_uint_eq(ring_slot(pos, caps[i]),
+			    pos % caps[i]);
+		}
+	ck_assert_uint_eq(ring_slot(UINT64_MAX, 10), 5);
+	ck_assert_uint_eq(ring_slot(UINT64_MAX, 1024), 1023);
+	ck_assert_uint_eq(ring_slot(0, 1024), 0);	/* 2^64 wraps to 0 */
+}
+END_TEST
+
+START_TEST(test_slot_capacity_one)
+{
+	uint64_t pos;
+
+	for (pos = 0; pos < 1000; pos++)
+		ck_assert_uint_eq(ring_slot(pos, 1), 0);
+	ck_assert_uint_eq(ring_slot(UINT64_MAX, 1), 0);
+	ck_assert_uint_eq(ring_slot(UINT64_MAX - 1, 1), 0);
+}
+END_TEST
+
+START_TEST(test_ledger_empty)
+{
+	uint64_t lost = 99, dup = 99;
+
+	ledger_tally(NULL, 0, 1, &lost, &dup);
+	ck_assert_uint_eq(lost, 0);
+	ck_assert_uint_eq(dup, 0);
+}
+END_TEST
+
+/* -------------------------------------------------------------- faults */
+
+/* Queue mode: each seq exactly once. */
+START_TEST(test_ledger_counts_expect_one)
+{
+	/*            seq: 0  1  2  3  4  5  6  7 */
+	uint16_t ledger[] = { 1, 0, 2, 1, 0, 5, 1, 1 };
+	uint64_t lost, dup;
+
+	ledger_tally(ledger, 8, 1, &lost, &dup);
+	ck_assert_uint_eq(lost, 2);		/* seq 1 and 4 */
+	ck_assert_uint_eq(dup, 1 + 4);		/* seq 2 once, seq 5 4 times */
+	/* Only the first count entries are looked at. */
+	ledger_tally(ledger, 1, 1, &lost, &dup);
+	ck_assert_uint_eq(lost, 0);
+	ck_assert_uint_eq(dup, 0);
+}
+END_TEST
+
+/* Broadcast with three consumers: each seq exactly three times. */
+START_TEST(test_ledger_counts_expect_three)
+{
+	uint16_t ledger[] = { 3, 0, 2, 4, 3, 6, 1, 3 };
+	uint64_t lost, dup;
+
+	ledger_tally(ledger, 8, 3, &lost, &dup);
+	ck_assert_uint_eq(lost, 3 + 1 + 2);	/* seq 1, 2, 6 */
+	ck_assert_uint_eq(dup, 1 + 3);		/* seq 3, 5 */
+}
+END_TEST
+
+/* A loss and a duplicate elsewhere do not cancel out. */
+START_TEST(test_ledger_loss_and_dup_do_not_cancel)
+{
+	uint16_t ledger[1000];
+	uint64_t lost, dup;
+	size_t i;
+
+	for (i = 0; i < 1000; i++)
+		ledger[i] = 1;
+	ledger[10] = 0;
+	ledger[990] = 2;
+	ledger_tally(ledger, 1000, 1, &lost, &dup);
+	ck_assert_uint_eq(lost, 1);
+	ck_assert_uint_eq(dup, 1);
+	ledger[500] = UINT16_MAX;
+	ledger_tally(ledger, 1000, 1, &lost, &dup);
+	ck_assert_uint_eq(dup, 1 + (UINT16_MAX - 1));
+}
+END_TEST
+
+static Suite *
+ring_suite(void)
+{
+	Suite *s = suite_create("ring");
+	TCase *tc;
+
+	tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_slot_is_pos_mod_capacity);
+	tcase_add_test(tc, test_slot_wraps_around);
+	tcase_add_test(tc, test_item_value_unseeded_is_seq);
+	tcase_add_test(tc, test_item_value_seeded);
+	tcase_add_test(tc, test_expected_checksum);
+	tcase_add_test(tc, test_ledger_exact_once);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_slot_huge_positions);
+	tcase_add_test(tc, test_slot_capacity_one);
+	tcase_add_test(tc, test_ledger_empty);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("faults");
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_ledger_counts_expect_one);
+	tcase_add_test(tc, test_ledger_counts_expect_three);
+	tcase_add_test(tc, test_ledger_loss_and_dup_do_not_cancel);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init();
+	sr = srunner_create(ring_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

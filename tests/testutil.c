@@ -1,0 +1,909 @@
+/*
+ * testutil.c - helpers shared by the Check suites (see testutil.h for who
+ * creates and removes what, and why a guardian process exists).
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define TU_DIR_PREFIX	"/tmp/shmlab-test."
+#define TU_GUARD_WAIT_MS 10000	/* for the previous test's guardian */
+
+/*
+ * Shared by the runner, every test process and every guardian: created
+ * by tu_init() before Check forks anything.  One test runs at a time, so
+ * one record is enough; busy tells the next test to wait until the
+ * previous guardian has finished its cleanup.
+ */
+struct tu_registry {
+	int	busy;			/* a guardian is alive */
+	int	npgid;
+	pid_t	pgid[TU_MAX_PGIDS];
+	int	nkey;
+	key_t	key[TU_MAX_KEYS];
+	char	dir[PATH_MAX];
+};
+
+static struct tu_registry *reg;
+static pid_t	runner_pid;
+static int	guard_fd = -1;		/* write end; the test process only */
+static pid_t	guard_pid = -1;
+static int	keys_made;
+
+static void	 wait_guardian_idle(void);
+static void	 at_exit_runner(void);
+static void	 guardian_main(int) __attribute__((noreturn));
+static void	 clean_registry(int);
+static void	 kill_groups(void);
+static void	 remove_dir(const char *);
+static void	 log_key(key_t);
+static int	 key_free(key_t);
+static int	 is_ours(const struct tu_ipc_obj *);
+static int	 snap_read(struct tu_snap *, const char *, char);
+static const char *json_find(const char *, const char *, size_t *);
+
+/* ---------------------------------------------------------------- time */
+
+uint64_t
+tu_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+tu_sleep_ms(int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* A deadline in ms, stretched like Check's own by CK_TIMEOUT_MULTIPLIER. */
+int
+tu_ms(int ms)
+{
+	const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
+	double m = 1;
+	char *end;
+
+	if (s != NULL && *s != '\0') {
+		m = strtod(s, &end);
+		if (*end != '\0' || m < 1 || m > 1000)
+			m = 1;
+	}
+	return (int)(ms * m);
+}
+
+/* ------------------------------------------------------ runner, fixture */
+
+void
+tu_init(void)
+{
+	void *p;
+
+	p = mmap(NULL, sizeof(*reg), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("testutil: mmap");
+		exit(1);
+	}
+	reg = p;
+	runner_pid = getpid();
+	if (atexit(at_exit_runner) != 0) {
+		fprintf(stderr, "testutil: atexit failed\n");
+		exit(1);
+	}
+}
+
+/* The runner waits for the last guardian, so run_tests.sh sees its work. */
+static void
+at_exit_runner(void)
+{
+	if (getpid() == runner_pid)
+		wait_guardian_idle();
+}
+
+static void
+wait_guardian_idle(void)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(TU_GUARD_WAIT_MS);
+
+	while (__atomic_load_n(&reg->busy, __ATOMIC_ACQUIRE) &&
+	    tu_now_ms() < end)
+		tu_sleep_ms(2);
+}
+
+/* Lets this process reap orphans: a daemonised producer comes back here. */
+void
+tu_subreaper(void)
+{
+	ck_assert_msg(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0,
+	    "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
+}
+
+void
+tu_setup(void)
+{
+	int fds[2];
+	pid_t pid;
+
+	ck_assert_msg(reg != NULL, "tu_init() was not called from main()");
+	wait_guardian_idle();
+	ck_assert_msg(!__atomic_load_n(&reg->busy, __ATOMIC_ACQUIRE),
+	    "the previous test's guardian is still cleaning up");
+	reg->npgid = 0;
+	reg->nkey = 0;
+	(void)snprintf(reg->dir, sizeof(reg->dir), "%sXXXXXX", TU_DIR_PREFIX);
+	ck_assert_msg(mkdtemp(reg->dir) != NULL, "mkdtemp: %s",
+	    strerror(errno));
+	keys_made = 0;
+	ck_assert_msg(pipe2(fds, O_CLOEXEC) == 0, "pipe2: %s",
+	    strerror(errno));
+	__atomic_store_n(&reg->busy, 1, __ATOMIC_RELEASE);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == -1) {
+		__atomic_store_n(&reg->busy, 0, __ATOMIC_RELEASE);
+		ck_abort_msg("fork (guardian): %s", strerror(errno));
+	}
+	if (pid == 0) {
+		(void)close(fds[1]);
+		guardian_main(fds[0]);
+	}
+	/* Both sides set the group, so Check's killpg() never reaches it. */
+	(void)setpgid(pid, pid);
+	(void)close(fds[0]);
+	guard_fd = fds[1];
+	guard_pid = pid;
+}
+
+/*
+ * The guardian: waits until no process holds the pipe's write end (the
+ * test ended, however), then cleans whatever the registry still lists.
+ */
+static void
+guardian_main(int fd)
+{
+	char c;
+	ssize_t n;
+
+	(void)setpgid(0, 0);
+	(void)signal(SIGINT, SIG_IGN);
+	(void)signal(SIGHUP, SIG_IGN);
+	(void)signal(SIGTERM, SIG_DFL);
+	do
+		n = read(fd, &c, 1);
+	while (n > 0 || (n == -1 && errno == EINTR));
+	clean_registry(1);
+	__atomic_store_n(&reg->busy, 0, __ATOMIC_RELEASE);
+	_exit(0);
+}
+
+static void
+kill_groups(void)
+{
+	int i;
+
+	for (i = 0; i < reg->npgid && i < TU_MAX_PGIDS; i++)
+		if (reg->pgid[i] > 1)
+			(void)kill(-reg->pgid[i], SIGKILL);
+}
+
+/*
+ * Kills the test's process groups, removes its IPC objects by key, and
+ * its directory.  The guardian cannot reap (the processes are not its
+ * children), so it gives SIGKILL a moment before removing objects twice.
+ */
+static void
+clean_registry(int guardian)
+{
+	int i, removed = 0;
+
+	kill_groups();
+	if (guardian && reg->npgid > 0)
+		tu_sleep_ms(50);
+	for (i = 0; i < reg->nkey && i < TU_MAX_KEYS; i++)
+		removed += tu_ipc_remove_key(reg->key[i]);
+	if (removed > 0 || (guardian && reg->npgid > 0)) {
+		tu_sleep_ms(100);
+		for (i = 0; i < reg->nkey && i < TU_MAX_KEYS; i++)
+			(void)tu_ipc_remove_key(reg->key[i]);
+	}
+	if (reg->dir[0] != '\0')
+		remove_dir(reg->dir);
+	reg->npgid = 0;
+	reg->nkey = 0;
+	reg->dir[0] = '\0';
+}
+
+/* Our directories hold plain files only; refuses anything else. */
+static void
+remove_dir(const char *path)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (strncmp(path, TU_DIR_PREFIX, strlen(TU_DIR_PREFIX)) != 0)
+		return;
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == -1 && errno == EISDIR)
+			(void)unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+	}
+	(void)closedir(d);
+	(void)rmdir(path);
+}
+
+void
+tu_teardown(void)
+{
+	uint64_t end;
+	pid_t pid;
+	int i, st;
+
+	if (reg == NULL)
+		return;
+	kill_groups();
+	/* Reap what we started, and any orphan that came back to us. */
+	end = tu_now_ms() + (uint64_t)tu_ms(2000);
+	for (i = 0; i < reg->npgid && i < TU_MAX_PGIDS; i++)
+		while (waitpid(reg->pgid[i], &st, WNOHANG) == 0 &&
+		    tu_now_ms() < end)
+			tu_sleep_ms(1);
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0 && pid != guard_pid)
+		;
+	clean_registry(0);
+	if (guard_fd >= 0) {
+		(void)close(guard_fd);
+		guard_fd = -1;
+	}
+	if (guard_pid > 0) {
+		end = tu_now_ms() + (uint64_t)tu_ms(TU_GUARD_WAIT_MS);
+		while (waitpid(guard_pid, &st, WNOHANG) == 0 &&
+		    tu_now_ms() < end)
+			tu_sleep_ms(1);
+		guard_pid = -1;
+	}
+}
+
+/* ------------------------------------------------------- dir and keys */
+
+const char *
+tu_dir(void)
+{
+	return reg != NULL ? reg->dir : NULL;
+}
+
+int
+tu_path(char *buf, size_t len, const char *name)
+{
+	int n;
+
+	n = snprintf(buf, len, "%s/%s", tu_dir(), name);
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 when no segment and no semaphore set exist under key. */
+static int
+key_free(key_t key)
+{
+	if (shmget(key, 0, 0) != -1 || errno != ENOENT)
+		return 0;
+	if (semget(key, 0, 0) != -1 || errno != ENOENT)
+		return 0;
+	return 1;
+}
+
+static void
+log_key(key_t key)
+{
+	const char *path = getenv("SHMLAB_TEST_KEYLOG");
+	char line[32];
+	int fd, n;
+
+	if (path == NULL || *path == '\0')
+		return;
+	/* Signed decimal: the way /proc/sysvipc prints keys. */
+	n = snprintf(line, sizeof(line), "%d\n", (int)key);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return;
+	if (write(fd, line, (size_t)n) != n)
+		perror("testutil: key log");
+	(void)close(fd);
+}
+
+/*
+ * Creates a key file in the test's directory and picks a proj_id whose key
+ * is not used by any object yet nor by another key of this test.
+ */
+int
+tu_key_new(struct tu_key *k)
+{
+	int fd, i, j, proj, used;
+	key_t key;
+
+	if (reg->nkey >= TU_MAX_KEYS) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memset(k, 0, sizeof(*k));
+	if (snprintf(k->path, sizeof(k->path), "%s/key%d", reg->dir,
+	    keys_made++) >= (int)sizeof(k->path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(k->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 || close(fd) == -1)
+		return -1;
+	for (i = 0; i < 255; i++) {
+		proj = 1 + (int)(((unsigned)getpid() + (unsigned)i) % 255);
+		key = ftok(k->path, proj);
+		if (key == (key_t)-1)
+			return -1;
+		for (used = 0, j = 0; j < reg->nkey; j++)
+			used |= reg->key[j] == key;
+		if (used || !key_free(key))
+			continue;
+		k->proj = proj;
+		k->key = key;
+		(void)snprintf(k->proj_arg, sizeof(k->proj_arg), "%d", proj);
+		reg->key[reg->nkey] = key;
+		__atomic_store_n(&reg->nkey, reg->nkey + 1, __ATOMIC_RELEASE);
+		log_key(key);
+		return 0;
+	}
+	errno = EADDRINUSE;
+	return -1;
+}
+
+int
+tu_ipc_count_key(key_t key)
+{
+	int n = 0;
+
+	if (shmget(key, 0, 0) != -1)
+		n++;
+	if (semget(key, 0, 0) != -1)
+		n++;
+	return n;
+}
+
+/* Removes the objects under key, by the ids found there; returns how many. */
+int
+tu_ipc_remove_key(key_t key)
+{
+	int id, n = 0;
+
+	if ((id = shmget(key, 0, 0)) != -1 && shmctl(id, IPC_RMID, NULL) == 0)
+		n++;
+	if ((id = semget(key, 0, 0)) != -1 && semctl(id, 0, IPC_RMID) == 0)
+		n++;
+	return n;
+}
+
+/* ----------------------------------------------------------- snapshots */
+
+static int
+snap_read(struct tu_snap *s, const char *path, char kind)
+{
+	char line[512], *f[16], *save, *tok;
+	struct tu_ipc_obj *o;
+	FILE *fp;
+	int nf;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), fp) == NULL) {	/* the header */
+		(void)fclose(fp);
+		return 0;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		nf = 0;
+		for (tok = strtok_r(line, " \t\n", &save); tok != NULL &&
+		    nf < 16; tok = strtok_r(NULL, " \t\n", &save))
+			f[nf++] = tok;
+		if (nf < 10)
+			continue;
+		o = realloc(s->obj, (s->n + 1) * sizeof(*o));
+		if (o == NULL) {
+			(void)fclose(fp);
+			return -1;
+		}
+		s->obj = o;
+		o = &s->obj[s->n++];
+		o->kind = kind;
+		o->key = (key_t)strtol(f[0], NULL, 10);
+		o->id = (int)strtol(f[1], NULL, 10);
+		/* shm: key shmid perms size cpid lpid nattch uid ... */
+		/* sem: key semid perms nsems uid ... */
+		o->cpid = kind == 'm' ? (pid_t)strtol(f[4], NULL, 10) : 0;
+		o->uid = (uid_t)strtoul(kind == 'm' ? f[7] : f[4], NULL, 10);
+	}
+	(void)fclose(fp);
+	return 0;
+}
+
+int
+tu_snap_take(struct tu_snap *s)
+{
+	s->n = 0;
+	s->obj = NULL;
+	if (snap_read(s, "/proc/sysvipc/shm", 'm') == -1 ||
+	    snap_read(s, "/proc/sysvipc/sem", 's') == -1) {
+		tu_snap_free(s);
+		return -1;
+	}
+	return 0;
+}
+
+void
+tu_snap_free(struct tu_snap *s)
+{
+	free(s->obj);
+	s->obj = NULL;
+	s->n = 0;
+}
+
+/* Created by this test: under one of its keys, or by a process it started. */
+static int
+is_ours(const struct tu_ipc_obj *o)
+{
+	int i;
+
+	for (i = 0; i < reg->nkey; i++)
+		if (reg->key[i] == o->key)
+			return 1;
+	for (i = 0; o->cpid > 0 && i < reg->npgid; i++)
+		if (reg->pgid[i] == o->cpid)
+			return 1;
+	return 0;
+}
+
+/*
+ * Counts the objects in after that were not in before (by kind and id),
+ * all of them or only this test's, and describes them in desc.  Another
+ * user of this machine may create objects meanwhile; only_ours keeps
+ * their work from failing our tests.
+ */
+size_t
+tu_snap_new(const struct tu_snap *before, const struct tu_snap *after,
+    int only_ours, char *desc, size_t len)
+{
+	const struct tu_ipc_obj *o;
+	size_t i, j, n = 0, used = 0;
+	int seen, w;
+
+	if (len > 0)
+		desc[0] = '\0';
+	for (i = 0; i < after->n; i++) {
+		o = &after->obj[i];
+		for (seen = 0, j = 0; j < before->n && !seen; j++)
+			seen = before->obj[j].kind == o->kind &&
+			    before->obj[j].id == o->id;
+		if (seen || (only_ours && !is_ours(o)))
+			continue;
+		n++;
+		if (used < len) {
+			w = snprintf(desc + used, len - used, "%s%s id %d key "
+			    "0x%08x cpid %ld", n > 1 ? "; " : "",
+			    o->kind == 'm' ? "shm" : "sem", o->id,
+			    (unsigned)o->key, (long)o->cpid);
+			if (w > 0)
+				used += (size_t)w;
+		}
+	}
+	return n;
+}
+
+/* ----------------------------------------------------------- processes */
+
+void
+tu_track_pgid(pid_t pgid)
+{
+	if (reg->npgid < TU_MAX_PGIDS) {
+		reg->pgid[reg->npgid] = pgid;
+		__atomic_store_n(&reg->npgid, reg->npgid + 1,
+		    __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * fork() into a new process group that teardown or the guardian kills.
+ * The child closes the guardian pipe, so that a stuck helper cannot keep
+ * the guardian from noticing that the test has ended.
+ */
+pid_t
+tu_fork(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == -1)
+		return -1;
+	if (pid == 0) {
+		(void)setpgid(0, 0);
+		if (guard_fd >= 0)
+			(void)close(guard_fd);
+		return 0;
+	}
+	(void)setpgid(pid, pid);
+	tu_track_pgid(pid);
+	return pid;
+}
+
+/*
+ * Starts argv[0] with stdin from /dev/null and stdout/stderr into
+ * DIR/name.out and DIR/name.err.  SHMLAB_FAULT is never inherited.
+ */
+int
+tu_spawn(struct tu_proc *p, const char *name, char *const argv[])
+{
+	sigset_t none;
+	pid_t pid;
+	int fd;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	if (tu_path(p->out, sizeof(p->out), name) == -1 ||
+	    tu_path(p->err, sizeof(p->err), name) == -1)
+		return -1;
+	(void)strncat(p->out, ".out", sizeof(p->out) - strlen(p->out) - 1);
+	(void)strncat(p->err, ".err", sizeof(p->err) - strlen(p->err) - 1);
+	p->start_ns = (uint64_t)tu_now_ms() * 1000000;
+	pid = tu_fork();
+	if (pid == -1)
+		return -1;
+	if (pid == 0) {
+		if ((fd = open("/dev/null", O_RDONLY)) == -1 ||
+		    dup2(fd, STDIN_FILENO) == -1 ||
+		    (fd = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) ==
+		    -1 || dup2(fd, STDOUT_FILENO) == -1 ||
+		    (fd = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600)) ==
+		    -1 || dup2(fd, STDERR_FILENO) == -1)
+			_exit(126);
+		(void)unsetenv("SHMLAB_FAULT");
+		(void)sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)signal(SIGPIPE, SIG_DFL);
+		execv(argv[0], argv);
+		dprintf(STDERR_FILENO, "testutil: exec %s: %s\n", argv[0],
+		    strerror(errno));
+		_exit(127);
+	}
+	p->pid = pid;
+	return 0;
+}
+
+/*
+ * Waits up to ms (scaled) for p to exit.  On timeout kills its whole
+ * process group, reaps it and returns -1 with p->timed_out set.
+ */
+int
+tu_wait(struct tu_proc *p, int ms)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
+	pid_t r;
+
+	if (p->done)
+		return p->timed_out ? -1 : 0;
+	for (;;) {
+		r = waitpid(p->pid, &p->status, WNOHANG);
+		if (r == p->pid)
+			break;
+		if (r == -1 && errno != EINTR) {
+			p->done = 1;
+			p->status = -1;
+			return -1;
+		}
+		if (tu_now_ms() >= end) {
+			(void)kill(-p->pid, SIGKILL);
+			(void)kill(p->pid, SIGKILL);
+			while (waitpid(p->pid, &p->status, 0) == -1 &&
+			    errno == EINTR)
+				;
+			p->timed_out = 1;
+			break;
+		}
+		tu_sleep_ms(2);
+	}
+	p->done = 1;
+	p->end_ns = (uint64_t)tu_now_ms() * 1000000;
+	return p->timed_out ? -1 : 0;
+}
+
+int
+tu_run(struct tu_proc *p, const char *name, char *const argv[], int ms)
+{
+	if (tu_spawn(p, name, argv) == -1)
+		return -1;
+	return tu_wait(p, ms);
+}
+
+/* The exit status, 128 + signal when killed, -1 when unknown. */
+int
+tu_exit_code(const struct tu_proc *p)
+{
+	if (!p->done || p->status == -1)
+		return -1;
+	if (WIFEXITED(p->status))
+		return WEXITSTATUS(p->status);
+	if (WIFSIGNALED(p->status))
+		return 128 + WTERMSIG(p->status);
+	return -1;
+}
+
+const char *
+tu_status_str(const struct tu_proc *p, char *buf, size_t len)
+{
+	if (!p->done)
+		(void)snprintf(buf, len, "still running");
+	else if (p->timed_out)
+		(void)snprintf(buf, len, "timed out (killed)");
+	else if (p->status == -1)
+		(void)snprintf(buf, len, "status unknown");
+	else if (WIFEXITED(p->status))
+		(void)snprintf(buf, len, "exit %d", WEXITSTATUS(p->status));
+	else if (WIFSIGNALED(p->status))
+		(void)snprintf(buf, len, "killed by signal %d",
+		    WTERMSIG(p->status));
+	else
+		(void)snprintf(buf, len, "status 0x%x", p->status);
+	return buf;
+}
+
+/*
+ * Waits up to ms (scaled) for pid to be gone: reaped when it is our child
+ * (status through *status), else until it no longer exists or is a zombie
+ * (*status -1).  Returns 0 when gone, -1 on timeout.
+ */
+int
+tu_wait_pid_gone(pid_t pid, int ms, int *status)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
+	char path[64], *buf, *paren;
+	pid_t r;
+	int st;
+
+	*status = -1;
+	for (;;) {
+		r = waitpid(pid, &st, WNOHANG);
+		if (r == pid) {
+			*status = st;
+			return 0;
+		}
+		if (r == -1 && errno == ECHILD) {
+			if (kill(pid, 0) == -1 && errno == ESRCH)
+				return 0;
+			(void)snprintf(path, sizeof(path), "/proc/%ld/stat",
+			    (long)pid);
+			buf = tu_read_file(path, NULL);
+			paren = buf != NULL ? strrchr(buf, ')') : NULL;
+			if (buf == NULL || (paren != NULL &&
+			    (paren[2] == 'Z' || paren[2] == 'X'))) {
+				free(buf);
+				return 0;
+			}
+			free(buf);
+		}
+		if (tu_now_ms() >= end)
+			return -1;
+		tu_sleep_ms(5);
+	}
+}
+
+/* --------------------------------------------------------------- files */
+
+/* The whole file, NUL-terminated, in malloc'd memory; NULL on error. */
+char *
+tu_read_file(const char *path, size_t *lenp)
+{
+	size_t len = 0, cap = 4096;
+	char *buf, *nb;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if ((buf = malloc(cap)) == NULL) {
+		(void)close(fd);
+		return NULL;
+	}
+	for (;;) {
+		if (cap - len < 2) {
+			if ((nb = realloc(buf, cap * 2)) == NULL)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0) {
+				(void)close(fd);
+				buf[len] = '\0';
+				if (lenp != NULL)
+					*lenp = len;
+				return buf;
+			}
+			break;
+		}
+		len += (size_t)n;
+	}
+	(void)close(fd);
+	free(buf);
+	return NULL;
+}
+
+/*
+ * The absolute path of a built program, rel to the repository root: that
+ * is $SHMLAB_ROOT, else the current directory (make check runs there),
+ * else the parent of the directory holding this test binary.
+ */
+const char *
+tu_bin(const char *rel)
+{
+	static char bufs[4][PATH_MAX];
+	static int next;
+	char root[PATH_MAX], exe[PATH_MAX], *slash, *buf;
+	const char *env;
+	ssize_t n;
+	int i;
+
+	buf = bufs[next++ % 4];
+	for (i = 0; i < 3; i++) {
+		root[0] = '\0';
+		if (i == 0 && (env = getenv("SHMLAB_ROOT")) != NULL &&
+		    *env != '\0')
+			(void)snprintf(root, sizeof(root), "%s", env);
+		else if (i == 1 && getcwd(root, sizeof(root)) == NULL)
+			root[0] = '\0';
+		else if (i == 2) {
+			n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+			if (n <= 0)
+				continue;
+			exe[n] = '\0';
+			/* .../tests/check_x -> ... */
+			if ((slash = strrchr(exe, '/')) != NULL)
+				*slash = '\0';
+			if ((slash = strrchr(exe, '/')) != NULL)
+				*slash = '\0';
+			(void)snprintf(root, sizeof(root), "%s", exe);
+		}
+		if (root[0] == '\0')
+			continue;
+		if (snprintf(buf, PATH_MAX, "%s/%s", root, rel) >= PATH_MAX)
+			continue;
+		if (access(buf, X_OK) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+/*
+ * Finds key among the top-level members of a JSON object and returns its
+ * value's first character, with the length of a scalar value in *vlen.
+ * Enough for the producer's report; the full check is done elsewhere.
+ */
+static const char *
+json_find(const char *js, const char *key, size_t *vlen)
+{
+	const char *p, *s, *v, *e;
+	size_t klen = strlen(key);
+	int depth = 0;
+
+	for (p = js; *p != '\0'; p++) {
+		if (*p == '"') {
+			s = p + 1;
+			for (p = s; *p != '\0' && *p != '"'; p++)
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+			if (*p == '\0')
+				return NULL;
+			if (depth != 1 || (size_t)(p - s) != klen ||
+			    memcmp(s, key, klen) != 0)
+				continue;
+			for (v = p + 1; *v == ' ' || *v == '\t' || *v == '\n';
+			    v++)
+				;
+			if (*v != ':')
+				continue;
+			for (v++; *v == ' ' || *v == '\t' || *v == '\n'; v++)
+				;
+			for (e = v; *e != '\0' && *e != ',' && *e != '}' &&
+			    *e != ']' && *e != ' ' && *e != '\n'; e++)
+				;
+			*vlen = (size_t)(e - v);
+			return v;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if (*p == '}' || *p == ']')
+			depth--;
+	}
+	return NULL;
+}
+
+/* 0 and the value when key is a non-negative integer, else -1. */
+int
+tu_json_u64(const char *js, const char *key, unsigned long long *out)
+{
+	const char *v;
+	size_t len, i;
+
+	if ((v = json_find(js, key, &len)) == NULL || len == 0 || len > 20)
+		return -1;
+	for (i = 0; i < len; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+	errno = 0;
+	*out = strtoull(v, NULL, 10);
+	return errno == 0 ? 0 : -1;
+}
+
+int
+tu_json_bool(const char *js, const char *key, int *out)
+{
+	const char *v;
+	size_t len;
+
+	if ((v = json_find(js, key, &len)) == NULL)
+		return -1;
+	if (len == 4 && strncmp(v, "true", 4) == 0)
+		*out = 1;
+	else if (len == 5 && strncmp(v, "false", 5) == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+/* 1 when key is null, 0 when it is something else, -1 when absent. */
+int
+tu_json_null(const char *js, const char *key)
+{
+	const char *v;
+	size_t len;
+
+	if ((v = json_find(js, key, &len)) == NULL)
+		return -1;
+	return len == 4 && strncmp(v, "null", 4) == 0;
+}

@@ -1,0 +1,121 @@
+/*
+ * testutil.h - what the Check suites share: a private directory and keys
+ * per test, IPC snapshots, running the real programs with a deadline in
+ * their own process groups, and a cleanup that happens even when a test
+ * fails.
+ *
+ * Why a guardian process.  In Check's fork mode a failed assertion ends
+ * the test process with _exit(), and a timeout kills its process group
+ * with SIGKILL: the checked teardown runs in neither case.  tu_setup()
+ * therefore forks a guardian in its own process group that waits for the
+ * test process to go away (EOF on a pipe only the test holds) and then
+ * kills the process groups the test started and removes the IPC objects
+ * under the test's keys.  On a passing test tu_teardown() does all that
+ * itself and the guardian finds nothing left to do.
+ *
+ * Who creates and removes what:
+ *   - tu_setup() creates /tmp/shmlab-test.XXXXXX (mkdtemp); tu_key_new()
+ *     creates key files in it and picks a proj_id whose key has no shm
+ *     segment and no semaphore set yet;
+ *   - the test, or the programs it runs, create IPC objects under those
+ *     keys only;
+ *   - tu_teardown() (or the guardian) kills the process groups started
+ *     with tu_fork()/tu_spawn(), removes the objects found under the
+ *     test's keys with shmget/semget(key, 0, 0) -- never anything else --
+ *     and removes the directory.
+ *
+ * When SHMLAB_TEST_KEYLOG names a file, every key handed out is appended
+ * to it, so that tests/run_tests.sh can tell this run's objects from
+ * anybody else's.  Deadlines scale with CK_TIMEOUT_MULTIPLIER, as Check's
+ * own timeouts do.
+ *
+ * Use: tu_init() in main() before srunner_run_all(); tu_setup and
+ * tu_teardown as a checked fixture.
+ */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <sys/types.h>
+#include <sys/ipc.h>
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TU_MAX_KEYS	8	/* keys one test may hand out */
+#define TU_MAX_PGIDS	64	/* process groups one test may start */
+
+/* A key file in the test's directory and the key derived from it. */
+struct tu_key {
+	char	path[PATH_MAX];
+	char	proj_arg[8];		/* proj_id as a -p argument */
+	int	proj;
+	key_t	key;
+};
+
+/* A program started by tu_spawn(), leader of its own process group. */
+struct tu_proc {
+	pid_t	pid;
+	int	status;			/* waitpid() status once done */
+	int	done;
+	int	timed_out;		/* killed by tu_wait() */
+	char	out[PATH_MAX];		/* its stdout and stderr, as files */
+	char	err[PATH_MAX];
+	uint64_t start_ns;
+	uint64_t end_ns;
+};
+
+/* IPC objects as /proc/sysvipc lists them. */
+struct tu_ipc_obj {
+	char	kind;			/* 'm' shm, 's' sem */
+	int	id;
+	key_t	key;
+	uid_t	uid;
+	pid_t	cpid;			/* shm only; 0 for sem */
+};
+
+struct tu_snap {
+	size_t	n;
+	struct tu_ipc_obj *obj;
+};
+
+/* Runner and fixture. */
+void	 tu_init(void);
+void	 tu_setup(void);
+void	 tu_teardown(void);
+void	 tu_subreaper(void);
+int	 tu_ms(int);
+uint64_t tu_now_ms(void);
+void	 tu_sleep_ms(int);
+
+/* The test's private directory and keys. */
+const char *tu_dir(void);
+int	 tu_path(char *, size_t, const char *);
+int	 tu_key_new(struct tu_key *);
+int	 tu_ipc_count_key(key_t);
+int	 tu_ipc_remove_key(key_t);
+
+/* Snapshots of /proc/sysvipc/{shm,sem}. */
+int	 tu_snap_take(struct tu_snap *);
+void	 tu_snap_free(struct tu_snap *);
+size_t	 tu_snap_new(const struct tu_snap *, const struct tu_snap *, int,
+	    char *, size_t);
+
+/* Processes. */
+pid_t	 tu_fork(void);
+void	 tu_track_pgid(pid_t);
+int	 tu_spawn(struct tu_proc *, const char *, char *const []);
+int	 tu_wait(struct tu_proc *, int);
+int	 tu_run(struct tu_proc *, const char *, char *const [], int);
+int	 tu_exit_code(const struct tu_proc *);
+const char *tu_status_str(const struct tu_proc *, char *, size_t);
+int	 tu_wait_pid_gone(pid_t, int, int *);
+
+/* Files, binaries and the JSON report. */
+char	*tu_read_file(const char *, size_t *);
+const char *tu_bin(const char *);
+int	 tu_json_u64(const char *, const char *, unsigned long long *);
+int	 tu_json_bool(const char *, const char *, int *);
+int	 tu_json_null(const char *, const char *);
+
+#endif /* TESTUTIL_H */
