@@ -22,6 +22,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 readonly PRODUCER="${SHMLAB_PRODUCER:-$HERE/producer/producer}"
 readonly CONSUMER="${SHMLAB_CONSUMER:-$HERE/consumer/consumer}"
+readonly MONITOR="${SHMLAB_MONITOR:-$HERE/monitor/monitor}"
 
 consumers=3
 count=1000
@@ -36,6 +37,8 @@ noverify=0
 timeout=30
 delay=0
 quiet=0
+monitor=0
+monitor_pid=""
 
 tmpdir=""
 producer_pid=""
@@ -48,7 +51,7 @@ usage() {
 	cat >&2 <<EOF
 usage: ${0##*/} [-n consumers] [-c count] [-b maxbuf] [-B batch]
        [-m queue|broadcast] [-s seed] [-t seconds] [--json] [--unsafe]
-       [--jitter us] [--delay ms] [--slow] [--no-verify] [-q]
+       [--jitter us] [--delay ms] [--slow] [--monitor] [--no-verify] [-q]
        ${0##*/} clean
 EOF
 	exit 2
@@ -80,6 +83,11 @@ ensure_built() {
 cleanup() {
 	local pid i
 	set +e
+	if [[ -n $monitor_pid ]]; then
+		kill -TERM "$monitor_pid" 2>/dev/null
+		wait "$monitor_pid" 2>/dev/null
+		monitor_pid=""
+	fi
 	if [[ -n $consumer_pid ]] && kill -0 "$consumer_pid" 2>/dev/null; then
 		# The consumer parent forwards SIGTERM to its children; its
 		# process group (setsid below) holds them all.
@@ -154,6 +162,36 @@ wait_producer() {
 	return 1
 }
 
+# Draws a progress bar from the producer's process title, which
+# setproctitle keeps as "producer: DONE/COUNT, ...": no attach needed.
+progress() {
+	local title got total width=40 fill pct
+	title=$(tr '\0' ' ' <"/proc/$producer_pid/cmdline" 2>/dev/null) || return 0
+	[[ $title =~ ([0-9]+)/([0-9]+) ]] || return 0
+	got=${BASH_REMATCH[1]}
+	total=${BASH_REMATCH[2]}
+	((total > 0)) || return 0
+	pct=$((got * 100 / total))
+	fill=$((got * width / total))
+	printf '\r[%-*s] %3d%% %s/%s items ' "$width" \
+		"$(printf '%*s' "$fill" '' | tr ' ' '#')" "$pct" "$got" "$total" >&2
+}
+
+# Shows the monitor during the run: in a tmux split inside tmux, else in
+# this terminal above the run's own output (which then comes at the end).
+start_monitor() {
+	if [[ -n ${TMUX:-} ]] && command -v tmux >/dev/null 2>&1; then
+		tmux split-window -v -d -l 24 \
+			"'$MONITOR' -k '$tmpdir/key'; sleep 5" ||
+			log "tmux split-window failed: no monitor"
+	elif [[ -t 1 ]]; then
+		"$MONITOR" -k "$tmpdir/key" &
+		monitor_pid=$!
+	else
+		log "--monitor needs a terminal or tmux: no monitor"
+	fi
+}
+
 clean_all() {
 	local key removed=0 line
 	ensure_built
@@ -173,7 +211,7 @@ clean_all() {
 }
 
 main() {
-	local args=() status cstatus=0 report
+	local args=() status cstatus=0 report started shown=0
 	if [[ ${1:-} == clean ]]; then
 		shift
 		(($# == 0)) || usage
@@ -197,6 +235,7 @@ main() {
 		--jitter) number jitter "${2:-}" 0 100000; jitter=$2; shift ;;
 		--delay) number delay "${2:-}" 0 60000; delay=$2; shift ;;
 		--slow) delay=300 ;;
+		--monitor) monitor=1 ;;
 		--no-verify) noverify=1 ;;
 		-q) quiet=1 ;;
 		-h | --help) usage ;;
@@ -212,7 +251,7 @@ main() {
 	tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/shmlab-demo.XXXXXX")
 	: >"$tmpdir/key"
 	trap cleanup EXIT
-	trap on_interrupt INT TERM
+	trap on_interrupt INT TERM HUP
 
 	args=(-d -P "$tmpdir/producer.pid" -k "$tmpdir/key" -n "$consumers"
 		-c "$count" -b "$maxbuf" -m "$mode" -s "$seed" -t "$timeout"
@@ -234,6 +273,19 @@ main() {
 	# A process group of their own, so cleanup reaches every child.
 	setsid "$CONSUMER" "${args[@]}" 2>"$tmpdir/consumer.log" &
 	consumer_pid=$!
+	((monitor)) && start_monitor
+	# A progress bar only for a person: a terminal, and a run that lasts.
+	if ((!json && !quiet && !monitor)) && [[ -t 1 && -t 2 ]]; then
+		started=$SECONDS
+		while kill -0 "$consumer_pid" 2>/dev/null; do
+			if ((SECONDS - started >= 1)); then
+				progress
+				shown=1
+			fi
+			sleep 0.1
+		done
+		((shown)) && printf '\r%*s\r' 60 '' >&2
+	fi
 	wait "$consumer_pid" || cstatus=$?
 	consumer_pid=""
 	if ! wait_producer; then
@@ -243,6 +295,11 @@ main() {
 	if [[ ! -s $tmpdir/report.json ]]; then
 		cat "$tmpdir/producer.log" "$tmpdir/consumer.log" >&2
 		die 3 "the producer wrote no report"
+	fi
+	if [[ -n $monitor_pid ]]; then
+		kill -TERM "$monitor_pid" 2>/dev/null
+		wait "$monitor_pid" 2>/dev/null
+		monitor_pid=""
 	fi
 	report=$(<"$tmpdir/report.json")
 	# The first exit_status is the run's: per_consumer comes last.
