@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,11 +63,29 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* A pid we may not signal (EPERM) is still alive. */
+/*
+ * A pid we may not signal (EPERM) is still alive; a zombie is not, though
+ * kill(2) still finds it until its parent (or init) reaps it.
+ */
 int
 pid_alive(pid_t pid)
 {
+	char path[64], buf[256], *p;
+	FILE *fp;
+	size_t n;
+
 	if (pid <= 0)
 		return 0;
-	return kill(pid, 0) == 0 || errno == EPERM;
+	if (kill(pid, 0) == -1 && errno != EPERM)
+		return 0;
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 1;	/* no /proc: trust kill(2) */
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	(void)fclose(fp);
+	buf[n] = '\0';
+	/* The state follows the command name, which may hold ") ". */
+	if ((p = strrchr(buf, ')')) != NULL && p[1] == ' ' && p[2] == 'Z')
+		return 0;
+	return 1;
 }

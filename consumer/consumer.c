@@ -681,6 +681,8 @@ main(int argc, char *argv[], char *envp[])
 	argv += optind;
 	if (argc != 0)
 		usage();
+	if (delay_ms > 0)
+		batch = 1;	/* slow motion: one item per claim */
 
 	if (keypath == NULL) {
 		if (key_default_path(keybuf, sizeof(keybuf)) == -1)

@@ -39,9 +39,9 @@
 #include "shmlab.h"
 
 #define MONITOR_SCHEMA	1	/* bump when a JSON key changes meaning */
-#define INTERVAL_MS	500	/* default refresh: slow-motion runs at 100 ms */
+#define INTERVAL_MS	500	/* default refresh, for 100 ms/item demos */
 #define READY_WAIT_MS	5000	/* a producer initialises in microseconds */
-#define RING_CELLS	64	/* rings up to this size are shown slot by slot */
+#define RING_CELLS	64	/* rings up to this size: shown slot by slot */
 #define MARK_MAX	6	/* characters of a slot's marker cell */
 #define LABEL_W		11	/* width of the section labels */
 #define PLAIN_COLS	80	/* layout width when not on a terminal */
@@ -99,8 +99,8 @@ struct con_view {
 	uint64_t	 batches;
 	uint64_t	 end_ns;
 	int		 alive;
-	double		 rate;		/* items/s since the last refresh; < 0 */
-	double		 avg;		/* ... unknown */
+	double		 rate;		/* items/s since the last refresh, */
+	double		 avg;		/* ... since the first; < 0 unknown */
 };
 
 /* One refresh: everything read, nothing computed from it yet shown. */
@@ -122,10 +122,10 @@ struct snapshot {
 	uint64_t	 total;
 	uint64_t	 start_ns;
 	uint64_t	 lo;		/* oldest position still held */
-	uint64_t	 mid;		/* first position someone has not read */
+	uint64_t	 mid;		/* first position not read by all */
 	uint64_t	 fill;
 	uint64_t	 consumed;	/* over every record */
-	uint64_t	 end_ns;	/* last consumer's finish, if all done */
+	uint64_t	 end_ns;	/* last consumer's finish, all done */
 	double		 prate;		/* produced items/s; < 0 unknown */
 	double		 crate;
 	double		 pavg;
@@ -284,7 +284,7 @@ attach_run(void)
 			    "%d): start a producer, or check -k/-p",
 			    (unsigned long)run.key, run.keypath, run.proj);
 		case EPROTO:
-			/* The reason says what is wrong; -k/-p is what to try. */
+			/* The reason says what is wrong; -k/-p, what to try. */
 			errx(3, "key 0x%08lx (%s): %s; check -k/-p",
 			    (unsigned long)run.key, run.keypath, why);
 		case EACCES:
@@ -298,9 +298,9 @@ attach_run(void)
 			break;
 		case EAGAIN:
 			if (!said) {
-				warnx("key 0x%08lx (%s): %s; waiting up to %d s",
-				    (unsigned long)run.key, run.keypath, why,
-				    READY_WAIT_MS / 1000);
+				warnx("key 0x%08lx (%s): %s; waiting up to "
+				    "%d s", (unsigned long)run.key,
+				    run.keypath, why, READY_WAIT_MS / 1000);
 				said = 1;
 			}
 			break;
@@ -314,11 +314,12 @@ attach_run(void)
 			id = shmget(run.key, 0, 0);
 			if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
 			    !pid_alive(ds.shm_cpid))
-				errx(3, "key 0x%08lx (%s): the segment was never "
-				    "initialised and its creator (pid %d) is "
-				    "gone: remove it with 'producer --clean' "
-				    "and the same -k/-p", (unsigned long)run.key,
-				    run.keypath, (int)ds.shm_cpid);
+				errx(3, "key 0x%08lx (%s): the segment was "
+				    "never initialised and its creator (pid "
+				    "%d) is gone: remove it with 'producer "
+				    "--clean' and the same -k/-p",
+				    (unsigned long)run.key, run.keypath,
+				    (int)ds.shm_cpid);
 			errx(3, "key 0x%08lx (%s): the segment is still not "
 			    "initialised after %d s: is its producer stopped?",
 			    (unsigned long)run.key, run.keypath,
@@ -802,7 +803,8 @@ text_cells(FILE *fp, int cols)
 		if (run.mode == MODE_QUEUE && snap.tail % cap == i)
 			mark[i][n++] = 'T';
 		for (j = 0; run.mode == MODE_BROADCAST && j < snap.ncons; j++) {
-			if (cons[j].state != CS_ACTIVE || cons[j].pos % cap != i)
+			if (cons[j].state != CS_ACTIVE ||
+			    cons[j].pos % cap != i)
 				continue;
 			if (n == MARK_MAX) {
 				mark[i][MARK_MAX - 1] = '*';
@@ -899,8 +901,8 @@ text_ring(FILE *fp, int cols)
 		    run.mode == MODE_QUEUE ? "T consumers' claim (tail)" :
 		    "0-9a-zA-Z consumer i's read");
 	else
-		(void)snprintf(legend, sizeof(legend), "P producer, %s; # item, "
-		    "+ %s, . free", run.mode == MODE_QUEUE ? "T tail" :
+		(void)snprintf(legend, sizeof(legend), "P producer, %s; "
+		    "# item, + %s, . free", run.mode == MODE_QUEUE ? "T tail" :
 		    "0-9a-z consumer i", run.mode == MODE_QUEUE ? "reading" :
 		    "unreleased");
 	if (LABEL_W + n + 2 + (int)strlen(legend) <= cols - 1)
@@ -947,8 +949,8 @@ text_balance(FILE *fp)
 	if (run.mode == MODE_QUEUE) {
 		reading = snap.tail >= snap.freed ?
 		    (long long)(snap.tail - snap.freed) : 0;
-		fprintf(fp, "%-*sempty %d + full %d + being read %lld%s = %lld, "
-		    "MAXBUF %u\n", LABEL_W, "", sems[SEM_EMPTY].value,
+		fprintf(fp, "%-*sempty %d + full %d + being read %lld%s = "
+		    "%lld, MAXBUF %u\n", LABEL_W, "", sems[SEM_EMPTY].value,
 		    sems[SEM_FULL].value, reading,
 		    snap.eos ? " - eos token" : "",
 		    sems[SEM_EMPTY].value + sems[SEM_FULL].value + reading -
@@ -958,8 +960,8 @@ text_balance(FILE *fp)
 	n = snap.ncons < run.expected ? snap.ncons : run.expected;
 	if (n == 0 || run.nsems < (int)SEM_FULL_I(n - 1) + 1)
 		return;
-	fprintf(fp, "%-*sempty[i] + full[i] + being read%s, MAXBUF %u:", LABEL_W,
-	    "", snap.eos ? " - eos token" : "", run.capacity);
+	fprintf(fp, "%-*sempty[i] + full[i] + being read%s, MAXBUF %u:",
+	    LABEL_W, "", snap.eos ? " - eos token" : "", run.capacity);
 	for (i = 0; i < n; i++) {
 		if (i == 8) {
 			fputs(" ...", fp);
@@ -1036,7 +1038,7 @@ text_consumers(FILE *fp)
 		fprintf(fp, "  %5u ", i);
 		if (bc)
 			fprintf(fp, "%4c ", con_mark(i));
-		/* An active record whose pid is gone: the producer will mark it. */
+		/* An active record whose pid is gone: soon marked died. */
 		fprintf(fp, "%7d %-6s %9llu %10s ", (int)c->pid,
 		    c->state == CS_ACTIVE && !c->alive ? "gone" :
 		    cstate_name(c->state), U(c->consumed), last);
@@ -1178,7 +1180,8 @@ json(FILE *fp)
 	json_str(fp, run.keypath);
 	fprintf(fp, ",\n  \"proj_id\": %d,\n  \"monitor_pid\": %ld,\n"
 	    "  \"time\": %lld,\n  \"ended\": %s,\n  \"ended_why\": ", run.proj,
-	    (long)getpid(), (long long)snap.wall, snap.ended ? "true" : "false");
+	    (long)getpid(), (long long)snap.wall,
+	    snap.ended ? "true" : "false");
 	if (snap.why_ended != NULL)
 		json_str(fp, snap.why_ended);
 	else
@@ -1190,9 +1193,9 @@ json(FILE *fp)
 	    (int)snap.ds.shm_cpid, (int)snap.ds.shm_lpid,
 	    (unsigned long)snap.ds.shm_nattch,
 	    (snap.ds.shm_perm.mode & SHM_DEST) ? "true" : "false");
-	fprintf(fp, "  \"atime\": %lld,\n  \"dtime\": %lld,\n  \"ctime\": %lld,\n",
-	    (long long)snap.ds.shm_atime, (long long)snap.ds.shm_dtime,
-	    (long long)snap.ds.shm_ctime);
+	fprintf(fp, "  \"atime\": %lld,\n  \"dtime\": %lld,\n"
+	    "  \"ctime\": %lld,\n", (long long)snap.ds.shm_atime,
+	    (long long)snap.ds.shm_dtime, (long long)snap.ds.shm_ctime);
 	fprintf(fp, "  \"mode\": \"%s\",\n  \"state\": \"%s\",\n"
 	    "  \"unsafe\": %s,\n  \"ledger\": %s,\n  \"batch\": %u,\n"
 	    "  \"seed\": %llu,\n  \"capacity\": %u,\n  \"count\": %llu,\n",
@@ -1203,7 +1206,8 @@ json(FILE *fp)
 	fprintf(fp, "  \"head\": %llu,\n  \"tail\": %llu,\n  \"freed\": %llu,\n"
 	    "  \"total\": %llu,\n  \"eos\": %s,\n  \"registered\": %u,\n"
 	    "  \"expected\": %u,\n  \"producer_pid\": %d,\n"
-	    "  \"producer_alive\": %s,\n  \"fill\": %llu,\n  \"consumed\": %llu,\n",
+	    "  \"producer_alive\": %s,\n  \"fill\": %llu,\n"
+	    "  \"consumed\": %llu,\n",
 	    U(snap.head), U(snap.tail), U(snap.freed), U(snap.total),
 	    snap.eos ? "true" : "false", snap.registered, run.expected,
 	    (int)snap.producer_pid, snap.producer_alive ? "true" : "false",
@@ -1310,8 +1314,8 @@ frame(int first)
 		if (used > 0)
 			fputs("\033[K\n", stdout);
 		if (used == rows - 1 && total > rows) {
-			printf("... %d more lines: enlarge the terminal, or use "
-			    "--once", total - used);
+			printf("... %d more lines: enlarge the terminal, or "
+			    "use --once", total - used);
 			break;
 		}
 		printf("%.*s", (int)(nl - line < cols - 1 ? nl - line :
@@ -1375,8 +1379,9 @@ main(int argc, char *argv[], char *envp[])
 			run.proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX,
 			    &errstr);
 			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
-				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
+				errx(2, "proj_id %s: %s (1..%d; ftok keeps "
+				    "only 8 bits)", optarg, errstr,
+				    SHM_PROJ_MAX);
 			break;
 		case 'O':
 			once = 1;
@@ -1427,7 +1432,7 @@ main(int argc, char *argv[], char *envp[])
 		else if (live)
 			frame(n == 0);
 		else {
-			/* Blocks separated by a blank line keep logs readable. */
+			/* Blank lines between blocks keep logs readable. */
 			if (!once && n > 0)
 				fputc('\n', stdout);
 			text(stdout, PLAIN_COLS);

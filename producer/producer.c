@@ -550,7 +550,7 @@ join_wait(void)
 	if (par.expected == 0)
 		return 0;
 	op.sem_op = -(short)par.expected;
-	ring.hdr->state = ST_WAITING;
+	SHM_STORE(&ring.hdr->state, (uint32_t)ST_WAITING);
 	for (;;) {
 		if (sem_op(semid, &op, 1, TICK_MS) == 0)
 			return 0;
@@ -785,7 +785,7 @@ post_eos(void)
 
 	SHM_STORE(&h->total, SHM_LOAD(&h->head));
 	SHM_STORE(&h->eos, 1u);
-	h->state = ST_DRAINING;
+	SHM_STORE(&h->state, (uint32_t)ST_DRAINING);
 	if (h->flags & SHM_F_UNSAFE)
 		return;
 	ops = calloc(h->expected > 0 ? h->expected : 1, sizeof(*ops));
@@ -902,7 +902,7 @@ finish(void)
 		end = now_ns();
 	rp.elapsed_s = h->start_ns ? (double)(end - h->start_ns) / 1e9 : 0;
 	report_tally(&rp);
-	h->state = abort_msg ? ST_ABORTED : ST_DONE;
+	SHM_STORE(&h->state, (uint32_t)(abort_msg ? ST_ABORTED : ST_DONE));
 	if (shmctl(ring.shmid, IPC_RMID, NULL) == -1 && errno != EIDRM &&
 	    errno != EINVAL)
 		warn("shmctl(IPC_RMID) on shm id %d: remove it with ipcrm -m %d",
@@ -1187,7 +1187,7 @@ main(int argc, char *argv[], char *envp[])
 	}
 	setup_signals();
 	ring.hdr->producer_pid = (int32_t)getpid();
-	ring.hdr->state = ST_INIT;
+	SHM_STORE(&ring.hdr->state, (uint32_t)ST_INIT);
 	/* Written last: consumers trust nothing before they see it. */
 	SHM_STORE(&ring.hdr->ready, SHM_READY);
 	if (verbose && !json_stdout)
@@ -1198,7 +1198,7 @@ main(int argc, char *argv[], char *envp[])
 		    (unsigned long long)par.count);
 
 	if (join_wait() == 0) {
-		ring.hdr->state = ST_PRODUCING;
+		SHM_STORE(&ring.hdr->state, (uint32_t)ST_PRODUCING);
 		ring.hdr->start_ns = now_ns();
 		if (par.flags & SHM_F_UNSAFE)
 			produce_unsafe();
