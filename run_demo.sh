@@ -36,6 +36,7 @@ jitter=""
 noverify=0
 timeout=30
 delay=0
+cdelay=
 quiet=0
 monitor=0
 monitor_pid=""
@@ -234,7 +235,11 @@ main() {
 		--unsafe) unsafe=1 ;;
 		--jitter) number jitter "${2:-}" 0 100000; jitter=$2; shift ;;
 		--delay) number delay "${2:-}" 0 60000; delay=$2; shift ;;
-		--slow) delay=300 ;;
+		--slow)
+			# Consumers slower than the producer: the ring fills and
+			# the producer blocks on it; at the end they wait on an
+			# empty ring.
+			delay=150 cdelay=500 ;;
 		--monitor) monitor=1 ;;
 		--no-verify) noverify=1 ;;
 		-q) quiet=1 ;;
@@ -269,7 +274,7 @@ main() {
 
 	args=(-k "$tmpdir/key" -n "$consumers" -m "$mode" -t "$timeout")
 	[[ -n $batch ]] && args+=(-B "$batch")
-	((delay)) && args+=(--delay "$delay")
+	((${cdelay:-$delay})) && args+=(--delay "${cdelay:-$delay}")
 	# A process group of their own, so cleanup reaches every child.
 	setsid "$CONSUMER" "${args[@]}" 2>"$tmpdir/consumer.log" &
 	consumer_pid=$!

@@ -68,7 +68,22 @@ report_tally(struct shm_report *rp)
 		sums_ok = 0;
 	expect = h->mode == MODE_BROADCAST ? h->expected : 1;
 	want = h->count * expect;
-	if (rp->ring->ledger != NULL) {
+	if (h->mode == MODE_BROADCAST && (h->flags & SHM_F_VERIFY)) {
+		/* Each broadcast consumer tallied its own stream exactly. */
+		lost = dup = 0;
+		rp->ledger = 1;
+		for (i = 0; i < n; i++) {
+			c = &rp->ring->table[i];
+			lost += h->count - (c->distinct < h->count ?
+			    c->distinct : h->count);
+			dup += c->duplicated;
+			if (c->flags & CF_INEXACT)
+				rp->ledger = 0;
+		}
+		/* Expected consumers that never registered got nothing. */
+		if (n < expect)
+			lost += (uint64_t)(expect - n) * h->count;
+	} else if (rp->ring->ledger != NULL) {
 		ledger_tally(rp->ring->ledger, h->count, expect, &lost, &dup);
 		rp->ledger = 1;
 	} else {

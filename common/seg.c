@@ -48,7 +48,7 @@ fail(char *buf, size_t len, const char *fmt, ...)
  */
 static void
 layout(struct shm_header *h, uint32_t capacity, uint32_t max_consumers,
-    uint64_t count, uint32_t flags)
+    uint64_t count, uint32_t flags, uint32_t mode)
 {
 	uint64_t off;
 
@@ -59,7 +59,7 @@ layout(struct shm_header *h, uint32_t capacity, uint32_t max_consumers,
 	off += (uint64_t)capacity * sizeof(uint64_t);
 	h->table_off = off;
 	off += (uint64_t)max_consumers * sizeof(struct shm_consumer);
-	if (flags & SHM_F_VERIFY) {
+	if ((flags & SHM_F_VERIFY) && mode == MODE_QUEUE) {
 		h->ledger_off = off;
 		off = round8(off + count * sizeof(uint16_t));
 	} else
@@ -77,7 +77,8 @@ seg_layout(const struct shm_params *p, uint64_t *sizep)
 		errno = EINVAL;
 		return -1;
 	}
-	layout(&h, p->capacity, SHM_MAX_CONSUMERS, p->count, p->flags);
+	layout(&h, p->capacity, SHM_MAX_CONSUMERS, p->count, p->flags,
+	    p->mode);
 	*sizep = h.size;
 	return 0;
 }
@@ -124,7 +125,8 @@ seg_create(key_t key, const struct shm_params *p, struct shm_ring *r)
 	}
 	/* A new segment is zero-filled by the kernel: no memset needed. */
 	h = base;
-	layout(h, p->capacity, SHM_MAX_CONSUMERS, p->count, p->flags);
+	layout(h, p->capacity, SHM_MAX_CONSUMERS, p->count, p->flags,
+	    p->mode);
 	h->magic = SHM_MAGIC;
 	h->version = SHM_VERSION;
 	h->hdr_size = sizeof(*h);
@@ -195,7 +197,8 @@ seg_validate(const struct shm_header *h, uint64_t real_size, char *buf,
 		return fail(buf, len, "counters beyond the item count "
 		    "(head %llu, count %llu)", (unsigned long long)h->head,
 		    (unsigned long long)h->count);
-	layout(&want, h->capacity, h->max_consumers, h->count, h->flags);
+	layout(&want, h->capacity, h->max_consumers, h->count, h->flags,
+	    h->mode);
 	if (want.slots_off != h->slots_off || want.tags_off != h->tags_off ||
 	    want.table_off != h->table_off ||
 	    want.ledger_off != h->ledger_off || want.size != h->size)

@@ -65,7 +65,7 @@ enum shm_mode {
 };
 
 /* hdr.flags */
-#define SHM_F_VERIFY	0x1u	/* the ledger array is present and kept */
+#define SHM_F_VERIFY	0x1u	/* the exact ledger is kept */
 #define SHM_F_UNSAFE	0x2u	/* race demonstration: no semaphore guards */
 
 /* hdr.state, the producer's phase. */
@@ -102,7 +102,7 @@ enum shm_cstate {
 			    SEM_BASE)
 
 /*
- * One record per consumer process, 128 bytes.  Only its owner writes it
+ * One record per consumer process, 144 bytes.  Only its owner writes it
  * while it runs; the consumer's parent writes exit_status after reaping it,
  * and the producer marks it CS_DIED when it finds the pid gone.
  */
@@ -123,15 +123,27 @@ struct shm_consumer {
 	uint64_t	claim_len;	/* ... (0 when none) */
 	uint64_t	batches;	/* claims made */
 	uint64_t	end_ns;		/* now_ns() when it finished */
-	uint64_t	reserved[2];
+	uint64_t	distinct;	/* broadcast: sequence numbers seen */
+	uint64_t	duplicated;	/* broadcast: seen again */
+	uint32_t	flags;		/* CF_* */
+	uint32_t	pad;
+	uint64_t	reserved[1];
 };
+
+/* shm_consumer.flags */
+#define CF_INEXACT	0x1u	/* broadcast: too many gaps to track */
 
 /*
  * The segment header, 256 bytes, at offset 0.  The ring follows:
  *	int32_t  slots[capacity]	at hdr.slots_off (the slides' buffer)
  *	uint64_t tags[capacity]		at hdr.tags_off  (sequence numbers)
  *	struct shm_consumer table[max_consumers] at hdr.table_off
- *	uint16_t ledger[count]		at hdr.ledger_off (if SHM_F_VERIFY)
+ *	uint16_t ledger[count]		at hdr.ledger_off (queue, SHM_F_VERIFY)
+ *
+ * The ledger counts how often each sequence number was taken.  A queue run
+ * needs it: items are spread over the consumers.  A broadcast consumer
+ * must see every sequence number itself, so it keeps its own exact tally
+ * (distinct, duplicated) in its record and the segment has no ledger.
  */
 struct shm_header {
 	uint32_t	magic;		/* SHM_MAGIC */
@@ -159,7 +171,7 @@ struct shm_header {
 	uint64_t	slots_off;
 	uint64_t	tags_off;
 	uint64_t	table_off;
-	uint64_t	ledger_off;	/* 0 without SHM_F_VERIFY */
+	uint64_t	ledger_off;	/* 0: no ledger array */
 	uint64_t	size;		/* bytes in the segment */
 	uint64_t	start_ns;	/* now_ns() at the first item */
 	int64_t		fill;		/* unsafe: racy count++/count-- */
@@ -177,7 +189,7 @@ struct shm_ring {
 	int32_t		*slots;
 	uint64_t	*tags;
 	struct shm_consumer *table;
-	uint16_t	*ledger;	/* NULL without SHM_F_VERIFY */
+	uint16_t	*ledger;	/* NULL: no ledger array */
 	int		 shmid;
 	int		 semid;
 	key_t		 key;

@@ -51,7 +51,15 @@ static uint64_t	 last_title_ns;
 static uint64_t	 rng;
 static int	 hold_ms;
 
-/* What a child accumulates between two updates of its record. */
+/*
+ * What a child accumulates between two updates of its record.  A
+ * broadcast consumer must see every sequence number once, so it keeps an
+ * exact tally of its own: next is one past the highest number seen, and
+ * gaps lists, in order, the ranges below next not seen yet.  A correct
+ * stream never opens a gap; a dropped or swapped item opens one.
+ */
+#define GAPS_MAX	65536	/* beyond this the tally is marked inexact */
+
 struct tally {
 	uint64_t	consumed;
 	uint64_t	first_seq;
@@ -59,7 +67,14 @@ struct tally {
 	uint64_t	checksum;
 	uint64_t	out_of_order;
 	uint64_t	corrupted;
+	uint64_t	distinct;
+	uint64_t	duplicated;
+	uint64_t	next;
+	uint64_t	(*gaps)[2];	/* [lo, hi] inclusive, ascending */
+	size_t		ngaps;
+	size_t		capgaps;
 	int		have_last;
+	int		inexact;
 };
 
 static void	 usage(void) __attribute__((noreturn));
@@ -72,6 +87,7 @@ static int	 consume_queue(struct tally *);
 static int	 consume_broadcast(struct tally *);
 static int	 consume_unsafe(struct tally *);
 static void	 take(struct tally *, uint64_t, int32_t);
+static void	 tally_seen(struct tally *, uint64_t);
 static void	 publish(const struct tally *);
 static int	 look_around(const char *);
 static void	 title(const struct tally *);
@@ -289,6 +305,79 @@ look_around(const char *doing)
 	return 0;
 }
 
+/* Adds a gap [lo, hi] at the end of the list. */
+static int
+gap_append(struct tally *t, uint64_t lo, uint64_t hi)
+{
+	void *p;
+	size_t cap;
+
+	if (t->ngaps == t->capgaps) {
+		if (t->capgaps >= GAPS_MAX)
+			return -1;
+		cap = t->capgaps ? t->capgaps * 2 : 16;
+		if ((p = realloc(t->gaps, cap * sizeof(*t->gaps))) == NULL)
+			return -1;
+		t->gaps = p;
+		t->capgaps = cap;
+	}
+	t->gaps[t->ngaps][0] = lo;
+	t->gaps[t->ngaps][1] = hi;
+	t->ngaps++;
+	return 0;
+}
+
+/* Broadcast: counts seq as new or seen again, exactly. */
+static void
+tally_seen(struct tally *t, uint64_t seq)
+{
+	size_t lo, hi, mid;
+	uint64_t (*g)[2];
+
+	if (seq == t->next) {
+		t->next++;
+		t->distinct++;
+		return;
+	}
+	if (seq > t->next) {
+		if (gap_append(t, t->next, seq - 1) == -1)
+			t->inexact = 1;
+		t->next = seq + 1;
+		t->distinct++;
+		return;
+	}
+	/* Below next: new only if it falls in a gap. */
+	for (lo = 0, hi = t->ngaps; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (t->gaps[mid][1] < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	g = &t->gaps[lo];
+	if (lo == t->ngaps || (*g)[0] > seq) {
+		t->duplicated++;
+		return;
+	}
+	t->distinct++;
+	if ((*g)[0] == (*g)[1]) {
+		memmove(g, g + 1, (t->ngaps - lo - 1) * sizeof(*g));
+		t->ngaps--;
+	} else if ((*g)[0] == seq)
+		(*g)[0]++;
+	else if ((*g)[1] == seq)
+		(*g)[1]--;
+	else if (gap_append(t, 0, 0) == -1)
+		t->inexact = 1;
+	else {
+		/* Split [a, b] into [a, seq-1] and [seq+1, b]. */
+		g = &t->gaps[lo];
+		memmove(g + 1, g, (t->ngaps - 1 - lo) * sizeof(*g));
+		g[0][1] = seq - 1;
+		g[1][0] = seq + 1;
+	}
+}
+
 /* Accounts for one item: the ledger, order, value, checksum. */
 static void
 take(struct tally *t, uint64_t seq, int32_t v)
@@ -309,8 +398,14 @@ take(struct tally *t, uint64_t seq, int32_t v)
 		t->first_seq = seq;
 	t->last_seq = seq;
 	t->have_last = 1;
-	if (ring.ledger != NULL)
+	if (h->mode == MODE_BROADCAST)
+		tally_seen(t, seq);
+	else if (ring.ledger == NULL)
+		return;
+	else if (h->flags & SHM_F_UNSAFE)
 		__atomic_fetch_add(&ring.ledger[seq], 1, __ATOMIC_RELAXED);
+	else
+		ring.ledger[seq]++;	/* under the mutex: no race */
 }
 
 /* Copies the tally into the record, where the producer and monitor see it. */
@@ -322,6 +417,10 @@ publish(const struct tally *t)
 	me->checksum = t->checksum;
 	me->out_of_order = t->out_of_order;
 	me->corrupted = t->corrupted;
+	me->distinct = t->distinct;
+	me->duplicated = t->duplicated;
+	if (t->inexact)
+		me->flags |= CF_INEXACT;
 	SHM_STORE(&me->consumed, t->consumed);
 }
 
@@ -572,6 +671,7 @@ child_main(uint32_t n)
 	else
 		status = consume_queue(&t);
 	publish(&t);
+	free(t.gaps);
 	me->end_ns = now_ns();
 	me->exit_status = status;
 	SHM_STORE(&me->state, (uint32_t)(status == 0 ? CS_DONE : CS_FAILED));
