@@ -95,7 +95,7 @@ check: deps-check all $(TESTS)
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
-	install -m 0755 run_demo.sh $(DESTDIR)$(BINDIR)/shmlab-demo
+	install -m 0755 run_demo.sh $(DESTDIR)$(BINDIR)/run_demo.sh
 	install -m 0644 docs/*.1 $(DESTDIR)$(MANDIR)/man1/
 
 clean:

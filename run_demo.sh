@@ -20,9 +20,16 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
-readonly PRODUCER="${SHMLAB_PRODUCER:-$HERE/producer/producer}"
-readonly CONSUMER="${SHMLAB_CONSUMER:-$HERE/consumer/consumer}"
-readonly MONITOR="${SHMLAB_MONITOR:-$HERE/monitor/monitor}"
+# In the source tree the programs live in their directories; installed
+# (make install), they sit beside this script.
+if [[ -f $HERE/Makefile && -d $HERE/producer ]]; then
+	readonly INTREE=1 BIN=""
+else
+	readonly INTREE=0 BIN=$HERE
+fi
+readonly PRODUCER="${SHMLAB_PRODUCER:-${BIN:-$HERE/producer}/producer}"
+readonly CONSUMER="${SHMLAB_CONSUMER:-${BIN:-$HERE/consumer}/consumer}"
+readonly MONITOR="${SHMLAB_MONITOR:-${BIN:-$HERE/monitor}/monitor}"
 
 consumers=3
 count=1000
@@ -69,7 +76,9 @@ number() {
 
 # Builds the programs when they are missing or older than their sources.
 ensure_built() {
-	if [[ -n ${SHMLAB_PRODUCER:-} ]]; then
+	if [[ -n ${SHMLAB_PRODUCER:-} ]] || ((!INTREE)); then
+		[[ -x $PRODUCER && -x $CONSUMER ]] ||
+			die 3 "cannot find $PRODUCER and $CONSUMER: reinstall shmlab"
 		return
 	fi
 	if [[ ! -x $PRODUCER || ! -x $CONSUMER ]] ||
@@ -299,7 +308,7 @@ main() {
 	fi
 	if [[ ! -s $tmpdir/report.json ]]; then
 		cat "$tmpdir/producer.log" "$tmpdir/consumer.log" >&2
-		die 3 "the producer wrote no report"
+		die 3 "the producer (pid $producer_pid) died without a report: this run's objects are removed"
 	fi
 	if [[ -n $monitor_pid ]]; then
 		kill -TERM "$monitor_pid" 2>/dev/null
