@@ -320,7 +320,10 @@ main() {
 	[[ $report =~ \"exit_status\":([0-9]+) ]] || die 3 "malformed report"
 	status=${BASH_REMATCH[1]}
 	if ((status == 0 && cstatus != 0)); then
+		# The ledger is whole, but a consumer process failed (e.g. it
+		# was refused): the run fails, and the JSON says so too.
 		status=$cstatus
+		report=${report/\"exit_status\":0,/\"exit_status\":$status,}
 	fi
 	if ((json)); then
 		printf '%s\n' "$report"

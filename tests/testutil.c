@@ -907,3 +907,59 @@ tu_json_null(const char *js, const char *key)
 		return -1;
 	return len == 4 && strncmp(v, "null", 4) == 0;
 }
+
+/* ------------------------------------------------------ appended helpers */
+
+/*
+ * Registers a key that a program under test derived itself (run_demo.sh
+ * makes its own key file), so that teardown and the guardian remove the
+ * objects under it and run_tests.sh checks it for leaks.  Returns 0, or
+ * -1 with errno ENOSPC when the test already has TU_MAX_KEYS keys.
+ */
+int
+tu_key_adopt(key_t key)
+{
+	int i;
+
+	for (i = 0; i < reg->nkey; i++)
+		if (reg->key[i] == key)
+			return 0;
+	if (reg->nkey >= TU_MAX_KEYS) {
+		errno = ENOSPC;
+		return -1;
+	}
+	reg->key[reg->nkey] = key;
+	__atomic_store_n(&reg->nkey, reg->nkey + 1, __ATOMIC_RELEASE);
+	log_key(key);
+	return 0;
+}
+
+/*
+ * A top-level string member of the report, with \" and \\ unescaped into
+ * buf.  Returns 0 for a string, 1 for null, -1 when absent, not a string,
+ * or longer than buf.
+ */
+int
+tu_json_str(const char *js, const char *key, char *buf, size_t len)
+{
+	const char *v;
+	size_t vlen, n = 0;
+
+	if ((v = json_find(js, key, &vlen)) == NULL || len == 0)
+		return -1;
+	if (vlen == 4 && strncmp(v, "null", 4) == 0)
+		return 1;
+	if (*v++ != '"')
+		return -1;
+	for (; *v != '\0' && *v != '"'; v++) {
+		if (*v == '\\' && v[1] != '\0')
+			v++;
+		if (n + 1 >= len)
+			return -1;
+		buf[n++] = *v;
+	}
+	if (*v != '"')
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}

@@ -118,4 +118,8 @@ int	 tu_json_u64(const char *, const char *, unsigned long long *);
 int	 tu_json_bool(const char *, const char *, int *);
 int	 tu_json_null(const char *, const char *);
 
+/* Appended for check_ledger: keys made by others, strings in the report. */
+int	 tu_key_adopt(key_t);
+int	 tu_json_str(const char *, const char *, char *, size_t);
+
 #endif /* TESTUTIL_H */
