@@ -37,7 +37,7 @@
 #include "walkthrough.h"
 
 #define TICK_MS		200	/* longest a semop waits before we look around */
-#define GRACE_MS	1000	/* for the consumers' parent to detach */
+#define GRACE_MS	1000	/* for attached processes to detach */
 #define STOP_DRAIN_MS	2000	/* drain bound after SIGINT/SIGTERM */
 
 enum fault_kind { F_NONE, F_DROP, F_DUP, F_SWAP, F_CORRUPT };
@@ -801,21 +801,24 @@ post_eos(void)
 
 /*
  * Waits until every consumer that registered has finished or died, at
- * least one (or -n) having come, then briefly for the consumers' parent
- * to write exit statuses and detach (nattch back to 1: us).
+ * least one (or -n) having come, and every process attached has detached
+ * (nattch back to 1: us).  Children of a consumer parent attach before
+ * they register, so a run whose first consumer already took everything
+ * still waits for its siblings to take the token; a process that stays
+ * attached without consuming (a stuck parent) gets GRACE_MS.
  */
 static void
 drain(void)
 {
 	struct shm_header *h = ring.hdr;
-	uint64_t start = now_ns(), limit;
+	uint64_t start = now_ns(), limit, quiet = 0;
 	unsigned long nattch;
 	uint32_t need;
 	int died, live;
 
 	need = par.expected > 0 ? par.expected : 1;
 	limit = (uint64_t)timeout_s * 1000000000ULL;
-	for (;;) {
+	for (;; sleep_ms(5)) {
 		if (dump_flag)
 			dump_counters();
 		title();
@@ -824,10 +827,18 @@ drain(void)
 			recover_queue();
 		if (abort_msg != NULL && !stop_flag)
 			break;
-		if (live == 0 && SHM_LOAD(&h->registered) >= need)
-			break;
 		if (stop_flag && now_ns() - start > STOP_DRAIN_MS * 1000000ULL)
 			break;
+		if (live == 0 && SHM_LOAD(&h->registered) >= need) {
+			if (seg_nattch(ring.shmid, &nattch) == -1 || nattch <= 1)
+				break;
+			if (quiet == 0)
+				quiet = now_ns();
+			else if (now_ns() - quiet > GRACE_MS * 1000000ULL)
+				break;
+			continue;
+		}
+		quiet = 0;
 		if (live == 0 && now_ns() - start > limit) {
 			(void)snprintf(abort_buf, sizeof(abort_buf), "no "
 			    "consumer took the items within %d s (-t)",
@@ -835,12 +846,7 @@ drain(void)
 			abort_msg = abort_buf;
 			break;
 		}
-		sleep_ms(5);
 	}
-	for (start = now_ns(); now_ns() - start < GRACE_MS * 1000000ULL;
-	    sleep_ms(5))
-		if (seg_nattch(ring.shmid, &nattch) == -1 || nattch <= 1)
-			break;
 }
 
 static void
