@@ -233,7 +233,7 @@ main() {
 		-n) number consumers "${2:-}" 1 512; consumers=$2; shift ;;
 		-c) number count "${2:-}" 0 1099511627776; count=$2; shift ;;
 		-b) number maxbuf "${2:-}" 1 32766; maxbuf=$2; shift ;;
-		-B) number batch "${2:-}" 1 65536; batch=$2; shift ;;
+		-B) number batch "${2:-}" 1 32766; batch=$2; shift ;;
 		-m)
 			[[ ${2:-} == queue || ${2:-} == broadcast ]] ||
 				die 2 "mode ${2:-}: want queue or broadcast"

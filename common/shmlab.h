@@ -48,7 +48,7 @@
 #define SHM_MAXBUF_MAX	32766u
 #define SHM_MAX_CONSUMERS 512		/* consumer table size */
 #define SHM_COUNT_MAX	(1LL << 40)	/* items per run */
-#define SHM_BATCH_MAX	65536		/* largest batch a process claims */
+#define SHM_BATCH_MAX	SHM_MAXBUF_MAX	/* a batch never exceeds the ring */
 
 /*
  * The slides' proj_id is 1300, but ftok() keeps only its low 8 bits, so

@@ -484,6 +484,9 @@ consume_queue(struct tally *t)
 			extra = head - tail - 1;
 			if (extra > batch - 1)
 				extra = batch - 1;
+			/* head comes from shared memory: keep the op small. */
+			if (extra >= cap)
+				extra = cap - 1;
 			more.sem_op = -(short)extra;
 			if (sem_op(ring.semid, &more, 1, 0) == 0)
 				k += extra;
@@ -549,6 +552,9 @@ consume_broadcast(struct tally *t)
 			extra = head - pos - 1;
 			if (extra > batch - 1)
 				extra = batch - 1;
+			/* head comes from shared memory: keep the op small. */
+			if (extra >= cap)
+				extra = cap - 1;
 			more.sem_op = -(short)extra;
 			if (sem_op(ring.semid, &more, 1, 0) == 0)
 				k += extra;
@@ -732,7 +738,7 @@ main(int argc, char *argv[], char *envp[])
 			batch = (uint32_t)strtonum(optarg, 1, SHM_BATCH_MAX,
 			    &errstr);
 			if (errstr != NULL)
-				errx(2, "batch %s: %s (1..%d)", optarg, errstr,
+				errx(2, "batch %s: %s (1..%u)", optarg, errstr,
 				    SHM_BATCH_MAX);
 			break;
 		case 'k':

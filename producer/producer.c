@@ -968,7 +968,7 @@ main(int argc, char *argv[], char *envp[])
 			par.batch = (uint32_t)strtonum(optarg, 1, SHM_BATCH_MAX,
 			    &errstr);
 			if (errstr != NULL)
-				errx(2, "batch %s: %s (1..%d)", optarg, errstr,
+				errx(2, "batch %s: %s (1..%u)", optarg, errstr,
 				    SHM_BATCH_MAX);
 			break;
 		case 'b':
