@@ -221,7 +221,7 @@ clean_all() {
 }
 
 main() {
-	local args=() status cstatus=0 report started shown=0
+	local args=() status cstatus=0 pstatus report started shown=0
 	if [[ ${1:-} == clean ]]; then
 		shift
 		(($# == 0)) || usage
@@ -274,10 +274,13 @@ main() {
 	((unsafe)) && args+=(--unsafe --jitter "${jitter:-20}")
 	((noverify)) && args+=(--no-verify)
 	((delay)) && args+=(--delay "$delay")
-	{ "$PRODUCER" "${args[@]}" || : >"$tmpdir/producer.failed"; } \
-		2>"$tmpdir/producer.log"
+	pstatus=0
+	"$PRODUCER" "${args[@]}" 2>"$tmpdir/producer.log" || pstatus=$?
+	((pstatus == 0)) || : >"$tmpdir/producer.failed"
 	if ! wait_ready; then
 		cat "$tmpdir/producer.log" >&2
+		# A refusal of the options (2) stays a usage error.
+		((pstatus == 2)) && exit 2
 		die 3 "the producer did not start"
 	fi
 

@@ -852,12 +852,13 @@ main(int argc, char *argv[], char *envp[])
 			    (long)pid, WTERMSIG(status));
 			c = record_of(pid);
 			if (c != NULL) {
+				uint32_t st = CS_ACTIVE;
+
 				c->exit_status = code;
-				if (SHM_LOAD(&c->state) == CS_ACTIVE) {
+				if (__atomic_compare_exchange_n(&c->state, &st,
+				    (uint32_t)CS_DIED, 0, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE))
 					c->end_ns = now_ns();
-					SHM_STORE(&c->state,
-					    (uint32_t)CS_DIED);
-				}
 			}
 		}
 		if (code == 3 || (code != 0 && worst != 3))

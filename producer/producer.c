@@ -415,8 +415,13 @@ live_consumers(int *died)
 	for (i = 0; i < n; i++) {
 		c = &ring.table[i];
 		st = SHM_LOAD(&c->state);
-		if (st == CS_ACTIVE && !pid_alive(c->pid)) {
-			SHM_STORE(&c->state, (uint32_t)CS_DIED);
+		/*
+		 * The child may write CS_DONE and exit between our load and
+		 * the pid check: only a record still active becomes dead.
+		 */
+		if (st == CS_ACTIVE && !pid_alive(c->pid) &&
+		    __atomic_compare_exchange_n(&c->state, &st,
+		    (uint32_t)CS_DIED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			c->end_ns = now_ns();
 			st = CS_DIED;
 		}

@@ -1,0 +1,1682 @@
+/*
+ * check_ledger.c - issue 3 end to end: both delivery modes across N and
+ * MAXBUF, the exact ledger proven against injected faults, the unsafe race
+ * demonstration, and the grading JSON checked with a real parser.
+ *
+ * Who creates and removes what:
+ *   - tu_setup() makes the test's private directory and the guardian;
+ *     tu_key_new() a key file whose key is free;
+ *   - the producer creates the run's objects under that key and removes
+ *     them; every test then checks that nothing is left under the key;
+ *   - run_demo.sh makes a key file of its own (under TMPDIR, which the
+ *     tests point at their private directory); the test sees it appear,
+ *     hard-links it so that its inode -- and so its key -- cannot be
+ *     reused by anybody else until the test ends, and adopts the key
+ *     (tu_key_adopt), so that teardown or the guardian removes what a
+ *     failed run left under it.  The demo's daemonised producer comes back
+ *     to the test process (a child subreaper) and its process group is
+ *     tracked as soon as its pidfile names it;
+ *   - tu_teardown() (or the guardian, when a test fails or times out)
+ *     kills every process group the test started and removes the objects
+ *     under the test's keys, and the directory.
+ *
+ * The fault tests use the producer's test-only hook SHMLAB_FAULT (drop,
+ * dup, swap or corrupt one item at sequence number S) and assert the exact
+ * counts that follow from the producer's stream (stream_seq(): which
+ * sequence number is written at each ring position) and the consumer's
+ * take() accounting: lost and duplicated per expected delivery, out of
+ * order when a consumer sees a sequence number not above its previous
+ * one, corrupted when the value is not the one produced for it.
+ *
+ * The JSON tests need python3 (tests/json_check.py, standard library
+ * only); without it they fail and say so.
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmlab.h"
+#include "testutil.h"
+
+#define RUN_MS		30000	/* one ordinary run, at most (scaled) */
+#define QUICK_MS	10000	/* a program that should end at once */
+#define BIG_MS		90000	/* the ten-million-item run */
+#define MAX_ARGS	48
+#define UNSAFE_RUNS	5
+#define BIG_COUNT	10000000ULL
+#define CORRUPT_MASK	0x40000000	/* what the corrupt fault flips */
+
+#define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
+
+/* One producer/consumer run on the test's key. */
+struct run {
+	enum shm_mode	mode;
+	uint32_t	n;		/* consumers: producer -n, consumer -n */
+	uint32_t	maxbuf;		/* -b */
+	uint32_t	batch;		/* -B on both sides */
+	uint64_t	count;		/* -c */
+	uint64_t	seed;		/* --seed, 0: none */
+};
+
+enum fault_kind { F_DROP, F_DUP, F_SWAP, F_CORRUPT };
+
+static const char *const fault_names[] = { "drop", "dup", "swap", "corrupt" };
+
+/* One injected fault and the run it is injected into. */
+struct fault_row {
+	struct run	run;
+	enum fault_kind	kind;
+	uint64_t	seq;		/* S in KIND:S */
+};
+
+/* What the ledger must say, worked out from the fault alone. */
+struct ledger {
+	uint64_t	produced, consumed, lost, duplicated, out_of_order;
+	uint64_t	corrupted, checksum_total;
+	uint64_t	per_ooo, per_corrupted, per_consumed;	/* broadcast */
+};
+
+struct args {
+	int	 n;
+	char	*v[MAX_ARGS + 1];
+};
+
+/* A run_demo.sh invocation, optionally piped into json_check.py. */
+struct demo {
+	struct tu_proc	 sh;
+	struct tu_proc	 chk;
+	int		 have_chk;
+	key_t		 key;
+	int		 key_seen;	/* adopted: its objects are ours */
+	pid_t		 daemon;	/* the producer daemon, once known */
+	pid_t		 cons;		/* its consumers' group (setsid) */
+};
+
+static struct tu_key key;
+static const char *producer_bin, *consumer_bin, *demo_bin, *checker;
+
+static void	 ledger_setup(void);
+static void	 ledger_teardown(void);
+static void	 arg(struct args *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	 args_free(struct args *);
+static void	 spawn(struct tu_proc *, const char *, char *const [],
+		    char *const [], int, int);
+static void	 producer_args(struct args *, const struct run *,
+		    const char *);
+static void	 consumer_args(struct args *, const struct run *);
+static char	*err_text(const struct tu_proc *);
+static void	 expect_exit(const struct tu_proc *, const char *, int);
+static void	 expect_group_gone(const struct tu_proc *, const char *);
+static char	*read_report(const char *);
+static uint64_t	 jnum(const char *, const char *);
+static int	 jbool(const char *, const char *);
+static int	 pc_get(const char *, uint32_t, const char *,
+		    unsigned long long *);
+static uint64_t	 pc_num(const char *, uint32_t, const char *);
+static void	 expect_clean(const char *, const struct run *);
+static char	*run_pair(const struct run *, const char *, const char *,
+		    int, int *, int *);
+static void	 fault_expect(const struct fault_row *, struct ledger *);
+static void	 run_fault(const struct fault_row *, int);
+static int	 wait_ready(key_t, int, struct shm_ring *);
+static void	 matrix_row(int, struct run *);
+static int	 read_sem_limits(int *, int *);
+static uint32_t	 too_many_consumers(void);
+static const char *find_python(void);
+static void	 checker_args(struct args *);
+static void	 demo_env(struct args *, const char *);
+static void	 demo_scan(struct demo *, uint64_t);
+static void	 demo_groups(struct demo *);
+static int	 is_producer(long);
+static void	 demo_run(struct demo *, char *const [], const char *,
+		    char *const [], int);
+static void	 demo_done(struct demo *);
+static Suite	*ledger_suite(void);
+
+/* ------------------------------------------------------------- fixture */
+
+static void
+ledger_setup(void)
+{
+	tu_setup();
+	tu_subreaper();
+	ck_assert_msg(tu_key_new(&key) == 0, "tu_key_new: %s",
+	    strerror(errno));
+	producer_bin = tu_bin("producer/producer");
+	consumer_bin = tu_bin("consumer/consumer");
+	demo_bin = tu_bin("run_demo.sh");
+	checker = tu_bin("tests/json_check.py");
+	ck_assert_msg(producer_bin != NULL && consumer_bin != NULL &&
+	    demo_bin != NULL, "producer/producer, consumer/consumer or "
+	    "run_demo.sh missing: run the tests from the repository root "
+	    "after make, or set SHMLAB_ROOT");
+}
+
+static void
+ledger_teardown(void)
+{
+	tu_teardown();
+}
+
+/* ----------------------------------------------------------- processes */
+
+static void
+arg(struct args *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	ck_assert_int_lt(a->n, MAX_ARGS);
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(r, 0);
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void
+args_free(struct args *a)
+{
+	while (a->n > 0)
+		free(a->v[--a->n]);
+	a->v[0] = NULL;
+}
+
+/*
+ * tu_spawn() with an environment and descriptors of our choosing: env
+ * holds "NAME=VALUE" strings set after the test hooks are cleared, in_fd
+ * and out_fd replace /dev/null and DIR/name.out when >= 0.  The program
+ * leads its own process group, which teardown and the guardian kill.
+ */
+static void
+spawn(struct tu_proc *p, const char *name, char *const argv[],
+    char *const env[], int in_fd, int out_fd)
+{
+	sigset_t none;
+	pid_t pid;
+	int fd, i;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	ck_assert_int_eq(tu_path(p->out, sizeof(p->out), name), 0);
+	ck_assert_int_eq(tu_path(p->err, sizeof(p->err), name), 0);
+	(void)strncat(p->out, ".out", sizeof(p->out) - strlen(p->out) - 1);
+	(void)strncat(p->err, ".err", sizeof(p->err) - strlen(p->err) - 1);
+	p->start_ns = (uint64_t)tu_now_ms() * 1000000;
+	pid = tu_fork();
+	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (in_fd < 0)
+			in_fd = open("/dev/null", O_RDONLY);
+		if (out_fd < 0)
+			out_fd = open(p->out, O_WRONLY | O_CREAT | O_TRUNC,
+			    0600);
+		fd = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (in_fd == -1 || out_fd == -1 || fd == -1 ||
+		    dup2(in_fd, STDIN_FILENO) == -1 ||
+		    dup2(out_fd, STDOUT_FILENO) == -1 ||
+		    dup2(fd, STDERR_FILENO) == -1)
+			_exit(126);
+		(void)unsetenv("SHMLAB_FAULT");
+		(void)unsetenv("SHMLAB_HOLD_MS");
+		for (i = 0; env != NULL && env[i] != NULL; i++)
+			(void)putenv(env[i]);
+		(void)sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)signal(SIGPIPE, SIG_DFL);
+		execv(argv[0], argv);
+		dprintf(STDERR_FILENO, "check_ledger: exec %s: %s\n", argv[0],
+		    strerror(errno));
+		_exit(127);
+	}
+	p->pid = pid;
+}
+
+/* producer -k KEY -p PROJ -n N -c COUNT -b MAXBUF -B BATCH -m MODE ... */
+static void
+producer_args(struct args *a, const struct run *r, const char *report)
+{
+	a->n = 0;
+	arg(a, "%s", producer_bin);
+	arg(a, "-k");
+	arg(a, "%s", key.path);
+	arg(a, "-p");
+	arg(a, "%s", key.proj_arg);
+	arg(a, "-n");
+	arg(a, "%u", r->n);
+	arg(a, "-c");
+	arg(a, "%llu", (unsigned long long)r->count);
+	arg(a, "-b");
+	arg(a, "%u", r->maxbuf);
+	arg(a, "-B");
+	arg(a, "%u", r->batch);
+	arg(a, "-m");
+	arg(a, "%s", mode_name(r->mode));
+	arg(a, "-q");
+	arg(a, "-o");
+	arg(a, "%s", report);
+	arg(a, "-t");
+	arg(a, "30");
+	if (r->seed > 0) {
+		arg(a, "--seed");
+		arg(a, "%llu", (unsigned long long)r->seed);
+	}
+}
+
+/* consumer -k KEY -p PROJ -n N -B BATCH -m MODE -q -t 30 */
+static void
+consumer_args(struct args *a, const struct run *r)
+{
+	a->n = 0;
+	arg(a, "%s", consumer_bin);
+	arg(a, "-k");
+	arg(a, "%s", key.path);
+	arg(a, "-p");
+	arg(a, "%s", key.proj_arg);
+	arg(a, "-n");
+	arg(a, "%u", r->n);
+	arg(a, "-B");
+	arg(a, "%u", r->batch);
+	arg(a, "-m");
+	arg(a, "%s", mode_name(r->mode));
+	arg(a, "-q");
+	arg(a, "-t");
+	arg(a, "30");
+}
+
+/* The process's stderr, for failure messages (never NULL). */
+static char *
+err_text(const struct tu_proc *p)
+{
+	char *s = tu_read_file(p->err, NULL);
+
+	return s != NULL ? s : strdup("(no stderr file)");
+}
+
+static void
+expect_exit(const struct tu_proc *p, const char *name, int want)
+{
+	char how[64], *err;
+
+	if (tu_exit_code(p) == want && !p->timed_out)
+		return;
+	err = err_text(p);
+	ck_abort_msg("%s: %s, want exit %d; stderr: %.1500s", name,
+	    tu_status_str(p, how, sizeof(how)), want, err);
+}
+
+/* Nothing of the process group p started is left running. */
+static void
+expect_group_gone(const struct tu_proc *p, const char *name)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(2000);
+
+	while (kill(-p->pid, 0) == 0 && tu_now_ms() < end)
+		tu_sleep_ms(5);
+	ck_assert_msg(kill(-p->pid, 0) == -1 && errno == ESRCH, "%s left "
+	    "processes behind in its group %ld", name, (long)p->pid);
+}
+
+static char *
+read_report(const char *path)
+{
+	char *js;
+
+	js = tu_read_file(path, NULL);
+	ck_assert_msg(js != NULL, "no report at %s: %s", path,
+	    strerror(errno));
+	return js;
+}
+
+/* A top-level integer the report must have. */
+static uint64_t
+jnum(const char *js, const char *name)
+{
+	unsigned long long v;
+
+	ck_assert_msg(tu_json_u64(js, name, &v) == 0, "no integer %s in the "
+	    "report: %.2000s", name, js);
+	return v;
+}
+
+static int
+jbool(const char *js, const char *name)
+{
+	int b;
+
+	ck_assert_msg(tu_json_bool(js, name, &b) == 0, "no boolean %s in the "
+	    "report: %.2000s", name, js);
+	return b;
+}
+
+/*
+ * per_consumer[i].name: 0 and *v for a number, 1 for null, -1 when
+ * absent.  The report's consumer objects hold no nested objects, so the
+ * i-th '{' after "per_consumer":[ starts the i-th of them.
+ */
+static int
+pc_get(const char *js, uint32_t i, const char *name, unsigned long long *v)
+{
+	const char *p, *end, *q;
+	char pat[64];
+	uint32_t k;
+
+	if ((p = strstr(js, "\"per_consumer\":[")) == NULL)
+		return -1;
+	for (k = 0; k <= i; k++)
+		if ((p = strchr(p + 1, '{')) == NULL)
+			return -1;
+	if ((end = strchr(p, '}')) == NULL)
+		return -1;
+	(void)snprintf(pat, sizeof(pat), "\"%s\":", name);
+	if ((q = strstr(p, pat)) == NULL || q > end)
+		return -1;
+	q += strlen(pat);
+	if (strncmp(q, "null", 4) == 0)
+		return 1;
+	if (*q < '0' || *q > '9')
+		return -1;
+	*v = strtoull(q, NULL, 10);
+	return 0;
+}
+
+static uint64_t
+pc_num(const char *js, uint32_t i, const char *name)
+{
+	unsigned long long v = 0;
+
+	ck_assert_msg(pc_get(js, i, name, &v) == 0, "per_consumer[%u] has no "
+	    "number %s: %.2000s", i, name, js);
+	return v;
+}
+
+/*
+ * A clean run's report: verified, the exact expected totals, the
+ * checksums recomputed here, and per consumer what the mode promises.
+ */
+static void
+expect_clean(const char *js, const struct run *r)
+{
+	static const char *zero[] = {
+		"lost", "duplicated", "out_of_order", "corrupted", "died",
+		"unreported", "exit_status",
+	};
+	uint64_t per = r->mode == MODE_BROADCAST ? r->n : 1, sum, want, got;
+	unsigned long long v;
+	char buf[64];
+	uint32_t i;
+	size_t z;
+
+	ck_assert_msg(jbool(js, "verified") == 1, "not verified: %.2000s",
+	    js);
+	for (z = 0; z < sizeof(zero) / sizeof(zero[0]); z++)
+		ck_assert_msg(jnum(js, zero[z]) == 0, "%s is %llu: %.2000s",
+		    zero[z], (unsigned long long)jnum(js, zero[z]), js);
+	ck_assert_int_eq(tu_json_str(js, "mode", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, mode_name(r->mode));
+	ck_assert_int_eq(tu_json_str(js, "fault", buf, sizeof(buf)), 1);
+	ck_assert_int_eq(tu_json_null(js, "error"), 1);
+	ck_assert_int_eq(jbool(js, "interrupted"), 0);
+	ck_assert_int_eq(jbool(js, "unsafe"), 0);
+	ck_assert_int_eq(jbool(js, "ledger"), 1);
+	ck_assert_uint_eq(jnum(js, "consumers"), r->n);
+	ck_assert_uint_eq(jnum(js, "maxbuf"), r->maxbuf);
+	ck_assert_uint_eq(jnum(js, "batch"), r->batch);
+	ck_assert_uint_eq(jnum(js, "count"), r->count);
+	ck_assert_uint_eq(jnum(js, "seed"), r->seed);
+	ck_assert_uint_eq(jnum(js, "produced"), r->count);
+	got = jnum(js, "consumed");
+	ck_assert_msg(got == r->count * per, "consumed %llu, want %llu",
+	    (unsigned long long)got, (unsigned long long)(r->count * per));
+	want = expected_checksum(r->seed, r->count);
+	ck_assert_uint_eq(jnum(js, "checksum_expected"), want);
+	ck_assert_uint_eq(jnum(js, "checksum_total"), want * per);
+	for (sum = 0, i = 0; i < r->n; i++) {
+		got = pc_num(js, i, "consumed");
+		sum += got;
+		ck_assert_uint_eq(pc_num(js, i, "index"), i);
+		ck_assert_uint_eq(pc_num(js, i, "exit_status"), 0);
+		ck_assert_uint_eq(pc_num(js, i, "out_of_order"), 0);
+		ck_assert_uint_eq(pc_num(js, i, "corrupted"), 0);
+		if (got == 0) {
+			ck_assert_int_eq(pc_get(js, i, "first_seq", &v), 1);
+			ck_assert_int_eq(pc_get(js, i, "last_seq", &v), 1);
+		}
+		if (r->mode != MODE_BROADCAST)
+			continue;
+		ck_assert_msg(got == r->count, "broadcast consumer %u took "
+		    "%llu of %llu items", i, (unsigned long long)got,
+		    (unsigned long long)r->count);
+		ck_assert_uint_eq(pc_num(js, i, "checksum"), want);
+		if (r->count > 0) {
+			ck_assert_uint_eq(pc_num(js, i, "first_seq"), 0);
+			ck_assert_uint_eq(pc_num(js, i, "last_seq"),
+			    r->count - 1);
+		}
+	}
+	ck_assert_msg(sum == r->count * per, "per_consumer consumed adds up "
+	    "to %llu, want %llu", (unsigned long long)sum,
+	    (unsigned long long)(r->count * per));
+}
+
+/*
+ * Runs producer (with SHMLAB_FAULT=fault when not NULL) and consumer on
+ * the test's key; checks that both ended in time, that their process
+ * groups are gone and nothing is left under the key.  Returns the report.
+ */
+static char *
+run_pair(const struct run *r, const char *fault, const char *name, int ms,
+    int *pexit, int *cexit)
+{
+	struct tu_proc prod, cons;
+	struct args pa, ca, env;
+	char report[PATH_MAX], phow[64], chow[64], *js;
+
+	ck_assert_int_eq(tu_path(report, sizeof(report), name), 0);
+	producer_args(&pa, r, report);
+	consumer_args(&ca, r);
+	env.n = 0;
+	env.v[0] = NULL;
+	if (fault != NULL)
+		arg(&env, "SHMLAB_FAULT=%s", fault);
+	spawn(&prod, "producer", pa.v, env.v, -1, -1);
+	ck_assert_int_eq(tu_spawn(&cons, "consumer", ca.v), 0);
+	(void)tu_wait(&cons, ms);
+	(void)tu_wait(&prod, ms);
+	ck_assert_msg(!cons.timed_out && !prod.timed_out, "a run hung: "
+	    "producer %s, consumer %s", tu_status_str(&prod, phow,
+	    sizeof(phow)), tu_status_str(&cons, chow, sizeof(chow)));
+	expect_group_gone(&prod, "the producer");
+	expect_group_gone(&cons, "the consumer");
+	ck_assert_msg(tu_ipc_count_key(key.key) == 0, "objects left under "
+	    "key 0x%08x", (unsigned)key.key);
+	*pexit = tu_exit_code(&prod);
+	*cexit = tu_exit_code(&cons);
+	if (*pexit != 0 && *pexit != 1)
+		expect_exit(&prod, "producer", 1);	/* shows its stderr */
+	js = read_report(report);
+	args_free(&pa);
+	args_free(&ca);
+	args_free(&env);
+	return js;
+}
+
+/*
+ * Waits up to ms (scaled) for a ready shmlab segment under k, attached
+ * read-only into r.  Returns 0, or -1 on timeout.
+ */
+static int
+wait_ready(key_t k, int ms, struct shm_ring *r)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
+
+	memset(r, 0, sizeof(*r));
+	while (seg_attach(k, SHM_RDONLY, r) == -1) {
+		if (tu_now_ms() >= end)
+			return -1;
+		tu_sleep_ms(2);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- modes */
+
+/*
+ * The matrix: mode x N in {1, 2, 4} x MAXBUF in {1, 2, 10} x -B in
+ * {1, 64}, 1000 items each, as row i: mode = i % 2, N = (i / 2) % 3,
+ * MAXBUF = (i / 6) % 3, batch = i / 18.
+ */
+static void
+matrix_row(int i, struct run *r)
+{
+	static const uint32_t ns[] = { 1, 2, 4 };
+	static const uint32_t bufs[] = { 1, 2, 10 };
+
+	memset(r, 0, sizeof(*r));
+	r->mode = i % 2 ? MODE_BROADCAST : MODE_QUEUE;
+	r->n = ns[(i / 2) % 3];
+	r->maxbuf = bufs[(i / 6) % 3];
+	r->batch = i / 18 ? 64 : 1;
+	r->count = 1000;
+}
+
+#define MATRIX_ROWS	36
+
+START_TEST(test_matrix)
+{
+	struct run r;
+	char *js;
+	int pexit, cexit;
+
+	matrix_row(_i, &r);
+	js = run_pair(&r, NULL, "report.json", RUN_MS, &pexit, &cexit);
+	ck_assert_msg(pexit == 0 && cexit == 0, "%s N=%u MAXBUF=%u -B %u: "
+	    "producer exit %d, consumer exit %d; report %.2000s",
+	    mode_name(r.mode), r.n, r.maxbuf, r.batch, pexit, cexit, js);
+	expect_clean(js, &r);
+	free(js);
+}
+END_TEST
+
+/* More consumers than items: the spare ones take nothing and exit 0. */
+static const struct run few_rows[] = {
+	{ MODE_QUEUE, 4, 10, 64, 2, 0 },
+	{ MODE_QUEUE, 4, 1, 1, 2, 0 },
+	{ MODE_QUEUE, 2, 1, 1, 1, 0 },
+	{ MODE_QUEUE, 4, 2, 64, 3, 99 },
+	{ MODE_BROADCAST, 4, 1, 1, 2, 0 },
+	{ MODE_BROADCAST, 4, 10, 64, 2, 0 },
+	{ MODE_BROADCAST, 2, 2, 64, 1, 5 },
+};
+
+START_TEST(test_more_consumers_than_items)
+{
+	const struct run *r = &few_rows[_i];
+	char *js;
+	int pexit, cexit;
+
+	js = run_pair(r, NULL, "report.json", RUN_MS, &pexit, &cexit);
+	ck_assert_msg(pexit == 0 && cexit == 0, "producer exit %d, consumer "
+	    "exit %d; report %.2000s", pexit, cexit, js);
+	expect_clean(js, r);
+	free(js);
+}
+END_TEST
+
+/*
+ * --seed S: the run verifies against values drawn from (S, i), and its
+ * checksum differs from the same run's without a seed.
+ */
+static const struct run seed_rows[] = {
+	{ MODE_QUEUE, 2, 10, 64, 1000, 987654321 },
+	{ MODE_BROADCAST, 3, 2, 1, 1000, 4242 },
+};
+
+START_TEST(test_seed)
+{
+	struct run r = seed_rows[_i], plain;
+	uint64_t seeded_sum, plain_sum;
+	char *js;
+	int pexit, cexit;
+
+	js = run_pair(&r, NULL, "seeded.json", RUN_MS, &pexit, &cexit);
+	ck_assert_msg(pexit == 0 && cexit == 0, "seeded run: producer exit "
+	    "%d, consumer exit %d; report %.2000s", pexit, cexit, js);
+	expect_clean(js, &r);
+	seeded_sum = jnum(js, "checksum_expected");
+	free(js);
+
+	plain = r;
+	plain.seed = 0;
+	js = run_pair(&plain, NULL, "plain.json", RUN_MS, &pexit, &cexit);
+	ck_assert_msg(pexit == 0 && cexit == 0, "unseeded run: producer exit "
+	    "%d, consumer exit %d", pexit, cexit);
+	expect_clean(js, &plain);
+	plain_sum = jnum(js, "checksum_expected");
+	free(js);
+	ck_assert_msg(seeded_sum != plain_sum, "--seed %llu gives the "
+	    "unseeded checksum %llu", (unsigned long long)r.seed,
+	    (unsigned long long)plain_sum);
+	ck_assert_uint_eq(plain_sum, r.count * (r.count - 1) / 2);
+}
+END_TEST
+
+/*
+ * A fifth consumer against a broadcast run of -n 4 that is already
+ * producing is refused: exit 3, a message that says why, at once -- and
+ * the run it tried to join still verifies.
+ */
+START_TEST(test_broadcast_late_consumer)
+{
+	static const struct run r = { MODE_BROADCAST, 4, 10, 1, 100, 0 };
+	static const struct run late_r = { MODE_BROADCAST, 1, 10, 1, 100, 0 };
+	struct shm_ring ring;
+	struct tu_proc prod, cons, late;
+	struct args pa, ca, la;
+	char report[PATH_MAX], *err, *js;
+	uint64_t end;
+
+	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
+	producer_args(&pa, &r, report);
+	arg(&pa, "--delay");		/* ~10 ms an item: about a second */
+	arg(&pa, "10");
+	consumer_args(&ca, &r);
+	consumer_args(&la, &late_r);
+	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
+	ck_assert_int_eq(tu_spawn(&cons, "consumer", ca.v), 0);
+	ck_assert_msg(wait_ready(key.key, QUICK_MS, &ring) == 0, "no ready "
+	    "segment from the producer");
+	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	while (SHM_LOAD(&ring.hdr->head) == 0 && tu_now_ms() < end)
+		tu_sleep_ms(2);
+	ck_assert_msg(SHM_LOAD(&ring.hdr->head) > 0, "production did not "
+	    "begin (state %u, %u registered)", SHM_LOAD(&ring.hdr->state),
+	    SHM_LOAD(&ring.hdr->registered));
+	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->registered), 4);
+
+	ck_assert_int_eq(tu_run(&late, "late", la.v, QUICK_MS), 0);
+	ck_assert_msg(!late.timed_out, "the late consumer hung");
+	expect_exit(&late, "late broadcast consumer", 3);
+	err = err_text(&late);
+	ck_assert_msg(strstr(err, "broadcast") != NULL &&
+	    (strstr(err, "started") != NULL || strstr(err, "late") != NULL),
+	    "the refusal does not say why: %s", err);
+	free(err);
+	ck_assert_msg(SHM_LOAD(&ring.hdr->head) < r.count &&
+	    SHM_LOAD(&ring.hdr->state) == ST_PRODUCING, "the run had ended "
+	    "before the late consumer was refused: the test proves nothing");
+	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->registered), 4);
+	ck_assert_int_eq(seg_detach(&ring), 0);
+	expect_group_gone(&late, "the late consumer");
+
+	(void)tu_wait(&cons, RUN_MS);
+	(void)tu_wait(&prod, RUN_MS);
+	expect_exit(&cons, "consumers", 0);
+	expect_exit(&prod, "producer", 0);
+	js = read_report(report);
+	expect_clean(js, &r);
+	free(js);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+	args_free(&la);
+}
+END_TEST
+
+/* SEMMSL and SEMOPM from /proc/sys/kernel/sem. */
+static int
+read_sem_limits(int *semmsl, int *semopm)
+{
+	FILE *fp;
+	int semmns, semmni, n;
+
+	if ((fp = fopen("/proc/sys/kernel/sem", "re")) == NULL)
+		return -1;
+	n = fscanf(fp, "%d %d %d %d", semmsl, &semmns, semopm, &semmni);
+	(void)fclose(fp);
+	return n == 4 ? 0 : -1;
+}
+
+/*
+ * How many broadcast consumers the kernel cannot take: SEMOPM + 1 (one
+ * semop over every consumer's semaphore), else the first count that
+ * needs more than SEMMSL semaphores; 0 when both exceed our own table.
+ */
+static uint32_t
+too_many_consumers(void)
+{
+	int semmsl, semopm;
+
+	ck_assert_msg(read_sem_limits(&semmsl, &semopm) == 0, "cannot read "
+	    "/proc/sys/kernel/sem");
+	if (semopm + 1 <= SHM_MAX_CONSUMERS)
+		return (uint32_t)semopm + 1;
+	if ((semmsl - SEM_BASE) / 2 + 1 <= SHM_MAX_CONSUMERS)
+		return (uint32_t)(semmsl - SEM_BASE) / 2 + 1;
+	fprintf(stderr, "check_ledger: SEMOPM %d and SEMMSL %d both allow "
+	    "more than %d broadcast consumers: kernel-limit test skipped\n",
+	    semopm, semmsl, SHM_MAX_CONSUMERS);
+	return 0;
+}
+
+/* Refused with status 2 and a message naming the limit; nothing made. */
+START_TEST(test_kernel_limit)
+{
+	struct run r = { MODE_BROADCAST, 0, 10, 64, 10, 0 };
+	struct tu_snap before, after;
+	struct tu_proc p;
+	struct args pa;
+	char report[PATH_MAX], what[512], *err;
+
+	if ((r.n = too_many_consumers()) == 0)
+		return;
+	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
+	producer_args(&pa, &r, report);
+	ck_assert_int_eq(tu_snap_take(&before), 0);
+	ck_assert_int_eq(tu_run(&p, "producer", pa.v, QUICK_MS), 0);
+	ck_assert_int_eq(tu_snap_take(&after), 0);
+	err = err_text(&p);
+	ck_assert_msg(tu_exit_code(&p) == 2, "broadcast -n %u: exit %d, "
+	    "want 2; stderr: %s", r.n, tu_exit_code(&p), err);
+	ck_assert_msg(strstr(err, "SEMOPM") != NULL ||
+	    strstr(err, "SEMMSL") != NULL, "the refusal does not name the "
+	    "kernel limit: %s", err);
+	free(err);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	ck_assert_msg(tu_snap_new(&before, &after, 1, what, sizeof(what)) == 0,
+	    "the refused producer created: %s", what);
+	ck_assert_msg(access(report, F_OK) == -1, "a report was written");
+	tu_snap_free(&before);
+	tu_snap_free(&after);
+	args_free(&pa);
+}
+END_TEST
+
+/* The same through run_demo.sh: its exit status contract says 2. */
+START_TEST(test_kernel_limit_demo)
+{
+	struct demo d;
+	struct args da;
+	uint32_t n;
+	char *err;
+
+	if ((n = too_many_consumers()) == 0)
+		return;
+	da.n = 0;
+	arg(&da, "%s", demo_bin);
+	arg(&da, "-m");
+	arg(&da, "broadcast");
+	arg(&da, "-n");
+	arg(&da, "%u", n);
+	arg(&da, "-c");
+	arg(&da, "10");
+	demo_run(&d, da.v, NULL, NULL, RUN_MS);
+	err = err_text(&d.sh);
+	ck_assert_msg(tu_exit_code(&d.sh) == 2, "run_demo.sh -m broadcast -n "
+	    "%u: exit %d, want 2 (bad usage: the kernel's limit); stderr: %s",
+	    n, tu_exit_code(&d.sh), err);
+	ck_assert_msg(strstr(err, "SEMOPM") != NULL ||
+	    strstr(err, "SEMMSL") != NULL, "no reason given: %s", err);
+	free(err);
+	demo_done(&d);
+	args_free(&da);
+}
+END_TEST
+
+/* --------------------------------------------------------------- faults */
+
+static const struct fault_row fault_rows[] = {
+	/* The four faults at S = 500 of 1000, queue N = 1, broadcast N = 2. */
+	{ { MODE_QUEUE, 1, 10, 64, 1000, 0 }, F_DROP, 500 },
+	{ { MODE_QUEUE, 1, 10, 64, 1000, 0 }, F_DUP, 500 },
+	{ { MODE_QUEUE, 1, 10, 64, 1000, 0 }, F_SWAP, 500 },
+	{ { MODE_QUEUE, 1, 10, 64, 1000, 0 }, F_CORRUPT, 500 },
+	{ { MODE_BROADCAST, 2, 10, 64, 1000, 0 }, F_DROP, 500 },
+	{ { MODE_BROADCAST, 2, 10, 64, 1000, 0 }, F_DUP, 500 },
+	{ { MODE_BROADCAST, 2, 10, 64, 1000, 0 }, F_SWAP, 500 },
+	{ { MODE_BROADCAST, 2, 10, 64, 1000, 0 }, F_CORRUPT, 500 },
+	/* The ends of the stream, one slot, one item at a time. */
+	{ { MODE_QUEUE, 1, 1, 1, 1000, 0 }, F_DROP, 0 },
+	{ { MODE_QUEUE, 1, 1, 1, 1000, 0 }, F_DUP, 999 },
+	{ { MODE_QUEUE, 1, 1, 1, 1000, 0 }, F_SWAP, 998 },
+	{ { MODE_QUEUE, 1, 1, 1, 1000, 0 }, F_CORRUPT, 999 },
+	{ { MODE_BROADCAST, 2, 2, 1, 1000, 0 }, F_DROP, 999 },
+	{ { MODE_BROADCAST, 2, 2, 1, 1000, 0 }, F_DUP, 0 },
+	{ { MODE_BROADCAST, 2, 2, 1, 1000, 0 }, F_SWAP, 0 },
+	{ { MODE_BROADCAST, 2, 2, 1, 1000, 0 }, F_CORRUPT, 0 },
+	/* Seeded values, and more broadcast consumers. */
+	{ { MODE_QUEUE, 1, 10, 64, 1000, 4242 }, F_CORRUPT, 500 },
+	{ { MODE_QUEUE, 1, 10, 64, 1000, 4242 }, F_DROP, 500 },
+	{ { MODE_BROADCAST, 4, 10, 64, 1000, 4242 }, F_DUP, 500 },
+	{ { MODE_BROADCAST, 4, 10, 64, 1000, 4242 }, F_CORRUPT, 500 },
+};
+
+/*
+ * The exact ledger of a fault, per expected delivery (1 in queue mode
+ * with a single consumer, N in broadcast, where every consumer sees the
+ * whole stream):
+ *   drop:S	the stream skips S: lost 1, checksum short of v(S);
+ *   dup:S	S is written twice, one after the other: duplicated 1, and
+ *		the consumer that sees the copy sees S after S: out of order 1;
+ *   swap:S	S+1 comes before S: out of order 1 (S after S+1), nothing
+ *		lost, the checksum whole;
+ *   corrupt:S	v(S) with bit 30 flipped: corrupted 1.
+ */
+static void
+fault_expect(const struct fault_row *f, struct ledger *l)
+{
+	const struct run *r = &f->run;
+	uint64_t per = r->mode == MODE_BROADCAST ? r->n : 1, v, bad, delta = 0;
+
+	memset(l, 0, sizeof(*l));
+	v = (uint32_t)item_value(r->seed, f->seq);
+	l->produced = r->count;
+	switch (f->kind) {
+	case F_DROP:
+		l->produced = r->count - 1;
+		l->lost = per;
+		delta = -v;
+		break;
+	case F_DUP:
+		l->produced = r->count + 1;
+		l->duplicated = per;
+		l->out_of_order = per;
+		delta = v;
+		break;
+	case F_SWAP:
+		l->out_of_order = per;
+		break;
+	case F_CORRUPT:
+		l->corrupted = per;
+		bad = (uint32_t)(item_value(r->seed, f->seq) ^ CORRUPT_MASK);
+		delta = bad - v;
+		break;
+	}
+	l->consumed = l->produced * per;
+	l->checksum_total = (expected_checksum(r->seed, r->count) + delta) *
+	    per;
+	l->per_consumed = l->produced;
+	l->per_ooo = l->out_of_order / per;
+	l->per_corrupted = l->corrupted / per;
+}
+
+/* Runs a fault row and checks every count of the ledger exactly. */
+static void
+run_fault(const struct fault_row *f, int ms)
+{
+	const struct run *r = &f->run;
+	struct ledger want;
+	char spec[64], buf[64], *js;
+	uint64_t taken, ooo, bad;
+	int pexit, cexit;
+	uint32_t i;
+
+	(void)snprintf(spec, sizeof(spec), "%s:%llu", fault_names[f->kind],
+	    (unsigned long long)f->seq);
+	fault_expect(f, &want);
+	js = run_pair(r, spec, "report.json", ms, &pexit, &cexit);
+	ck_assert_msg(pexit == 1, "%s %s N=%u: producer exit %d, want 1",
+	    spec, mode_name(r->mode), r->n, pexit);
+	ck_assert_msg(cexit == 0, "%s: consumer exit %d, want 0", spec, cexit);
+	ck_assert_msg(jbool(js, "verified") == 0, "%s verified: %.2000s",
+	    spec, js);
+	ck_assert_uint_eq(jnum(js, "exit_status"), 1);
+	ck_assert_int_eq(tu_json_str(js, "fault", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, spec);
+	ck_assert_int_eq(tu_json_null(js, "error"), 1);
+	ck_assert_int_eq(jbool(js, "interrupted"), 0);
+	ck_assert_uint_eq(jnum(js, "consumers"), r->n);
+	ck_assert_uint_eq(jnum(js, "died"), 0);
+	ck_assert_uint_eq(jnum(js, "count"), r->count);
+	ck_assert_uint_eq(jnum(js, "checksum_expected"),
+	    expected_checksum(r->seed, r->count));
+#define LEDGER_EQ(name, field)						\
+	ck_assert_msg(jnum(js, name) == want.field, "%s %s N=%u: %s is "	\
+	    "%llu, want %llu; report %.2000s", spec, mode_name(r->mode),	\
+	    r->n, name, (unsigned long long)jnum(js, name),		\
+	    (unsigned long long)want.field, js)
+	LEDGER_EQ("produced", produced);
+	LEDGER_EQ("consumed", consumed);
+	LEDGER_EQ("lost", lost);
+	LEDGER_EQ("duplicated", duplicated);
+	LEDGER_EQ("out_of_order", out_of_order);
+	LEDGER_EQ("corrupted", corrupted);
+	LEDGER_EQ("checksum_total", checksum_total);
+#undef LEDGER_EQ
+	/*
+	 * With one consumer, or in broadcast, each consumer sees the whole
+	 * stream and its own share of the damage; several queue consumers
+	 * share the stream, and their counts add up to the totals.
+	 */
+	for (i = 0, taken = ooo = bad = 0; i < r->n; i++) {
+		ck_assert_uint_eq(pc_num(js, i, "exit_status"), 0);
+		taken += pc_num(js, i, "consumed");
+		ooo += pc_num(js, i, "out_of_order");
+		bad += pc_num(js, i, "corrupted");
+		if (r->mode == MODE_QUEUE && r->n > 1)
+			continue;
+		ck_assert_uint_eq(pc_num(js, i, "consumed"), want.per_consumed);
+		ck_assert_uint_eq(pc_num(js, i, "out_of_order"), want.per_ooo);
+		ck_assert_uint_eq(pc_num(js, i, "corrupted"),
+		    want.per_corrupted);
+	}
+	ck_assert_uint_eq(taken, want.consumed);
+	ck_assert_uint_eq(ooo, want.out_of_order);
+	ck_assert_uint_eq(bad, want.corrupted);
+	free(js);
+}
+
+START_TEST(test_fault)
+{
+	run_fault(&fault_rows[_i], RUN_MS);
+}
+END_TEST
+
+/*
+ * Queue mode, three consumers, one item duplicated: exactly one extra
+ * delivery.  Whether it is also out of order depends on who takes the
+ * copy: the consumer that took S sees S again only if it also claims
+ * position S+1 (each consumer's positions, and so its sequence numbers,
+ * otherwise only grow).  So out_of_order is 0 or 1, and per consumer
+ * adds up to it.
+ */
+static const struct run dup3_rows[] = {
+	{ MODE_QUEUE, 3, 10, 64, 1000, 0 },
+	{ MODE_QUEUE, 3, 1, 1, 1000, 0 },
+};
+
+START_TEST(test_queue_dup_three)
+{
+	const struct run *r = &dup3_rows[_i];
+	uint64_t ooo, sum = 0, taken = 0;
+	char *js;
+	int pexit, cexit;
+	uint32_t i;
+
+	js = run_pair(r, "dup:500", "report.json", RUN_MS, &pexit, &cexit);
+	ck_assert_int_eq(pexit, 1);
+	ck_assert_int_eq(cexit, 0);
+	ck_assert_int_eq(jbool(js, "verified"), 0);
+	ck_assert_uint_eq(jnum(js, "exit_status"), 1);
+	ck_assert_uint_eq(jnum(js, "produced"), 1001);
+	ck_assert_uint_eq(jnum(js, "consumed"), 1001);
+	ck_assert_uint_eq(jnum(js, "duplicated"), 1);
+	ck_assert_uint_eq(jnum(js, "lost"), 0);
+	ck_assert_uint_eq(jnum(js, "corrupted"), 0);
+	ck_assert_uint_eq(jnum(js, "checksum_total"),
+	    expected_checksum(0, 1000) + 500);
+	ooo = jnum(js, "out_of_order");
+	ck_assert_msg(ooo <= 1, "out_of_order %llu with one duplicate",
+	    (unsigned long long)ooo);
+	for (i = 0; i < 3; i++) {
+		sum += pc_num(js, i, "out_of_order");
+		taken += pc_num(js, i, "consumed");
+	}
+	ck_assert_uint_eq(sum, ooo);
+	ck_assert_uint_eq(taken, 1001);
+	free(js);
+}
+END_TEST
+
+/* Exact at ten million items: one dropped item is one lost item. */
+START_TEST(test_ten_million)
+{
+	static const struct fault_row f = {
+		{ MODE_QUEUE, 2, SHM_MAXBUF_MAX, 4096, BIG_COUNT, 0 },
+		F_DROP, BIG_COUNT / 2
+	};
+
+	run_fault(&f, BIG_MS);
+}
+END_TEST
+
+/* --------------------------------------------------------------- unsafe */
+
+/*
+ * The race demonstration ends, cleans up and reports, UNSAFE_RUNS times.
+ * Whether a run shows damage is up to the scheduler: counted and logged,
+ * never asserted.
+ */
+START_TEST(test_unsafe_runs)
+{
+	static const char *ledger_keys[] = {
+		"produced", "consumed", "lost", "duplicated", "out_of_order",
+		"corrupted", "checksum_total", "checksum_expected",
+		"exit_status", "count", "consumers",
+	};
+	static const struct run r = { MODE_QUEUE, 3, 10, 64, 1000, 0 };
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	char report[PATH_MAX], name[32], phow[64], chow[64], *js;
+	int run, damaged = 0, code, verified;
+	size_t k;
+
+	for (run = 0; run < UNSAFE_RUNS; run++) {
+		(void)snprintf(name, sizeof(name), "unsafe%d.json", run);
+		ck_assert_int_eq(tu_path(report, sizeof(report), name), 0);
+		producer_args(&pa, &r, report);
+		arg(&pa, "--unsafe");
+		arg(&pa, "--jitter");
+		arg(&pa, "20");
+		consumer_args(&ca, &r);
+		ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
+		ck_assert_int_eq(tu_spawn(&cons, "consumer", ca.v), 0);
+		(void)tu_wait(&cons, RUN_MS);
+		(void)tu_wait(&prod, RUN_MS);
+		ck_assert_msg(!prod.timed_out && !cons.timed_out, "unsafe run "
+		    "%d did not end: producer %s, consumer %s", run,
+		    tu_status_str(&prod, phow, sizeof(phow)),
+		    tu_status_str(&cons, chow, sizeof(chow)));
+		expect_group_gone(&prod, "the unsafe producer");
+		expect_group_gone(&cons, "the unsafe consumers");
+		ck_assert_msg(tu_ipc_count_key(key.key) == 0, "unsafe run %d "
+		    "left objects under key 0x%08x", run, (unsigned)key.key);
+		expect_exit(&cons, "unsafe consumers", 0);
+		code = tu_exit_code(&prod);
+		if (code != 0 && code != 1)
+			expect_exit(&prod, "unsafe producer", 1);
+		js = read_report(report);
+		for (k = 0; k < sizeof(ledger_keys) / sizeof(ledger_keys[0]);
+		    k++)
+			(void)jnum(js, ledger_keys[k]);
+		verified = jbool(js, "verified");
+		ck_assert_uint_eq(jnum(js, "exit_status"), (uint64_t)code);
+		ck_assert_msg(verified == (code == 0), "exit %d but verified "
+		    "%d: %.2000s", code, verified, js);
+		ck_assert_int_eq(jbool(js, "unsafe"), 1);
+		ck_assert_int_eq(jbool(js, "interrupted"), 0);
+		ck_assert_int_eq(jbool(js, "ledger"), 1);
+		ck_assert_int_eq(tu_json_null(js, "error"), 1);
+		ck_assert_uint_eq(jnum(js, "produced"), r.count);
+		ck_assert_uint_eq(jnum(js, "consumers"), r.n);
+		damaged += !verified;
+		free(js);
+		args_free(&pa);
+		args_free(&ca);
+	}
+	fprintf(stderr, "check_ledger: unsafe: damage visible in %d of %d "
+	    "runs (queue, N=3, 1000 items, MAXBUF 10, --jitter 20)\n",
+	    damaged, UNSAFE_RUNS);
+}
+END_TEST
+
+/* --unsafe is a queue-mode demonstration: broadcast is bad usage. */
+START_TEST(test_unsafe_broadcast_refused)
+{
+	struct run r = { MODE_BROADCAST, 2, 10, 64, 100, 0 };
+	struct tu_snap before, after;
+	struct tu_proc p;
+	struct demo d;
+	struct args pa, da;
+	char report[PATH_MAX], what[512], *err;
+
+	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
+	producer_args(&pa, &r, report);
+	arg(&pa, "--unsafe");
+	ck_assert_int_eq(tu_snap_take(&before), 0);
+	ck_assert_int_eq(tu_run(&p, "producer", pa.v, QUICK_MS), 0);
+	ck_assert_int_eq(tu_snap_take(&after), 0);
+	err = err_text(&p);
+	ck_assert_msg(tu_exit_code(&p) == 2, "producer --unsafe -m broadcast: "
+	    "exit %d, want 2; stderr: %s", tu_exit_code(&p), err);
+	ck_assert_msg(strstr(err, "unsafe") != NULL, "stderr: %s", err);
+	free(err);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	ck_assert_msg(tu_snap_new(&before, &after, 1, what, sizeof(what)) == 0,
+	    "the refused producer created: %s", what);
+	ck_assert_msg(access(report, F_OK) == -1, "a report was written");
+	tu_snap_free(&before);
+	tu_snap_free(&after);
+
+	da.n = 0;
+	arg(&da, "%s", demo_bin);
+	arg(&da, "--unsafe");
+	arg(&da, "-m");
+	arg(&da, "broadcast");
+	arg(&da, "-n");
+	arg(&da, "2");
+	demo_run(&d, da.v, NULL, NULL, QUICK_MS);
+	err = err_text(&d.sh);
+	ck_assert_msg(tu_exit_code(&d.sh) == 2, "run_demo.sh --unsafe -m "
+	    "broadcast: exit %d, want 2; stderr: %s", tu_exit_code(&d.sh),
+	    err);
+	ck_assert_msg(strstr(err, "unsafe") != NULL, "stderr: %s", err);
+	free(err);
+	demo_done(&d);
+	args_free(&pa);
+	args_free(&da);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- json */
+
+/* python3 from PATH, or NULL. */
+static const char *
+find_python(void)
+{
+	static char buf[PATH_MAX];
+	const char *path = getenv("PATH"), *p, *colon;
+	size_t len;
+
+	for (p = path != NULL ? path : "/usr/bin:/bin"; *p != '\0';
+	    p = *colon ? colon + 1 : colon) {
+		colon = strchr(p, ':');
+		if (colon == NULL)
+			colon = p + strlen(p);
+		len = (size_t)(colon - p);
+		if (len == 0)
+			continue;
+		if (snprintf(buf, sizeof(buf), "%.*s/python3", (int)len, p) <
+		    (int)sizeof(buf) && access(buf, X_OK) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
+/* The checker's argv, up to its options: python3 tests/json_check.py. */
+static void
+checker_args(struct args *a)
+{
+	const char *py = find_python();
+
+	ck_assert_msg(py != NULL, "python3 is not installed (not in PATH): "
+	    "the JSON tests need it to parse the report with a real parser; "
+	    "install python3 (CI does)");
+	ck_assert_msg(checker != NULL, "tests/json_check.py is missing or "
+	    "not executable");
+	a->n = 0;
+	arg(a, "%s", py);
+	arg(a, "%s", checker);
+}
+
+/*
+ * run_demo.sh's environment: its temporary directory inside ours, the
+ * programs we built (so it never rebuilds them under us), the fault.
+ */
+static void
+demo_env(struct args *env, const char *fault)
+{
+	env->n = 0;
+	env->v[0] = NULL;
+	arg(env, "TMPDIR=%s", tu_dir());
+	arg(env, "SHMLAB_PRODUCER=%s", producer_bin);
+	arg(env, "SHMLAB_CONSUMER=%s", consumer_bin);
+	if (fault != NULL)
+		arg(env, "SHMLAB_FAULT=%s", fault);
+}
+
+/*
+ * Looks into run_demo.sh's temporary directory: adopts its key (after
+ * pinning the key file's inode with a hard link of ours), and tracks the
+ * daemon's process group once the pidfile names it.
+ */
+static void
+demo_scan(struct demo *d, uint64_t start_s)
+{
+	static int holds;
+	char path[PATH_MAX], hold[PATH_MAX], name[32], *text;
+	struct shmid_ds ds;
+	struct semid_ds sds;
+	union { int val; struct semid_ds *buf; } sarg;
+	struct dirent *de;
+	long pid;
+	int id;
+	key_t k;
+	DIR *dir;
+
+	if ((dir = opendir(tu_dir())) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, "shmlab-demo.", 12) != 0)
+			continue;
+		(void)snprintf(name, sizeof(name), "demo-key.%d", holds);
+		if (d->key_seen == 0 &&
+		    snprintf(path, sizeof(path), "%s/%s/key", tu_dir(),
+		    de->d_name) < (int)sizeof(path) &&
+		    tu_path(hold, sizeof(hold), name) == 0 &&
+		    link(path, hold) == 0 &&
+		    (k = ftok(hold, SHM_PROJ_ID)) != (key_t)-1) {
+			holds++;
+			d->key = k;
+			d->key_seen = 1;
+			/*
+			 * Ours unless an object under the key predates the
+			 * run (an ftok collision): then leave it alone.
+			 */
+			sarg.buf = &sds;
+			if (((id = shmget(k, 0, 0)) != -1 &&
+			    shmctl(id, IPC_STAT, &ds) == 0 &&
+			    (uint64_t)ds.shm_ctime < start_s) ||
+			    ((id = semget(k, 0, 0)) != -1 &&
+			    semctl(id, 0, IPC_STAT, sarg) == 0 &&
+			    (uint64_t)sds.sem_ctime < start_s)) {
+				fprintf(stderr, "check_ledger: key 0x%08x of "
+				    "run_demo.sh is also used by an older "
+				    "object: not adopted\n", (unsigned)k);
+				d->key_seen = -1;
+			} else if (tu_key_adopt(k) == -1)
+				d->key_seen = -1;
+		}
+		if (d->daemon == 0 &&
+		    snprintf(path, sizeof(path), "%s/%s/producer.pid",
+		    tu_dir(), de->d_name) < (int)sizeof(path) &&
+		    (text = tu_read_file(path, NULL)) != NULL) {
+			pid = strtol(text, NULL, 10);
+			free(text);
+			if (pid > 1) {
+				d->daemon = (pid_t)pid;
+				tu_track_pgid((pid_t)pid); /* setsid() */
+			}
+		}
+	}
+	(void)closedir(dir);
+}
+
+/* Is pid running our producer binary?  (Not the guardian, say.) */
+static int
+is_producer(long pid)
+{
+	char path[64], exe[PATH_MAX], want[PATH_MAX];
+	ssize_t n;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+	if ((n = readlink(path, exe, sizeof(exe) - 1)) <= 0 ||
+	    realpath(producer_bin, want) == NULL)
+		return 0;
+	exe[n] = '\0';
+	return strcmp(exe, want) == 0;
+}
+
+/*
+ * run_demo.sh starts its consumers and its producer daemon in process
+ * groups of their own (setsid), which killing its group does not reach:
+ * tracks every group led by a child of run_demo.sh, or by an orphan that
+ * came back to us (the daemon, before its pidfile names it).
+ */
+static void
+demo_groups(struct demo *d)
+{
+	char path[64], *text, *p;
+	struct dirent *de;
+	long pid, ppid, pgid;
+	DIR *dir;
+
+	if (d->cons > 0 && d->daemon > 0)
+		return;
+	if ((dir = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = strtol(de->d_name, NULL, 10);
+		(void)snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if ((text = tu_read_file(path, NULL)) == NULL)
+			continue;
+		/* pid (comm) state ppid pgrp ...; comm may hold ") ". */
+		p = strrchr(text, ')');
+		if (p != NULL && sscanf(p + 1, " %*c %ld %ld", &ppid,
+		    &pgid) == 2 && pgid == pid && pid != d->sh.pid &&
+		    (!d->have_chk || pid != d->chk.pid)) {
+			if (ppid == d->sh.pid && d->cons == 0) {
+				d->cons = (pid_t)pid;
+				tu_track_pgid((pid_t)pid);
+			} else if (ppid == getpid() && d->daemon == 0 &&
+			    is_producer(pid)) {
+				d->daemon = (pid_t)pid;
+				tu_track_pgid((pid_t)pid);
+			}
+		}
+		free(text);
+	}
+	(void)closedir(dir);
+}
+
+/*
+ * Runs run_demo.sh (argv) with SHMLAB_FAULT=fault when not NULL; with
+ * chk_argv, its stdout goes through a pipe into that checker.  Watches
+ * the demo's directory meanwhile (demo_scan) and kills everything at the
+ * deadline.
+ */
+static void
+demo_run(struct demo *d, char *const argv[], const char *fault,
+    char *const chk_argv[], int ms)
+{
+	struct args env;
+	uint64_t end, start_s;
+	int fds[2] = { -1, -1 }, st, busy;
+
+	memset(d, 0, sizeof(*d));
+	demo_env(&env, fault);
+	start_s = (uint64_t)time(NULL);
+	if (chk_argv != NULL) {
+		ck_assert_msg(pipe2(fds, O_CLOEXEC) == 0, "pipe2: %s",
+		    strerror(errno));
+		spawn(&d->sh, "demo", argv, env.v, -1, fds[1]);
+		spawn(&d->chk, "json_check", chk_argv, NULL, fds[0], -1);
+		(void)close(fds[0]);
+		(void)close(fds[1]);
+		d->have_chk = 1;
+	} else
+		spawn(&d->sh, "demo", argv, env.v, -1, -1);
+	end = tu_now_ms() + (uint64_t)tu_ms(ms);
+	for (;;) {
+		demo_scan(d, start_s);
+		demo_groups(d);
+		busy = 0;
+		if (!d->sh.done) {
+			if (waitpid(d->sh.pid, &d->sh.status, WNOHANG) ==
+			    d->sh.pid)
+				d->sh.done = 1;
+			else
+				busy = 1;
+		}
+		if (d->have_chk && !d->chk.done) {
+			if (waitpid(d->chk.pid, &d->chk.status, WNOHANG) ==
+			    d->chk.pid)
+				d->chk.done = 1;
+			else
+				busy = 1;
+		}
+		if (!busy)
+			break;
+		if (tu_now_ms() >= end) {
+			(void)kill(-d->sh.pid, SIGKILL);
+			if (d->have_chk)
+				(void)kill(-d->chk.pid, SIGKILL);
+			if (d->daemon > 0)
+				(void)kill(-d->daemon, SIGKILL);
+			if (d->cons > 0)
+				(void)kill(-d->cons, SIGKILL);
+			if (!d->sh.done) {
+				(void)waitpid(d->sh.pid, &d->sh.status, 0);
+				d->sh.done = d->sh.timed_out = 1;
+			}
+			if (d->have_chk && !d->chk.done) {
+				(void)waitpid(d->chk.pid, &d->chk.status, 0);
+				d->chk.done = d->chk.timed_out = 1;
+			}
+			break;
+		}
+		tu_sleep_ms(1);
+	}
+	demo_scan(d, start_s);
+	args_free(&env);
+	ck_assert_msg(!d->sh.timed_out, "run_demo.sh did not finish in time");
+	ck_assert_msg(!d->have_chk || !d->chk.timed_out, "json_check.py did "
+	    "not finish in time");
+	/* The daemon came back to us (subreaper): it must be gone too. */
+	if (d->daemon > 0)
+		ck_assert_msg(tu_wait_pid_gone(d->daemon, QUICK_MS, &st) == 0,
+		    "run_demo.sh's producer (pid %ld) outlived it",
+		    (long)d->daemon);
+}
+
+/* After a demo run: no process of it left, no object under its key. */
+static void
+demo_done(struct demo *d)
+{
+	struct tu_proc g;
+
+	expect_group_gone(&d->sh, "run_demo.sh");
+	if (d->cons > 0) {
+		g.pid = d->cons;
+		expect_group_gone(&g, "run_demo.sh's consumers");
+	}
+	if (d->have_chk)
+		expect_group_gone(&d->chk, "json_check.py");
+	if (d->key_seen == 1)
+		ck_assert_msg(tu_ipc_count_key(d->key) == 0, "run_demo.sh "
+		    "left objects under its key 0x%08x", (unsigned)d->key);
+}
+
+/* run_demo.sh --json ... | json_check.py --expect ... */
+static const struct json_row {
+	const char	*what;
+	const char	*args[14];	/* run_demo.sh, after --json */
+	const char	*fault;		/* SHMLAB_FAULT, or NULL */
+	const char	*expect[12];	/* json_check.py --expect KEY=VALUE */
+	int		 status;	/* run_demo's exit; -1: 0 or 1 */
+} json_rows[] = {
+	{ "queue", { "-n", "3", "-c", "1000" }, NULL,
+	  { "mode=queue", "consumers=3", "count=1000", "maxbuf=10", "seed=0",
+	    "produced=1000", "consumed=1000", "verified=true",
+	    "exit_status=0", "fault=null" }, 0 },
+	{ "broadcast", { "-m", "broadcast", "-n", "2", "-c", "1000", "-b",
+	    "2" }, NULL,
+	  { "mode=broadcast", "consumers=2", "maxbuf=2", "count=1000",
+	    "consumed=2000", "verified=true", "exit_status=0" }, 0 },
+	{ "queue, more consumers than items", { "-n", "4", "-c", "2", "-b",
+	    "1", "-B", "1" }, NULL,
+	  { "consumers=4", "maxbuf=1", "consumed=2", "verified=true" }, 0 },
+	{ "queue --seed", { "-n", "2", "-c", "1000", "--seed", "4242" }, NULL,
+	  { "mode=queue", "seed=4242", "verified=true", "exit_status=0" }, 0 },
+	{ "broadcast --seed", { "-m", "broadcast", "-n", "3", "-c", "500",
+	    "-b", "1", "--seed", "77" }, NULL,
+	  { "mode=broadcast", "seed=77", "consumed=1500", "verified=true" },
+	  0 },
+	{ "queue, dropped item", { "-n", "1", "-c", "1000" }, "drop:500",
+	  { "fault=drop:500", "verified=false", "lost=1", "produced=999",
+	    "consumed=999", "duplicated=0", "exit_status=1" }, 1 },
+	{ "broadcast, swapped items", { "-m", "broadcast", "-n", "2", "-c",
+	    "1000" }, "swap:500",
+	  { "fault=swap:500", "verified=false", "out_of_order=2", "lost=0",
+	    "duplicated=0", "corrupted=0", "exit_status=1" }, 1 },
+	{ "unsafe", { "--unsafe", "-n", "3", "-c", "1000", "--jitter", "20" },
+	  NULL, { "mode=queue", "consumers=3", "produced=1000",
+	    "unsafe=true" }, -1 },
+};
+
+START_TEST(test_json_demo)
+{
+	const struct json_row *row = &json_rows[_i];
+	unsigned long long status, sum, seed, count;
+	struct args da, ca;
+	struct demo d;
+	char *out, *err;
+	int i, code;
+
+	checker_args(&ca);
+	for (i = 0; i < NELEM(row->expect) && row->expect[i] != NULL; i++) {
+		arg(&ca, "--expect");
+		arg(&ca, "%s", row->expect[i]);
+	}
+	arg(&ca, "--print");
+	arg(&ca, "exit_status");
+	arg(&ca, "--print");
+	arg(&ca, "checksum_expected");
+	arg(&ca, "--print");
+	arg(&ca, "seed");
+	arg(&ca, "--print");
+	arg(&ca, "count");
+	da.n = 0;
+	arg(&da, "%s", demo_bin);
+	arg(&da, "--json");
+	for (i = 0; i < NELEM(row->args) && row->args[i] != NULL; i++)
+		arg(&da, "%s", row->args[i]);
+	demo_run(&d, da.v, row->fault, ca.v, RUN_MS);
+
+	err = err_text(&d.chk);
+	ck_assert_msg(tu_exit_code(&d.chk) == 0, "%s: json_check.py exit %d: "
+	    "%s (run_demo.sh stderr: %.1000s)", row->what,
+	    tu_exit_code(&d.chk), err, err_text(&d.sh));
+	free(err);
+	out = tu_read_file(d.chk.out, NULL);
+	ck_assert_msg(out != NULL && sscanf(out, "%llu %llu %llu %llu",
+	    &status, &sum, &seed, &count) == 4, "%s: json_check.py printed "
+	    "%s", row->what, out != NULL ? out : "nothing");
+	free(out);
+	code = tu_exit_code(&d.sh);
+	ck_assert_msg((unsigned long long)code == status, "%s: run_demo.sh "
+	    "exit %d, but the JSON says exit_status %llu", row->what, code,
+	    status);
+	if (row->status >= 0)
+		ck_assert_int_eq(code, row->status);
+	else
+		ck_assert_msg(code == 0 || code == 1, "%s: exit %d", row->what,
+		    code);
+	ck_assert_uint_eq(sum, expected_checksum(seed, count));
+	if (seed != 0)
+		ck_assert_msg(sum != expected_checksum(0, count), "%s: the "
+		    "seeded checksum equals the unseeded one", row->what);
+	ck_assert_msg(d.key_seen != 0, "%s: never saw run_demo.sh's key "
+	    "file, so its objects could not be checked", row->what);
+	demo_done(&d);
+	args_free(&da);
+	args_free(&ca);
+}
+END_TEST
+
+/*
+ * The checker itself: a valid report passes, and each way of breaking
+ * it fails.  Without this, a checker that accepts anything would make
+ * the JSON tests above pass vacuously.
+ */
+static const char base_report[] =
+    "{\"schema\":1,\"mode\":\"queue\",\"consumers\":2,\"maxbuf\":10,"
+    "\"count\":3,\"seed\":0,\"produced\":3,\"consumed\":3,\"lost\":0,"
+    "\"duplicated\":0,\"out_of_order\":0,\"corrupted\":0,"
+    "\"verified\":true,\"elapsed_s\":0.5,\"items_per_s\":6.0,"
+    "\"exit_status\":0,\"checksum_expected\":3,\"checksum_total\":3,"
+    "\"fault\":null,\"error\":null,\"per_consumer\":["
+    "{\"index\":0,\"pid\":100,\"consumed\":2,\"first_seq\":0,"
+    "\"last_seq\":2,\"checksum\":2,\"exit_status\":0},"
+    "{\"index\":1,\"pid\":101,\"consumed\":1,\"first_seq\":1,"
+    "\"last_seq\":1,\"checksum\":1,\"exit_status\":0}]}\n";
+
+static const struct mutation {
+	const char	*what;
+	const char	*find;		/* NULL: the input is replace itself */
+	const char	*replace;
+	const char	*expect;	/* one --expect, or NULL */
+	int		 status;	/* json_check.py's exit */
+} mutations[] = {
+	{ "the valid report", "", "", NULL, 0 },
+	{ "a matching expectation", "", "", "consumers=2", 0 },
+	{ "a string expectation", "", "", "mode=queue", 0 },
+	{ "a wrong expectation", "", "", "mode=broadcast", 1 },
+	{ "1 for true", "", "", "verified=1", 1 },
+	{ "an expected key that is absent", "", "", "bogus=1", 1 },
+	{ "no schema", "\"schema\":1,", "", NULL, 1 },
+	{ "no items_per_s", "\"items_per_s\":6.0,", "", NULL, 1 },
+	{ "no per_consumer", ",\"per_consumer\":[", ",\"consumers_\":[",
+	  NULL, 1 },
+	{ "verified as a string", "\"verified\":true",
+	  "\"verified\":\"true\"", NULL, 1 },
+	{ "consumers as a boolean", "\"consumers\":2", "\"consumers\":true",
+	  NULL, 1 },
+	{ "elapsed_s as a string", "\"elapsed_s\":0.5",
+	  "\"elapsed_s\":\"0.5\"", NULL, 1 },
+	{ "count as a float", "\"count\":3,", "\"count\":3.0,", NULL, 1 },
+	{ "a negative maxbuf", "\"maxbuf\":10", "\"maxbuf\":-1", NULL, 1 },
+	{ "an unknown mode", "\"mode\":\"queue\"", "\"mode\":\"fanout\"",
+	  NULL, 1 },
+	{ "per consumer without pid", "\"pid\":101,", "", NULL, 1 },
+	{ "per consumer checksum as a string", "\"checksum\":1,",
+	  "\"checksum\":\"1\",", NULL, 1 },
+	{ "sums that do not add up", "\"consumed\":3,", "\"consumed\":4,",
+	  NULL, 1 },
+	{ "verified with a lost item", "\"lost\":0", "\"lost\":1", NULL, 1 },
+	{ "verified with exit_status 1", "\"exit_status\":0,\"checksum_",
+	  "\"exit_status\":1,\"checksum_", NULL, 1 },
+	{ "damage with exit_status 0", "\"verified\":true",
+	  "\"verified\":false", NULL, 1 },
+	{ "a consumer count that is not the list's",
+	  "\"consumers\":2", "\"consumers\":3", NULL, 1 },
+	{ "a broadcast run short of items", "\"mode\":\"queue\"",
+	  "\"mode\":\"broadcast\"", NULL, 1 },
+	{ "an index out of place", "\"index\":1", "\"index\":5", NULL, 1 },
+	{ "first_seq null with an item", "\"first_seq\":1",
+	  "\"first_seq\":null", NULL, 1 },
+	{ "NaN", "\"elapsed_s\":0.5", "\"elapsed_s\":NaN", NULL, 1 },
+	{ "a duplicate key", "\"seed\":0,", "\"seed\":0,\"seed\":1,", NULL,
+	  1 },
+	{ "a truncated object", "}]}\n", "}]", NULL, 1 },
+	{ "two objects", "}]}\n", "}]} {}\n", NULL, 1 },
+	{ "nothing", NULL, "", NULL, 1 },
+	{ "an array", NULL, "[]\n", NULL, 1 },
+	{ "grep bait", NULL, "\"verified\":true \"exit_status\":0\n", NULL,
+	  1 },
+};
+
+START_TEST(test_json_checker)
+{
+	const struct mutation *m = &mutations[_i];
+	struct tu_proc p;
+	struct args ca;
+	char path[PATH_MAX], *text, *at, *err;
+	size_t flen;
+	int fd;
+
+	checker_args(&ca);
+	if (m->expect != NULL) {
+		arg(&ca, "--expect");
+		arg(&ca, "%s", m->expect);
+	}
+	if (m->find == NULL)
+		text = strdup(m->replace);
+	else {
+		at = strstr(base_report, m->find);
+		ck_assert_msg(at != NULL, "%s: \"%s\" is not in the base report",
+		    m->what, m->find);
+		flen = strlen(m->find);
+		ck_assert_int_ge(asprintf(&text, "%.*s%s%s",
+		    (int)(at - base_report), base_report, m->replace,
+		    at + flen), 0);
+	}
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(tu_path(path, sizeof(path), "input.json"), 0);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	spawn(&p, "json_check", ca.v, NULL, fd, -1);
+	(void)close(fd);
+	(void)tu_wait(&p, QUICK_MS);
+	err = err_text(&p);
+	ck_assert_msg(tu_exit_code(&p) == m->status, "%s: json_check.py exit "
+	    "%d, want %d; input %s; stderr: %s", m->what, tu_exit_code(&p),
+	    m->status, text, err);
+	if (m->status != 0)
+		ck_assert_msg(strstr(err, "json_check") != NULL, "%s: refused "
+		    "without saying why", m->what);
+	free(err);
+	free(text);
+	args_free(&ca);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- suite */
+
+static Suite *
+ledger_suite(void)
+{
+	Suite *s = suite_create("ledger");
+	TCase *tc;
+
+	tc = tcase_create("modes");
+	tcase_add_checked_fixture(tc, ledger_setup, ledger_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_matrix, 0, MATRIX_ROWS);
+	tcase_add_loop_test(tc, test_more_consumers_than_items, 0,
+	    NELEM(few_rows));
+	tcase_add_loop_test(tc, test_seed, 0, NELEM(seed_rows));
+	tcase_add_test(tc, test_broadcast_late_consumer);
+	tcase_add_test(tc, test_kernel_limit);
+	tcase_add_test(tc, test_kernel_limit_demo);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("faults");
+	tcase_add_checked_fixture(tc, ledger_setup, ledger_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_fault, 0, NELEM(fault_rows));
+	tcase_add_loop_test(tc, test_queue_dup_three, 0, NELEM(dup3_rows));
+	tcase_add_test(tc, test_ten_million);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("unsafe");
+	tcase_add_checked_fixture(tc, ledger_setup, ledger_teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_unsafe_runs);
+	tcase_add_test(tc, test_unsafe_broadcast_refused);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("json");
+	tcase_add_checked_fixture(tc, ledger_setup, ledger_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_json_demo, 0, NELEM(json_rows));
+	tcase_add_loop_test(tc, test_json_checker, 0, NELEM(mutations));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init();
+	sr = srunner_create(ledger_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
