@@ -332,6 +332,8 @@ main() {
 		printf '%s\n' "$report"
 	elif ((!quiet)); then
 		cat "$tmpdir/report.txt"
+		((cstatus != 0 && status == cstatus)) &&
+			printf '  but a consumer process failed: run exit %d\n' "$status"
 	fi
 	if ((status != 0)); then
 		cat "$tmpdir/producer.log" "$tmpdir/consumer.log" >&2

@@ -218,7 +218,9 @@ report_text(FILE *fp, const struct shm_report *rp)
 	}
 	fprintf(fp, "  ledger%s: produced %llu, consumed %llu, lost %llu, "
 	    "duplicated %llu, out of order %llu, corrupted %llu\n",
-	    rp->ledger ? "" : " (totals only, --no-verify)", U(rp->produced),
+	    rp->ledger ? "" : !(h->flags & SHM_F_VERIFY) ?
+	    " (totals only, --no-verify)" : " (inexact: too many gaps)",
+	    U(rp->produced),
 	    U(rp->consumed), U(rp->lost), U(rp->duplicated),
 	    U(rp->out_of_order), U(rp->corrupted));
 	fprintf(fp, "  %.3f s, %.0f items/s%s%s\n", rp->elapsed_s, rate,

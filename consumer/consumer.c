@@ -90,7 +90,7 @@ static void	 take(struct tally *, uint64_t, int32_t);
 static void	 tally_seen(struct tally *, uint64_t);
 static void	 publish(const struct tally *);
 static int	 look_around(const char *);
-static void	 title(const struct tally *);
+static int	 title(const struct tally *);
 static void	 sleep_ms(int);
 
 static void
@@ -225,10 +225,14 @@ child_register(void)
 				warnx("the run has ended: nothing left to take");
 			return 1;
 		}
-		if (h->mode == MODE_BROADCAST)
+		if (h->mode == MODE_BROADCAST && idx >= limit)
 			warnx("this broadcast run already has its %u "
-			    "consumers (producer -n) and has started: a late "
-			    "consumer would miss items", h->expected);
+			    "consumers (producer -n)%s", h->expected,
+			    h->state >= ST_PRODUCING ? " and has started: a late "
+			    "consumer would miss items" : "");
+		else if (h->mode == MODE_BROADCAST)
+			warnx("this broadcast run has started: a late "
+			    "consumer would miss items");
 		else if (idx >= limit)
 			warnx("the consumer table is full (%u)", limit);
 		else
@@ -263,9 +267,13 @@ look_around(const char *doing)
 	union { int val; struct semid_ds *buf; } arg;
 
 	if (errno == EIDRM || errno == EINVAL) {
-		warnx("consumer %u: the semaphore set was removed while %s "
-		    "(ipcrm, or systemd's RemoveIPC at logout)", my_index,
-		    doing);
+		if (SHM_LOAD(&h->state) >= ST_DONE)
+			warnx("consumer %u: the producer ended the run while %s "
+			    "(see its message)", my_index, doing);
+		else
+			warnx("consumer %u: the semaphore set was removed while "
+			    "%s (ipcrm, or systemd's RemoveIPC at logout)",
+			    my_index, doing);
 		return -1;
 	}
 	if (errno != EAGAIN && errno != 0) {
@@ -424,17 +432,22 @@ publish(const struct tally *t)
 	SHM_STORE(&me->consumed, t->consumed);
 }
 
-static void
+/*
+ * ps shows the role and progress, at most ten times a second.  Returns 1
+ * when it did, so that a busy consumer looks around at that pace too.
+ */
+static int
 title(const struct tally *t)
 {
 	uint64_t now = now_ns();
 
 	if (now - last_title_ns < 100000000ULL)
-		return;
+		return 0;
 	last_title_ns = now;
 	setproctitle("-consumer %u/%u: %llu items", my_index + 1,
 	    ring.hdr->mode == MODE_BROADCAST ? ring.hdr->expected : nchildren,
 	    (unsigned long long)t->consumed);
+	return 1;
 }
 
 /*
@@ -509,12 +522,11 @@ consume_queue(struct tally *t)
 			return 3;
 		}
 		SHM_ADD(&h->freed, k);
-		if (dump_flag || stop_flag) {
+		if (dump_flag || stop_flag || title(t)) {
 			errno = 0;
 			if (look_around("taking items") == -1)
 				return 3;
 		}
-		title(t);
 		if (delay_ms > 0)
 			sleep_ms(delay_ms);
 	}
@@ -573,12 +585,11 @@ consume_broadcast(struct tally *t)
 			return 3;
 		}
 		SHM_STORE(&me->freed, pos);
-		if (dump_flag || stop_flag) {
+		if (dump_flag || stop_flag || title(t)) {
 			errno = 0;
 			if (look_around("taking items") == -1)
 				return 3;
 		}
-		title(t);
 		if (delay_ms > 0)
 			sleep_ms(delay_ms);
 	}
@@ -669,7 +680,7 @@ child_main(uint32_t n)
 	memset(&t, 0, sizeof(t));
 	t.first_seq = UINT64_MAX;
 	(void)n;
-	title(&t);
+	(void)title(&t);
 	if (ring.hdr->flags & SHM_F_UNSAFE)
 		status = consume_unsafe(&t);
 	else if (ring.hdr->mode == MODE_BROADCAST)
@@ -800,8 +811,9 @@ main(int argc, char *argv[], char *envp[])
 	for (i = 0; (key = key_derive(keypath, proj)) == (key_t)-1; i++) {
 		if (errno != ENOENT || stop_flag ||
 		    i * 20 >= (uint32_t)timeout_s * 1000)
-			err(3, "ftok(%s, %d): no key file; start the producer "
-			    "first, or pass its -k", keypath, proj);
+			err(3, "ftok(%s, %d): no key file: start the producer "
+			    "first (it creates it), or pass its -k", keypath,
+			    proj);
 		sleep_ms(20);
 	}
 	attach_wait(key, keypath);

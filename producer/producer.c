@@ -89,7 +89,7 @@ static void	 post_eos(void);
 static void	 drain(void);
 static void	 finish(void) __attribute__((noreturn));
 static void	 dump_counters(void);
-static void	 title(void);
+static int	 title(void);
 static void	 write_report(const struct shm_report *);
 static void	 fatal_ipc(const char *);
 
@@ -361,15 +361,19 @@ dump_counters(void)
 	    (unsigned long long)SHM_LOAD(&h->freed), SHM_LOAD(&h->registered));
 }
 
-/* ps shows the role and progress, at most ten times a second. */
-static void
+/*
+ * ps shows the role and progress, at most ten times a second.  Returns 1
+ * when it did: a busy loop also looks around (tick) at that pace, so an
+ * ipcrm or a dead consumer is noticed even when no wait ever times out.
+ */
+static int
 title(void)
 {
 	struct shm_header *h = ring.hdr;
 	uint64_t t = now_ns(), head;
 
 	if (t - last_title_ns < 100000000ULL)
-		return;
+		return 0;
 	last_title_ns = t;
 	head = SHM_LOAD(&h->head);
 	if (h->mode == MODE_QUEUE)
@@ -381,6 +385,7 @@ title(void)
 		setproctitle("-%s: %llu/%llu, %u consumers", title_role,
 		    (unsigned long long)head, (unsigned long long)h->count,
 		    h->registered);
+	return 1;
 }
 
 static void
@@ -709,9 +714,8 @@ produce_safe(void)
 		}
 		pos += k;
 		SHM_STORE(&h->head, pos);
-		if ((dump_flag || stop_flag) && tick() == -1)
+		if ((dump_flag || stop_flag || title()) && tick() == -1)
 			break;
-		title();
 		if (delay_ms > 0)
 			sleep_ms(delay_ms);
 	}
@@ -768,7 +772,10 @@ produce_unsafe(void)
 		__atomic_store_n(&h->fill, fill + 1, __ATOMIC_RELAXED);
 		if (dump_flag)
 			dump_counters();
-		title();
+		if (title() && seg_removed(ring.shmid) == 1) {
+			abort_msg = "the segment was removed from outside";
+			break;
+		}
 		if (delay_ms > 0)
 			sleep_ms(delay_ms);
 	}
@@ -957,7 +964,7 @@ main(int argc, char *argv[], char *envp[])
 	int walk = 0;
 	mode_t perm = 0600;
 	pid_t other;
-	key_t key;
+	key_t key = (key_t)-1;
 
 	setproctitle_init(argc, argv, envp);
 	par.capacity = MAXBUF;
@@ -1122,9 +1129,19 @@ main(int argc, char *argv[], char *envp[])
 			    "regular file of yours; pass -k PATH", keybuf);
 		keypath = keybuf;
 	}
-	if (!rawkey_set && (key = key_derive(keypath, proj)) == (key_t)-1)
-		err(3, "ftok(%s, %d): the key file must exist (touch it)",
-		    keypath, proj);
+	if (!rawkey_set && (key = key_derive(keypath, proj)) == (key_t)-1 &&
+	    errno == ENOENT && !clean) {
+		/* A -k file that does not exist yet is created, like ours. */
+		int fd = open(keypath, O_RDONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (fd == -1 || close(fd) == -1)
+			err(3, "creating key file %s", keypath);
+		key = key_derive(keypath, proj);
+	}
+	if (!rawkey_set && key == (key_t)-1)
+		err(3, "ftok(%s, %d): the key file must exist and be "
+		    "readable", keypath, proj);
 
 	if (clean) {
 		char why[256];
