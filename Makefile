@@ -49,7 +49,7 @@ LIB	= common/libshmlab.a
 PROGS	= producer/producer consumer/consumer monitor/monitor
 
 TESTS	= tests/check_key tests/check_seg tests/check_ring tests/check_opts \
-	  tests/check_e2e tests/check_ledger
+	  tests/check_e2e tests/check_ledger tests/check_lab
 
 all: deps-lib $(PROGS)
 

@@ -44,6 +44,8 @@ noverify=0
 timeout=30
 delay=0
 cdelay=
+slow=0
+count_set=0
 quiet=0
 monitor=0
 monitor_pid=""
@@ -231,7 +233,7 @@ main() {
 	while (($#)); do
 		case $1 in
 		-n) number consumers "${2:-}" 1 512; consumers=$2; shift ;;
-		-c) number count "${2:-}" 0 1099511627776; count=$2; shift ;;
+		-c) number count "${2:-}" 0 1099511627776; count=$2 count_set=1; shift ;;
 		-b) number maxbuf "${2:-}" 1 32766; maxbuf=$2; shift ;;
 		-B) number batch "${2:-}" 1 32766; batch=$2; shift ;;
 		-m)
@@ -245,10 +247,12 @@ main() {
 		--jitter) number jitter "${2:-}" 0 100000; jitter=$2; shift ;;
 		--delay) number delay "${2:-}" 0 60000; delay=$2; shift ;;
 		--slow)
-			# Consumers slower than the producer: the ring fills and
-			# the producer blocks on it; at the end they wait on an
-			# empty ring.
-			delay=150 cdelay=500 ;;
+			# Consumers slower than the producer (10 items/s against
+			# 5/s for three): the ring fills within seconds and the
+			# producer blocks on it; once it has posted the end of
+			# the stream they drain the ring.  A short stream, unless
+			# -c says otherwise.
+			delay=100 cdelay=600 slow=1 ;;
 		--monitor) monitor=1 ;;
 		--no-verify) noverify=1 ;;
 		-q) quiet=1 ;;
@@ -257,6 +261,7 @@ main() {
 		esac
 		shift
 	done
+	((slow && !count_set)) && count=40
 	if ((unsafe)) && [[ $mode == broadcast ]]; then
 		die 2 "--unsafe works in queue mode only"
 	fi
@@ -293,9 +298,10 @@ main() {
 	((monitor)) && start_monitor
 	# A progress bar only for a person: a terminal, and a run that lasts.
 	if ((!json && !quiet && !monitor)) && [[ -t 1 && -t 2 ]]; then
-		started=$SECONDS
+		# Microseconds: $SECONDS counts whole seconds only.
+		started=${EPOCHREALTIME/./}
 		while kill -0 "$consumer_pid" 2>/dev/null; do
-			if ((SECONDS - started >= 1)); then
+			if ((${EPOCHREALTIME/./} - started >= 1000000)); then
 				progress
 				shown=1
 			fi

@@ -127,7 +127,6 @@ seg_create(key_t key, const struct shm_params *p, struct shm_ring *r)
 	h = base;
 	layout(h, p->capacity, SHM_MAX_CONSUMERS, p->count, p->flags,
 	    p->mode);
-	h->magic = SHM_MAGIC;
 	h->version = SHM_VERSION;
 	h->hdr_size = sizeof(*h);
 	h->capacity = p->capacity;
@@ -142,6 +141,11 @@ seg_create(key_t key, const struct shm_params *p, struct shm_ring *r)
 	h->count = p->count;
 	h->seed = p->seed;
 	h->semid = -1;
+	/*
+	 * The magic last: a consumer that attaches meanwhile sees a zero
+	 * magic and waits (EAGAIN) instead of judging a half-written layout.
+	 */
+	SHM_STORE(&h->magic, SHM_MAGIC);
 	r->shmid = id;
 	r->semid = -1;
 	r->key = key;
@@ -178,6 +182,12 @@ seg_validate(const struct shm_header *h, uint64_t real_size, char *buf,
 	if (h->hdr_size != sizeof(*h))
 		return fail(buf, len, "header size %u, want %zu", h->hdr_size,
 		    sizeof(*h));
+	if (h->ready == 0) {
+		/* The producer writes ready last: the rest may be half done. */
+		(void)snprintf(buf, len, "segment not initialised yet");
+		errno = EAGAIN;
+		return -1;
+	}
 	if (h->capacity < 1 || h->capacity > SHM_MAXBUF_MAX)
 		return fail(buf, len, "capacity %u out of range 1..%u",
 		    h->capacity, SHM_MAXBUF_MAX);

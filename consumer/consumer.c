@@ -11,8 +11,9 @@
  *
  *	consumer -n 3			# after: producer -c 1000
  *
- * Exit status: 0 every child finished cleanly, 1 a child was killed or
- * failed, 2 bad usage, 3 no producer / the producer died / objects removed.
+ * Exit status: 0 every child finished cleanly, 1 a child was killed,
+ * 2 bad usage, 3 no producer, the producer died, objects removed, or a
+ * child failed for one of those reasons.
  */
 #include <sys/types.h>
 #include <sys/ipc.h>

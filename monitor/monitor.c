@@ -282,16 +282,16 @@ attach_run(void)
 		case ENOENT:
 			errx(3, "no shmlab run under key 0x%08lx (%s, proj_id "
 			    "%d): start a producer, or check -k/-p",
-			    (unsigned long)run.key, run.keypath, run.proj);
+			    (unsigned long)(uint32_t)run.key, run.keypath, run.proj);
 		case EPROTO:
 			/* The reason says what is wrong; -k/-p, what to try. */
 			errx(3, "key 0x%08lx (%s): %s; check -k/-p",
-			    (unsigned long)run.key, run.keypath, why);
+			    (unsigned long)(uint32_t)run.key, run.keypath, why);
 		case EACCES:
 			errx(3, "key 0x%08lx (%s): permission denied: the run "
 			    "belongs to another user (its producer can widen "
 			    "it with --perm), or use your own -k/-p",
-			    (unsigned long)run.key, run.keypath);
+			    (unsigned long)(uint32_t)run.key, run.keypath);
 		case EIDRM:
 		case EINVAL:
 			/* Removed between shmget and shmat: look again. */
@@ -299,14 +299,14 @@ attach_run(void)
 		case EAGAIN:
 			if (!said) {
 				warnx("key 0x%08lx (%s): %s; waiting up to "
-				    "%d s", (unsigned long)run.key,
+				    "%d s", (unsigned long)(uint32_t)run.key,
 				    run.keypath, why, READY_WAIT_MS / 1000);
 				said = 1;
 			}
 			break;
 		default:
 			err(3, "attaching the segment under key 0x%08lx (%s)",
-			    (unsigned long)run.key, run.keypath);
+			    (unsigned long)(uint32_t)run.key, run.keypath);
 		}
 		if (stop_flag)
 			exit(0);
@@ -318,11 +318,11 @@ attach_run(void)
 				    "never initialised and its creator (pid "
 				    "%d) is gone: remove it with 'producer "
 				    "--clean' and the same -k/-p",
-				    (unsigned long)run.key, run.keypath,
+				    (unsigned long)(uint32_t)run.key, run.keypath,
 				    (int)ds.shm_cpid);
 			errx(3, "key 0x%08lx (%s): the segment is still not "
 			    "initialised after %d s: is its producer stopped?",
-			    (unsigned long)run.key, run.keypath,
+			    (unsigned long)(uint32_t)run.key, run.keypath,
 			    READY_WAIT_MS / 1000);
 		}
 		sleep_ms(20);
@@ -364,14 +364,14 @@ open_sems(void)
 		if (errno == EACCES)
 			errx(3, "semaphore set of key 0x%08lx (%s): permission "
 			    "denied: the run belongs to another user",
-			    (unsigned long)run.key, run.keypath);
-		err(3, "semget(key 0x%08lx from %s)", (unsigned long)run.key,
+			    (unsigned long)(uint32_t)run.key, run.keypath);
+		err(3, "semget(key 0x%08lx from %s)", (unsigned long)(uint32_t)run.key,
 		    run.keypath);
 	}
 	if (run.semid != hdr_semid)
 		warnx("the segment names semaphore set %d but key 0x%08lx has "
 		    "set %d: showing the key's", hdr_semid,
-		    (unsigned long)run.key, run.semid);
+		    (unsigned long)(uint32_t)run.key, run.semid);
 	arg.buf = &ds;
 	if (semctl(run.semid, 0, IPC_STAT, arg) == -1) {
 		if (ipc_gone(errno)) {
@@ -379,7 +379,7 @@ open_sems(void)
 			return;
 		}
 		err(3, "semctl(IPC_STAT) on sem id %d of key 0x%08lx",
-		    run.semid, (unsigned long)run.key);
+		    run.semid, (unsigned long)(uint32_t)run.key);
 	}
 	run.nsems = (int)ds.sem_nsems;
 	semvals = calloc((size_t)run.nsems, sizeof(*semvals));
@@ -1056,7 +1056,7 @@ text(FILE *fp, int cols)
 	char r1[24], r2[24], r3[24], r4[24];
 
 	put_time(fp, snap.wall, 1);
-	fprintf(fp, "  key 0x%08lx (%s, proj_id %d)\n", (unsigned long)run.key,
+	fprintf(fp, "  key 0x%08lx (%s, proj_id %d)\n", (unsigned long)(uint32_t)run.key,
 	    run.keypath, run.proj);
 	fprintf(fp, "%-*s%s mode, state %s, producer pid %d %s\n", LABEL_W,
 	    "run", mode_name((enum shm_mode)run.mode), state_name(snap.state),
@@ -1176,7 +1176,7 @@ json(FILE *fp)
 
 	fprintf(fp, "{\n  \"schema\": %d,\n  \"kind\": \"monitor\",\n"
 	    "  \"key\": \"0x%08lx\",\n  \"keyfile\": ", MONITOR_SCHEMA,
-	    (unsigned long)run.key);
+	    (unsigned long)(uint32_t)run.key);
 	json_str(fp, run.keypath);
 	fprintf(fp, ",\n  \"proj_id\": %d,\n  \"monitor_pid\": %ld,\n"
 	    "  \"time\": %lld,\n  \"ended\": %s,\n  \"ended_why\": ", run.proj,
@@ -1417,7 +1417,7 @@ main(int argc, char *argv[], char *envp[])
 			    run.keypath);
 		err(3, "ftok(%s, %d)", run.keypath, run.proj);
 	}
-	setproctitle("-monitor: key 0x%08lx", (unsigned long)run.key);
+	setproctitle("-monitor: key 0x%08lx", (unsigned long)(uint32_t)run.key);
 	setup_signals();
 	attach_run();
 	open_sems();

@@ -370,17 +370,20 @@ static int
 title(void)
 {
 	struct shm_header *h = ring.hdr;
-	uint64_t t = now_ns(), head;
+	uint64_t t = now_ns(), head, used;
 
 	if (t - last_title_ns < 100000000ULL)
 		return 0;
 	last_title_ns = t;
 	head = SHM_LOAD(&h->head);
-	if (h->mode == MODE_QUEUE)
+	if (h->mode == MODE_QUEUE) {
+		/* freed lags its release semop: never show more than full. */
+		used = head - SHM_LOAD(&h->freed);
 		setproctitle("-%s: %llu/%llu, ring %llu/%u", title_role,
 		    (unsigned long long)head, (unsigned long long)h->count,
-		    (unsigned long long)(head - SHM_LOAD(&h->freed)),
-		    h->capacity);
+		    (unsigned long long)(used > h->capacity ? h->capacity :
+		    used), h->capacity);
+	}
 	else
 		setproctitle("-%s: %llu/%llu, %u consumers", title_role,
 		    (unsigned long long)head, (unsigned long long)h->count,
@@ -1107,7 +1110,6 @@ main(int argc, char *argv[], char *envp[])
 		errx(2, "--json writes to stdout, which a daemon (-d) closes: "
 		    "use -o FILE");
 	parse_fault();
-	check_limits();
 
 	if (walk) {
 		/* The slides' own example, on the slides' terms. */
@@ -1161,6 +1163,8 @@ main(int argc, char *argv[], char *envp[])
 			    (unsigned long)(uint32_t)key, keypath);
 		return 0;
 	}
+	/* After --clean and --walkthrough: they must work at the limits. */
+	check_limits();
 	if (daemonise) {
 		if (pidpath == NULL)
 			errx(2, "-d needs -P pidfile");

@@ -1,0 +1,2280 @@
+/*
+ * check_lab.c - issue 5, the lab experience: the monitor (--json, --once,
+ * and that watching a run changes nothing), the slides' walkthrough driven
+ * from a pipe, the processes' titles, and run_demo.sh's progress bar.
+ *
+ * Who creates and removes what:
+ *   - tu_setup() makes the test's private directory and the guardian;
+ *     lab_key() makes key files in it, picks a proj_id in a given range
+ *     whose key has no object yet, and adopts the key (tu_key_adopt), so
+ *     that teardown -- or the guardian, when a test fails or times out --
+ *     removes whatever is left under it;
+ *   - the producer (or the walkthrough) creates the objects under that key
+ *     and removes them; every test then checks that nothing is left;
+ *   - run_demo.sh makes a key file of its own under TMPDIR, which the
+ *     tests point at their private directory; the test pins the file's
+ *     inode with a hard link, adopts its key, and tracks the process
+ *     groups of the demo's daemonised producer and of its setsid
+ *     consumer as soon as it sees them;
+ *   - every program runs in its own process group (tu_fork), killed by
+ *     teardown or the guardian.  The test process is a child subreaper, so
+ *     orphans come back to it and are reaped.
+ *
+ * The monitor's JSON is read with a small strict parser below (the whole
+ * document must parse), so no python3 is needed.  The pseudo-terminal for
+ * the progress bar comes from posix_openpt(), so no -lutil either.
+ */
+#include <sys/types.h>
+#include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmlab.h"
+#include "testutil.h"
+
+#define RUN_MS		30000	/* one slow run, at most (scaled) */
+#define QUICK_MS	10000	/* a program that should end at once */
+#define MAX_ARGS	40
+#define BALANCE_SLACK	2	/* batch window of a non-atomic snapshot */
+#define SNAPSHOTS	3	/* --json snapshots of one live run */
+#define DRAIN_MS	500	/* producer's exit after the consumers' */
+
+struct args {
+	int	 n;
+	char	*v[MAX_ARGS + 1];
+};
+
+/* A parsed JSON value; objects keep their keys in order. */
+enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jv {
+	enum jtype	 t;
+	int		 b;
+	int		 is_int;	/* a number without fraction or exponent */
+	long long	 i;
+	double		 d;
+	char		*s;
+	size_t		 n;		/* members or elements */
+	struct jv	*v;
+	char		**k;		/* objects: the member names */
+};
+
+/* A run_demo.sh invocation and what the test learnt about it. */
+struct demo {
+	struct tu_proc	 sh;
+	pid_t		 daemon;	/* the producer, from its pidfile */
+	pid_t		 cons;		/* the setsid consumer group */
+	key_t		 key;
+	int		 key_seen;	/* 1 adopted, -1 not ours */
+	char		*out;		/* what a pty master read, or NULL */
+	size_t		 outlen;
+};
+
+static struct tu_key key;
+static const char *producer_bin, *consumer_bin, *monitor_bin, *demo_bin;
+static int	 spawned;		/* names for output files */
+
+static void	 lab_setup(void);
+static void	 lab_teardown(void);
+static void	 arg(struct args *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	 args_free(struct args *);
+static int	 key_free(key_t);
+static void	 lab_key(struct tu_key *, int, int);
+static void	 spawn_io(struct tu_proc *, const char *, char *const [],
+		    char *const [], int, int, int);
+static char	*out_text(const struct tu_proc *);
+static char	*err_text(const struct tu_proc *);
+static void	 expect_exit(const struct tu_proc *, const char *, int);
+static void	 reap_orphans(void);
+static void	 expect_group_gone(pid_t, const char *);
+static int	 still_running(const struct tu_proc *);
+static int	 wait_file_has(const char *, const char *, int);
+
+static int	 jparse(const char *, struct jv *, char *, size_t);
+static void	 jfree(struct jv *);
+static const struct jv *jget(const struct jv *, const char *);
+static long long jint(const struct jv *, const char *);
+static const char *jstr(const struct jv *, const char *);
+static int	 jbool(const struct jv *, const char *);
+static const struct jv *jarr(const struct jv *, const char *);
+static long long jsem(const struct jv *, const char *);
+
+static void	 producer_args(struct args *, const struct tu_key *,
+		    const char *, const char *);
+static void	 consumer_args(struct args *, const struct tu_key *,
+		    const char *);
+static void	 monitor_args(struct args *, const struct tu_key *);
+static int	 monitor_run(const struct tu_key *, const char *const [],
+		    char **, char **);
+static void	 monitor_json(const struct tu_key *, struct jv *, char **);
+static int	 wait_json(const struct tu_key *, const char *, long long,
+		    int, struct jv *);
+static void	 expect_verified(const char *, unsigned long long);
+static long long queue_balance(const struct jv *);
+static void	 check_snapshot_common(const struct jv *, const char *,
+		    const char *, const struct tu_key *);
+
+static int	 read_title(pid_t, char *, size_t);
+static int	 children_of(pid_t, pid_t *, int);
+static int	 rmatch(const char *, const char *, long long *, int);
+
+static void	 demo_env(struct args *);
+static void	 demo_scan(struct demo *, uint64_t);
+static void	 demo_run(struct demo *, char *const [], int, int, int);
+static void	 demo_done(struct demo *);
+static int	 open_pty(int *, int *);
+static void	 sleep_until_frac(int);
+
+static Suite	*lab_suite(void);
+
+/* ------------------------------------------------------------- fixture */
+
+static void
+lab_setup(void)
+{
+	tu_setup();
+	tu_subreaper();
+	spawned = 0;
+	/* proj_id below 128: a key without its sign bit (see key_hex). */
+	lab_key(&key, 1, 127);
+	producer_bin = tu_bin("producer/producer");
+	consumer_bin = tu_bin("consumer/consumer");
+	monitor_bin = tu_bin("monitor/monitor");
+	demo_bin = tu_bin("run_demo.sh");
+	ck_assert_msg(producer_bin != NULL && consumer_bin != NULL &&
+	    monitor_bin != NULL && demo_bin != NULL, "producer/producer, "
+	    "consumer/consumer, monitor/monitor or run_demo.sh missing: run "
+	    "the tests from the repository root after make, or set "
+	    "SHMLAB_ROOT");
+}
+
+static void
+lab_teardown(void)
+{
+	tu_teardown();
+}
+
+/* ----------------------------------------------------------- processes */
+
+static void
+arg(struct args *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	ck_assert_int_lt(a->n, MAX_ARGS);
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(r, 0);
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void
+args_free(struct args *a)
+{
+	while (a->n > 0)
+		free(a->v[--a->n]);
+	a->v[0] = NULL;
+}
+
+static int
+key_free(key_t k)
+{
+	if (shmget(k, 0, 0) != -1 || errno != ENOENT)
+		return 0;
+	if (semget(k, 0, 0) != -1 || errno != ENOENT)
+		return 0;
+	return 1;
+}
+
+/*
+ * A key file in the test's directory and a proj_id in [lo, hi] whose key
+ * is free; the key is adopted, so teardown removes what is left under it.
+ */
+static void
+lab_key(struct tu_key *k, int lo, int hi)
+{
+	static int made;
+	char name[32];
+	int fd, i, proj, span = hi - lo + 1;
+
+	memset(k, 0, sizeof(*k));
+	(void)snprintf(name, sizeof(name), "labkey%d", made++);
+	ck_assert_int_eq(tu_path(k->path, sizeof(k->path), name), 0);
+	fd = open(k->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ck_assert_msg(fd != -1 && close(fd) == 0, "%s: %s", k->path,
+	    strerror(errno));
+	for (i = 0; i < span; i++) {
+		proj = lo + (int)(((unsigned)getpid() + (unsigned)i) %
+		    (unsigned)span);
+		k->key = ftok(k->path, proj);
+		ck_assert_msg(k->key != (key_t)-1, "ftok(%s): %s", k->path,
+		    strerror(errno));
+		if (!key_free(k->key))
+			continue;
+		k->proj = proj;
+		(void)snprintf(k->proj_arg, sizeof(k->proj_arg), "%d", proj);
+		ck_assert_msg(tu_key_adopt(k->key) == 0, "tu_key_adopt: %s",
+		    strerror(errno));
+		return;
+	}
+	ck_abort_msg("no free key for %s with proj_id %d..%d", k->path, lo,
+	    hi);
+}
+
+/*
+ * Starts argv[0] in its own process group (tu_fork) with env added to the
+ * environment.  stdin is in_fd, or /dev/null when -1; stdout and stderr
+ * are out_fd and err_fd, or DIR/NAME.out and DIR/NAME.err when -1.
+ */
+static void
+spawn_io(struct tu_proc *p, const char *name, char *const argv[],
+    char *const env[], int in_fd, int out_fd, int err_fd)
+{
+	sigset_t none;
+	pid_t pid;
+	int i;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	ck_assert_int_eq(tu_path(p->out, sizeof(p->out), name), 0);
+	ck_assert_int_eq(tu_path(p->err, sizeof(p->err), name), 0);
+	(void)strncat(p->out, ".out", sizeof(p->out) - strlen(p->out) - 1);
+	(void)strncat(p->err, ".err", sizeof(p->err) - strlen(p->err) - 1);
+	p->start_ns = (uint64_t)tu_now_ms() * 1000000;
+	pid = tu_fork();
+	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (in_fd < 0)
+			in_fd = open("/dev/null", O_RDONLY);
+		if (out_fd < 0)
+			out_fd = open(p->out, O_WRONLY | O_CREAT | O_TRUNC,
+			    0600);
+		if (err_fd < 0)
+			err_fd = open(p->err, O_WRONLY | O_CREAT | O_TRUNC,
+			    0600);
+		if (in_fd < 0 || out_fd < 0 || err_fd < 0 ||
+		    dup2(in_fd, STDIN_FILENO) == -1 ||
+		    dup2(out_fd, STDOUT_FILENO) == -1 ||
+		    dup2(err_fd, STDERR_FILENO) == -1)
+			_exit(126);
+		(void)unsetenv("SHMLAB_FAULT");
+		(void)unsetenv("TMUX");
+		for (i = 0; env != NULL && env[i] != NULL; i++)
+			(void)putenv(env[i]);
+		(void)sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)signal(SIGPIPE, SIG_DFL);
+		execv(argv[0], argv);
+		dprintf(STDERR_FILENO, "check_lab: exec %s: %s\n", argv[0],
+		    strerror(errno));
+		_exit(127);
+	}
+	p->pid = pid;
+}
+
+static char *
+out_text(const struct tu_proc *p)
+{
+	char *s = tu_read_file(p->out, NULL);
+
+	return s != NULL ? s : strdup("");
+}
+
+static char *
+err_text(const struct tu_proc *p)
+{
+	char *s = tu_read_file(p->err, NULL);
+
+	return s != NULL ? s : strdup("");
+}
+
+static void
+expect_exit(const struct tu_proc *p, const char *name, int want)
+{
+	char how[64], *err, *out;
+
+	if (tu_exit_code(p) == want && !p->timed_out)
+		return;
+	err = err_text(p);
+	out = out_text(p);
+	ck_abort_msg("%s: %s, want exit %d; stderr: %.1500s; stdout: %.1500s",
+	    name, tu_status_str(p, how, sizeof(how)), want, err, out);
+}
+
+/* Orphans that came back to us (subreaper) are reaped, never left. */
+static void
+reap_orphans(void)
+{
+	int st;
+
+	while (waitpid(-1, &st, WNOHANG) > 0)
+		;
+}
+
+/* No process is left in the group, zombies included (we reap them). */
+static void
+expect_group_gone(pid_t pgid, const char *name)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(3000);
+
+	for (;;) {
+		while (waitpid(-pgid, NULL, WNOHANG) > 0)
+			;
+		if (kill(-pgid, 0) == -1 && errno == ESRCH)
+			return;
+		ck_assert_msg(tu_now_ms() < end, "%s left processes behind in "
+		    "its process group %ld", name, (long)pgid);
+		tu_sleep_ms(5);
+	}
+}
+
+static int
+still_running(const struct tu_proc *p)
+{
+	int st;
+
+	return !p->done && waitpid(p->pid, &st, WNOHANG) == 0;
+}
+
+/* Waits up to ms (scaled) for path to contain s; 0 found, -1 not. */
+static int
+wait_file_has(const char *path, const char *s, int ms)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
+	char *text;
+	int found;
+
+	for (;;) {
+		text = tu_read_file(path, NULL);
+		found = text != NULL && strstr(text, s) != NULL;
+		free(text);
+		if (found)
+			return 0;
+		if (tu_now_ms() >= end)
+			return -1;
+		tu_sleep_ms(5);
+	}
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+/*
+ * A strict parser for one JSON document (RFC 8259), enough to hold the
+ * monitor's snapshot: objects, arrays, strings with every escape, numbers
+ * (integers kept exactly), true, false, null.  Anything after the value
+ * but whitespace is an error.
+ */
+struct jp {
+	const char	*p;
+	char		*err;
+	size_t		 errlen;
+	int		 depth;
+};
+
+static int	 jp_value(struct jp *, struct jv *);
+
+static int
+jp_fail(struct jp *j, const char *what)
+{
+	if (j->err[0] == '\0')
+		(void)snprintf(j->err, j->errlen, "%s at \"%.30s\"", what,
+		    j->p);
+	return -1;
+}
+
+static void
+jp_ws(struct jp *j)
+{
+	while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' ||
+	    *j->p == '\r')
+		j->p++;
+}
+
+static int
+jp_hex4(struct jp *j, unsigned *out)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (!isxdigit((unsigned char)j->p[i]))
+			return jp_fail(j, "bad \\u escape");
+		v = v * 16 + (unsigned)(isdigit((unsigned char)j->p[i]) ?
+		    j->p[i] - '0' : (tolower((unsigned char)j->p[i]) - 'a' +
+		    10));
+	}
+	j->p += 4;
+	*out = v;
+	return 0;
+}
+
+static int
+jp_string(struct jp *j, char **out)
+{
+	size_t cap = 16, n = 0;
+	unsigned c, lo;
+	char *s, *ns;
+
+	if (*j->p != '"')
+		return jp_fail(j, "string expected");
+	j->p++;
+	if ((s = malloc(cap)) == NULL)
+		return jp_fail(j, "out of memory");
+	for (;;) {
+		if (cap - n < 5) {
+			if ((ns = realloc(s, cap * 2)) == NULL) {
+				free(s);
+				return jp_fail(j, "out of memory");
+			}
+			s = ns;
+			cap *= 2;
+		}
+		c = (unsigned char)*j->p;
+		if (c == '"') {
+			j->p++;
+			break;
+		}
+		if (c < 0x20) {
+			free(s);
+			return jp_fail(j, "control character in a string");
+		}
+		j->p++;
+		if (c != '\\') {
+			s[n++] = (char)c;
+			continue;
+		}
+		c = (unsigned char)*j->p++;
+		switch (c) {
+		case '"': case '\\': case '/':
+			s[n++] = (char)c;
+			continue;
+		case 'b': s[n++] = '\b'; continue;
+		case 'f': s[n++] = '\f'; continue;
+		case 'n': s[n++] = '\n'; continue;
+		case 'r': s[n++] = '\r'; continue;
+		case 't': s[n++] = '\t'; continue;
+		case 'u':
+			break;
+		default:
+			free(s);
+			return jp_fail(j, "bad escape");
+		}
+		if (jp_hex4(j, &c) == -1) {
+			free(s);
+			return -1;
+		}
+		if (c >= 0xd800 && c < 0xdc00 && j->p[0] == '\\' &&
+		    j->p[1] == 'u') {
+			j->p += 2;
+			if (jp_hex4(j, &lo) == -1) {
+				free(s);
+				return -1;
+			}
+			if (lo >= 0xdc00 && lo < 0xe000)
+				c = 0x10000 + ((c - 0xd800) << 10) +
+				    (lo - 0xdc00);
+		}
+		if (c < 0x80)
+			s[n++] = (char)c;
+		else if (c < 0x800) {
+			s[n++] = (char)(0xc0 | (c >> 6));
+			s[n++] = (char)(0x80 | (c & 0x3f));
+		} else if (c < 0x10000) {
+			s[n++] = (char)(0xe0 | (c >> 12));
+			s[n++] = (char)(0x80 | ((c >> 6) & 0x3f));
+			s[n++] = (char)(0x80 | (c & 0x3f));
+		} else {
+			s[n++] = (char)(0xf0 | (c >> 18));
+			s[n++] = (char)(0x80 | ((c >> 12) & 0x3f));
+			s[n++] = (char)(0x80 | ((c >> 6) & 0x3f));
+			s[n++] = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	s[n] = '\0';
+	*out = s;
+	return 0;
+}
+
+static int
+jp_number(struct jp *j, struct jv *v)
+{
+	const char *s = j->p, *q = j->p;
+	char *end;
+
+	v->t = J_NUM;
+	v->is_int = 1;
+	if (*q == '-')
+		q++;
+	if (*q == '0')
+		q++;
+	else if (*q >= '1' && *q <= '9')
+		while (isdigit((unsigned char)*q))
+			q++;
+	else
+		return jp_fail(j, "bad number");
+	if (*q == '.') {
+		v->is_int = 0;
+		q++;
+		if (!isdigit((unsigned char)*q))
+			return jp_fail(j, "bad fraction");
+		while (isdigit((unsigned char)*q))
+			q++;
+	}
+	if (*q == 'e' || *q == 'E') {
+		v->is_int = 0;
+		q++;
+		if (*q == '+' || *q == '-')
+			q++;
+		if (!isdigit((unsigned char)*q))
+			return jp_fail(j, "bad exponent");
+		while (isdigit((unsigned char)*q))
+			q++;
+	}
+	errno = 0;
+	v->d = strtod(s, &end);
+	if (v->is_int) {
+		errno = 0;
+		v->i = strtoll(s, &end, 10);
+		if (errno != 0)
+			return jp_fail(j, "integer out of range");
+	}
+	j->p = q;
+	return 0;
+}
+
+static int
+jp_push(struct jp *j, struct jv *v, char *name)
+{
+	struct jv *nv;
+	char **nk;
+
+	if ((nv = realloc(v->v, (v->n + 1) * sizeof(*nv))) == NULL) {
+		free(name);
+		return jp_fail(j, "out of memory");
+	}
+	v->v = nv;
+	memset(&v->v[v->n], 0, sizeof(v->v[v->n]));
+	if (v->t == J_OBJ) {
+		if ((nk = realloc(v->k, (v->n + 1) * sizeof(*nk))) == NULL) {
+			free(name);
+			return jp_fail(j, "out of memory");
+		}
+		v->k = nk;
+		v->k[v->n] = name;
+	}
+	v->n++;
+	return 0;
+}
+
+static int
+jp_value(struct jp *j, struct jv *v)
+{
+	char *name;
+
+	memset(v, 0, sizeof(*v));
+	if (++j->depth > 64)
+		return jp_fail(j, "nested too deep");
+	jp_ws(j);
+	switch (*j->p) {
+	case '{':
+	case '[':
+		v->t = *j->p == '{' ? J_OBJ : J_ARR;
+		j->p++;
+		jp_ws(j);
+		if (*j->p == (v->t == J_OBJ ? '}' : ']')) {
+			j->p++;
+			break;
+		}
+		for (;;) {
+			name = NULL;
+			jp_ws(j);
+			if (v->t == J_OBJ) {
+				if (jp_string(j, &name) == -1)
+					return -1;
+				jp_ws(j);
+				if (*j->p != ':') {
+					free(name);
+					return jp_fail(j, "':' expected");
+				}
+				j->p++;
+			}
+			if (jp_push(j, v, name) == -1 ||
+			    jp_value(j, &v->v[v->n - 1]) == -1)
+				return -1;
+			jp_ws(j);
+			if (*j->p == ',') {
+				j->p++;
+				continue;
+			}
+			if (*j->p != (v->t == J_OBJ ? '}' : ']'))
+				return jp_fail(j, "',' or end expected");
+			j->p++;
+			break;
+		}
+		break;
+	case '"':
+		v->t = J_STR;
+		if (jp_string(j, &v->s) == -1)
+			return -1;
+		break;
+	case 't':
+	case 'f':
+	case 'n':
+		if (strncmp(j->p, "true", 4) == 0) {
+			v->t = J_BOOL;
+			v->b = 1;
+			j->p += 4;
+		} else if (strncmp(j->p, "false", 5) == 0) {
+			v->t = J_BOOL;
+			j->p += 5;
+		} else if (strncmp(j->p, "null", 4) == 0) {
+			v->t = J_NULL;
+			j->p += 4;
+		} else
+			return jp_fail(j, "bad literal");
+		break;
+	default:
+		if (jp_number(j, v) == -1)
+			return -1;
+	}
+	j->depth--;
+	return 0;
+}
+
+/* 0 and the document in *v, or -1 with a reason in err (v freeable). */
+static int
+jparse(const char *text, struct jv *v, char *err, size_t errlen)
+{
+	struct jp j = { text, err, errlen, 0 };
+
+	err[0] = '\0';
+	if (jp_value(&j, v) == -1)
+		return -1;
+	jp_ws(&j);
+	if (*j.p != '\0')
+		return jp_fail(&j, "text after the document");
+	return 0;
+}
+
+static void
+jfree(struct jv *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++) {
+		jfree(&v->v[i]);
+		if (v->k != NULL)
+			free(v->k[i]);
+	}
+	free(v->v);
+	free(v->k);
+	free(v->s);
+	memset(v, 0, sizeof(*v));
+}
+
+static const struct jv *
+jget(const struct jv *o, const char *name)
+{
+	size_t i;
+
+	if (o->t != J_OBJ)
+		return NULL;
+	for (i = 0; i < o->n; i++)
+		if (strcmp(o->k[i], name) == 0)
+			return &o->v[i];
+	return NULL;
+}
+
+static long long
+jint(const struct jv *o, const char *name)
+{
+	const struct jv *v = jget(o, name);
+
+	ck_assert_msg(v != NULL && v->t == J_NUM && v->is_int, "\"%s\" is "
+	    "missing or not an integer", name);
+	return v->i;
+}
+
+static const char *
+jstr(const struct jv *o, const char *name)
+{
+	const struct jv *v = jget(o, name);
+
+	ck_assert_msg(v != NULL && v->t == J_STR, "\"%s\" is missing or not a "
+	    "string", name);
+	return v->s;
+}
+
+static int
+jbool(const struct jv *o, const char *name)
+{
+	const struct jv *v = jget(o, name);
+
+	ck_assert_msg(v != NULL && v->t == J_BOOL, "\"%s\" is missing or not "
+	    "a boolean", name);
+	return v->b;
+}
+
+static const struct jv *
+jarr(const struct jv *o, const char *name)
+{
+	const struct jv *v = jget(o, name);
+
+	ck_assert_msg(v != NULL && v->t == J_ARR, "\"%s\" is missing or not "
+	    "an array", name);
+	return v;
+}
+
+/* The value of the semaphore called name in the snapshot's array. */
+static long long
+jsem(const struct jv *d, const char *name)
+{
+	const struct jv *a = jarr(d, "semaphores"), *s;
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		s = &a->v[i];
+		if (strcmp(jstr(s, "name"), name) == 0)
+			return jint(s, "value");
+	}
+	ck_abort_msg("no semaphore named \"%s\" in the snapshot", name);
+	return -1;
+}
+
+/* ------------------------------------------------------ shmlab programs */
+
+/* producer -k K -p P -q -t 30 -o REPORT ARGS... (args space-separated) */
+static void
+producer_args(struct args *a, const struct tu_key *k, const char *report,
+    const char *extra)
+{
+	char *copy, *tok, *save;
+
+	a->n = 0;
+	arg(a, "%s", producer_bin);
+	arg(a, "-k");
+	arg(a, "%s", k->path);
+	arg(a, "-p");
+	arg(a, "%s", k->proj_arg);
+	arg(a, "-q");
+	arg(a, "-t");
+	arg(a, "30");
+	if (report != NULL) {
+		arg(a, "-o");
+		arg(a, "%s", report);
+	}
+	copy = strdup(extra);
+	ck_assert_ptr_nonnull(copy);
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save))
+		arg(a, "%s", tok);
+	free(copy);
+}
+
+static void
+consumer_args(struct args *a, const struct tu_key *k, const char *extra)
+{
+	char *copy, *tok, *save;
+
+	a->n = 0;
+	arg(a, "%s", consumer_bin);
+	arg(a, "-k");
+	arg(a, "%s", k->path);
+	arg(a, "-p");
+	arg(a, "%s", k->proj_arg);
+	arg(a, "-q");
+	arg(a, "-t");
+	arg(a, "30");
+	copy = strdup(extra);
+	ck_assert_ptr_nonnull(copy);
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save))
+		arg(a, "%s", tok);
+	free(copy);
+}
+
+static void
+monitor_args(struct args *a, const struct tu_key *k)
+{
+	a->n = 0;
+	arg(a, "%s", monitor_bin);
+	arg(a, "-k");
+	arg(a, "%s", k->path);
+	arg(a, "-p");
+	arg(a, "%s", k->proj_arg);
+}
+
+/*
+ * Runs the monitor with opts (NULL-terminated) to its end; returns its
+ * exit code, and its stdout and stderr in *out and *err (malloc'd).
+ */
+static int
+monitor_run(const struct tu_key *k, const char *const opts[], char **out,
+    char **err)
+{
+	struct tu_proc p;
+	struct args a;
+	char name[32];
+	int i, code;
+
+	monitor_args(&a, k);
+	for (i = 0; opts[i] != NULL; i++)
+		arg(&a, "%s", opts[i]);
+	(void)snprintf(name, sizeof(name), "monitor%d", spawned++);
+	spawn_io(&p, name, a.v, NULL, -1, -1, -1);
+	(void)tu_wait(&p, QUICK_MS);
+	ck_assert_msg(!p.timed_out, "monitor %s did not end in time",
+	    opts[0] != NULL ? opts[0] : "");
+	code = tu_exit_code(&p);
+	*out = out_text(&p);
+	*err = err_text(&p);
+	args_free(&a);
+	return code;
+}
+
+/* One --json snapshot, parsed; the raw text too when raw is not NULL. */
+static void
+monitor_json(const struct tu_key *k, struct jv *d, char **raw)
+{
+	static const char *const opts[] = { "--json", NULL };
+	char why[160], *out, *err;
+	int code;
+
+	code = monitor_run(k, opts, &out, &err);
+	ck_assert_msg(code == 0, "monitor --json: exit %d; stderr: %.1000s",
+	    code, err);
+	ck_assert_msg(jparse(out, d, why, sizeof(why)) == 0, "monitor --json "
+	    "is not valid JSON: %s; output: %.2000s", why, out);
+	ck_assert_msg(d->t == J_OBJ, "monitor --json: not an object");
+	ck_assert_int_eq(jint(d, "schema"), 1);
+	ck_assert_str_eq(jstr(d, "kind"), "monitor");
+	free(err);
+	if (raw != NULL)
+		*raw = out;
+	else
+		free(out);
+}
+
+/*
+ * Polls --json snapshots until the run is in state and member has at
+ * least min (member NULL: the state alone).  Returns 0 with the snapshot
+ * in *d, or -1 at the deadline.
+ */
+static int
+wait_json(const struct tu_key *k, const char *state, long long min, int ms,
+    struct jv *d)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
+	const char *member = min >= 0 ? "head" : NULL;
+
+	for (;;) {
+		if (shmget(k->key, 0, 0) != -1) {
+			monitor_json(k, d, NULL);
+			if (strcmp(jstr(d, "state"), state) == 0 &&
+			    (member == NULL || jint(d, member) >= min))
+				return 0;
+			jfree(d);
+		}
+		if (tu_now_ms() >= end)
+			return -1;
+		tu_sleep_ms(20);
+	}
+}
+
+/* The producer's report says the run verified. */
+static void
+expect_verified(const char *path, unsigned long long count)
+{
+	unsigned long long v;
+	char *js;
+	int b;
+
+	js = tu_read_file(path, NULL);
+	ck_assert_msg(js != NULL, "no report at %s", path);
+	ck_assert_msg(tu_json_bool(js, "verified", &b) == 0 && b == 1,
+	    "the run did not verify: %.2000s", js);
+	ck_assert_msg(tu_json_u64(js, "consumed", &v) == 0 && v >= count,
+	    "consumed %llu of %llu: %.2000s", v, count, js);
+	free(js);
+}
+
+/*
+ * Queue mode: every slot is free (empty), holds an item (full) or is
+ * being read (tail - freed); the end-of-stream token adds one to full.
+ * Returns the sum minus MAXBUF: 0 when the invariant holds exactly.
+ */
+static long long
+queue_balance(const struct jv *d)
+{
+	long long empty = jsem(d, "empty"), full = jsem(d, "full");
+	long long tail = jint(d, "tail"), freed = jint(d, "freed");
+	long long eos = jbool(d, "eos");
+
+	return empty + full + (tail - freed) - eos - jint(d, "capacity");
+}
+
+/* What every snapshot of a -b 10 -c 60 run on key k must show. */
+static void
+check_snapshot_common(const struct jv *d, const char *raw, const char *mode,
+    const struct tu_key *k)
+{
+	char hex[16];
+	long long head, tail, freed, mutex;
+
+	(void)snprintf(hex, sizeof(hex), "0x%08x", (unsigned)(uint32_t)k->key);
+	ck_assert_msg(strcmp(jstr(d, "key"), hex) == 0, "\"key\" is %s, the "
+	    "test's key is %s", jstr(d, "key"), hex);
+	ck_assert_str_eq(jstr(d, "keyfile"), k->path);
+	ck_assert_int_eq(jint(d, "proj_id"), k->proj);
+	ck_assert_str_eq(jstr(d, "mode"), mode);
+	ck_assert_int_eq(jint(d, "capacity"), 10);
+	ck_assert_int_eq(jint(d, "count"), 60);
+	ck_assert_int_eq(jint(d, "shmid"), shmget(k->key, 0, 0));
+	ck_assert_int_eq(jint(d, "semid"), semget(k->key, 0, 0));
+	head = jint(d, "head");
+	tail = jint(d, "tail");
+	freed = jint(d, "freed");
+	ck_assert_msg(head >= 0 && head <= 60, "head %lld of 60", head);
+	if (strcmp(mode, "queue") == 0)
+		ck_assert_msg(freed <= tail && tail <= head, "freed %lld, tail "
+		    "%lld, head %lld: out of order", freed, tail, head);
+	ck_assert_msg(jint(d, "fill") >= 0 && jint(d, "fill") <= 10,
+	    "fill %lld", jint(d, "fill"));
+	mutex = jsem(d, "mutex");
+	ck_assert_msg(mutex == 0 || mutex == 1, "mutex is %lld", mutex);
+	ck_assert_msg(jint(d, "producer_pid") > 0 && jbool(d, "producer_alive"),
+	    "producer not alive in the snapshot");
+	ck_assert_int_eq(jbool(d, "ended"), 0);
+	ck_assert_msg(strlen(jstr(d, "ring_map")) == 10, "ring_map \"%s\"",
+	    jstr(d, "ring_map"));
+	ck_assert_int_eq((long long)jarr(d, "ring")->n, 10);
+	ck_assert_msg(strchr(raw, '\033') == NULL, "an escape sequence in "
+	    "--json");
+}
+
+/* --------------------------------------------------------------- /proc */
+
+/* The process title: /proc/PID/cmdline up to its first NUL, trimmed. */
+static int
+read_title(pid_t pid, char *buf, size_t len)
+{
+	char path[64], *text;
+	size_t n;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	if ((text = tu_read_file(path, NULL)) == NULL)
+		return -1;
+	(void)snprintf(buf, len, "%s", text);
+	free(text);
+	for (n = strlen(buf); n > 0 && buf[n - 1] == ' '; n--)
+		buf[n - 1] = '\0';
+	return 0;
+}
+
+/* The pids whose parent is ppid (from /proc/PID/stat); how many. */
+static int
+children_of(pid_t ppid, pid_t *out, int max)
+{
+	char path[300], *text, *paren;
+	struct dirent *de;
+	long pid, pp;
+	int n = 0;
+	DIR *d;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < max) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((text = tu_read_file(path, NULL)) == NULL)
+			continue;
+		paren = strrchr(text, ')');
+		if (paren != NULL && sscanf(paren + 2, "%*c %ld", &pp) == 1 &&
+		    pp == (long)ppid && paren[2] != 'Z') {
+			pid = strtol(de->d_name, NULL, 10);
+			out[n++] = (pid_t)pid;
+		}
+		free(text);
+	}
+	(void)closedir(d);
+	return n;
+}
+
+/*
+ * Matches s against the extended regex re (anchored by the caller);
+ * the first ngroups groups are stored as numbers in g.  1 match, 0 not.
+ */
+static int
+rmatch(const char *re, const char *s, long long *g, int ngroups)
+{
+	regmatch_t m[8];
+	regex_t r;
+	int i, ok;
+
+	ck_assert_int_le(ngroups, 7);
+	ck_assert_int_eq(regcomp(&r, re, REG_EXTENDED), 0);
+	ok = regexec(&r, s, 8, m, 0) == 0;
+	for (i = 0; ok && i < ngroups; i++)
+		g[i] = m[i + 1].rm_so >= 0 ? strtoll(s + m[i + 1].rm_so, NULL,
+		    10) : -1;
+	regfree(&r);
+	return ok;
+}
+
+/* --------------------------------------------------------- run_demo.sh */
+
+/* Its temporary directory inside ours; the programs we built. */
+static void
+demo_env(struct args *env)
+{
+	env->n = 0;
+	env->v[0] = NULL;
+	arg(env, "TMPDIR=%s", tu_dir());
+	arg(env, "SHMLAB_PRODUCER=%s", producer_bin);
+	arg(env, "SHMLAB_CONSUMER=%s", consumer_bin);
+	arg(env, "SHMLAB_MONITOR=%s", monitor_bin);
+}
+
+/*
+ * Looks into run_demo.sh's temporary directory: pins its key file with a
+ * hard link and adopts the key; tracks the daemon's process group once
+ * the pidfile names it, and the consumer's (setsid: a group of its own)
+ * once it appears as the script's child.
+ */
+static void
+demo_scan(struct demo *d, uint64_t start_s)
+{
+	static int holds;
+	char path[PATH_MAX], hold[PATH_MAX], name[32], *text;
+	struct shmid_ds ds;
+	struct dirent *de;
+	pid_t kids[16];
+	long pid;
+	int i, n, id;
+	key_t k;
+	DIR *dir;
+
+	if ((dir = opendir(tu_dir())) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, "shmlab-demo.", 12) != 0)
+			continue;
+		(void)snprintf(name, sizeof(name), "demo-key.%d", holds);
+		if (d->key_seen == 0 &&
+		    snprintf(path, sizeof(path), "%s/%s/key", tu_dir(),
+		    de->d_name) < (int)sizeof(path) &&
+		    tu_path(hold, sizeof(hold), name) == 0 &&
+		    link(path, hold) == 0 &&
+		    (k = ftok(hold, SHM_PROJ_ID)) != (key_t)-1) {
+			holds++;
+			d->key = k;
+			/* An older object under the key is not ours. */
+			if ((id = shmget(k, 0, 0)) != -1 &&
+			    shmctl(id, IPC_STAT, &ds) == 0 &&
+			    (uint64_t)ds.shm_ctime < start_s)
+				d->key_seen = -1;
+			else
+				d->key_seen = tu_key_adopt(k) == 0 ? 1 : -1;
+		}
+		if (d->daemon == 0 &&
+		    snprintf(path, sizeof(path), "%s/%s/producer.pid",
+		    tu_dir(), de->d_name) < (int)sizeof(path) &&
+		    (text = tu_read_file(path, NULL)) != NULL) {
+			pid = strtol(text, NULL, 10);
+			free(text);
+			if (pid > 1) {
+				d->daemon = (pid_t)pid;
+				tu_track_pgid((pid_t)pid);
+			}
+		}
+	}
+	(void)closedir(dir);
+	if (d->cons == 0 && !d->sh.done) {
+		n = children_of(d->sh.pid, kids, 16);
+		for (i = 0; i < n; i++)
+			if (getpgid(kids[i]) == kids[i]) {
+				d->cons = kids[i];
+				tu_track_pgid(kids[i]);
+			}
+	}
+}
+
+/*
+ * Runs run_demo.sh (argv) to its end with stdout and stderr as given
+ * (-1: files); with master >= 0, reads that pty master meanwhile into
+ * d->out.  Kills everything at the deadline.
+ */
+static void
+demo_run(struct demo *d, char *const argv[], int out_fd, int err_fd,
+    int master)
+{
+	struct pollfd pfd;
+	struct args env;
+	uint64_t end, start_s, quiet_end = 0, next_scan = 0;
+	char buf[4096], *nb;
+	ssize_t n;
+	int st;
+
+	memset(d, 0, sizeof(*d));
+	demo_env(&env);
+	start_s = (uint64_t)time(NULL);
+	spawn_io(&d->sh, "demo", argv, env.v, -1, out_fd, err_fd);
+	if (out_fd >= 0)
+		(void)close(out_fd);
+	if (err_fd >= 0 && err_fd != out_fd)
+		(void)close(err_fd);
+	end = tu_now_ms() + (uint64_t)tu_ms(RUN_MS);
+	for (;;) {
+		if (tu_now_ms() >= next_scan) {
+			demo_scan(d, start_s);
+			next_scan = tu_now_ms() + 10;
+		}
+		if (!d->sh.done && waitpid(d->sh.pid, &d->sh.status,
+		    WNOHANG) == d->sh.pid) {
+			d->sh.done = 1;
+			d->sh.end_ns = (uint64_t)tu_now_ms() * 1000000;
+			quiet_end = tu_now_ms() + 200;
+		}
+		if (master >= 0) {
+			pfd.fd = master;
+			pfd.events = POLLIN;
+			if (poll(&pfd, 1, 2) == 1) {
+				n = read(master, buf, sizeof(buf));
+				if (n > 0) {
+					nb = realloc(d->out, d->outlen +
+					    (size_t)n + 1);
+					ck_assert_ptr_nonnull(nb);
+					d->out = nb;
+					memcpy(d->out + d->outlen, buf,
+					    (size_t)n);
+					d->outlen += (size_t)n;
+					d->out[d->outlen] = '\0';
+					continue;
+				}
+				/* EIO: every slave fd is closed. */
+				if (d->sh.done)
+					break;
+				tu_sleep_ms(2);
+			} else if (d->sh.done && tu_now_ms() >= quiet_end)
+				break;
+		} else {
+			if (d->sh.done)
+				break;
+			tu_sleep_ms(2);
+		}
+		if (tu_now_ms() >= end) {
+			(void)kill(-d->sh.pid, SIGKILL);
+			if (d->daemon > 0)
+				(void)kill(-d->daemon, SIGKILL);
+			if (d->cons > 0)
+				(void)kill(-d->cons, SIGKILL);
+			if (!d->sh.done) {
+				(void)waitpid(d->sh.pid, &d->sh.status, 0);
+				d->sh.done = d->sh.timed_out = 1;
+			}
+			break;
+		}
+	}
+	if (d->out == NULL)
+		d->out = strdup("");
+	demo_scan(d, start_s);
+	args_free(&env);
+	ck_assert_msg(!d->sh.timed_out, "run_demo.sh did not finish in time");
+	if (d->daemon > 0)
+		ck_assert_msg(tu_wait_pid_gone(d->daemon, QUICK_MS, &st) == 0,
+		    "run_demo.sh's producer (pid %ld) outlived it",
+		    (long)d->daemon);
+}
+
+/* After a demo: none of its processes left, no object under its key. */
+static void
+demo_done(struct demo *d)
+{
+	reap_orphans();
+	expect_group_gone(d->sh.pid, "run_demo.sh");
+	if (d->cons > 0)
+		expect_group_gone(d->cons, "run_demo.sh's consumer");
+	ck_assert_msg(d->key_seen == 1, "never saw run_demo.sh's key file "
+	    "under TMPDIR=%s", tu_dir());
+	ck_assert_msg(tu_ipc_count_key(d->key) == 0, "run_demo.sh left "
+	    "objects under its key 0x%08x", (unsigned)d->key);
+	free(d->out);
+	d->out = NULL;
+}
+
+/*
+ * A pseudo-terminal pair, 120x50, with output post-processing off so that
+ * a '\r' read from the master is one the program wrote, not the line
+ * discipline's "\n" -> "\r\n".
+ */
+static int
+open_pty(int *master, int *slave)
+{
+	struct winsize ws = { 50, 120, 0, 0 };
+	struct termios t;
+	char name[128];
+
+	if ((*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		return -1;
+	if (grantpt(*master) == -1 || unlockpt(*master) == -1 ||
+	    ptsname_r(*master, name, sizeof(name)) != 0 ||
+	    (*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		(void)close(*master);
+		return -1;
+	}
+	if (tcgetattr(*slave, &t) == 0) {
+		t.c_oflag &= ~(tcflag_t)OPOST;
+		(void)tcsetattr(*slave, TCSANOW, &t);
+	}
+	(void)ioctl(*slave, TIOCSWINSZ, &ws);
+	return 0;
+}
+
+/* Sleeps until the wall clock's second is frac_ms into itself. */
+static void
+sleep_until_frac(int frac_ms)
+{
+	struct timespec ts;
+	long now_ms, wait_ms;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = ts.tv_nsec / 1000000;
+	wait_ms = (frac_ms - now_ms + 1000) % 1000;
+	tu_sleep_ms((int)wait_ms);
+}
+
+/* ------------------------------------------------------------- monitor */
+
+/*
+ * A slow queue run (producer 50 ms per item, two consumers 80 ms each):
+ * three --json snapshots while it produces.  Each names the test's key,
+ * counts every attached process, shows the run's parameters and a mutex
+ * of 0 or 1; the semaphores and counters account for the whole ring in
+ * at least one snapshot exactly and in none by more than a batch window.
+ * --once of the same run is plain text.
+ */
+START_TEST(test_monitor_json_queue)
+{
+	static const char *const once[] = { "--once", NULL };
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	struct jv d;
+	char report[PATH_MAX], *raw, *out, *err;
+	long long diff[SNAPSHOTS], nattch;
+	int i, exact = 0, code;
+
+	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
+	producer_args(&pa, &key, report, "-n 2 -c 60 --delay 50 -b 10");
+	consumer_args(&ca, &key, "-n 2 --delay 80");
+	spawn_io(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	spawn_io(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
+	    "the run never reached 3 items produced");
+	jfree(&d);
+
+	for (i = 0; i < SNAPSHOTS; i++) {
+		monitor_json(&key, &d, &raw);
+		check_snapshot_common(&d, raw, "queue", &key);
+		ck_assert_str_eq(jstr(&d, "state"), "producing");
+		ck_assert_int_eq(jint(&d, "registered"), 2);
+		ck_assert_int_eq((long long)jarr(&d, "consumers")->n, 2);
+		ck_assert_int_eq((long long)jarr(&d, "semaphores")->n, 4);
+		/* producer, consumer parent, its 2 children, the monitor */
+		nattch = jint(&d, "nattch");
+		ck_assert_msg(nattch >= 4, "nattch %lld during the run",
+		    nattch);
+		ck_assert_msg(nattch == 5, "nattch %lld, want 5: producer, "
+		    "consumer parent, 2 children and the monitor itself",
+		    nattch);
+		diff[i] = queue_balance(&d);
+		exact += diff[i] == 0;
+		ck_assert_msg(llabs(diff[i]) <= BALANCE_SLACK, "snapshot %d: "
+		    "empty + full + (tail - freed) - eos is off MAXBUF by "
+		    "%lld: %.3000s", i, diff[i], raw);
+		free(raw);
+		jfree(&d);
+		tu_sleep_ms(150);
+	}
+	ck_assert_msg(exact >= 1, "no snapshot of %d satisfies empty + full "
+	    "+ (tail - freed) - eos == MAXBUF exactly (off by %lld, %lld, "
+	    "%lld)", SNAPSHOTS, diff[0], diff[1], diff[2]);
+
+	code = monitor_run(&key, once, &out, &err);
+	ck_assert_msg(code == 0, "monitor --once: exit %d; %s", code, err);
+	ck_assert_msg(strchr(out, '\033') == NULL, "--once wrote an escape "
+	    "sequence: %.2000s", out);
+	ck_assert_msg(strstr(out, "mutex") && strstr(out, "empty") &&
+	    strstr(out, "full"), "--once does not show the semaphores: "
+	    "%.2000s", out);
+	ck_assert_msg(strstr(out, "queue mode") != NULL, "%.2000s", out);
+	free(out);
+	free(err);
+
+	(void)tu_wait(&cons, RUN_MS);
+	(void)tu_wait(&prod, RUN_MS);
+	expect_exit(&cons, "consumer", 0);
+	expect_exit(&prod, "producer", 0);
+	expect_verified(report, 60);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+}
+END_TEST
+
+/*
+ * Broadcast: each consumer has its own pair, empty[i] and full[i], and
+ * each pair accounts for the ring with that consumer's pos and freed.
+ */
+START_TEST(test_monitor_json_broadcast)
+{
+	static const char *const names[] = {
+		"mutex", "empty", "full", "join", "empty[0]", "full[0]",
+		"empty[1]", "full[1]"
+	};
+	const struct jv *sems, *cl, *c;
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	struct jv d;
+	char report[PATH_MAX], ename[16], fname[16], *raw;
+	long long diff, worst[2] = { 0, 0 };
+	int i, s, exact[2] = { 0, 0 }, active;
+	size_t j;
+
+	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
+	producer_args(&pa, &key, report,
+	    "-m broadcast -n 2 -c 60 --delay 50 -b 10");
+	consumer_args(&ca, &key, "-n 2 --delay 80");
+	spawn_io(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	spawn_io(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
+	    "the run never reached 3 items produced");
+	jfree(&d);
+
+	for (i = 0; i < SNAPSHOTS; i++) {
+		monitor_json(&key, &d, &raw);
+		check_snapshot_common(&d, raw, "broadcast", &key);
+		ck_assert_int_eq(jint(&d, "expected"), 2);
+		sems = jarr(&d, "semaphores");
+		ck_assert_int_eq((long long)sems->n, 8);
+		for (j = 0; j < sems->n; j++) {
+			ck_assert_str_eq(jstr(&sems->v[j], "name"), names[j]);
+			ck_assert_int_eq(jint(&sems->v[j], "index"),
+			    (long long)j);
+		}
+		ck_assert_msg(jint(&d, "nattch") >= 4, "nattch %lld",
+		    jint(&d, "nattch"));
+		cl = jarr(&d, "consumers");
+		ck_assert_int_eq((long long)cl->n, 2);
+		for (s = 0; s < 2; s++) {
+			c = &cl->v[s];
+			(void)snprintf(ename, sizeof(ename), "empty[%d]", s);
+			(void)snprintf(fname, sizeof(fname), "full[%d]", s);
+			active = strcmp(jstr(c, "state"), "active") == 0;
+			diff = jsem(&d, ename) + jsem(&d, fname) +
+			    (jint(c, "pos") - jint(c, "freed")) -
+			    (jbool(&d, "eos") && active ? 1 : 0) - 10;
+			exact[s] += diff == 0;
+			if (llabs(diff) > llabs(worst[s]))
+				worst[s] = diff;
+			ck_assert_msg(llabs(diff) <= BALANCE_SLACK, "snapshot "
+			    "%d, consumer %d: %s + %s + (pos - freed) is off "
+			    "MAXBUF by %lld: %.3000s", i, s, ename, fname,
+			    diff, raw);
+		}
+		free(raw);
+		jfree(&d);
+		tu_sleep_ms(150);
+	}
+	for (s = 0; s < 2; s++)
+		ck_assert_msg(exact[s] >= 1, "consumer %d: no snapshot of %d "
+		    "has empty[%d] + full[%d] + (pos - freed) == MAXBUF "
+		    "exactly (worst off by %lld)", s, SNAPSHOTS, s, s,
+		    worst[s]);
+
+	(void)tu_wait(&cons, RUN_MS);
+	(void)tu_wait(&prod, RUN_MS);
+	expect_exit(&cons, "consumer", 0);
+	expect_exit(&prod, "producer", 0);
+	expect_verified(report, 120);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+}
+END_TEST
+
+/*
+ * No segment under a fresh key: exit 3, one line on stderr naming the
+ * key, nothing on stdout, nothing created.  A key file that does not
+ * exist: the same, and the monitor does not create it.
+ */
+START_TEST(test_monitor_no_segment)
+{
+	static const char *const modes[][2] = {
+		{ "--json", NULL }, { "--once", NULL }, { NULL, NULL }
+	};
+	struct tu_key missing;
+	char hex[16], *out, *err, *nl;
+	int i, code;
+
+	(void)snprintf(hex, sizeof(hex), "0x%08x", (unsigned)(uint32_t)key.key);
+	for (i = 0; i < 3; i++) {
+		code = monitor_run(&key, modes[i], &out, &err);
+		ck_assert_msg(code == 3, "monitor %s with no segment: exit %d, "
+		    "want 3; stderr: %s", modes[i][0] ? modes[i][0] : "", code,
+		    err);
+		nl = strchr(err, '\n');
+		ck_assert_msg(nl != NULL && nl[1] == '\0', "not one line: "
+		    "\"%s\"", err);
+		ck_assert_msg(strstr(err, "no shmlab run") != NULL &&
+		    strstr(err, hex) != NULL, "the message does not say there "
+		    "is no run under %s: %s", hex, err);
+		ck_assert_msg(out[0] == '\0', "stdout: %s", out);
+		free(out);
+		free(err);
+	}
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+
+	missing = key;
+	ck_assert_int_eq(tu_path(missing.path, sizeof(missing.path),
+	    "no-such-key"), 0);
+	code = monitor_run(&missing, modes[0], &out, &err);
+	ck_assert_msg(code == 3, "monitor -k MISSING: exit %d; %s", code, err);
+	nl = strchr(err, '\n');
+	ck_assert_msg(nl != NULL && nl[1] == '\0', "not one line: \"%s\"",
+	    err);
+	ck_assert_msg(access(missing.path, F_OK) == -1, "the monitor created "
+	    "the key file %s", missing.path);
+	free(out);
+	free(err);
+}
+END_TEST
+
+/*
+ * The key as docs/monitor.1 promises it, "0x%08x", also for a proj_id of
+ * 128 or more, where key_t (a signed int) is negative: in the message
+ * with no run, and in --json of a live run.
+ */
+START_TEST(test_monitor_key_hex)
+{
+	static const char *const json_opt[] = { "--json", NULL };
+	struct tu_key hk;
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	struct jv d;
+	char hex[16], got[40], report[PATH_MAX], *out, *err;
+	int code, msg_ok;
+
+	lab_key(&hk, 128, 255);
+	ck_assert_msg(hk.key < 0, "proj_id %d gave key 0x%08x: not negative",
+	    hk.proj, (unsigned)hk.key);
+	(void)snprintf(hex, sizeof(hex), "0x%08x", (unsigned)(uint32_t)hk.key);
+
+	/* No run: the message names the key. */
+	code = monitor_run(&hk, json_opt, &out, &err);
+	ck_assert_int_eq(code, 3);
+	msg_ok = strstr(err, hex) != NULL;
+	free(out);
+
+	/* A live run: --json's "key".  Both are asserted at the end. */
+	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
+	producer_args(&pa, &hk, report, "-c 20 --delay 10 -b 10");
+	spawn_io(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	ck_assert_msg(wait_json(&hk, "producing", -1, QUICK_MS, &d) == 0,
+	    "the run never started");
+	(void)snprintf(got, sizeof(got), "%s", jstr(&d, "key"));
+	jfree(&d);
+	consumer_args(&ca, &hk, "-n 1");
+	spawn_io(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	(void)tu_wait(&cons, RUN_MS);
+	(void)tu_wait(&prod, RUN_MS);
+	expect_exit(&cons, "consumer", 0);
+	expect_exit(&prod, "producer", 0);
+	ck_assert_int_eq(tu_ipc_count_key(hk.key), 0);
+
+	ck_assert_msg(msg_ok && strcmp(got, hex) == 0, "key 0x%08x (proj_id "
+	    "%d): --json \"key\" is \"%s\", the message with no run says "
+	    "\"%.200s\"; want %s in both (docs/monitor.1: \"0x%%08x\")",
+	    (unsigned)hk.key, hk.proj, got, err, hex);
+	free(err);
+	args_free(&pa);
+	args_free(&ca);
+}
+END_TEST
+
+/* Everything of a run an observer could change, read without changing it. */
+struct run_state {
+	unsigned short	 val[SEM_BASE];
+	int		 pid[SEM_BASE];
+	int		 ncnt[SEM_BASE];
+	time_t		 sem_otime, sem_ctime, shm_ctime;
+	unsigned	 sem_mode, shm_mode;
+	unsigned long	 nattch;
+	void		*bytes;
+	size_t		 size;
+};
+
+static void
+state_take(int shmid, int semid, const void *seg, struct run_state *s)
+{
+	union { int val; struct semid_ds *buf; unsigned short *array; } a;
+	struct semid_ds sds;
+	struct shmid_ds ds;
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	ck_assert_int_eq(shmctl(shmid, IPC_STAT, &ds), 0);
+	a.buf = &sds;
+	ck_assert_int_eq(semctl(semid, 0, IPC_STAT, a), 0);
+	ck_assert_int_eq((int)sds.sem_nsems, SEM_BASE);
+	a.array = s->val;
+	ck_assert_int_eq(semctl(semid, 0, GETALL, a), 0);
+	for (i = 0; i < SEM_BASE; i++) {
+		s->pid[i] = semctl(semid, i, GETPID);
+		s->ncnt[i] = semctl(semid, i, GETNCNT);
+	}
+	s->sem_otime = sds.sem_otime;
+	s->sem_ctime = sds.sem_ctime;
+	s->sem_mode = sds.sem_perm.mode;
+	s->shm_ctime = ds.shm_ctime;
+	s->shm_mode = ds.shm_perm.mode;
+	s->nattch = (unsigned long)ds.shm_nattch;
+	s->size = (size_t)ds.shm_segsz;
+	s->bytes = malloc(s->size);
+	ck_assert_ptr_nonnull(s->bytes);
+	memcpy(s->bytes, seg, s->size);
+}
+
+static void
+state_same(const struct run_state *a, const struct run_state *b,
+    const char *after)
+{
+	int i;
+
+	for (i = 0; i < SEM_BASE; i++) {
+		ck_assert_msg(a->val[i] == b->val[i], "%s: semaphore %d went "
+		    "from %u to %u", after, i, a->val[i], b->val[i]);
+		ck_assert_msg(a->pid[i] == b->pid[i], "%s: semaphore %d's "
+		    "last pid went from %d to %d", after, i, a->pid[i],
+		    b->pid[i]);
+	}
+	ck_assert_msg(a->sem_otime == b->sem_otime, "%s: sem_otime changed: "
+	    "somebody did a semop", after);
+	ck_assert_msg(a->sem_ctime == b->sem_ctime, "%s: sem_ctime changed",
+	    after);
+	ck_assert_msg(a->sem_mode == b->sem_mode && a->shm_mode == b->shm_mode,
+	    "%s: a mode changed", after);
+	ck_assert_msg(a->shm_ctime == b->shm_ctime, "%s: shm_ctime changed",
+	    after);
+	ck_assert_msg(a->nattch == b->nattch, "%s: nattch %lu, was %lu",
+	    after, b->nattch, a->nattch);
+	ck_assert_msg(a->size == b->size && memcmp(a->bytes, b->bytes,
+	    a->size) == 0, "%s: the segment's bytes changed", after);
+}
+
+/*
+ * The monitor changes nothing.  A producer with no consumer fills the
+ * ring and blocks, so the run stands still; --once, --json and a
+ * refreshing monitor leave the semaphores (values, last pids, otime), the
+ * segment's bytes, modes and ctime as they were.  The snapshot shows the
+ * full ring and --perm 0640.  A consumer then completes the run.
+ */
+START_TEST(test_monitor_read_only)
+{
+	static const char *const runs[][4] = {
+		{ "--once", NULL }, { "--json", NULL },
+		{ "-n", "3", "-i", "10" },
+	};
+	struct run_state before, still, after;
+	struct shm_ring ring;
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	struct jv d;
+	char report[PATH_MAX], *raw, *out, *err, what[64];
+	const char *opts[5];
+	uint64_t end;
+	int i, j, code;
+
+	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
+	producer_args(&pa, &key, report, "-c 60 -b 10 --perm 0640");
+	spawn_io(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	while (seg_attach(key.key, SHM_RDONLY, &ring) == -1) {
+		ck_assert_msg(tu_now_ms() < end, "no ready segment");
+		tu_sleep_ms(5);
+	}
+	while (SHM_LOAD(&ring.hdr->head) < 10 ||
+	    semctl(ring.semid, SEM_EMPTY, GETNCNT) < 1) {
+		ck_assert_msg(tu_now_ms() < end, "the producer did not fill "
+		    "the ring and block");
+		tu_sleep_ms(5);
+	}
+	state_take(ring.shmid, ring.semid, ring.hdr, &before);
+	tu_sleep_ms(300);
+	state_take(ring.shmid, ring.semid, ring.hdr, &still);
+	state_same(&before, &still, "with nobody watching (the test is "
+	    "moot)");
+	free(still.bytes);
+
+	for (i = 0; i < 3; i++) {
+		for (j = 0; j < 4 && runs[i][j] != NULL; j++)
+			opts[j] = runs[i][j];
+		opts[j] = NULL;
+		code = monitor_run(&key, opts, &out, &err);
+		ck_assert_msg(code == 0, "monitor %s: exit %d; %s", opts[0],
+		    code, err);
+		ck_assert_msg(strchr(out, '\033') == NULL, "monitor %s wrote "
+		    "an escape sequence to a file", opts[0]);
+		if (i != 1) {
+			ck_assert_msg(strstr(out, "mutex") && strstr(out,
+			    "empty") && strstr(out, "full"), "monitor %s: "
+			    "%.2000s", opts[0], out);
+			ck_assert_msg(strstr(out, "perm 0640") != NULL,
+			    "monitor %s does not show --perm 0640: %.2000s",
+			    opts[0], out);
+			ck_assert_msg(strstr(out, "fill 10/10") != NULL,
+			    "monitor %s does not show a full ring: %.2000s",
+			    opts[0], out);
+		}
+		free(out);
+		free(err);
+		state_take(ring.shmid, ring.semid, ring.hdr, &after);
+		(void)snprintf(what, sizeof(what), "after monitor %s",
+		    opts[0]);
+		state_same(&before, &after, what);
+		free(after.bytes);
+	}
+	monitor_json(&key, &d, &raw);
+	ck_assert_str_eq(jstr(&d, "perm"), "0640");
+	ck_assert_str_eq(jstr(&d, "ring_map"), "##########");
+	ck_assert_int_eq(jint(&d, "fill"), 10);
+	ck_assert_int_eq(jsem(&d, "empty"), 0);
+	ck_assert_int_eq(jsem(&d, "full"), 10);
+	ck_assert_int_eq(queue_balance(&d), 0);
+	/* The producer, the test and the monitor. */
+	ck_assert_int_eq(jint(&d, "nattch"), 3);
+	free(raw);
+	jfree(&d);
+	free(before.bytes);
+	ck_assert_int_eq(seg_detach(&ring), 0);
+
+	consumer_args(&ca, &key, "-n 1");
+	spawn_io(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	(void)tu_wait(&cons, RUN_MS);
+	(void)tu_wait(&prod, RUN_MS);
+	expect_exit(&cons, "consumer", 0);
+	expect_exit(&prod, "producer", 0);
+	expect_verified(report, 60);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+}
+END_TEST
+
+/*
+ * A watched run ends as fast as an unwatched one: the producer waits for
+ * the attachments to fall to its own, up to a second, so a monitor that
+ * stayed attached would cost every watched run that second.  Once with
+ * nobody watching, once with `monitor -n 5 -i 100` and a `monitor -i 1000`
+ * (its long sleep must not delay letting go) attached when the run ends.
+ */
+START_TEST(test_monitor_watched_fast)
+{
+	static const char *const mon_opts[][4] = {
+		{ "-n", "5", "-i", "100" }, { "-i", "1000", NULL, NULL },
+	};
+	struct tu_proc prod, cons, mon[2];
+	struct shm_ring ring;
+	struct args pa, ca, ma;
+	char report[PATH_MAX], name[32], *out;
+	uint64_t end, lag;
+	int watched, m, j;
+
+	for (watched = 0; watched < 2; watched++) {
+		(void)snprintf(name, sizeof(name), "report%d.json", watched);
+		ck_assert_int_eq(tu_path(report, sizeof(report), name), 0);
+		producer_args(&pa, &key, report, "-n 2 -c 30 --delay 20 -b 10");
+		consumer_args(&ca, &key, "-n 2 --delay 20");
+		(void)snprintf(name, sizeof(name), "producer%d", watched);
+		spawn_io(&prod, name, pa.v, NULL, -1, -1, -1);
+		(void)snprintf(name, sizeof(name), "consumer%d", watched);
+		spawn_io(&cons, name, ca.v, NULL, -1, -1, -1);
+		if (watched) {
+			/* Attach the monitors a few items before the end. */
+			end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+			while (seg_attach(key.key, SHM_RDONLY, &ring) == -1) {
+				ck_assert_msg(tu_now_ms() < end, "no segment");
+				tu_sleep_ms(2);
+			}
+			while (SHM_LOAD(&ring.hdr->head) < 24)  {
+				ck_assert_msg(tu_now_ms() < end, "no progress");
+				tu_sleep_ms(2);
+			}
+			ck_assert_int_eq(seg_detach(&ring), 0);
+			for (m = 0; m < 2; m++) {
+				monitor_args(&ma, &key);
+				for (j = 0; j < 4 && mon_opts[m][j]; j++)
+					arg(&ma, "%s", mon_opts[m][j]);
+				(void)snprintf(name, sizeof(name), "watch%d", m);
+				spawn_io(&mon[m], name, ma.v, NULL, -1, -1,
+				    -1);
+				args_free(&ma);
+			}
+		}
+		(void)tu_wait(&cons, RUN_MS);
+		(void)tu_wait(&prod, RUN_MS);
+		expect_exit(&cons, "consumer", 0);
+		expect_exit(&prod, watched ? "watched producer" : "producer",
+		    0);
+		expect_verified(report, 30);
+		lag = (prod.end_ns - cons.end_ns) / 1000000;
+		ck_assert_msg(lag <= (uint64_t)tu_ms(DRAIN_MS), "%s run: the "
+		    "producer exited %llu ms after the consumers (want <= %d)",
+		    watched ? "watched" : "unwatched", (unsigned long long)lag,
+		    tu_ms(DRAIN_MS));
+		if (watched)
+			for (m = 0; m < 2; m++) {
+				(void)tu_wait(&mon[m], QUICK_MS);
+				expect_exit(&mon[m], "monitor", 0);
+				out = out_text(&mon[m]);
+				ck_assert_msg(strchr(out, '\033') == NULL,
+				    "escape sequences in a file");
+				/* Attached at the drain, and let go. */
+				if (m == 1)
+					ck_assert_msg(strstr(out, "monitor "
+					    "detached") != NULL && strstr(out,
+					    "run ended") != NULL, "monitor -i "
+					    "1000 did not let go and see the "
+					    "end: %.2000s", out);
+				free(out);
+			}
+		ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+		args_free(&pa);
+		args_free(&ca);
+	}
+}
+END_TEST
+
+/* --------------------------------------------------------- walkthrough */
+
+static void
+walk_args(struct args *a, const struct tu_key *k, const char *perm)
+{
+	a->n = 0;
+	arg(a, "%s", producer_bin);
+	arg(a, "--walkthrough");
+	arg(a, "-k");
+	arg(a, "%s", k->path);
+	arg(a, "-p");
+	arg(a, "%s", k->proj_arg);
+	if (perm != NULL) {
+		arg(a, "--perm");
+		arg(a, "%s", perm);
+	}
+}
+
+/* The slides' calls, each named in the walkthrough's output. */
+static void
+expect_walk_output(const struct tu_proc *p, const struct tu_key *k)
+{
+	static const char *const calls[] = {
+		"ftok(", "shmget(", "IPC_CREAT|IPC_EXCL", "shmat(",
+		"buffer[i] = i", "IPC_STAT", "shmdt(", "IPC_RMID", "SHM_DEST",
+		"\"dest\"", "nattch 1", "the segment is gone",
+	};
+	char hex[16], *out, *err;
+	size_t i;
+
+	out = out_text(p);
+	err = err_text(p);
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		ck_assert_msg(strstr(out, calls[i]) != NULL, "the walkthrough "
+		    "never mentions %s: %.4000s", calls[i], out);
+	(void)snprintf(hex, sizeof(hex), "0x%08x", (unsigned)(uint32_t)k->key);
+	ck_assert_msg(strstr(out, hex) != NULL, "the walkthrough never shows "
+	    "key %s", hex);
+	ck_assert_msg(strstr(out, "low 8 bits") != NULL, "no word on ftok's "
+	    "8 bits of 1300");
+	ck_assert_msg(err[0] == '\0', "stderr: %s", err);
+	free(out);
+	free(err);
+}
+
+/* The segment the walkthrough waits with: ours, 40 bytes, attached once. */
+static int
+walk_segment(const struct tu_key *k, pid_t pid, unsigned mode)
+{
+	struct shmid_ds ds;
+	int id;
+
+	id = shmget(k->key, 0, 0);
+	ck_assert_msg(id != -1, "no segment under the key while the "
+	    "walkthrough waits: %s", strerror(errno));
+	ck_assert_int_eq(shmctl(id, IPC_STAT, &ds), 0);
+	ck_assert_int_eq((long long)ds.shm_segsz, 10 * (long long)sizeof(int));
+	ck_assert_int_eq(ds.shm_cpid, pid);
+	ck_assert_int_eq((int)ds.shm_nattch, 1);
+	ck_assert_msg((ds.shm_perm.mode & 0777) == mode, "mode %04o, want "
+	    "%04o", ds.shm_perm.mode & 0777, mode);
+	return id;
+}
+
+/* stdin from /dev/null: end of file is the key press. */
+START_TEST(test_walkthrough_eof)
+{
+	struct tu_proc w;
+	struct args a;
+	char *out;
+
+	walk_args(&a, &key, NULL);
+	spawn_io(&w, "walk", a.v, NULL, -1, -1, -1);
+	(void)tu_wait(&w, QUICK_MS);
+	expect_exit(&w, "producer --walkthrough < /dev/null", 0);
+	expect_walk_output(&w, &key);
+	out = out_text(&w);
+	ck_assert_msg(strstr(out, "end of file on stdin") != NULL, "%.3000s",
+	    out);
+	ck_assert_msg(strstr(out, "IPC_SET) skipped") != NULL, "%.3000s", out);
+	free(out);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	expect_group_gone(w.pid, "the walkthrough");
+	args_free(&a);
+}
+END_TEST
+
+/*
+ * stdin a pipe: the walkthrough waits at its prompt with the segment in
+ * place until a line comes, then tears down.
+ */
+START_TEST(test_walkthrough_newline)
+{
+	struct tu_proc w;
+	struct args a;
+	int fds[2];
+	char *out;
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	walk_args(&a, &key, NULL);
+	spawn_io(&w, "walk", a.v, NULL, fds[0], -1, -1);
+	(void)close(fds[0]);
+	ck_assert_msg(wait_file_has(w.out, "press Enter", QUICK_MS) == 0,
+	    "no prompt");
+	(void)walk_segment(&key, w.pid, 0600);
+	tu_sleep_ms(200);
+	ck_assert_msg(still_running(&w), "the walkthrough did not wait for "
+	    "the key press");
+	ck_assert_int_eq(write(fds[1], "\n", 1), 1);
+	(void)tu_wait(&w, QUICK_MS);
+	(void)close(fds[1]);
+	expect_exit(&w, "producer --walkthrough", 0);
+	expect_walk_output(&w, &key);
+	out = out_text(&w);
+	ck_assert_msg(strstr(out, "key pressed") != NULL, "%.3000s", out);
+	free(out);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	expect_group_gone(w.pid, "the walkthrough");
+	args_free(&a);
+}
+END_TEST
+
+/* --perm 0640: IPC_SET changes the mode, and the output says so. */
+START_TEST(test_walkthrough_perm)
+{
+	struct tu_proc w;
+	struct args a;
+	int fds[2];
+	char *out;
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	walk_args(&a, &key, "0640");
+	spawn_io(&w, "walk", a.v, NULL, fds[0], -1, -1);
+	(void)close(fds[0]);
+	ck_assert_msg(wait_file_has(w.out, "press Enter", QUICK_MS) == 0,
+	    "no prompt");
+	(void)walk_segment(&key, w.pid, 0640);
+	(void)close(fds[1]);		/* end of file: the key press */
+	(void)tu_wait(&w, QUICK_MS);
+	expect_exit(&w, "producer --walkthrough --perm 0640", 0);
+	expect_walk_output(&w, &key);
+	out = out_text(&w);
+	ck_assert_msg(strstr(out, "IPC_SET") != NULL && strstr(out,
+	    "mode 0600 -> 0640") != NULL, "IPC_SET not shown: %.4000s", out);
+	ck_assert_msg(strstr(out, "mode 0640 now") != NULL && strstr(out,
+	    "mode 0640,") != NULL, "the new mode not shown after IPC_SET: "
+	    "%.4000s", out);
+	ck_assert_msg(strstr(out, "0640 | SHM_DEST") != NULL, "%.4000s", out);
+	free(out);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	expect_group_gone(w.pid, "the walkthrough");
+	args_free(&a);
+}
+END_TEST
+
+/*
+ * A second walkthrough on the key while the first waits at its prompt:
+ * IPC_EXCL refuses it (exit 3, EEXIST explained, naming the first's pid),
+ * and the first is untouched and finishes once its stdin closes.
+ */
+START_TEST(test_walkthrough_eexist)
+{
+	struct tu_proc w1, w2;
+	struct args a;
+	char want[64], *err, *out;
+	int fds[2], id;
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	walk_args(&a, &key, NULL);
+	spawn_io(&w1, "walk1", a.v, NULL, fds[0], -1, -1);
+	(void)close(fds[0]);
+	ck_assert_msg(wait_file_has(w1.out, "press Enter", QUICK_MS) == 0,
+	    "no prompt");
+	id = walk_segment(&key, w1.pid, 0600);
+
+	spawn_io(&w2, "walk2", a.v, NULL, -1, -1, -1);
+	(void)tu_wait(&w2, QUICK_MS);
+	expect_exit(&w2, "the second walkthrough", 3);
+	err = err_text(&w2);
+	(void)snprintf(want, sizeof(want), "pid %ld", (long)w1.pid);
+	ck_assert_msg(strstr(err, "EEXIST") != NULL && strstr(err, want) !=
+	    NULL, "the refusal does not explain EEXIST and name %s: %s", want,
+	    err);
+	ck_assert_msg(strstr(err, "nothing was touched") != NULL, "%s", err);
+	free(err);
+	out = out_text(&w2);
+	ck_assert_msg(strstr(out, "IPC_RMID") == NULL, "the refused "
+	    "walkthrough went on: %.2000s", out);
+	free(out);
+	expect_group_gone(w2.pid, "the second walkthrough");
+
+	ck_assert_msg(still_running(&w1), "the first walkthrough ended");
+	ck_assert_int_eq(walk_segment(&key, w1.pid, 0600), id);
+	(void)close(fds[1]);
+	(void)tu_wait(&w1, QUICK_MS);
+	expect_exit(&w1, "the first walkthrough", 0);
+	expect_walk_output(&w1, &key);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	expect_group_gone(w1.pid, "the first walkthrough");
+	args_free(&a);
+}
+END_TEST
+
+/* SIGTERM at the prompt: exit 3, and the segment removed all the same. */
+START_TEST(test_walkthrough_sigterm)
+{
+	struct tu_proc w;
+	struct args a;
+	char *err;
+	int fds[2];
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	walk_args(&a, &key, NULL);
+	spawn_io(&w, "walk", a.v, NULL, fds[0], -1, -1);
+	(void)close(fds[0]);
+	ck_assert_msg(wait_file_has(w.out, "press Enter", QUICK_MS) == 0,
+	    "no prompt");
+	(void)walk_segment(&key, w.pid, 0600);
+	ck_assert_int_eq(kill(w.pid, SIGTERM), 0);
+	(void)tu_wait(&w, QUICK_MS);
+	(void)close(fds[1]);
+	expect_exit(&w, "producer --walkthrough, SIGTERM", 3);
+	err = err_text(&w);
+	ck_assert_msg(strstr(err, "removed") != NULL, "%s", err);
+	free(err);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	expect_group_gone(w.pid, "the walkthrough");
+	args_free(&a);
+}
+END_TEST
+
+/* -------------------------------------------------------------- titles */
+
+/*
+ * ps shows role and progress: "producer: N/M, ring R/MAXBUF" (queue) or
+ * "producer: N/M, K consumers" (broadcast), "consumer I/N: K items" for
+ * each consumer child, "consumer: parent of N" for their parent.
+ */
+START_TEST(test_titles)
+{
+	static const struct {
+		const char	*pargs;
+		const char	*pre;	/* the producer's title */
+	} rows[] = {
+		{ "-n 2 -c 40 --delay 50 -b 10",
+		    "^producer: ([0-9]+)/40, ring ([0-9]+)/10$" },
+		{ "-m broadcast -n 2 -c 40 --delay 50 -b 10",
+		    "^producer: ([0-9]+)/40, 2 consumers$" },
+	};
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	char report[PATH_MAX], title[256], ptitle[256], ctitle[2][256];
+	long long g[2], prev = -1;
+	pid_t kids[8];
+	uint64_t end;
+	int seen[2], n, i, samples = 0;
+
+	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
+	producer_args(&pa, &key, report, rows[_i].pargs);
+	consumer_args(&ca, &key, "-n 2 --delay 80");
+	spawn_io(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	spawn_io(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	seen[0] = seen[1] = 0;
+	ptitle[0] = ctitle[0][0] = ctitle[1][0] = '\0';
+	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	while ((samples < 3 || !seen[0] || !seen[1]) && tu_now_ms() < end) {
+		if (read_title(prod.pid, title, sizeof(title)) == 0 &&
+		    rmatch(rows[_i].pre, title, g, 1)) {
+			ck_assert_msg(g[0] >= prev && g[0] <= 40, "producer "
+			    "progress went from %lld to %lld", prev, g[0]);
+			if (g[0] > prev)
+				samples++;
+			prev = g[0];
+			(void)snprintf(ptitle, sizeof(ptitle), "%s", title);
+		}
+		n = children_of(cons.pid, kids, 8);
+		for (i = 0; i < n; i++) {
+			if (read_title(kids[i], title, sizeof(title)) == -1 ||
+			    !rmatch("^consumer ([0-9]+)/2: ([0-9]+) items$",
+			    title, g, 2))
+				continue;
+			ck_assert_msg(g[0] == 1 || g[0] == 2, "consumer title "
+			    "\"%s\"", title);
+			if (g[1] >= 1) {
+				seen[g[0] - 1] = 1;
+				(void)snprintf(ctitle[g[0] - 1],
+				    sizeof(ctitle[0]), "%s", title);
+			}
+		}
+		tu_sleep_ms(50);
+	}
+	(void)read_title(prod.pid, title, sizeof(title));
+	ck_assert_msg(samples >= 3, "the producer's title never showed "
+	    "progress as /%s/: last \"%s\"", rows[_i].pre, title);
+	ck_assert_msg(seen[0] && seen[1], "consumer titles: \"%s\", \"%s\"",
+	    ctitle[0], ctitle[1]);
+	ck_assert_int_eq(read_title(cons.pid, title, sizeof(title)), 0);
+	ck_assert_msg(strcmp(title, "consumer: parent of 2") == 0, "consumer "
+	    "parent's title \"%s\"", title);
+
+	(void)tu_wait(&cons, RUN_MS);
+	(void)tu_wait(&prod, RUN_MS);
+	expect_exit(&cons, "consumer", 0);
+	expect_exit(&prod, "producer", 0);
+	expect_verified(report, 40);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+}
+END_TEST
+
+/* ------------------------------------------------------------ progress */
+
+static void
+demo_args(struct args *a, const char *extra)
+{
+	char *copy, *tok, *save;
+
+	a->n = 0;
+	arg(a, "%s", demo_bin);
+	copy = strdup(extra);
+	ck_assert_ptr_nonnull(copy);
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save))
+		arg(a, "%s", tok);
+	free(copy);
+}
+
+/*
+ * Output to files: no progress bar, no carriage return, on either
+ * stream, although the run lasts more than a second; the summary on
+ * stdout.
+ */
+START_TEST(test_progress_files)
+{
+	struct demo d;
+	struct args a;
+	char *out, *err;
+	uint64_t ms;
+
+	demo_args(&a, "-c 40 --delay 40");
+	demo_run(&d, a.v, -1, -1, -1);
+	expect_exit(&d.sh, "run_demo.sh > file 2> file", 0);
+	ms = (d.sh.end_ns - d.sh.start_ns) / 1000000;
+	ck_assert_msg(ms > 1000, "the run lasted %llu ms: too short for the "
+	    "test to mean anything", (unsigned long long)ms);
+	out = out_text(&d.sh);
+	err = err_text(&d.sh);
+	ck_assert_msg(strchr(out, '\r') == NULL && strstr(out, "[#") == NULL,
+	    "progress on stdout: %.2000s", out);
+	ck_assert_msg(strchr(err, '\r') == NULL && strstr(err, "[#") == NULL &&
+	    strchr(err, '%') == NULL, "progress on stderr: %.2000s", err);
+	ck_assert_msg(strstr(out, "VERIFIED") != NULL && strstr(out,
+	    "40 items") != NULL, "no summary on stdout: %.2000s", out);
+	ck_assert_msg(strstr(err, "VERIFIED") == NULL, "the summary went to "
+	    "stderr");
+	free(out);
+	free(err);
+	demo_done(&d);
+	args_free(&a);
+}
+END_TEST
+
+/*
+ * On a terminal, a run of more than a second draws the bar on stderr:
+ * "\r[###   ]  NN% N/40 items", erased at the end before the summary.
+ * With stderr a file and stdout the terminal, nothing is drawn.
+ */
+START_TEST(test_progress_tty)
+{
+	struct demo d;
+	struct args a;
+	char *err, *p;
+	int master, slave, bars = 0;
+
+	demo_args(&a, "-c 40 --delay 40");
+	ck_assert_msg(open_pty(&master, &slave) == 0, "posix_openpt: %s",
+	    strerror(errno));
+	demo_run(&d, a.v, slave, slave, master);
+	(void)close(master);
+	expect_exit(&d.sh, "run_demo.sh on a pty", 0);
+	for (p = d.out; (p = strstr(p, "\r[")) != NULL; p++)
+		bars++;
+	ck_assert_msg(bars >= 2 && strstr(d.out, "%") != NULL &&
+	    strstr(d.out, "/40 items") != NULL && strstr(d.out, "[#") != NULL,
+	    "no progress bar on the terminal (%d bars): %.3000s", bars, d.out);
+	p = strstr(d.out, "shmlab queue run");
+	ck_assert_msg(p != NULL && strstr(p, "VERIFIED") != NULL, "no summary: "
+	    "%.3000s", d.out);
+	ck_assert_msg(strstr(p, "\r[") == NULL, "the bar drawn after the "
+	    "summary");
+	ck_assert_msg(p > d.out && p[-1] == '\r', "the bar was not erased "
+	    "before the summary");
+	demo_done(&d);
+
+	/* stdout a terminal, stderr a file: no bar anywhere. */
+	ck_assert_msg(open_pty(&master, &slave) == 0, "posix_openpt: %s",
+	    strerror(errno));
+	demo_run(&d, a.v, slave, -1, master);
+	(void)close(master);
+	expect_exit(&d.sh, "run_demo.sh > pty 2> file", 0);
+	err = err_text(&d.sh);
+	ck_assert_msg(strchr(d.out, '\r') == NULL && strchr(err, '\r') == NULL
+	    && strchr(err, '%') == NULL, "a bar with stderr not a terminal: "
+	    "stdout %.1000s; stderr %.1000s", d.out, err);
+	ck_assert_msg(strstr(d.out, "VERIFIED") != NULL, "%.2000s", d.out);
+	free(err);
+	demo_done(&d);
+	args_free(&a);
+}
+END_TEST
+
+/*
+ * A run well under a second shows no bar, even on a terminal, and even
+ * when it happens to straddle a change of the wall clock's second: it is
+ * started 700 ms into one.
+ */
+START_TEST(test_progress_short_run)
+{
+	struct demo d;
+	struct args a;
+	uint64_t ms;
+	int master, slave;
+
+	demo_args(&a, "-c 10 --delay 40");
+	ck_assert_msg(open_pty(&master, &slave) == 0, "posix_openpt: %s",
+	    strerror(errno));
+	sleep_until_frac(700);
+	demo_run(&d, a.v, slave, slave, master);
+	(void)close(master);
+	expect_exit(&d.sh, "run_demo.sh on a pty", 0);
+	ms = (d.sh.end_ns - d.sh.start_ns) / 1000000;
+	ck_assert_msg(ms >= 1000 || strstr(d.out, "\r[") == NULL, "a run of "
+	    "%llu ms drew a progress bar (wanted only for runs over a "
+	    "second): %.600s", (unsigned long long)ms, d.out);
+	ck_assert_msg(strstr(d.out, "VERIFIED") != NULL, "%.2000s", d.out);
+	demo_done(&d);
+	args_free(&a);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- main */
+
+static Suite *
+lab_suite(void)
+{
+	Suite *s = suite_create("lab");
+	TCase *tc;
+
+	tc = tcase_create("monitor");
+	tcase_add_checked_fixture(tc, lab_setup, lab_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_monitor_json_queue);
+	tcase_add_test(tc, test_monitor_json_broadcast);
+	tcase_add_test(tc, test_monitor_no_segment);
+	tcase_add_test(tc, test_monitor_key_hex);
+	tcase_add_test(tc, test_monitor_read_only);
+	tcase_add_test(tc, test_monitor_watched_fast);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("walkthrough");
+	tcase_add_checked_fixture(tc, lab_setup, lab_teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_walkthrough_eof);
+	tcase_add_test(tc, test_walkthrough_newline);
+	tcase_add_test(tc, test_walkthrough_perm);
+	tcase_add_test(tc, test_walkthrough_eexist);
+	tcase_add_test(tc, test_walkthrough_sigterm);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("titles");
+	tcase_add_checked_fixture(tc, lab_setup, lab_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_titles, 0, 2);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("progress");
+	tcase_add_checked_fixture(tc, lab_setup, lab_teardown);
+	tcase_set_timeout(tc, 40);
+	tcase_add_test(tc, test_progress_files);
+	tcase_add_test(tc, test_progress_tty);
+	tcase_add_test(tc, test_progress_short_run);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init();
+	sr = srunner_create(lab_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
