@@ -486,8 +486,8 @@ consume_queue(struct tally *t)
 		if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total)) {
 			/* The end-of-stream token: pass it on and leave. */
 			if (sem_op(ring.semid, back, 2, 0) == -1) {
-				warn("consumer %u: semop(pass the token)",
-				    my_index);
+				(void)look_around(
+				    "passing the end-of-stream token");
 				return 3;
 			}
 			return 0;
@@ -519,7 +519,7 @@ consume_queue(struct tally *t)
 		SHM_STORE(&me->claim_len, (uint64_t)0);
 		release[1].sem_op = (short)k;
 		if (sem_op(ring.semid, release, 2, 0) == -1) {
-			warn("consumer %u: semop(release)", my_index);
+			(void)look_around("releasing slots");
 			return 3;
 		}
 		SHM_ADD(&h->freed, k);
@@ -582,7 +582,7 @@ consume_broadcast(struct tally *t)
 		publish(t);
 		release.sem_op = (short)k;
 		if (sem_op(ring.semid, &release, 1, 0) == -1) {
-			warn("consumer %u: semop(release)", my_index);
+			(void)look_around("releasing slots");
 			return 3;
 		}
 		SHM_STORE(&me->freed, pos);
