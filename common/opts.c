@@ -89,3 +89,78 @@ pid_alive(pid_t pid)
 		return 0;
 	return 1;
 }
+
+/* The names reports, titles and the monitor use for enum shm_state. */
+const char *
+state_name(uint32_t s)
+{
+	switch (s) {
+	case ST_INIT:
+		return "init";
+	case ST_WAITING:
+		return "waiting";
+	case ST_PRODUCING:
+		return "producing";
+	case ST_DRAINING:
+		return "draining";
+	case ST_DONE:
+		return "done";
+	case ST_ABORTED:
+		return "aborted";
+	default:
+		return "unknown";
+	}
+}
+
+/* ... and for enum shm_cstate. */
+const char *
+cstate_name(uint32_t s)
+{
+	switch (s) {
+	case CS_FREE:
+		return "free";
+	case CS_ACTIVE:
+		return "active";
+	case CS_DONE:
+		return "done";
+	case CS_FAILED:
+		return "failed";
+	case CS_DIED:
+		return "died";
+	default:
+		return "unknown";
+	}
+}
+
+/* Sleeps ms milliseconds; a signal cuts it short, on purpose. */
+void
+sleep_ms(int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	(void)nanosleep(&ts, NULL);
+}
+
+/*
+ * Catches SIGINT, SIGTERM, SIGHUP (and SIGUSR1 when usr1) with handler,
+ * without SA_RESTART: a signal must cut a sleep or a wait short, so that
+ * the flag the handler sets is seen at once.
+ */
+int
+sig_catch(void (*handler)(int), int usr1)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	if (sigemptyset(&sa.sa_mask) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1)
+		return -1;
+	if (usr1 && sigaction(SIGUSR1, &sa, NULL) == -1)
+		return -1;
+	return 0;
+}

@@ -14,25 +14,7 @@
 
 #define REPORT_SCHEMA	1
 
-static const char *cstate_name(uint32_t);
 static void	json_str(FILE *, const char *);
-
-static const char *
-cstate_name(uint32_t s)
-{
-	switch (s) {
-	case CS_ACTIVE:
-		return "active";
-	case CS_DONE:
-		return "done";
-	case CS_FAILED:
-		return "failed";
-	case CS_DIED:
-		return "died";
-	default:
-		return "free";
-	}
-}
 
 /* Fills in everything that the table and the ledger tell. */
 void

@@ -272,8 +272,12 @@ int	 report_text(FILE *, const struct shm_report *);
 /* opts.c: option helpers shared by the programs. */
 int	 opt_mode(const char *, enum shm_mode *);
 const char *mode_name(enum shm_mode);
+const char *state_name(uint32_t);
+const char *cstate_name(uint32_t);
 int	 opt_perm(const char *, mode_t *);
 uint64_t now_ns(void);
 int	 pid_alive(pid_t);
+void	 sleep_ms(int);
+int	 sig_catch(void (*)(int), int);
 
 #endif /* SHMLAB_H */

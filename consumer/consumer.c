@@ -80,7 +80,6 @@ struct tally {
 
 static void	 usage(void) __attribute__((noreturn));
 static void	 on_signal(int);
-static void	 setup_signals(int);
 static void	 attach_wait(key_t, const char *);
 static int	 child_main(uint32_t);
 static int	 child_register(void);
@@ -92,7 +91,6 @@ static void	 tally_seen(struct tally *, uint64_t);
 static void	 publish(const struct tally *);
 static int	 look_around(const char *);
 static int	 title(const struct tally *);
-static void	 sleep_ms(int);
 
 static void
 usage(void)
@@ -110,35 +108,6 @@ on_signal(int sig)
 		dump_flag = 1;
 	else
 		stop_flag = 1;
-}
-
-static void
-setup_signals(int parent)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	if (sigemptyset(&sa.sa_mask) == -1)
-		err(3, "sigemptyset");
-	if (sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    sigaction(SIGHUP, &sa, NULL) == -1)
-		err(3, "sigaction");
-	/* The parent passes SIGUSR1 on; each child prints its counters. */
-	if (sigaction(SIGUSR1, &sa, NULL) == -1)
-		err(3, "sigaction");
-	(void)parent;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	(void)nanosleep(&ts, NULL);
 }
 
 /*
@@ -807,7 +776,9 @@ main(int argc, char *argv[], char *envp[])
 			err(2, "default key file path");
 		keypath = keybuf;
 	}
-	setup_signals(1);
+	/* The parent passes SIGUSR1 on; each child prints its counters. */
+	if (sig_catch(on_signal, 1) == -1)
+		err(3, "sigaction");
 	/* The key file may not exist yet either: wait for it too. */
 	for (i = 0; (key = key_derive(keypath, proj)) == (key_t)-1; i++) {
 		if (errno != ENOENT || stop_flag ||

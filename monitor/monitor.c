@@ -153,7 +153,6 @@ static int	 interval_ms = INTERVAL_MS;
 
 static void	 usage(void) __attribute__((noreturn));
 static void	 on_signal(int);
-static void	 setup_signals(void);
 static void	 restore_cursor(void);
 static void	 attach_run(void);
 static void	 open_sems(void);
@@ -166,8 +165,6 @@ static void	 collect_consumers(void);
 static void	 window(void);
 static void	 rates(void);
 static double	 per_s(uint64_t, uint64_t);
-static const char *state_name(uint32_t);
-static const char *cstate_name(uint32_t);
 static const char *sem_name(int, char *, size_t);
 static char	 con_mark(uint32_t);
 static void	 put_time(FILE *, time_t, int);
@@ -186,7 +183,7 @@ static void	 json_rate(FILE *, double);
 static void	 term_size(int *, int *);
 static void	 frame(int);
 static void	 ended_line(FILE *);
-static void	 sleep_ms(int);
+static void	 nap_ms(int);
 static void	 nap(int);
 
 static void
@@ -206,22 +203,6 @@ on_signal(int sig)
 	stop_flag = 1;
 }
 
-/* No SA_RESTART: a signal must cut the sleep between refreshes short. */
-static void
-setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	if (sigemptyset(&sa.sa_mask) == -1)
-		err(3, "sigemptyset");
-	if (sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    sigaction(SIGHUP, &sa, NULL) == -1)
-		err(3, "sigaction");
-}
-
 /* Runs at exit on every path, errx(3) included: never leave it hidden. */
 static void
 restore_cursor(void)
@@ -234,7 +215,7 @@ restore_cursor(void)
 }
 
 static void
-sleep_ms(int ms)
+nap_ms(int ms)
 {
 	struct timespec ts, left;
 
@@ -254,7 +235,7 @@ nap(int ms)
 	int slept;
 
 	for (slept = 0; slept < ms && !stop_flag; slept += DRAIN_POLL_MS) {
-		sleep_ms(ms - slept < DRAIN_POLL_MS ? ms - slept :
+		nap_ms(ms - slept < DRAIN_POLL_MS ? ms - slept :
 		    DRAIN_POLL_MS);
 		if (drained())
 			return;
@@ -325,7 +306,7 @@ attach_run(void)
 			    (unsigned long)(uint32_t)run.key, run.keypath,
 			    READY_WAIT_MS / 1000);
 		}
-		sleep_ms(20);
+		nap_ms(20);
 	}
 	run.shmid = ring.shmid;
 	run.capacity = ring.hdr->capacity;
@@ -681,47 +662,6 @@ let_go(void)
 		err(3, "shmdt");
 	ring.hdr = NULL;
 	detached = 1;
-}
-
-static const char *
-state_name(uint32_t s)
-{
-	switch (s) {
-	case ST_INIT:
-		return "init";
-	case ST_WAITING:
-		return "waiting";
-	case ST_PRODUCING:
-		return "producing";
-	case ST_DRAINING:
-		return "draining";
-	case ST_DONE:
-		return "done";
-	case ST_ABORTED:
-		return "aborted";
-	default:
-		return "unknown";
-	}
-}
-
-/* The same names as the producer's report (common/report.c). */
-static const char *
-cstate_name(uint32_t s)
-{
-	switch (s) {
-	case CS_FREE:
-		return "free";
-	case CS_ACTIVE:
-		return "active";
-	case CS_DONE:
-		return "done";
-	case CS_FAILED:
-		return "failed";
-	case CS_DIED:
-		return "died";
-	default:
-		return "unknown";
-	}
 }
 
 /* Names from shmlab.h: the four fixed ones, then a pair per consumer. */
@@ -1418,7 +1358,9 @@ main(int argc, char *argv[], char *envp[])
 		err(3, "ftok(%s, %d)", run.keypath, run.proj);
 	}
 	setproctitle("-monitor: key 0x%08lx", (unsigned long)(uint32_t)run.key);
-	setup_signals();
+	/* No SA_RESTART: a signal cuts the sleep between refreshes short. */
+	if (sig_catch(on_signal, 0) == -1)
+		err(3, "sigaction");
 	attach_run();
 	open_sems();
 	if (atexit(restore_cursor) != 0)

@@ -65,7 +65,6 @@ static struct pidfh *pfh;
 
 static void	 usage(void) __attribute__((noreturn));
 static void	 on_signal(int);
-static void	 setup_signals(void);
 static void	 parse_fault(void);
 static uint64_t	 stream_total(void);
 static uint64_t	 stream_seq(uint64_t);
@@ -80,7 +79,6 @@ static int	 live_consumers(int *);
 static uint32_t build_ops(struct sembuf *, int, short, short);
 static uint64_t free_hint(uint64_t);
 static void	 produce_safe(void);
-static void	 sleep_ms(int);
 static void	 jitter(uint32_t, uint64_t *);
 static int	 read_ulong(const char *, unsigned long long *);
 static long long count_lines(const char *);
@@ -115,23 +113,6 @@ on_signal(int sig)
 		dump_flag = 1;
 	else
 		stop_flag = 1;
-}
-
-/* No SA_RESTART: a signal must cut a nanosleep short. */
-static void
-setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	if (sigemptyset(&sa.sa_mask) == -1)
-		err(3, "sigemptyset");
-	if (sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    sigaction(SIGHUP, &sa, NULL) == -1 ||
-	    sigaction(SIGUSR1, &sa, NULL) == -1)
-		err(3, "sigaction");
 }
 
 /*
@@ -582,16 +563,6 @@ join_wait(void)
 			return -1;
 		}
 	}
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	(void)nanosleep(&ts, NULL);
 }
 
 /*
@@ -1217,7 +1188,8 @@ main(int argc, char *argv[], char *envp[])
 		if (pidfile_write(pfh) == -1)
 			warn("pidfile_write %s", pidpath);
 	}
-	setup_signals();
+	if (sig_catch(on_signal, 1) == -1)
+		err(3, "sigaction");
 	ring.hdr->producer_pid = (int32_t)getpid();
 	SHM_STORE(&ring.hdr->state, (uint32_t)ST_INIT);
 	/* Written last: consumers trust nothing before they see it. */
