@@ -49,7 +49,7 @@ LIB	= common/libshmlab.a
 PROGS	= producer/producer consumer/consumer monitor/monitor
 
 TESTS	= tests/check_key tests/check_seg tests/check_ring tests/check_opts \
-	  tests/check_e2e tests/check_ledger tests/check_lab
+	  tests/check_e2e tests/check_ledger tests/check_lab tests/check_faults
 
 all: deps-lib $(PROGS)
 
@@ -92,6 +92,10 @@ endif
 check: deps-check all $(TESTS)
 	$(CHECK_ENV) ./tests/run_tests.sh $(TESTS)
 
+# Minutes of load and faults: 64 consumers x 1M items with random kills.
+stress: all
+	./tests/stress.sh
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
@@ -104,7 +108,7 @@ clean:
 	  $(PROGS) $(TESTS) $(FLAGS_STAMP)
 
 .SUFFIXES:
-.PHONY: all check clean install deps-lib deps-check
+.PHONY: all check clean install deps-lib deps-check stress
 .SECONDARY: tests/testutil.o $(TESTS:=.o)
 
 -include $(LIB_OBJ:.o=.d) producer/producer.d producer/walkthrough.d \

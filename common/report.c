@@ -30,17 +30,20 @@ report_tally(struct shm_report *rp)
 	    h->max_consumers;
 	rp->consumers = n;
 	rp->consumed = rp->out_of_order = rp->corrupted = 0;
-	rp->checksum_total = rp->unreported = 0;
+	rp->checksum_total = rp->unreported = rp->in_flight = 0;
 	rp->died = 0;
 	for (i = 0; i < n; i++) {
 		c = &rp->ring->table[i];
-		rp->consumed += c->consumed;
+		/* A dead consumer's unreported items were taken all the same. */
+		rp->consumed += c->consumed +
+		    (c->state == CS_DIED ? c->unreported : 0);
 		rp->out_of_order += c->out_of_order;
 		rp->corrupted += c->corrupted;
 		rp->checksum_total += c->checksum;
 		if (c->state == CS_DIED) {
 			rp->died++;
-			rp->unreported += c->claim_len;
+			rp->unreported += c->unreported;
+			rp->in_flight += c->claim_len;
 		}
 		if (h->mode == MODE_BROADCAST &&
 		    c->checksum != rp->checksum_expected)
@@ -125,11 +128,12 @@ report_json(FILE *fp, const struct shm_report *rp)
 	    rp->ledger ? "true" : "false");
 	fprintf(fp, "\"produced\":%llu,\"consumed\":%llu,\"lost\":%llu,"
 	    "\"duplicated\":%llu,\"out_of_order\":%llu,\"corrupted\":%llu,"
-	    "\"died\":%u,\"unreported\":%llu,"
+	    "\"died\":%u,\"unreported\":%llu,\"in_flight\":%llu,"
 	    "\"checksum_expected\":%llu,\"checksum_total\":%llu,",
 	    U(rp->produced), U(rp->consumed), U(rp->lost),
 	    U(rp->duplicated), U(rp->out_of_order), U(rp->corrupted),
-	    rp->died, U(rp->unreported), U(rp->checksum_expected),
+	    rp->died, U(rp->unreported), U(rp->in_flight),
+	    U(rp->checksum_expected),
 	    U(rp->checksum_total));
 	fprintf(fp, "\"verified\":%s,\"interrupted\":%s,\"elapsed_s\":%.6f,"
 	    "\"items_per_s\":%.1f,\"exit_status\":%d,\"producer_pid\":%d,"
@@ -151,9 +155,10 @@ report_json(FILE *fp, const struct shm_report *rp)
 		else
 			fputs("\"first_seq\":null,\"last_seq\":null,", fp);
 		fprintf(fp, "\"checksum\":%llu,\"out_of_order\":%llu,"
-		    "\"corrupted\":%llu,\"unreported\":%llu,\"batches\":%llu,"
-		    "\"exit_status\":", U(c->checksum), U(c->out_of_order),
-		    U(c->corrupted), U(c->state == CS_DIED ? c->claim_len : 0),
+		    "\"corrupted\":%llu,\"unreported\":%llu,\"in_flight\":%llu,"
+		    "\"batches\":%llu,\"exit_status\":", U(c->checksum),
+		    U(c->out_of_order), U(c->corrupted), U(c->unreported),
+		    U(c->state == CS_DIED ? c->claim_len : 0),
 		    U(c->batches));
 		if (c->exit_status >= 0)
 			fprintf(fp, "%d}", (int)c->exit_status);
@@ -194,8 +199,9 @@ report_text(FILE *fp, const struct shm_report *rp)
 		else
 			fputs("?", fp);
 		if (c->state == CS_DIED && c->claim_len > 0)
-			fprintf(fp, "  (died holding %llu unreported items)",
-			    U(c->claim_len));
+			fprintf(fp, "  (died holding a claim of %llu items, "
+			    "%llu of them read but not reported)",
+			    U(c->claim_len), U(c->unreported));
 		fputc('\n', fp);
 	}
 	fprintf(fp, "  ledger%s: produced %llu, consumed %llu, lost %llu, "

@@ -205,7 +205,8 @@ seg_validate(const struct shm_header *h, uint64_t real_size, char *buf,
 		    (unsigned long long)h->count);
 	if (h->head > h->count || h->total > h->count)
 		return fail(buf, len, "counters beyond the item count "
-		    "(head %llu, count %llu)", (unsigned long long)h->head,
+		    "(head %llu, total %llu, count %llu)",
+		    (unsigned long long)h->head, (unsigned long long)h->total,
 		    (unsigned long long)h->count);
 	layout(&want, h->capacity, h->max_consumers, h->count, h->flags,
 	    h->mode);

@@ -102,7 +102,7 @@ enum shm_cstate {
 			    SEM_BASE)
 
 /*
- * One record per consumer process, 144 bytes.  Only its owner writes it
+ * One record per consumer process, 160 bytes.  Only its owner writes it
  * while it runs; the consumer's parent writes exit_status after reaping it,
  * and the producer marks it CS_DIED when it finds the pid gone.
  */
@@ -127,6 +127,9 @@ struct shm_consumer {
 	uint64_t	duplicated;	/* broadcast: seen again */
 	uint32_t	flags;		/* CF_* */
 	uint32_t	pad;
+	uint64_t	claim_base;	/* queue: consumed before the claim */
+	uint64_t	unreported;	/* dead: claimed, in the ledger, not in
+					   consumed (the producer fills it) */
 	uint64_t	reserved[1];
 };
 
@@ -254,7 +257,8 @@ struct shm_report {
 	uint64_t	checksum_total;	/* sum over consumers */
 	uint32_t	consumers;	/* records handed out */
 	uint32_t	died;		/* consumers found dead */
-	uint64_t	unreported;	/* items dead consumers claimed */
+	uint64_t	unreported;	/* dead consumers: read, not reported */
+	uint64_t	in_flight;	/* dead consumers: claimed at death */
 	double		elapsed_s;
 	int		verified;
 	int		interrupted;	/* stopped early by a signal */

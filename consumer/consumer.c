@@ -51,6 +51,7 @@ static int	 want_mode = -1;
 static uint64_t	 last_title_ns;
 static uint64_t	 rng;
 static int	 hold_ms;
+static int	 hold_after_copy;
 
 /*
  * What a child accumulates between two updates of its record.  A
@@ -76,6 +77,8 @@ struct tally {
 	size_t		capgaps;
 	int		have_last;
 	int		inexact;
+	int		bad;		/* a sequence number beyond count */
+	uint64_t	bad_seq;
 };
 
 static void	 usage(void) __attribute__((noreturn));
@@ -366,6 +369,10 @@ take(struct tally *t, uint64_t seq, int32_t v)
 	t->checksum += (uint32_t)v;
 	if (seq >= h->count) {
 		t->corrupted++;		/* not a sequence number at all */
+		if (!(h->flags & SHM_F_UNSAFE) && !t->bad) {
+			t->bad = 1;	/* a guarded ring never holds one */
+			t->bad_seq = seq;
+		}
 		return;
 	}
 	if (v != item_value(h->seed, seq))
@@ -474,15 +481,22 @@ consume_queue(struct tally *t)
 			if (sem_op(ring.semid, &more, 1, 0) == 0)
 				k += extra;
 		}
+		/*
+		 * The claim is on record before tail moves, so that if we die
+		 * the producer can tell what we had taken (recover_queue()).
+		 */
 		me->claim_start = tail;
+		me->claim_base = t->consumed;
 		SHM_STORE(&me->claim_len, k);
 		h->tail = tail + k;
-		if (hold_ms > 0)
+		if (hold_ms > 0 && !hold_after_copy)
 			sleep_ms(hold_ms);	/* test hook: see main() */
 		for (p = tail; p < tail + k; p++) {
 			s = ring_slot(p, cap);
 			take(t, ring.tags[s], ring.slots[s]);
 		}
+		if (hold_ms > 0 && hold_after_copy)
+			sleep_ms(hold_ms);
 		me->batches++;
 		publish(t);
 		SHM_STORE(&me->claim_len, (uint64_t)0);
@@ -492,6 +506,13 @@ consume_queue(struct tally *t)
 			return 3;
 		}
 		SHM_ADD(&h->freed, k);
+		if (t->bad) {
+			warnx("consumer %u: sequence number %llu is beyond the "
+			    "run's %llu items: the segment is corrupt", my_index,
+			    (unsigned long long)t->bad_seq,
+			    (unsigned long long)h->count);
+			return 3;
+		}
 		if (dump_flag || stop_flag || title(t)) {
 			errno = 0;
 			if (look_around("taking items") == -1)
@@ -555,6 +576,13 @@ consume_broadcast(struct tally *t)
 			return 3;
 		}
 		SHM_STORE(&me->freed, pos);
+		if (t->bad) {
+			warnx("consumer %u: sequence number %llu is beyond the "
+			    "run's %llu items: the segment is corrupt", my_index,
+			    (unsigned long long)t->bad_seq,
+			    (unsigned long long)h->count);
+			return 3;
+		}
 		if (dump_flag || stop_flag || title(t)) {
 			errno = 0;
 			if (look_around("taking items") == -1)
@@ -705,12 +733,20 @@ main(int argc, char *argv[], char *envp[])
 	/*
 	 * SHMLAB_HOLD_MS is a test-only hook: each queue consumer sleeps
 	 * that long inside its critical section, so that a test can kill
-	 * it while it holds the mutex and a claim.
+	 * it while it holds the mutex and a claim: after claiming, or with
+	 * SHMLAB_HOLD_AT=copy after reading the items but before reporting
+	 * them.
 	 */
 	if ((errstr = getenv("SHMLAB_HOLD_MS")) != NULL) {
 		hold_ms = (int)strtonum(errstr, 0, 10000, &errstr);
 		if (errstr != NULL)
 			errx(2, "SHMLAB_HOLD_MS: %s (0..10000)", errstr);
+	}
+	if ((errstr = getenv("SHMLAB_HOLD_AT")) != NULL) {
+		if (strcmp(errstr, "copy") == 0)
+			hold_after_copy = 1;
+		else if (strcmp(errstr, "claim") != 0)
+			errx(2, "SHMLAB_HOLD_AT %s: want claim or copy", errstr);
 	}
 	while ((ch = getopt_long(argc, argv, "B:hk:m:n:p:qt:", longopts,
 	    NULL)) != -1) {

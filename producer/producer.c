@@ -49,6 +49,7 @@ static struct shm_ring ring;
 static struct shm_params par;
 static int	 semid = -1;
 static int	 own_objects;		/* we created them: we remove them */
+static int	 need_recovery;		/* a queue consumer died: resync */
 static int	 verbose = 1;
 static int	 delay_ms;
 static int	 timeout_s = 30;
@@ -74,7 +75,8 @@ static void	 explain_eexist(key_t, const char *);
 static int	 tick(void);
 static int	 wait_ops(struct sembuf *, size_t);
 static int	 join_wait(void);
-static void	 recover_queue(void);
+static int	 recover_queue(void);
+static void	 account_claim(struct shm_consumer *);
 static int	 live_consumers(int *);
 static uint32_t build_ops(struct sembuf *, int, short, short);
 static uint64_t free_hint(uint64_t);
@@ -439,20 +441,48 @@ live_consumers(int *died)
  * it never completed.  With the mutex held no live consumer is between
  * claim and release, so the true values follow from the counters alone.
  */
+/*
+ * What a dead queue consumer had taken but not reported: its last claim,
+ * if tail had moved past it and its consumed counter had not.  The items
+ * it managed to count in the ledger were taken; the others are lost.
+ */
 static void
+account_claim(struct shm_consumer *c)
+{
+	struct shm_header *h = ring.hdr;
+	uint64_t p, seq, n = 0;
+
+	if (c->state != CS_DIED || c->claim_len == 0 || c->unreported != 0 ||
+	    c->consumed > c->claim_base || c->claim_len > h->capacity ||
+	    h->tail < c->claim_start + c->claim_len)
+		return;
+	for (p = c->claim_start; p < c->claim_start + c->claim_len; p++) {
+		seq = ring.tags[ring_slot(p, h->capacity)];
+		if (ring.ledger == NULL || (seq < h->count &&
+		    ring.ledger[seq] > 0))
+			n++;
+	}
+	c->unreported = n;
+}
+
+static int
 recover_queue(void)
 {
 	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
 	struct sembuf unlock = { SEM_MUTEX, 1, SEM_UNDO };
 	struct shm_header *h = ring.hdr;
 	uint64_t inring;
+	uint32_t i;
 	int full, empty;
 
 	if (sem_op(semid, &lock, 1, TICK_MS * 5) == -1) {
 		if (errno != EAGAIN)
 			fatal_ipc("semop(mutex) during recovery");
-		return;		/* a stopped consumer holds it: later */
+		return -1;	/* a stopped consumer holds it: later */
 	}
+	/* Nobody is in a claim now: the dead ones' claims are final. */
+	for (i = 0; i < h->registered && i < h->max_consumers; i++)
+		account_claim(&ring.table[i]);
 	inring = SHM_LOAD(&h->head) - h->tail;
 	full = (int)inring + (SHM_LOAD(&h->eos) ? 1 : 0);
 	empty = (int)(h->capacity - inring);
@@ -462,6 +492,7 @@ recover_queue(void)
 	SHM_STORE(&h->freed, h->tail);
 	if (sem_op(semid, &unlock, 1, 0) == -1)
 		fatal_ipc("semop(mutex) during recovery");
+	return 0;
 }
 
 /*
@@ -491,8 +522,11 @@ tick(void)
 		return -1;
 	}
 	live = live_consumers(&died);
-	if (died && h->mode == MODE_QUEUE && !(h->flags & SHM_F_UNSAFE))
-		recover_queue();
+	if (died)
+		need_recovery = 1;
+	if (need_recovery && h->mode == MODE_QUEUE &&
+	    !(h->flags & SHM_F_UNSAFE) && recover_queue() == 0)
+		need_recovery = 0;
 	if (abort_msg != NULL)
 		return -1;
 	if (SHM_LOAD(&h->registered) > 0 && live == 0 &&
@@ -809,8 +843,11 @@ drain(void)
 			dump_counters();
 		title();
 		live = live_consumers(&died);
-		if (died && h->mode == MODE_QUEUE && !(h->flags & SHM_F_UNSAFE))
-			recover_queue();
+		if (died)
+			need_recovery = 1;
+		if (need_recovery && h->mode == MODE_QUEUE &&
+		    !(h->flags & SHM_F_UNSAFE) && recover_queue() == 0)
+			need_recovery = 0;
 		if (abort_msg != NULL && !stop_flag)
 			break;
 		if (stop_flag && now_ns() - start > STOP_DRAIN_MS * 1000000ULL)

@@ -179,10 +179,11 @@ def check_consistency(obj, rep):
     if obj["consumers"] != len(pcs):
         rep.fail("consumers is %d but per_consumer has %d entries" %
                  (obj["consumers"], len(pcs)))
-    total = sum(c["consumed"] for c in pcs)
+    # A dead consumer's unreported items count as consumed (docs/JSON.md).
+    total = sum(c["consumed"] + c.get("unreported", 0) for c in pcs)
     if total != obj["consumed"]:
-        rep.fail("per_consumer consumed adds up to %d, consumed is %d" %
-                 (total, obj["consumed"]))
+        rep.fail("per_consumer consumed (+ unreported) adds up to %d, "
+                 "consumed is %d" % (total, obj["consumed"]))
     for i, c in enumerate(pcs):
         if c["index"] != i:
             rep.fail("per_consumer[%d].index is %d" % (i, c["index"]))

@@ -963,3 +963,30 @@ tu_json_str(const char *js, const char *key, char *buf, size_t len)
 	buf[n] = '\0';
 	return 0;
 }
+
+/* ------------------------------------------------------ foreign keys */
+
+/*
+ * Adopts a key that a program under test derived by itself (run_demo.sh
+ * makes its own key file): teardown and the guardian remove the objects
+ * under it like those under tu_key_new()'s keys, and it is logged for
+ * tests/run_tests.sh.  Returns 0, or -1 with errno ENOSPC when the test
+ * already holds TU_MAX_KEYS keys.
+ */
+int
+tu_track_key(key_t key)
+{
+	int i;
+
+	for (i = 0; i < reg->nkey; i++)
+		if (reg->key[i] == key)
+			return 0;
+	if (reg->nkey >= TU_MAX_KEYS) {
+		errno = ENOSPC;
+		return -1;
+	}
+	reg->key[reg->nkey] = key;
+	__atomic_store_n(&reg->nkey, reg->nkey + 1, __ATOMIC_RELEASE);
+	log_key(key);
+	return 0;
+}

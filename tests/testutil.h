@@ -94,6 +94,7 @@ int	 tu_path(char *, size_t, const char *);
 int	 tu_key_new(struct tu_key *);
 int	 tu_ipc_count_key(key_t);
 int	 tu_ipc_remove_key(key_t);
+int	 tu_track_key(key_t);
 
 /* Snapshots of /proc/sysvipc/{shm,sem}. */
 int	 tu_snap_take(struct tu_snap *);

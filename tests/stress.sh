@@ -1,0 +1,363 @@
+#!/usr/bin/env bash
+#
+# stress.sh - long fault and load scenarios for shmlab (make stress).
+#
+#	tests/stress.sh			# a few minutes at most
+#	STRESS_SEED=42 tests/stress.sh	# the same random kills again
+#
+# Scenarios, each on its own key of a private key file:
+#   queue-kill	64 consumers x 1,000,000 items, queue mode; a few consumer
+#		children are SIGKILLed (by pid) at random times: the run must
+#		end, mark them died, and account for every item
+#		(consumed + lost == count) with nothing duplicated;
+#   queue	the same without kills: verified;
+#   broadcast	16 consumers x 1,000,000 items, every consumer takes every
+#		item: verified.
+# After each run nothing of it may be left: no process, no IPC object
+# under its key (ipcs).
+#
+# Prints a progress line before and a summary line after each scenario,
+# then "N passed, N failed"; exits 1 when anything failed.  Environment:
+# STRESS_COUNT, STRESS_CONSUMERS, STRESS_BCAST_CONSUMERS, STRESS_KILLS,
+# STRESS_ROUNDS (queue-kill runs), STRESS_TIMEOUT (seconds per run),
+# STRESS_SEED; SHMLAB_PRODUCER, SHMLAB_CONSUMER override the binaries.
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly HERE
+readonly PROG="${0##*/}"
+readonly PRODUCER="${SHMLAB_PRODUCER:-$HERE/producer/producer}"
+readonly CONSUMER="${SHMLAB_CONSUMER:-$HERE/consumer/consumer}"
+readonly COUNT="${STRESS_COUNT:-1000000}"
+readonly NCONS="${STRESS_CONSUMERS:-64}"
+readonly NBCAST="${STRESS_BCAST_CONSUMERS:-16}"
+readonly KILLS="${STRESS_KILLS:-4}"
+readonly ROUNDS="${STRESS_ROUNDS:-3}"
+readonly TIMEOUT="${STRESS_TIMEOUT:-120}"
+readonly MAXBUF=10
+
+workdir=""
+proj=0
+passed=0
+failed=0
+pgids=()		# process groups started by this script
+keys=()			# keys of the runs, as ipcs prints them
+
+log() {
+	printf '%s: %s\n' "$PROG" "$*" >&2
+}
+
+# Ends every process group we started and removes every object under our
+# keys; ignores its own failures.
+cleanup() {
+	local g k
+	set +e
+	for g in "${pgids[@]}"; do
+		kill -KILL -- "-$g" 2>/dev/null
+	done
+	for k in "${keys[@]}"; do
+		ipcrm -M "$k" 2>/dev/null
+		ipcrm -S "$k" 2>/dev/null
+	done
+	if [[ -n $workdir ]]; then
+		rm -rf -- "$workdir"
+	fi
+}
+
+# A whole number from the environment, within bounds.
+check_number() {
+	local name=$1 value=$2 min=$3 max=$4
+	if ! [[ $value =~ ^[0-9]+$ ]] || ((${#value} > 15)) ||
+		((10#$value < min || 10#$value > max)); then
+		log "$name $value: want a whole number from $min to $max"
+		exit 2
+	fi
+}
+
+# The first (top-level) number or boolean under key in a JSON report.
+json_get() {
+	local js=$1 key=$2
+	if [[ $js =~ \"$key\":([0-9]+|true|false|null|\"[^\"]*\") ]]; then
+		printf '%s\n' "${BASH_REMATCH[1]}"
+	else
+		printf 'missing\n'
+	fi
+}
+
+# Is this pid running (not a zombie)?
+alive() {
+	local stat
+	kill -0 "$1" 2>/dev/null || return 1
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat:0:1} != Z ]]
+}
+
+# The consumer parent's children, one pid per line.
+children_of() {
+	local f="/proc/$1/task/$1/children"
+	if [[ -r $f ]]; then
+		tr ' ' '\n' <"$f" | grep -E '^[0-9]+$' || true
+	else
+		pgrep -P "$1" || true
+	fi
+}
+
+# The children still running, less the pids given after the parent's.
+live_children() {
+	local parent=$1 pid
+	shift
+	for pid in $(children_of "$parent"); do
+		[[ " $* " == *" $pid "* ]] && continue
+		alive "$pid" && printf '%s\n' "$pid"
+	done
+	return 0
+}
+
+# Milliseconds since the epoch.
+now_ms() {
+	local t
+	t=$(date +%s%N)
+	printf '%s\n' "$((t / 1000000))"
+}
+
+# Sleeps a random 50..450 ms.
+random_nap() {
+	sleep "0.$(printf '%03d' $((RANDOM % 400 + 50)))"
+}
+
+# Waits for pid until the deadline (ms since the epoch); 1 on timeout.
+wait_deadline() {
+	local pid=$1 deadline=$2
+	while alive "$pid"; do
+		if (($(now_ms) > deadline)); then
+			return 1
+		fi
+		sleep 0.05
+	done
+	return 0
+}
+
+# Does ipcs (-m or -s) list an object under this key?
+ipc_has() {
+	ipcs "$1" 2>/dev/null |
+		awk -v k="$2" '$1 == k { f = 1 } END { exit !f }'
+}
+
+# Nothing of the run is left: no object under its key, no process.
+leftovers() {
+	local key=$1 ppid=$2 cpid=$3 out=""
+	if ipc_has -m "$key"; then
+		out+=" shm under $key;"
+	fi
+	if ipc_has -s "$key"; then
+		out+=" sem under $key;"
+	fi
+	if alive "$ppid"; then
+		out+=" producer $ppid still running;"
+	fi
+	if kill -0 -- "-$cpid" 2>/dev/null; then
+		out+=" consumer group $cpid still running;"
+	fi
+	printf '%s' "$out"
+}
+
+# Runs one scenario: name mode consumers kills.  Prints its summary line
+# and counts it as passed or failed.
+scenario() {
+	local name=$1 mode=$2 n=$3 kills=$4
+	local keyfile plog clog report ppid cpid key="" deadline t0 t1
+	local pstatus=0 cstatus=0 landed=0 victims=() kids=() victim i
+	local js verified consumed lost dup unrep died produced corrupt
+	local want_consumed want_status why="" left
+
+	proj=$((proj + 1))
+	keyfile="$workdir/key"
+	plog="$workdir/$name.producer.log"
+	clog="$workdir/$name.consumer.log"
+	report="$workdir/$name.json"
+	: >"$plog"
+	: >"$clog"
+	t0=$(now_ms)
+	deadline=$((t0 + TIMEOUT * 1000))
+
+	# Own sessions (setsid does not fork here: we are no group leader),
+	# so a whole run can be ended by process group.
+	setsid "$PRODUCER" -k "$keyfile" -p "$proj" -m "$mode" -n "$n" \
+		-c "$COUNT" -b "$MAXBUF" -t 60 -o "$report" 2>"$plog" &
+	ppid=$!
+	pgids+=("$ppid")
+	for ((i = 0; i < 200; i++)); do
+		if [[ $(<"$plog") =~ key\ (0x[0-9a-f]{8}) ]]; then
+			key=${BASH_REMATCH[1]}
+			keys+=("$key")
+			break
+		fi
+		alive "$ppid" || break
+		sleep 0.01
+	done
+	if [[ -z $key ]]; then
+		wait "$ppid" || true
+		summary FAIL "$name" \
+			"the producer did not start: $(tr '\n' ' ' <"$plog")"
+		return
+	fi
+	setsid "$CONSUMER" -k "$keyfile" -p "$proj" -m "$mode" -n "$n" \
+		-t 60 -q 2>"$clog" &
+	cpid=$!
+	pgids+=("$cpid")
+
+	if ((kills > 0)); then
+		# Kill only once all the children exist, at random moments.
+		for ((i = 0; i < 400; i++)); do
+			mapfile -t kids < <(children_of "$cpid")
+			((${#kids[@]} >= n)) && break
+			alive "$cpid" || break
+			sleep 0.01
+		done
+		for ((i = 0; i < kills; i++)); do
+			random_nap
+			mapfile -t kids < <(live_children "$cpid" "${victims[@]}")
+			((${#kids[@]} > 0)) || break
+			victim=${kids[RANDOM % ${#kids[@]}]}
+			if kill -KILL "$victim" 2>/dev/null; then
+				victims+=("$victim")
+			fi
+		done
+	fi
+
+	if ! wait_deadline "$cpid" "$deadline" ||
+		! wait_deadline "$ppid" "$deadline"; then
+		why="did not end within $TIMEOUT s;"
+		kill -KILL -- "-$cpid" "-$ppid" 2>/dev/null || true
+	fi
+	wait "$cpid" || cstatus=$?
+	wait "$ppid" || pstatus=$?
+	t1=$(now_ms)
+
+	if [[ ! -s $report ]]; then
+		why+=" no report (producer exit $pstatus):"
+		summary FAIL "$name" "$why $(tail -n 3 "$plog" | tr '\n' ' ')"
+		return
+	fi
+	js=$(<"$report")
+	verified=$(json_get "$js" verified)
+	produced=$(json_get "$js" produced)
+	consumed=$(json_get "$js" consumed)
+	lost=$(json_get "$js" lost)
+	dup=$(json_get "$js" duplicated)
+	corrupt=$(json_get "$js" corrupted)
+	unrep=$(json_get "$js" unreported)
+	died=$(json_get "$js" died)
+	for i in produced consumed lost dup corrupt unrep died; do
+		if ! [[ ${!i} =~ ^[0-9]+$ ]]; then
+			summary FAIL "$name" "malformed report ($i: ${!i})"
+			return
+		fi
+	done
+	# A victim that had already finished was not killed: count the
+	# victims the report names as died.
+	for victim in "${victims[@]}"; do
+		if [[ $js =~ \"pid\":$victim,\"state\":\"died\" ]]; then
+			landed=$((landed + 1))
+		fi
+	done
+
+	want_consumed=$COUNT
+	[[ $mode == broadcast ]] && want_consumed=$((COUNT * n))
+	if ((kills > 0)); then
+		want_status=1
+		((landed >= 1)) || why+=" no kill landed (${#victims[@]} sent);"
+		((died == landed)) ||
+			why+=" died $died, but $landed victims are marked died;"
+		((consumed + lost == COUNT)) ||
+			why+=" consumed $consumed + lost $lost != $COUNT;"
+		((lost <= unrep)) || why+=" lost $lost > unreported $unrep;"
+		[[ $verified == false ]] ||
+			why+=" verified although consumers died;"
+	else
+		want_status=0
+		[[ $verified == true ]] || why+=" not verified;"
+		((consumed == want_consumed)) ||
+			why+=" consumed $consumed, want $want_consumed;"
+		((lost == 0 && died == 0)) || why+=" lost $lost, died $died;"
+	fi
+	((produced == COUNT)) || why+=" produced $produced;"
+	((dup == 0 && corrupt == 0)) ||
+		why+=" duplicated $dup, corrupted $corrupt;"
+	((pstatus == want_status)) ||
+		why+=" producer exit $pstatus, want $want_status;"
+	((cstatus == want_status)) ||
+		why+=" consumer exit $cstatus, want $want_status;"
+	left=$(leftovers "$key" "$ppid" "$cpid")
+	[[ -z $left ]] || why+=" left behind:$left"
+
+	local line
+	line=$(printf '%d consumers x %d items, %d.%03d s, died %d, ' "$n" \
+		"$COUNT" $(((t1 - t0) / 1000)) $(((t1 - t0) % 1000)) "$died")
+	line+=$(printf 'consumed %d, lost %d, unreported %d, exit %d/%d' \
+		"$consumed" "$lost" "$unrep" "$pstatus" "$cstatus")
+	if [[ -z $why ]]; then
+		summary PASS "$name" "$line"
+	else
+		summary FAIL "$name" "$line:$why"
+		log "$name: producer log:"
+		tail -n 5 "$plog" >&2 || true
+		log "$name: consumer log:"
+		tail -n 5 "$clog" >&2 || true
+	fi
+}
+
+summary() {
+	local verdict=$1 name=$2 text=$3
+	if [[ $verdict == PASS ]]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
+	printf '%s %s: %s\n' "$verdict" "$name" "$text"
+}
+
+main() {
+	local seed i total step=0
+	check_number STRESS_COUNT "$COUNT" 1 100000000
+	check_number STRESS_CONSUMERS "$NCONS" 1 512
+	check_number STRESS_BCAST_CONSUMERS "$NBCAST" 1 512
+	check_number STRESS_KILLS "$KILLS" 1 "$NCONS"
+	check_number STRESS_ROUNDS "$ROUNDS" 0 100
+	check_number STRESS_TIMEOUT "$TIMEOUT" 1 3600
+	if [[ ! -x $PRODUCER || ! -x $CONSUMER ]]; then
+		log "$PRODUCER or $CONSUMER is missing: run make first"
+		exit 2
+	fi
+	seed=${STRESS_SEED:-$(((RANDOM << 15) | RANDOM))}
+	check_number STRESS_SEED "$seed" 0 1073741823
+	RANDOM=$seed
+
+	workdir=$(mktemp -d "${TMPDIR:-/tmp}/shmlab-stress.XXXXXX")
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	: >"$workdir/key"
+
+	total=$((ROUNDS + 2))
+	log "seed $seed (STRESS_SEED=$seed repeats the kills);" \
+		"$total scenarios, at most $TIMEOUT s each"
+	for ((i = 1; i <= ROUNDS; i++)); do
+		step=$((step + 1))
+		log "[$step/$total] queue-kill #$i: $NCONS consumers x" \
+			"$COUNT items, SIGKILL $KILLS at random"
+		scenario "queue-kill#$i" queue "$NCONS" "$KILLS"
+	done
+	step=$((step + 1))
+	log "[$step/$total] queue: $NCONS consumers x $COUNT items"
+	scenario queue queue "$NCONS" 0
+	step=$((step + 1))
+	log "[$step/$total] broadcast: $NBCAST consumers x $COUNT items"
+	scenario broadcast broadcast "$NBCAST" 0
+
+	printf '%d passed, %d failed\n' "$passed" "$failed"
+	((failed == 0))
+}
+
+main "$@"
