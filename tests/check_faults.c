@@ -871,12 +871,15 @@ START_TEST(test_kill_after_copy)
 	consumer_base(&ca, 3);
 	spawn(&prod, "producer", pa.v);
 	ck_assert_int_eq(setenv("SHMLAB_HOLD_AT", "copy", 1), 0);
-	spawn_env(&cons, "consumer", ca.v, "SHMLAB_HOLD_MS", "200");
+	spawn_env(&cons, "consumer", ca.v, "SHMLAB_HOLD_MS", "400");
 	(void)unsetenv("SHMLAB_HOLD_AT");
 	attach_ready(key.key, &r);
 	wait_registered(&r, 3);
 	n = active_pids(&r, pids, 3);
 	victim = claim_holder(&r, QUICK_MS);
+	/* Let it finish reading its claim (slow under valgrind): 100 ms of
+	 * its 400 ms hold. */
+	tu_sleep_ms(100);
 	ck_assert_int_eq(kill(victim, SIGKILL), 0);
 	claim = frozen_claim(&r, victim);
 	ck_assert_int_eq(seg_detach(&r), 0);
