@@ -96,6 +96,17 @@ check: deps-check all $(TESTS)
 stress: all
 	./tests/stress.sh
 
+# Throughput against baselines built with the project's flags; see
+# tests/bench/ and docs/PERFORMANCE.md.  BENCH_FULL=1 runs the whole matrix.
+BENCH_PROGS	= tests/bench/bench_pipe tests/bench/bench_posix \
+		  tests/bench/bench_lockstep
+
+tests/bench/bench_%: tests/bench/bench_%.c $(FLAGS_STAMP) | deps-lib
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BSD_LIBS) -pthread
+
+bench: all $(BENCH_PROGS)
+	./tests/bench/bench.sh
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
@@ -105,11 +116,12 @@ install: all
 clean:
 	rm -f common/*.o common/*.d $(LIB) producer/*.o producer/*.d \
 	  consumer/*.o consumer/*.d monitor/*.o monitor/*.d tests/*.o tests/*.d \
-	  $(PROGS) $(TESTS) $(FLAGS_STAMP)
+	  $(PROGS) $(TESTS) $(FLAGS_STAMP) $(BENCH_PROGS) tests/bench/*.d
 
 .SUFFIXES:
-.PHONY: all check clean install deps-lib deps-check stress
+.PHONY: all check clean install deps-lib deps-check stress bench
 .SECONDARY: tests/testutil.o $(TESTS:=.o)
 
 -include $(LIB_OBJ:.o=.d) producer/producer.d producer/walkthrough.d \
-  consumer/consumer.d monitor/monitor.d $(wildcard tests/*.d)
+  consumer/consumer.d monitor/monitor.d $(wildcard tests/*.d) \
+  $(wildcard tests/bench/*.d)

@@ -9,35 +9,11 @@
 
 #include "shmlab.h"
 
-static uint64_t	mix64(uint64_t);
 
 uint32_t
 ring_slot(uint64_t pos, uint32_t capacity)
 {
 	return (uint32_t)(pos % capacity);
-}
-
-/* splitmix64's finaliser: a bijection with good avalanche. */
-static uint64_t
-mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/*
- * The value the producer writes for sequence number seq: seq itself, as in
- * the slides' buffer[i] = i, or with a seed a pseudo-random function of
- * (seed, seq), so that no checksum can be satisfied by counting alone.
- */
-int32_t
-item_value(uint64_t seed, uint64_t seq)
-{
-	if (seed == 0)
-		return (int32_t)(uint32_t)seq;
-	return (int32_t)(uint32_t)(mix64(seed * 0x9e3779b97f4a7c15ULL + seq) >>
-	    32);
 }
 
 /* What the checksums of a correct run add up to: the sum of the values. */

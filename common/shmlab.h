@@ -49,6 +49,12 @@
 #define SHM_MAX_CONSUMERS 512		/* consumer table size */
 #define SHM_COUNT_MAX	(1LL << 40)	/* items per run */
 #define SHM_BATCH_MAX	SHM_MAXBUF_MAX	/* a batch never exceeds the ring */
+/*
+ * Up to 4096 slots per claim: measured best or tied at 1 and 4 consumers
+ * (docs/PERFORMANCE.md); a claim takes what is there, so a small ring
+ * still moves item by item when that is all there is.
+ */
+#define SHM_BATCH_DEFAULT 4096
 
 /*
  * The slides' proj_id is 1300, but ftok() keeps only its low 8 bits, so
@@ -239,7 +245,18 @@ int	 sem_limits(int *, int *, int *, int *);
 
 /* ring.c: index arithmetic and item values. */
 uint32_t ring_slot(uint64_t, uint32_t);
-int32_t	 item_value(uint64_t, uint64_t);
+static inline int32_t
+item_value(uint64_t seed, uint64_t seq)
+{
+	uint64_t z;
+
+	if (seed == 0)
+		return (int32_t)(uint32_t)seq;
+	z = seed * 0x9e3779b97f4a7c15ULL + seq;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return (int32_t)(uint32_t)((z ^ (z >> 31)) >> 32);
+}
 uint64_t expected_checksum(uint64_t, uint64_t);
 void	 ledger_tally(const uint16_t *, uint64_t, uint32_t, uint64_t *,
 	    uint64_t *);

@@ -42,7 +42,7 @@ static volatile sig_atomic_t dump_flag;
 static struct shm_ring ring;
 static struct shm_consumer *me;
 static uint32_t	 my_index;
-static uint32_t	 batch = 64;
+static uint32_t	 batch = SHM_BATCH_DEFAULT;
 static uint32_t	 nchildren;
 static int	 delay_ms;
 static int	 timeout_s = 10;
@@ -491,21 +491,23 @@ consume_queue(struct tally *t)
 		h->tail = tail + k;
 		if (hold_ms > 0 && !hold_after_copy)
 			sleep_ms(hold_ms);	/* test hook: see main() */
-		for (p = tail; p < tail + k; p++) {
-			s = ring_slot(p, cap);
+		for (p = tail, s = ring_slot(tail, cap); p < tail + k; p++) {
 			take(t, ring.tags[s], ring.slots[s]);
+			if (++s == cap)
+				s = 0;
 		}
 		if (hold_ms > 0 && hold_after_copy)
 			sleep_ms(hold_ms);
 		me->batches++;
 		publish(t);
 		SHM_STORE(&me->claim_len, (uint64_t)0);
+		/* freed first: the producer woken by the release sees it. */
+		SHM_ADD(&h->freed, k);
 		release[1].sem_op = (short)k;
 		if (sem_op(ring.semid, release, 2, 0) == -1) {
 			(void)look_around("releasing slots");
 			return 3;
 		}
-		SHM_ADD(&h->freed, k);
 		if (t->bad) {
 			warnx("consumer %u: sequence number %llu is beyond the "
 			    "run's %llu items: the segment is corrupt", my_index,
@@ -562,20 +564,21 @@ consume_broadcast(struct tally *t)
 			if (sem_op(ring.semid, &more, 1, 0) == 0)
 				k += extra;
 		}
-		for (p = pos; p < pos + k; p++) {
-			s = ring_slot(p, cap);
+		for (p = pos, s = ring_slot(pos, cap); p < pos + k; p++) {
 			take(t, ring.tags[s], ring.slots[s]);
+			if (++s == cap)
+				s = 0;
 		}
 		pos += k;
 		me->pos = pos;
 		me->batches++;
 		publish(t);
+		SHM_STORE(&me->freed, pos);
 		release.sem_op = (short)k;
 		if (sem_op(ring.semid, &release, 1, 0) == -1) {
 			(void)look_around("releasing slots");
 			return 3;
 		}
-		SHM_STORE(&me->freed, pos);
 		if (t->bad) {
 			warnx("consumer %u: sequence number %llu is beyond the "
 			    "run's %llu items: the segment is corrupt", my_index,

@@ -630,8 +630,12 @@ build_ops(struct sembuf *ops, int full, short op, short flg)
 
 /*
  * Free slots beyond the one already held, from the freed counters.  They
- * are published after the release semop, so they never overstate and the
- * IPC_NOWAIT claim that follows does not fail.
+ * are published just before the release semop, so that the process the
+ * release wakes sees them at once (published after, a woken producer that
+ * preempts the consumer would claim one slot at a time for a whole time
+ * slice).  So they may overstate by one release in flight: the IPC_NOWAIT
+ * claim that follows then fails with EAGAIN and we take the one slot we
+ * hold.  The semaphores stay the only guard.
  */
 static uint64_t
 free_hint(uint64_t pos)
@@ -669,7 +673,8 @@ produce_safe(void)
 {
 	struct shm_header *h = ring.hdr;
 	struct sembuf *ops;
-	uint64_t pos, total, k, extra, j, seq;
+	uint64_t pos, total, k, extra, j, seq, hint;
+	uint32_t sl;
 	uint32_t n, cap = h->capacity, batch = par.batch;
 	int32_t v;
 	int r;
@@ -697,8 +702,9 @@ produce_safe(void)
 		extra = total - pos - 1;
 		if (extra > batch - 1)
 			extra = batch - 1;
-		if (extra > 0 && (extra = extra < free_hint(pos) ? extra :
-		    free_hint(pos)) > 0) {
+		if (extra > 0 && (hint = free_hint(pos)) < extra)
+			extra = hint;
+		if (extra > 0) {
 			n = build_ops(ops, 0, -(short)extra, IPC_NOWAIT);
 			if (sem_op(semid, ops, n, 0) == 0)
 				k += extra;
@@ -707,21 +713,24 @@ produce_safe(void)
 				break;
 			}
 		}
-		for (j = 0; j < k; j++) {
+		for (j = 0, sl = ring_slot(pos, cap); j < k; j++) {
 			seq = stream_seq(pos + j);
 			v = item_value(par.seed, seq);
 			if (fault == F_CORRUPT && seq == fault_seq)
 				v ^= 0x40000000;
-			ring.slots[ring_slot(pos + j, cap)] = v;
-			ring.tags[ring_slot(pos + j, cap)] = seq;
+			ring.slots[sl] = v;
+			ring.tags[sl] = seq;
+			if (++sl == cap)
+				sl = 0;
 		}
+		/* head first: a consumer woken by the post sees it at once. */
+		SHM_STORE(&h->head, pos + k);
 		n = build_ops(ops, 1, (short)k, 0);
 		if (sem_op(semid, ops, n, 0) == -1) {
 			fatal_ipc("semop(full)");
 			break;
 		}
 		pos += k;
-		SHM_STORE(&h->head, pos);
 		if ((dump_flag || stop_flag || title()) && tick() == -1)
 			break;
 		if (delay_ms > 0)
@@ -980,7 +989,7 @@ main(int argc, char *argv[], char *envp[])
 	setproctitle_init(argc, argv, envp);
 	par.capacity = MAXBUF;
 	par.count = 1000;
-	par.batch = 64;
+	par.batch = SHM_BATCH_DEFAULT;
 	par.mode = MODE_QUEUE;
 	par.flags = SHM_F_VERIFY;
 	par.perm = 0600;
