@@ -49,6 +49,7 @@ count_set=0
 quiet=0
 monitor=0
 monitor_pid=""
+declare -A logseen=()
 
 tmpdir=""
 producer_pid=""
@@ -129,6 +130,21 @@ cleanup() {
 		"$PRODUCER" --clean -q -k "$tmpdir/key" >/dev/null 2>&1
 		rm -rf -- "$tmpdir"
 	fi
+}
+
+# SIGUSR1: every process of the run prints its counters (the consumer
+# parent passes the signal on to its children); show them from the logs.
+on_usr1() {
+	local f size
+	[[ -n $producer_pid ]] && kill -USR1 "$producer_pid" 2>/dev/null
+	[[ -n $consumer_pid ]] && kill -USR1 "$consumer_pid" 2>/dev/null
+	sleep 0.3
+	for f in producer consumer; do
+		[[ -f $tmpdir/$f.log ]] || continue
+		size=$(wc -c <"$tmpdir/$f.log")
+		tail -c "+$((${logseen[$f]:-0} + 1))" "$tmpdir/$f.log" >&2
+		logseen[$f]=$size
+	done
 }
 
 on_interrupt() {
@@ -223,7 +239,8 @@ clean_all() {
 }
 
 main() {
-	local args=() status cstatus=0 pstatus report started shown=0
+	local args=() status cstatus=0 pstatus report started shown=0 bar=0
+	local changed=0
 	if [[ ${1:-} == clean ]]; then
 		shift
 		(($# == 0)) || usage
@@ -296,19 +313,19 @@ main() {
 	setsid "$CONSUMER" "${args[@]}" 2>"$tmpdir/consumer.log" &
 	consumer_pid=$!
 	((monitor)) && start_monitor
+	trap on_usr1 USR1
 	# A progress bar only for a person: a terminal, and a run that lasts.
-	if ((!json && !quiet && !monitor)) && [[ -t 1 && -t 2 ]]; then
-		# Microseconds: $SECONDS counts whole seconds only.
-		started=${EPOCHREALTIME/./}
-		while kill -0 "$consumer_pid" 2>/dev/null; do
-			if ((${EPOCHREALTIME/./} - started >= 1000000)); then
-				progress
-				shown=1
-			fi
-			sleep 0.1
-		done
-		((shown)) && printf '\r%*s\r' 60 '' >&2
-	fi
+	((!json && !quiet && !monitor)) && [[ -t 1 && -t 2 ]] && bar=1
+	# Microseconds: $SECONDS counts whole seconds only.
+	started=${EPOCHREALTIME/./}
+	while kill -0 "$consumer_pid" 2>/dev/null; do
+		if ((bar && ${EPOCHREALTIME/./} - started >= 1000000)); then
+			progress
+			shown=1
+		fi
+		sleep 0.1
+	done
+	((shown)) && printf '\r%*s\r' 60 '' >&2
 	wait "$consumer_pid" || cstatus=$?
 	consumer_pid=""
 	if ! wait_producer; then
@@ -332,13 +349,14 @@ main() {
 		# The ledger is whole, but a consumer process failed (e.g. it
 		# was refused): the run fails, and the JSON says so too.
 		status=$cstatus
+		changed=1
 		report=${report/\"exit_status\":0,/\"exit_status\":$status,}
 	fi
 	if ((json)); then
 		printf '%s\n' "$report"
 	elif ((!quiet)); then
 		cat "$tmpdir/report.txt"
-		((cstatus != 0 && status == cstatus)) &&
+		((changed)) &&
 			printf '  but a consumer process failed: run exit %d\n' "$status"
 	fi
 	if ((status != 0)); then

@@ -141,6 +141,7 @@ struct shm_consumer {
 
 /* shm_consumer.flags */
 #define CF_INEXACT	0x1u	/* broadcast: too many gaps to track */
+#define CF_ACCOUNTED	0x2u	/* dead: its claim was accounted for */
 
 /*
  * The segment header, 256 bytes, at offset 0.  The ring follows:

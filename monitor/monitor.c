@@ -996,7 +996,8 @@ text(FILE *fp, int cols)
 	char r1[24], r2[24], r3[24], r4[24];
 
 	put_time(fp, snap.wall, 1);
-	fprintf(fp, "  key 0x%08lx (%s, proj_id %d)\n", (unsigned long)(uint32_t)run.key,
+	fprintf(fp, "  key 0x%08lx (%s, proj_id %d)\n",
+	    (unsigned long)(uint32_t)run.key,
 	    run.keypath, run.proj);
 	fprintf(fp, "%-*s%s mode, state %s, producer pid %d %s\n", LABEL_W,
 	    "run", mode_name((enum shm_mode)run.mode), state_name(snap.state),

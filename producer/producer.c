@@ -337,9 +337,10 @@ dump_counters(void)
 	struct shm_header *h = ring.hdr;
 
 	dump_flag = 0;
-	fprintf(stderr, "%s: pid %ld: state %u, produced %llu of %llu, "
+	fprintf(stderr, "%s: pid %ld: %s, produced %llu of %llu, "
 	    "claimed %llu, freed %llu, consumers %u\n", getprogname(),
-	    (long)getpid(), h->state, (unsigned long long)SHM_LOAD(&h->head),
+	    (long)getpid(), state_name(SHM_LOAD(&h->state)),
+	    (unsigned long long)SHM_LOAD(&h->head),
 	    (unsigned long long)h->count, (unsigned long long)SHM_LOAD(&h->tail),
 	    (unsigned long long)SHM_LOAD(&h->freed), SHM_LOAD(&h->registered));
 }
@@ -452,8 +453,12 @@ account_claim(struct shm_consumer *c)
 	struct shm_header *h = ring.hdr;
 	uint64_t p, seq, n = 0;
 
-	if (c->state != CS_DIED || c->claim_len == 0 || c->unreported != 0 ||
-	    c->consumed > c->claim_base || c->claim_len > h->capacity ||
+	/* Once per dead consumer: later its slots hold other items. */
+	if (c->state != CS_DIED || (c->flags & CF_ACCOUNTED))
+		return;
+	c->flags |= CF_ACCOUNTED;
+	if (c->claim_len == 0 || c->consumed > c->claim_base ||
+	    c->claim_len > h->capacity ||
 	    h->tail < c->claim_start + c->claim_len)
 		return;
 	for (p = c->claim_start; p < c->claim_start + c->claim_len; p++) {
@@ -1137,6 +1142,16 @@ main(int argc, char *argv[], char *envp[])
 	}
 	if (rawkey_set && !clean)
 		errx(2, "-K goes with --clean; a run takes -k keyfile");
+	if (!clean) {
+		/*
+		 * Refuse what cannot run before creating anything, the key
+		 * file included.  --clean and --walkthrough skip the limits:
+		 * they must work when the system is at them.
+		 */
+		if (daemonise && pidpath == NULL)
+			errx(2, "-d needs -P pidfile");
+		check_limits();
+	}
 	if (rawkey_set) {
 		key = (key_t)(uint32_t)rawkey;
 		keypath = "-K";
@@ -1169,22 +1184,21 @@ main(int argc, char *argv[], char *envp[])
 		/* Only a crashed run's objects of ours: see common/clean.c. */
 		if ((n = seg_clean(key, why, sizeof(why))) == -1) {
 			if (why[0] != '\0')
-				errx(3, "key 0x%08lx: %s", (unsigned long)(uint32_t)key, why);
-			err(3, "cleaning key 0x%08lx", (unsigned long)(uint32_t)key);
+				errx(3, "key 0x%08lx: %s",
+				    (unsigned long)(uint32_t)key, why);
+			err(3, "cleaning key 0x%08lx",
+			    (unsigned long)(uint32_t)key);
 		}
 		if (why[0] != '\0')
-			warnx("key 0x%08lx: %s", (unsigned long)(uint32_t)key, why);
+			warnx("key 0x%08lx: %s", (unsigned long)(uint32_t)key,
+			    why);
 		if (verbose)
 			printf("%s: removed %d stale object%s under key 0x%08lx "
 			    "(%s)\n", getprogname(), n, n == 1 ? "" : "s",
 			    (unsigned long)(uint32_t)key, keypath);
 		return 0;
 	}
-	/* After --clean and --walkthrough: they must work at the limits. */
-	check_limits();
 	if (daemonise) {
-		if (pidpath == NULL)
-			errx(2, "-d needs -P pidfile");
 		pfh = pidfile_open(pidpath, 0600, &other);
 		if (pfh == NULL) {
 			if (errno == EEXIST)

@@ -249,8 +249,9 @@ scenario() {
 	dup=$(json_get "$js" duplicated)
 	corrupt=$(json_get "$js" corrupted)
 	unrep=$(json_get "$js" unreported)
+	inflight=$(json_get "$js" in_flight)
 	died=$(json_get "$js" died)
-	for i in produced consumed lost dup corrupt unrep died; do
+	for i in produced consumed lost dup corrupt unrep inflight died; do
 		if ! [[ ${!i} =~ ^[0-9]+$ ]]; then
 			summary FAIL "$name" "malformed report ($i: ${!i})"
 			return
@@ -273,7 +274,11 @@ scenario() {
 			why+=" died $died, but $landed victims are marked died;"
 		((consumed + lost == COUNT)) ||
 			why+=" consumed $consumed + lost $lost != $COUNT;"
-		((lost <= unrep)) || why+=" lost $lost > unreported $unrep;"
+		# Only a dead consumer's claim can be lost: what it had not
+		# read of it (docs/JSON.md: in_flight, unreported).
+		((lost <= inflight)) || why+=" lost $lost > in_flight $inflight;"
+		((unrep <= inflight)) ||
+			why+=" unreported $unrep > in_flight $inflight;"
 		[[ $verified == false ]] ||
 			why+=" verified although consumers died;"
 	else
