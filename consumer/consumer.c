@@ -268,8 +268,12 @@ look_around(const char *doing)
 	}
 	arg.buf = &ds;
 	if (semctl(ring.semid, 0, IPC_STAT, arg) == -1) {
-		warnx("consumer %u: the semaphore set is gone while %s "
-		    "(removed from outside?)", my_index, doing);
+		if (SHM_LOAD(&h->state) >= ST_DONE)
+			warnx("consumer %u: the producer ended the run while %s "
+			    "(see its message)", my_index, doing);
+		else
+			warnx("consumer %u: the semaphore set is gone while %s "
+			    "(removed from outside?)", my_index, doing);
 		return -1;
 	}
 	if (!SHM_LOAD(&h->eos) && !pid_alive(h->producer_pid)) {
@@ -732,6 +736,8 @@ main(int argc, char *argv[], char *envp[])
 	key_t key;
 
 	setproctitle_init(argc, argv, envp);
+	/* Children share stderr: one write per line keeps lines whole. */
+	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	nchildren = 1;
 	/*
 	 * SHMLAB_HOLD_MS is a test-only hook: each queue consumer sleeps

@@ -39,6 +39,7 @@
 #define TICK_MS		200	/* longest a semop waits before we look around */
 #define GRACE_MS	1000	/* for attached processes to detach */
 #define STOP_DRAIN_MS	2000	/* drain bound after SIGINT/SIGTERM */
+#define SETTLE_MS	1000	/* for consumers to notice an abort */
 
 enum fault_kind { F_NONE, F_DROP, F_DUP, F_SWAP, F_CORRUPT };
 
@@ -87,6 +88,7 @@ static long long count_lines(const char *);
 static void	 produce_unsafe(void);
 static void	 post_eos(void);
 static void	 drain(void);
+static void	 settle(void);
 static void	 finish(void) __attribute__((noreturn));
 static void	 dump_counters(void);
 static int	 title(void);
@@ -361,7 +363,7 @@ title(void)
 	last_title_ns = t;
 	head = SHM_LOAD(&h->head);
 	if (h->mode == MODE_QUEUE) {
-		/* freed lags its release semop: never show more than full. */
+		/* A hostile or racing freed must not show more than full. */
 		used = head - SHM_LOAD(&h->freed);
 		setproctitle("-%s: %llu/%llu, ring %llu/%u", title_role,
 		    (unsigned long long)head, (unsigned long long)h->count,
@@ -886,6 +888,22 @@ drain(void)
 	}
 }
 
+/*
+ * After an abort, gives the consumers a moment to notice (they look
+ * around every 100 ms) and finish their records, so that the report reads
+ * a table that has stopped moving.
+ */
+static void
+settle(void)
+{
+	uint64_t start = now_ns();
+	int died;
+
+	while (live_consumers(&died) > 0 &&
+	    now_ns() - start < SETTLE_MS * 1000000ULL)
+		sleep_ms(10);
+}
+
 static void
 write_report(const struct shm_report *rp)
 {
@@ -992,6 +1010,8 @@ main(int argc, char *argv[], char *envp[])
 	key_t key = (key_t)-1;
 
 	setproctitle_init(argc, argv, envp);
+	/* One write per message line, whoever else writes to this stderr. */
+	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	par.capacity = MAXBUF;
 	par.count = 1000;
 	par.batch = SHM_BATCH_DEFAULT;
@@ -1272,6 +1292,8 @@ main(int argc, char *argv[], char *envp[])
 			post_eos();
 		if (abort_msg == NULL || stop_flag)
 			drain();
+		else
+			settle();
 	}
 	finish();
 }
