@@ -232,6 +232,8 @@ def goals(m, med):
     allok = True
     print("Goals (queue mode, MAXBUF %d, ledger on, medians of this run,"
           " [min-max] of its runs):" % BIG)
+    print("  (B=4096 is the programs' default, SHM_BATCH_DEFAULT; B=64 was"
+          " the default before 0062721)")
     for b in batches:
         for n in (1, 4):
             q = m.get("shmlab", "queue", n, BIG, b)
