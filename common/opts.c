@@ -164,3 +164,21 @@ sig_catch(void (*handler)(int), int usr1)
 		return -1;
 	return 0;
 }
+
+/*
+ * Busy-waits a pseudo-random time up to us microseconds: widens a race
+ * window on purpose (--unsafe --jitter).  Busy, not asleep: a sleep would
+ * hand the CPU to the other side and close the window it should open.
+ */
+void
+jitter(uint32_t us, uint64_t *rng)
+{
+	uint64_t end;
+
+	if (us == 0)
+		return;
+	*rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	end = now_ns() + (*rng >> 33) % ((uint64_t)us * 1000 + 1);
+	while (now_ns() < end)
+		;
+}

@@ -301,5 +301,6 @@ uint64_t now_ns(void);
 int	 pid_alive(pid_t);
 void	 sleep_ms(int);
 int	 sig_catch(void (*)(int), int);
+void	 jitter(uint32_t, uint64_t *);
 
 #endif /* SHMLAB_H */

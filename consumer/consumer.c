@@ -84,7 +84,7 @@ struct tally {
 static void	 usage(void) __attribute__((noreturn));
 static void	 on_signal(int);
 static void	 attach_wait(key_t, const char *);
-static int	 child_main(uint32_t);
+static int	 child_main(void);
 static int	 child_register(void);
 static int	 consume_queue(struct tally *);
 static int	 consume_broadcast(struct tally *);
@@ -600,19 +600,6 @@ consume_broadcast(struct tally *t)
 	}
 }
 
-static void
-jitter(uint32_t us)
-{
-	uint64_t end;
-
-	if (us == 0)
-		return;
-	rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-	end = now_ns() + (rng >> 33) % ((uint64_t)us * 1000 + 1);
-	while (now_ns() < end)
-		;
-}
-
 /*
  * The race demonstration's consumer: reads the shared tail, reads the
  * slot, writes tail + 1 back and decrements the fill count, with no lock
@@ -653,13 +640,13 @@ consume_unsafe(struct tally *t)
 		}
 		idle = now_ns();
 		s = ring_slot(tail, cap);
-		jitter(h->jitter_us);
+		jitter(h->jitter_us, &rng);
 		seq = __atomic_load_n(&ring.tags[s], __ATOMIC_RELAXED);
 		v = __atomic_load_n(&ring.slots[s], __ATOMIC_RELAXED);
 		__atomic_store_n(&h->tail, tail + 1, __ATOMIC_RELAXED);
 		/* count--, as a load and a store, racing the producer's. */
 		fill = __atomic_load_n(&h->fill, __ATOMIC_RELAXED);
-		jitter(h->jitter_us / 4);
+		jitter(h->jitter_us / 4, &rng);
 		__atomic_store_n(&h->fill, fill - 1, __ATOMIC_RELAXED);
 		take(t, seq, v);
 		publish(t);
@@ -670,7 +657,7 @@ consume_unsafe(struct tally *t)
 }
 
 static int
-child_main(uint32_t n)
+child_main(void)
 {
 	struct tally t;
 	int status;
@@ -684,7 +671,6 @@ child_main(uint32_t n)
 	}
 	memset(&t, 0, sizeof(t));
 	t.first_seq = UINT64_MAX;
-	(void)n;
 	(void)title(&t);
 	if (ring.hdr->flags & SHM_F_UNSAFE)
 		status = consume_unsafe(&t);
@@ -849,7 +835,7 @@ main(int argc, char *argv[], char *envp[])
 		}
 		if (pid == 0) {
 			free(pids);
-			code = child_main(i);
+			code = child_main();
 			(void)shmdt(ring.hdr);
 			_exit(code);
 		}

@@ -82,7 +82,6 @@ static int	 live_consumers(int *);
 static uint32_t build_ops(struct sembuf *, int, short, short);
 static uint64_t free_hint(uint64_t);
 static void	 produce_safe(void);
-static void	 jitter(uint32_t, uint64_t *);
 static int	 read_ulong(const char *, unsigned long long *);
 static long long count_lines(const char *);
 static void	 produce_unsafe(void);
@@ -744,20 +743,6 @@ produce_safe(void)
 			sleep_ms(delay_ms);
 	}
 	free(ops);
-}
-
-/* Busy-waits about us microseconds: widens a race window on purpose. */
-static void
-jitter(uint32_t us, uint64_t *rng)
-{
-	uint64_t end;
-
-	if (us == 0)
-		return;
-	*rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
-	end = now_ns() + (*rng >> 33) % ((uint64_t)us * 1000 + 1);
-	while (now_ns() < end)
-		;
 }
 
 /*
