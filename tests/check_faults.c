@@ -119,6 +119,7 @@ static int	 active_pids(const struct shm_ring *, pid_t *, int);
 static pid_t	 claim_holder(const struct shm_ring *, int);
 static uint64_t	 frozen_claim(const struct shm_ring *, pid_t);
 static int	 proc_stat(pid_t, struct pstat *);
+static void	 kill_in_claim(int);
 static void	 wait_proc_state(pid_t, char);
 static int	 wait_text(const char *, const char *, const char *, int);
 static int	 key_hex(char *, size_t, key_t);
@@ -779,7 +780,8 @@ rm_tree(const char *path, int depth)
  * frees the mutex, the others finish the run, and the report says who
  * died and that exactly its claim is missing.
  */
-START_TEST(test_kill_holding_mutex)
+static void
+kill_in_claim(int after_copy)
 {
 	const unsigned long long count = 60;
 	struct tu_proc prod, cons;
@@ -797,11 +799,19 @@ START_TEST(test_kill_holding_mutex)
 	args_add(&pa, "-c", "60", "-b", "10", "-n", "3", NULL);
 	consumer_base(&ca, 3);
 	spawn(&prod, "producer", pa.v);
-	spawn_env(&cons, "consumer", ca.v, "SHMLAB_HOLD_MS", "200");
+	if (after_copy)
+		ck_assert_int_eq(setenv("SHMLAB_HOLD_AT", "copy", 1), 0);
+	spawn_env(&cons, "consumer", ca.v, "SHMLAB_HOLD_MS",
+	    after_copy ? "400" : "200");
+	(void)unsetenv("SHMLAB_HOLD_AT");
 	attach_ready(key.key, &r);
 	wait_registered(&r, 3);
 	n = active_pids(&r, pids, 3);
 	victim = claim_holder(&r, QUICK_MS);
+	/* Let it finish reading its claim (slow under valgrind): 100 ms of
+	 * its 400 ms hold. */
+	if (after_copy)
+		tu_sleep_ms(100);
 	ck_assert_int_eq(kill(victim, SIGKILL), 0);
 	claim = frozen_claim(&r, victim);
 	ck_assert_int_eq(seg_detach(&r), 0);
@@ -821,18 +831,30 @@ START_TEST(test_kill_holding_mutex)
 		ck_assert_msg(pids[i] == victim ||
 		    consumer_in_state(js, pids[i], "done"), "consumer %ld did "
 		    "not finish the run: %.1500s", (long)pids[i], js);
-	/*
-	 * SHMLAB_HOLD_MS sleeps after the claim and before the copy: the
-	 * victim had claimed its items but read none, so they are in flight
-	 * and lost, and none is read-but-unreported.
-	 */
 	ck_assert_msg(ju(js, "in_flight") == claim, "in_flight %llu, but it "
 	    "died holding %llu items: %.1500s", ju(js, "in_flight"),
 	    (unsigned long long)claim, js);
-	ck_assert_msg(unreported == 0, "unreported %llu, but it read none "
-	    "of its claim: %.1500s", unreported, js);
-	ck_assert_msg(lost == claim, "lost %llu != claim %llu: %.1500s", lost,
-	    (unsigned long long)claim, js);
+	if (after_copy) {
+		/*
+		 * With SHMLAB_HOLD_AT=copy the victim had read its whole claim
+		 * into the ledger but not reported it: nothing is lost, and
+		 * the report counts the claim as read-but-unreported.
+		 */
+		ck_assert_msg(unreported == claim, "unreported %llu, but it "
+		    "had read its claim of %llu: %.1500s", unreported,
+		    (unsigned long long)claim, js);
+		ck_assert_msg(lost == 0, "lost %llu, but every item was read: "
+		    "%.1500s", lost, js);
+	} else {
+		/*
+		 * SHMLAB_HOLD_MS sleeps after the claim and before the copy:
+		 * the victim had read none of its claim, so it is lost.
+		 */
+		ck_assert_msg(unreported == 0, "unreported %llu, but it read "
+		    "none of its claim: %.1500s", unreported, js);
+		ck_assert_msg(lost == claim, "lost %llu != claim %llu: %.1500s",
+		    lost, (unsigned long long)claim, js);
+	}
 	ck_assert_msg(consumed + lost == count, "consumed %llu + lost %llu != "
 	    "%llu: %.1500s", consumed, lost, count, js);
 	ck_assert_uint_eq(ju(js, "produced"), count);
@@ -845,6 +867,11 @@ START_TEST(test_kill_holding_mutex)
 	args_free(&pa);
 	args_free(&ca);
 }
+
+START_TEST(test_kill_holding_mutex)
+{
+	kill_in_claim(0);
+}
 END_TEST
 
 /*
@@ -854,75 +881,7 @@ END_TEST
  */
 START_TEST(test_kill_after_copy)
 {
-	const unsigned long long count = 60;
-	struct tu_proc prod, cons;
-	struct shm_ring r;
-	struct args pa, ca;
-	char report[PATH_MAX], *js;
-	unsigned long long consumed, lost, unreported;
-	uint64_t claim;
-	pid_t victim, pids[3];
-	int i, n;
-
-	use_key();
-	path_in(report, "report.json");
-	producer_base(&pa, report);
-	args_add(&pa, "-c", "60", "-b", "10", "-n", "3", NULL);
-	consumer_base(&ca, 3);
-	spawn(&prod, "producer", pa.v);
-	ck_assert_int_eq(setenv("SHMLAB_HOLD_AT", "copy", 1), 0);
-	spawn_env(&cons, "consumer", ca.v, "SHMLAB_HOLD_MS", "400");
-	(void)unsetenv("SHMLAB_HOLD_AT");
-	attach_ready(key.key, &r);
-	wait_registered(&r, 3);
-	n = active_pids(&r, pids, 3);
-	victim = claim_holder(&r, QUICK_MS);
-	/* Let it finish reading its claim (slow under valgrind): 100 ms of
-	 * its 400 ms hold. */
-	tu_sleep_ms(100);
-	ck_assert_int_eq(kill(victim, SIGKILL), 0);
-	claim = frozen_claim(&r, victim);
-	ck_assert_int_eq(seg_detach(&r), 0);
-	ck_assert_msg(claim > 0, "consumer %ld was killed outside its claim",
-	    (long)victim);
-
-	finish(&cons, "consumer", 1, RUN_MS);
-	finish(&prod, "producer", 1, RUN_MS);
-	js = read_report(report);
-	consumed = ju(js, "consumed");
-	lost = ju(js, "lost");
-	unreported = ju(js, "unreported");
-	ck_assert_msg(ju(js, "died") == 1, "died: %.1500s", js);
-	ck_assert_msg(consumer_in_state(js, victim, "died"), "consumer %ld "
-	    "is not marked died: %.1500s", (long)victim, js);
-	for (i = 0; i < n; i++)
-		ck_assert_msg(pids[i] == victim ||
-		    consumer_in_state(js, pids[i], "done"), "consumer %ld did "
-		    "not finish the run: %.1500s", (long)pids[i], js);
-	/*
-	 * With SHMLAB_HOLD_AT=copy the victim had read its whole claim into
-	 * the ledger but not reported it: nothing is lost, and the report
-	 * counts the claim as read-but-unreported (part of consumed).
-	 */
-	ck_assert_msg(ju(js, "in_flight") == claim, "in_flight %llu, but it "
-	    "died holding %llu items: %.1500s", ju(js, "in_flight"),
-	    (unsigned long long)claim, js);
-	ck_assert_msg(unreported == claim, "unreported %llu, but it had read "
-	    "its claim of %llu: %.1500s", unreported,
-	    (unsigned long long)claim, js);
-	ck_assert_msg(lost == 0, "lost %llu, but every item was read: "
-	    "%.1500s", lost, js);
-	ck_assert_msg(consumed + lost == count, "consumed %llu + lost %llu != "
-	    "%llu: %.1500s", consumed, lost, count, js);
-	ck_assert_uint_eq(ju(js, "produced"), count);
-	ck_assert_uint_eq(ju(js, "duplicated"), 0);
-	ck_assert_int_eq(jb(js, "verified"), 0);
-	ck_assert_uint_eq(ju(js, "exit_status"), 1);
-	ck_assert_int_eq(tu_json_null(js, "error"), 1);
-	free(js);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	args_free(&pa);
-	args_free(&ca);
+	kill_in_claim(1);
 }
 END_TEST
 
