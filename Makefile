@@ -101,8 +101,8 @@ stress: all
 BENCH_PROGS	= tests/bench/bench_pipe tests/bench/bench_posix \
 		  tests/bench/bench_lockstep
 
-tests/bench/bench_%: tests/bench/bench_%.c $(FLAGS_STAMP) | deps-lib
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BSD_LIBS) -pthread
+tests/bench/bench_%: tests/bench/bench_%.c tests/bench/kids.c $(FLAGS_STAMP) | deps-lib
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/bench/kids.c $(BSD_LIBS) -pthread
 
 bench: all $(BENCH_PROGS)
 	./tests/bench/bench.sh

@@ -23,7 +23,7 @@
  * Sample: bench_posix -n 4 -c 10000000 -b 1024
  *
  * Build:  cc -std=c11 -Wall -Wextra -pedantic -Werror -O2 -D_GNU_SOURCE \
- *	   $(pkg-config --cflags libbsd-overlay) bench_posix.c \
+ *	   $(pkg-config --cflags libbsd-overlay) bench_posix.c kids.c \
  *	   -o bench_posix $(pkg-config --libs libbsd-overlay) -pthread
  */
 
@@ -42,7 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONSUMERS_MAX	256		/* more than any box has cores */
+#include "kids.h"
+
 #define COUNT_MAX	10000000000LL	/* 1e10 items */
 #define COUNT_DEFAULT	10000000LL	/* 1e7 items */
 #define MAXBUF_MAX	(1LL << 24)	/* ring slots: 64 MiB of items */
@@ -69,21 +70,8 @@ struct ring {
 	uint32_t	slot[];		/* maxbuf items */
 };
 
-static pid_t	owner;			/* the parent: it kills and reaps */
-static pid_t	kids[CONSUMERS_MAX];	/* not yet reaped; 0 if free */
-static size_t	nkids;			/* slots used in kids[] */
-static size_t	nlive;			/* of those, not reaped */
-static volatile sig_atomic_t kid_exited; /* SIGCHLD came */
 
 static _Noreturn void usage(void);
-static uint64_t	expected_sum(uint64_t);
-static double	elapsed(const struct timespec *, const struct timespec *);
-static void	on_sigchld(int);
-static void	kids_forget(pid_t);
-static void	kids_kill(void);
-static void	kids_check(void);
-static int	kids_reap(void);
-static void	kid_report(pid_t, int);
 static void	sem_take(sem_t *);
 static void	sem_take_watching(sem_t *);
 static void	sem_give(sem_t *);
@@ -222,142 +210,6 @@ usage(void)
 	fprintf(stderr, "usage: %s [-n consumers] [-c count] [-b maxbuf]\n",
 	    getprogname());
 	exit(2);
-}
-
-/*
- * Items are 32 bits wide, so item i carries i mod 2^32 (for count up to
- * 2^32 that is just 0..count-1), and sums wrap mod 2^64 on both sides.
- */
-static uint64_t
-expected_sum(uint64_t count)
-{
-	const uint64_t cycle = UINT64_C(1) << 32;
-	uint64_t rest = count % cycle;
-
-	/* 0 + ... + (2^32 - 1) = 2^31 * (2^32 - 1) fits in 64 bits. */
-	return count / cycle * (cycle / 2 * (cycle - 1)) +
-	    rest * (rest - 1) / 2;
-}
-
-/* Seconds from a to b. */
-static double
-elapsed(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) +
-	    (b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
-static void
-on_sigchld(int sig)
-{
-	(void)sig;
-	kid_exited = 1;
-}
-
-static void
-kids_forget(pid_t pid)
-{
-	size_t i;
-
-	for (i = 0; i < nkids; i++) {
-		if (kids[i] == pid) {
-			kids[i] = 0;
-			nlive--;
-			return;
-		}
-	}
-	errx(1, "waitpid returned a stranger, pid %ld", (long)pid);
-}
-
-/*
- * Exit hook, and the reaction to a failed child.  A child we have not
- * reaped cannot have its pid reused, so killing by pid hits only our own.
- * SIGKILL because consumers hold nothing that needs tidying.  Children
- * inherit the hook; it must do nothing there.
- */
-static void
-kids_kill(void)
-{
-	size_t i;
-
-	if (getpid() != owner)
-		return;
-	for (i = 0; i < nkids; i++)
-		if (kids[i] != 0 && kill(kids[i], SIGKILL) == -1)
-			warn("kill %ld", (long)kids[i]);
-	for (i = 0; i < nkids; i++) {
-		if (kids[i] == 0)
-			continue;
-		while (waitpid(kids[i], NULL, 0) == -1) {
-			if (errno != EINTR) {
-				warn("waitpid %ld", (long)kids[i]);
-				break;
-			}
-		}
-		kids[i] = 0;
-		nlive--;
-	}
-}
-
-/*
- * While the producer is still sending, no consumer may have exited: none
- * has its poison yet.  Any exit is a failure; the exit hook kills the rest.
- */
-static void
-kids_check(void)
-{
-	pid_t pid;
-	int status;
-
-	kid_exited = 0;
-	pid = waitpid(-1, &status, WNOHANG);
-	if (pid == -1)
-		err(1, "waitpid");
-	if (pid == 0)
-		return;
-	kids_forget(pid);
-	kid_report(pid, status);
-	errx(1, "consumer %ld gone before end of stream", (long)pid);
-}
-
-/*
- * Reap every child in the order they finish.  On the first failure kill
- * the rest and return -1.
- */
-static int
-kids_reap(void)
-{
-	pid_t pid;
-	int status;
-
-	while (nlive > 0) {
-		pid = waitpid(-1, &status, 0);
-		if (pid == -1) {
-			if (errno == EINTR)
-				continue;
-			err(1, "waitpid");
-		}
-		kids_forget(pid);
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			kid_report(pid, status);
-			kids_kill();
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void
-kid_report(pid_t pid, int status)
-{
-	if (WIFEXITED(status))
-		warnx("consumer %ld exited with status %d", (long)pid,
-		    WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		warnx("consumer %ld killed by signal %d", (long)pid,
-		    WTERMSIG(status));
-	else
-		warnx("consumer %ld: wait status %#x", (long)pid, status);
 }
 
 /* Consumers wait without a limit: the producer watches over them. */
