@@ -31,7 +31,6 @@
 
 #define RUN_MS		60000	/* one program, at most (scaled) */
 #define QUICK_MS	10000	/* one program that should exit at once */
-#define MAX_ARGS	40
 
 /* One producer/consumer run. */
 struct row {
@@ -118,19 +117,11 @@ static const struct bad {
 	{ "consumer", { "extra" } },
 };
 
-struct args {
-	int	 n;
-	char	*v[MAX_ARGS + 1];
-};
-
 static struct tu_key key;
 static const char *producer_bin, *consumer_bin;
 
 static void	 e2e_setup(void);
 static void	 e2e_teardown(void);
-static void	 arg(struct args *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static void	 args_free(struct args *);
 static void	 producer_args(struct args *, const struct tu_key *,
 		    const struct row *, const char *);
 static void	 consumer_args(struct args *, const struct tu_key *,
@@ -163,30 +154,6 @@ static void
 e2e_teardown(void)
 {
 	tu_teardown();
-}
-
-static void
-arg(struct args *a, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int r;
-
-	ck_assert_int_lt(a->n, MAX_ARGS);
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(r, 0);
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-}
-
-static void
-args_free(struct args *a)
-{
-	while (a->n > 0)
-		free(a->v[--a->n]);
-	a->v[0] = NULL;
 }
 
 static void

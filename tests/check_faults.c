@@ -47,7 +47,6 @@
 
 #define RUN_MS		30000	/* a whole run, at most (scaled) */
 #define QUICK_MS	10000	/* something that should happen at once */
-#define MAX_ARGS	40
 #define MAX_PROCS	32
 #define DEMO_RUNS	8	/* concurrent run_demo.sh runs */
 
@@ -56,11 +55,6 @@ union semun {
 	int		 val;
 	struct semid_ds	*buf;
 	unsigned short	*array;
-};
-
-struct args {
-	int	 n;
-	char	*v[MAX_ARGS + 1];
 };
 
 /* What /proc/PID/stat says about a process. */
@@ -87,10 +81,7 @@ static int	nprocs;
 static void	 faults_setup(void);
 static void	 faults_teardown(void);
 static void	 use_key(void);
-static void	 arg(struct args *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 static void	 args_add(struct args *, ...) __attribute__((sentinel));
-static void	 args_free(struct args *);
 static void	 producer_base(struct args *, const char *);
 static void	 consumer_base(struct args *, int);
 static void	 spawn_env(struct tu_proc *, const char *, char *const [],
@@ -187,22 +178,6 @@ use_key(void)
 
 /* -------------------------------------------------------- command lines */
 
-static void
-arg(struct args *a, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int r;
-
-	ck_assert_int_lt(a->n, MAX_ARGS);
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(r, 0);
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-}
-
 /* Appends string arguments up to a NULL. */
 static void
 args_add(struct args *a, ...)
@@ -214,14 +189,6 @@ args_add(struct args *a, ...)
 	while ((s = va_arg(ap, const char *)) != NULL)
 		arg(a, "%s", s);
 	va_end(ap);
-}
-
-static void
-args_free(struct args *a)
-{
-	while (a->n > 0)
-		free(a->v[--a->n]);
-	a->v[0] = NULL;
 }
 
 /* producer -k KEY -p PROJ -q -t 30 [-o REPORT] */

@@ -53,15 +53,9 @@
 
 #define RUN_MS		30000	/* one slow run, at most (scaled) */
 #define QUICK_MS	10000	/* a program that should end at once */
-#define MAX_ARGS	40
 #define BALANCE_SLACK	2	/* batch window of a non-atomic snapshot */
 #define SNAPSHOTS	3	/* --json snapshots of one live run */
 #define DRAIN_MS	500	/* producer's exit after the consumers' */
-
-struct args {
-	int	 n;
-	char	*v[MAX_ARGS + 1];
-};
 
 /* A parsed JSON value; objects keep their keys in order. */
 enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
@@ -95,9 +89,6 @@ static int	 spawned;		/* names for output files */
 
 static void	 lab_setup(void);
 static void	 lab_teardown(void);
-static void	 arg(struct args *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static void	 args_free(struct args *);
 static int	 key_free(key_t);
 static void	 lab_key(struct tu_key *, int, int);
 static void	 spawn_io(struct tu_proc *, const char *, char *const [],
@@ -175,30 +166,6 @@ lab_teardown(void)
 }
 
 /* ----------------------------------------------------------- processes */
-
-static void
-arg(struct args *a, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int r;
-
-	ck_assert_int_lt(a->n, MAX_ARGS);
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(r, 0);
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-}
-
-static void
-args_free(struct args *a)
-{
-	while (a->n > 0)
-		free(a->v[--a->n]);
-	a->v[0] = NULL;
-}
 
 static int
 key_free(key_t k)

@@ -56,7 +56,6 @@
 #define RUN_MS		30000	/* one ordinary run, at most (scaled) */
 #define QUICK_MS	10000	/* a program that should end at once */
 #define BIG_MS		90000	/* the ten-million-item run */
-#define MAX_ARGS	48
 #define UNSAFE_RUNS	5
 #define BIG_COUNT	10000000ULL
 #define CORRUPT_MASK	0x40000000	/* what the corrupt fault flips */
@@ -91,11 +90,6 @@ struct ledger {
 	uint64_t	per_ooo, per_corrupted, per_consumed;	/* broadcast */
 };
 
-struct args {
-	int	 n;
-	char	*v[MAX_ARGS + 1];
-};
-
 /* A run_demo.sh invocation, optionally piped into json_check.py. */
 struct demo {
 	struct tu_proc	 sh;
@@ -112,9 +106,6 @@ static const char *producer_bin, *consumer_bin, *demo_bin, *checker;
 
 static void	 ledger_setup(void);
 static void	 ledger_teardown(void);
-static void	 arg(struct args *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static void	 args_free(struct args *);
 static void	 spawn(struct tu_proc *, const char *, char *const [],
 		    char *const [], int, int);
 static void	 producer_args(struct args *, const struct run *,
@@ -175,30 +166,6 @@ ledger_teardown(void)
 }
 
 /* ----------------------------------------------------------- processes */
-
-static void
-arg(struct args *a, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int r;
-
-	ck_assert_int_lt(a->n, MAX_ARGS);
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(r, 0);
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-}
-
-static void
-args_free(struct args *a)
-{
-	while (a->n > 0)
-		free(a->v[--a->n]);
-	a->v[0] = NULL;
-}
 
 /*
  * tu_spawn() with an environment and descriptors of our choosing: env

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1024,4 +1025,28 @@ tu_track_key(key_t key)
 	__atomic_store_n(&reg->nkey, reg->nkey + 1, __ATOMIC_RELEASE);
 	log_key(key);
 	return 0;
+}
+
+void
+arg(struct args *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	ck_assert_int_lt(a->n, TU_MAX_ARGS);
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(r, 0);
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+void
+args_free(struct args *a)
+{
+	while (a->n > 0)
+		free(a->v[--a->n]);
+	a->v[0] = NULL;
 }

@@ -123,4 +123,18 @@ int	 tu_json_null(const char *, const char *);
 int	 tu_key_adopt(key_t);
 int	 tu_json_str(const char *, const char *, char *, size_t);
 
+/*
+ * An argv built one argument at a time, for tu_spawn(): arg() formats and
+ * appends one (failing the test when full), args_free() frees them all.
+ */
+#define TU_MAX_ARGS	48
+struct args {
+	int	 n;
+	char	*v[TU_MAX_ARGS + 1];
+};
+
+void	 arg(struct args *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 args_free(struct args *);
+
 #endif /* TESTUTIL_H */
