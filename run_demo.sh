@@ -30,6 +30,7 @@ fi
 readonly PRODUCER="${SHMLAB_PRODUCER:-${BIN:-$HERE/producer}/producer}"
 readonly CONSUMER="${SHMLAB_CONSUMER:-${BIN:-$HERE/consumer}/consumer}"
 readonly MONITOR="${SHMLAB_MONITOR:-${BIN:-$HERE/monitor}/monitor}"
+readonly GRADER="${BIN:-$HERE/grader}/grader"
 
 consumers=3
 count=1000
@@ -64,6 +65,8 @@ usage: ${0##*/} [-n consumers] [-c count] [-b maxbuf] [-B batch]
        [-m queue|broadcast] [-s seed] [-t seconds] [--json] [--unsafe]
        [--jitter us] [--delay ms] [--slow] [--monitor] [--no-verify] [-q]
        ${0##*/} clean
+       ${0##*/} grade [--producer CMD] [--consumer CMD] [--json]
+       [--gradescope FILE] [-t seconds]
 EOF
 	exit 2
 }
@@ -85,6 +88,7 @@ ensure_built() {
 		return
 	fi
 	if [[ ! -x $PRODUCER || ! -x $CONSUMER ]] ||
+		[[ ! -x $GRADER ]] ||
 		[[ -n $(find "$HERE/common" "$HERE/producer" "$HERE/consumer" \
 			-name '*.[ch]' -newer "$PRODUCER" 2>/dev/null) ]]; then
 		log "building shmlab first (make)"
@@ -241,6 +245,13 @@ clean_all() {
 main() {
 	local args=() status cstatus=0 pstatus report started shown=0 bar=0
 	local changed=0
+	if [[ ${1:-} == grade ]]; then
+		# The slides protocol's grader (docs/slides-protocol.md).
+		shift
+		ensure_built
+		[[ -x $GRADER ]] || die 3 "cannot find $GRADER: run make"
+		exec "$GRADER" "$@"
+	fi
 	if [[ ${1:-} == clean ]]; then
 		shift
 		(($# == 0)) || usage

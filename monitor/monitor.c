@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "shmlab.h"
+#include "slides_main.h"
 
 #define MONITOR_SCHEMA	1	/* bump when a JSON key changes meaning */
 #define INTERVAL_MS	500	/* default refresh, for 100 ms/item demos */
@@ -1295,6 +1296,9 @@ main(int argc, char *argv[], char *envp[])
 	long long iterations = 0, n;
 	int ch, once = 0, as_json = 0, live, n_set = 0;
 
+	/* The slides' protocol is a program of its own (slides.c). */
+	if (slides_wanted(argc, argv))
+		return slides_monitor(argc, argv);
 	setproctitle_init(argc, argv, envp);
 	run.proj = SHM_PROJ_ID;
 	while ((ch = getopt_long(argc, argv, "hi:k:n:p:", longopts,

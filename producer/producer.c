@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "shmlab.h"
+#include "slides_main.h"
 #include "walkthrough.h"
 
 #define TICK_MS		200	/* longest a semop waits before we look around */
@@ -994,6 +995,9 @@ main(int argc, char *argv[], char *envp[])
 	pid_t other;
 	key_t key = (key_t)-1;
 
+	/* The slides' protocol is a program of its own (slides.c). */
+	if (slides_wanted(argc, argv))
+		return slides_producer(argc, argv);
 	setproctitle_init(argc, argv, envp);
 	/* One write per message line, whoever else writes to this stderr. */
 	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
