@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlab.h"
 
 #define TICK_MS		200	/* longest a semop waits before we look around */
@@ -722,6 +723,7 @@ main(int argc, char *argv[], char *envp[])
 	key_t key;
 
 	setproctitle_init(argc, argv, envp);
+	(void)i18n_init();
 	/* Children share stderr: one write per line keeps lines whole. */
 	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	nchildren = 1;
