@@ -52,7 +52,8 @@ LIB	= common/libshmlab.a
 PROGS	= producer/producer consumer/consumer monitor/monitor
 
 TESTS	= tests/check_key tests/check_seg tests/check_ring tests/check_opts \
-	  tests/check_e2e tests/check_ledger tests/check_lab tests/check_faults
+	  tests/check_e2e tests/check_ledger tests/check_lab tests/check_faults \
+	  tests/check_distrust
 
 # The message catalogues: po/LANG.po -> locale/LANG/LC_MESSAGES/shmlab.mo,
 # where the programs find them in the tree (common/i18n.c).
@@ -114,9 +115,16 @@ ifneq ($(SANITIZE),)
 CHECK_ENV	= CK_TIMEOUT_MULTIPLIER=3
 endif
 
-check: deps-check all $(TESTS)
+check: deps-check all tests/tamper $(TESTS)
 	./tests/po_check.sh
 	$(CHECK_ENV) ./tests/run_tests.sh $(TESTS)
+
+# The adversary: random kills, damage and hostile options, with seeds.
+tests/tamper: tests/tamper.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ tests/tamper.o $(LIB) $(BSD_LIBS)
+
+torture: all tests/tamper
+	./tests/torture.sh $(TORTURE_ARGS)
 
 # Minutes of load and faults: 64 consumers x 1M items with random kills.
 stress: all
@@ -147,11 +155,12 @@ install: all
 clean:
 	rm -f common/*.o common/*.d $(LIB) producer/*.o producer/*.d \
 	  consumer/*.o consumer/*.d monitor/*.o monitor/*.d tests/*.o tests/*.d \
-	  $(PROGS) $(TESTS) $(FLAGS_STAMP) $(BENCH_PROGS) tests/bench/*.d
+	  $(PROGS) $(TESTS) tests/tamper $(FLAGS_STAMP) $(BENCH_PROGS) tests/bench/*.d
 	rm -rf locale
 
 .SUFFIXES:
-.PHONY: all check clean install deps-lib deps-check stress bench po-update
+.PHONY: all check clean install deps-lib deps-check stress bench torture \
+	po-update
 .SECONDARY: tests/testutil.o $(TESTS:=.o)
 
 -include $(LIB_OBJ:.o=.d) producer/producer.d producer/walkthrough.d \

@@ -234,6 +234,8 @@ int	 seg_map(struct shm_ring *, void *);
 int	 seg_detach(struct shm_ring *);
 int	 seg_nattch(int, unsigned long *);
 int	 seg_removed(int);
+int	 seg_check_owner(int, int, key_t, uid_t, char *, size_t);
+const char *uid_name(uid_t, char *, size_t);
 
 /* clean.c: removing a crashed run's objects. */
 int	 seg_clean(key_t, char *, size_t);
