@@ -65,6 +65,17 @@ teardown(void)
 	tu_teardown();
 }
 
+/* PROGRAM -k KEYFILE -p PROJ: the start of every command line here. */
+static void
+run_args(struct args *a, const char *bin, const char *keyfile)
+{
+	arg(a, "%s", bin);
+	arg(a, "-k");
+	arg(a, "%s", keyfile);
+	arg(a, "-p");
+	arg(a, "%s", key.proj_arg);
+}
+
 /* producer -k KEY -p PROJ -q -o DIR/report.json -t T MODE-ARGS... */
 static void
 start_producer(struct tu_proc *p, int t, const char *mode, int n,
@@ -74,11 +85,7 @@ start_producer(struct tu_proc *p, int t, const char *mode, int n,
 	char report[PATH_MAX];
 
 	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
-	arg(&a, "%s", producer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", key.path);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, producer_bin, key.path);
 	arg(&a, "-q");
 	arg(&a, "-o");
 	arg(&a, "%s", report);
@@ -103,11 +110,7 @@ start_consumer(struct tu_proc *p, int n)
 {
 	struct args a = { 0 };
 
-	arg(&a, "%s", consumer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", key.path);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, consumer_bin, key.path);
 	arg(&a, "-t");
 	arg(&a, "20");
 	arg(&a, "-n");
@@ -466,11 +469,7 @@ START_TEST(test_other_users_run)
 
 	start_consumer(&cons, 2);
 	expect_says(&cons, 3, "was created by uid");
-	arg(&a, "%s", producer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", key.path);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, producer_bin, key.path);
 	arg(&a, "-c");
 	arg(&a, "10");
 	ck_assert_int_eq(tu_spawn(&prod, "producer", a.v), 0);
@@ -489,11 +488,7 @@ START_TEST(test_other_users_run)
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert_int_eq(chown(theirkey, pw->pw_uid, pw->pw_gid), 0);
 	ck_assert_int_eq(tu_track_key(ftok(theirkey, key.proj)), 0);
-	arg(&a, "%s", producer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", theirkey);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, producer_bin, theirkey);
 	arg(&a, "-q");
 	arg(&a, "-n");
 	arg(&a, "1");
@@ -505,11 +500,7 @@ START_TEST(test_other_users_run)
 	arg(&a, "0666");
 	spawn_as_nobody(&theirs, "theirs", a.v);
 	args_free(&a);
-	arg(&a, "%s", consumer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", theirkey);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, consumer_bin, theirkey);
 	arg(&a, "-t");
 	arg(&a, "10");
 	ck_assert_int_eq(tu_spawn(&mine, "mine", a.v), 0);
@@ -580,11 +571,7 @@ START_TEST(test_daemon_creates_objects)
 	int id, st;
 
 	ck_assert_int_eq(tu_path(pidpath, sizeof(pidpath), "p.pid"), 0);
-	arg(&a, "%s", producer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", key.path);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, producer_bin, key.path);
 	arg(&a, "-q");
 	arg(&a, "-n");
 	arg(&a, "1");
@@ -603,11 +590,7 @@ START_TEST(test_daemon_creates_objects)
 	ck_assert_msg((long)ds.shm_cpid == atol(pid), "shm_cpid %ld, daemon "
 	    "%s", (long)ds.shm_cpid, pid);
 	args_free(&a);
-	arg(&a, "%s", producer_bin);	/* the same key, in the foreground */
-	arg(&a, "-k");
-	arg(&a, "%s", key.path);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, producer_bin, key.path);	/* the same key, in the foreground */
 	ck_assert_int_eq(tu_run(&second, "second", a.v, QUICK_MS), 0);
 	e = tu_read_file(second.err, NULL);
 	ck_assert_msg(tu_exit_code(&second) == 3 && e != NULL &&
