@@ -300,6 +300,8 @@ const char *mode_name(enum shm_mode);
 const char *state_name(uint32_t);
 const char *cstate_name(uint32_t);
 int	 opt_perm(const char *, mode_t *);
+long long opt_number(const char *, long long, long long, const char **);
+int	 opt_control(int, char *[]);
 uint64_t now_ns(void);
 int	 pid_alive(pid_t);
 void	 sleep_ms(int);

@@ -844,6 +844,9 @@ main(int argc, char *argv[], char *envp[])
 	(void)i18n_init();
 	/* Children share stderr: one write per line keeps lines whole. */
 	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
+	if ((ch = opt_control(argc, argv)) != 0)
+		errx(2, "argument %d holds a control character (a newline?): "
+		    "nothing was done", ch);
 	nchildren = 1;
 	/*
 	 * SHMLAB_HOLD_MS is a test-only hook: each queue consumer sleeps
@@ -867,7 +870,7 @@ main(int argc, char *argv[], char *envp[])
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'B':
-			batch = (uint32_t)strtonum(optarg, 1, SHM_BATCH_MAX,
+			batch = (uint32_t)opt_number(optarg, 1, SHM_BATCH_MAX,
 			    &errstr);
 			if (errstr != NULL)
 				errx(2, "batch %s: %s (1..%u)", optarg, errstr,
@@ -883,14 +886,14 @@ main(int argc, char *argv[], char *envp[])
 			want_mode = (int)m;
 			break;
 		case 'n':
-			nchildren = (uint32_t)strtonum(optarg, 1,
+			nchildren = (uint32_t)opt_number(optarg, 1,
 			    SHM_MAX_CONSUMERS, &errstr);
 			if (errstr != NULL)
 				errx(2, "consumers %s: %s (1..%d)", optarg,
 				    errstr, SHM_MAX_CONSUMERS);
 			break;
 		case 'p':
-			proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
+			proj = (int)opt_number(optarg, 1, SHM_PROJ_MAX, &errstr);
 			if (errstr != NULL)
 				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
 				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
@@ -899,13 +902,13 @@ main(int argc, char *argv[], char *envp[])
 			verbose = 0;
 			break;
 		case 't':
-			timeout_s = (int)strtonum(optarg, 1, 86400, &errstr);
+			timeout_s = (int)opt_number(optarg, 1, 86400, &errstr);
 			if (errstr != NULL)
 				errx(2, "timeout %s: %s (1..86400 s)", optarg,
 				    errstr);
 			break;
 		case 'D':
-			delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
+			delay_ms = (int)opt_number(optarg, 0, 60000, &errstr);
 			if (errstr != NULL)
 				errx(2, "delay %s: %s (0..60000 ms)", optarg,
 				    errstr);
@@ -932,8 +935,11 @@ main(int argc, char *argv[], char *envp[])
 		err(3, "sigaction");
 	/* The key file may not exist yet either: wait for it too. */
 	for (i = 0; (key = key_derive(keypath, proj)) == (key_t)-1; i++) {
-		if (errno != ENOENT || stop_flag ||
-		    i * 20 >= (uint32_t)timeout_s * 1000)
+		if (errno != ENOENT)
+			err(3, "ftok(%s, %d): cannot use the key file (a "
+			    "directory on its path you may not search?)",
+			    keypath, proj);
+		if (stop_flag || i * 20 >= (uint32_t)timeout_s * 1000)
 			err(3, "ftok(%s, %d): no key file: start the producer "
 			    "first (it creates it), or pass its -k", keypath,
 			    proj);

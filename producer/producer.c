@@ -19,6 +19,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
@@ -67,6 +68,7 @@ static enum fault_kind fault = F_NONE;
 static uint64_t	 fault_seq;
 static const char *fault_spec;
 static struct pidfh *pfh;
+static int	 ready_fd = -1;		/* -d: tells the caller we are ready */
 /*
  * The segment is hostile input: anyone who can write it can change any
  * field.  What the producer wrote once it keeps here and never reads
@@ -86,6 +88,10 @@ static void	 check_limits(void);
 static void	 create_objects(key_t, const char *);
 static void	 explain_eexist(key_t, const char *);
 static void	 refuse_foreign_keyfile(const char *);
+static void	 check_outputs(const char *, const char *, const char *);
+static void	 daemon_start(const char *);
+static int	 widen(mode_t);
+static void	 daemon_ready(const char *);
 static int	 tick(void);
 static int	 wait_ops(struct sembuf *, size_t);
 static int	 join_wait(void);
@@ -97,6 +103,7 @@ static uint64_t free_hint(uint64_t);
 static void	 produce_safe(void);
 static int	 read_ulong(const char *, unsigned long long *);
 static long long count_lines(const char *);
+static long long sum_column(const char *, int);
 static void	 produce_unsafe(void);
 static void	 post_eos(void);
 static void	 drain(void);
@@ -241,6 +248,34 @@ count_lines(const char *path)
 }
 
 /*
+ * The sum of one numeric column (0-based) of a /proc/sysvipc table:
+ * the semaphores (nsems) or the bytes (size) already in use.
+ */
+static long long
+sum_column(const char *path, int col)
+{
+	char line[512], *p, *end;
+	long long sum = 0, v;
+	FILE *fp;
+	int i;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), fp) != NULL)	/* the heading */
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			for (p = line, i = 0; i < col; i++) {
+				p += strspn(p, " \t");
+				p += strcspn(p, " \t");
+			}
+			v = strtoll(p, &end, 10);
+			if (end != p && v > 0)
+				sum += v;
+		}
+	(void)fclose(fp);
+	return sum;
+}
+
+/*
  * Checks the kernel's limits before creating anything, so that the user
  * reads what to change instead of EINVAL, ENOSPC or E2BIG later.
  */
@@ -265,6 +300,15 @@ check_limits(void)
 		    "but SEMMSL is %d: use at most %d consumers, or raise "
 		    "SEMMSL in /proc/sys/kernel/sem", par.expected, nsems,
 		    semmsl, (semmsl - SEM_BASE) / 2);
+	if (semopm < 2)
+		errx(2, "SEMOPM is %d, but a consumer takes an item and the "
+		    "mutex in one semop of 2 operations: raise SEMOPM in "
+		    "/proc/sys/kernel/sem", semopm);
+	if (sum_column("/proc/sysvipc/sem", 3) + nsems > (long long)semmns)
+		errx(3, "the system's semaphores in use and the %d this run "
+		    "needs exceed SEMMNS (%d): remove stale sets ('run_demo.sh "
+		    "clean', ipcs -s), or raise SEMMNS in /proc/sys/kernel/sem",
+		    nsems, semmns);
 	if (par.mode == MODE_BROADCAST && (int)par.expected > semopm)
 		errx(2, "%u broadcast consumers need %u operations in one "
 		    "semop, but SEMOPM is %d: use at most %d consumers, or "
@@ -290,6 +334,121 @@ check_limits(void)
 		errx(2, "the segment needs %llu pages but SHMALL is %llu: "
 		    "lower -c or use --no-verify", (unsigned long long)
 		    ((size + (uint64_t)page - 1) / (uint64_t)page), shmall);
+	if (page > 0 && read_ulong("/proc/sys/kernel/shmall", &shmall) == 0 &&
+	    (unsigned long long)((sum_column("/proc/sysvipc/shm", 3) + page -
+	    1) / page) + (size + (uint64_t)page - 1) / (uint64_t)page > shmall)
+		errx(3, "the segments in use and this run's %llu bytes exceed "
+		    "SHMALL (%llu pages): remove stale segments ('run_demo.sh "
+		    "clean', ipcs -m), or raise /proc/sys/kernel/shmall",
+		    (unsigned long long)size, shmall);
+}
+
+/* The slides' IPC_SET: widen both objects deliberately (--perm). */
+static int
+widen(mode_t perm)
+{
+	union { int val; struct semid_ds *buf; } arg;
+	struct shmid_ds ds;
+	struct semid_ds sds;
+
+	arg.buf = &sds;
+	if (shmctl(ring.shmid, IPC_STAT, &ds) == -1)
+		return -1;
+	ds.shm_perm.mode = (unsigned short)perm;
+	if (shmctl(ring.shmid, IPC_SET, &ds) == -1 ||
+	    semctl(semid, 0, IPC_STAT, arg) == -1)
+		return -1;
+	sds.sem_perm.mode = (unsigned short)perm;
+	return semctl(semid, 0, IPC_SET, arg);
+}
+
+/*
+ * -d: the daemon itself creates the objects, so that their creator pid
+ * (ipcs -p, shm_cpid) is the process that runs the run, and a live run
+ * is never taken for a crashed one.  The caller waits on a pipe until
+ * the daemon is ready (objects made, pidfile written) and exits 0, or
+ * exits with the daemon's own status when it failed before that: the
+ * caller's exit status still tells whether the run started.
+ */
+static void
+daemon_start(const char *pidpath)
+{
+	int fds[2], st;
+	ssize_t n;
+	pid_t pid;
+	char c;
+
+	fflush(NULL);
+	if (pipe(fds) == -1)
+		err(3, "pipe");
+	if ((pid = fork()) == -1)
+		err(3, "fork");
+	if (pid > 0) {
+		(void)close(fds[1]);
+		while ((n = read(fds[0], &c, 1)) == -1 && errno == EINTR)
+			;
+		if (n == 1)
+			_exit(0);
+		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+			;
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 3);
+	}
+	(void)close(fds[0]);
+	ready_fd = fds[1];
+	if (setsid() == -1)
+		warn("setsid");
+	/* At once: whoever cleans up after us finds us by the pidfile. */
+	if (pidfile_write(pfh) == -1)
+		warn("pidfile_write %s", pidpath);
+}
+
+/* The daemon is ready: stdin and stdout to /dev/null, the caller may go. */
+static void
+daemon_ready(const char *pidpath)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd == -1 || dup2(fd, STDIN_FILENO) == -1 ||
+	    dup2(fd, STDOUT_FILENO) == -1)
+		warn("redirecting stdin/stdout to /dev/null");
+	if (fd > STDERR_FILENO)
+		(void)close(fd);
+	if (write(ready_fd, "r", 1) != 1 || close(ready_fd) == -1)
+		warn("telling the caller of %s that the run is ready", pidpath);
+	ready_fd = -1;
+}
+
+/*
+ * The files the run will write (pidfile, -o, -r) must be possible before
+ * anything is created: a report that cannot be written is found out at
+ * the start, not after the whole run.
+ */
+static void
+check_outputs(const char *pid, const char *json, const char *text)
+{
+	const char *paths[3] = { pid, json, text }, *slash;
+	char dir[PATH_MAX];
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (paths[i] == NULL)
+			continue;
+		if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
+			errx(2, "%s is a directory: want a file name for the "
+			    "%s", paths[i], i == 0 ? "pidfile" : "report");
+		slash = strrchr(paths[i], '/');
+		if (slash == NULL)
+			(void)snprintf(dir, sizeof(dir), ".");
+		else if (slash == paths[i])
+			(void)snprintf(dir, sizeof(dir), "/");
+		else
+			(void)snprintf(dir, sizeof(dir), "%.*s",
+			    (int)(slash - paths[i]), paths[i]);
+		if (access(dir, W_OK | X_OK) == -1)
+			errx(2, "%s: cannot write in directory %s (%s): "
+			    "nothing was done", paths[i], dir, strerror(errno));
+	}
 }
 
 /*
@@ -1181,10 +1340,14 @@ write_report(const struct shm_report *rp)
 			errx(3, "report path %s is too long", json_path);
 		if ((fp = fopen(tmp, "w")) == NULL)
 			warn("fopen %s: the JSON report is lost", tmp);
-		else if (report_json(fp, rp) == -1 || fclose(fp) == EOF)
-			warn("writing %s", tmp);
-		else if (rename(tmp, json_path) == -1)
-			warn("rename %s to %s", tmp, json_path);
+		else if (report_json(fp, rp) == -1 || fclose(fp) == EOF) {
+			warn("writing %s: the JSON report is lost", tmp);
+			(void)unlink(tmp);
+		} else if (rename(tmp, json_path) == -1) {
+			warn("rename %s to %s: the JSON report is lost", tmp,
+			    json_path);
+			(void)unlink(tmp);
+		}
 	}
 	if (text_path != NULL) {
 		if ((fp = fopen(text_path, "w")) == NULL)
@@ -1299,6 +1462,9 @@ main(int argc, char *argv[], char *envp[])
 	(void)i18n_init();
 	/* One write per message line, whoever else writes to this stderr. */
 	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
+	if ((ch = opt_control(argc, argv)) != 0)
+		errx(2, "argument %d holds a control character (a newline?): "
+		    "nothing was done", ch);
 	par.capacity = MAXBUF;
 	par.count = 1000;
 	par.batch = SHM_BATCH_DEFAULT;
@@ -1309,21 +1475,21 @@ main(int argc, char *argv[], char *envp[])
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'B':
-			par.batch = (uint32_t)strtonum(optarg, 1, SHM_BATCH_MAX,
+			par.batch = (uint32_t)opt_number(optarg, 1, SHM_BATCH_MAX,
 			    &errstr);
 			if (errstr != NULL)
 				errx(2, "batch %s: %s (1..%u)", optarg, errstr,
 				    SHM_BATCH_MAX);
 			break;
 		case 'b':
-			par.capacity = (uint32_t)strtonum(optarg, 1,
+			par.capacity = (uint32_t)opt_number(optarg, 1,
 			    SHM_MAXBUF_MAX, &errstr);
 			if (errstr != NULL)
 				errx(2, "maxbuf %s: %s (1..%u)", optarg, errstr,
 				    SHM_MAXBUF_MAX);
 			break;
 		case 'c':
-			par.count = (uint64_t)strtonum(optarg, 0,
+			par.count = (uint64_t)opt_number(optarg, 0,
 			    SHM_COUNT_MAX, &errstr);
 			if (errstr != NULL)
 				errx(2, "count %s: %s (0..%lld)", optarg,
@@ -1351,7 +1517,7 @@ main(int argc, char *argv[], char *envp[])
 				    optarg);
 			break;
 		case 'n':
-			par.expected = (uint32_t)strtonum(optarg, 0,
+			par.expected = (uint32_t)opt_number(optarg, 0,
 			    SHM_MAX_CONSUMERS, &errstr);
 			if (errstr != NULL)
 				errx(2, "consumers %s: %s (0..%d)", optarg,
@@ -1364,7 +1530,7 @@ main(int argc, char *argv[], char *envp[])
 			pidpath = optarg;
 			break;
 		case 'p':
-			proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
+			proj = (int)opt_number(optarg, 1, SHM_PROJ_MAX, &errstr);
 			if (errstr != NULL)
 				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
 				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
@@ -1376,19 +1542,19 @@ main(int argc, char *argv[], char *envp[])
 			text_path = optarg;
 			break;
 		case 's':
-			par.seed = (uint64_t)strtonum(optarg, 0, LLONG_MAX,
+			par.seed = (uint64_t)opt_number(optarg, 0, LLONG_MAX,
 			    &errstr);
 			if (errstr != NULL)
 				errx(2, "seed %s: %s", optarg, errstr);
 			break;
 		case 't':
-			timeout_s = (int)strtonum(optarg, 1, 86400, &errstr);
+			timeout_s = (int)opt_number(optarg, 1, 86400, &errstr);
 			if (errstr != NULL)
 				errx(2, "timeout %s: %s (1..86400 s)", optarg,
 				    errstr);
 			break;
 		case 'D':
-			delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
+			delay_ms = (int)opt_number(optarg, 0, 60000, &errstr);
 			if (errstr != NULL)
 				errx(2, "delay %s: %s (0..60000 ms)", optarg,
 				    errstr);
@@ -1403,7 +1569,7 @@ main(int argc, char *argv[], char *envp[])
 			par.flags |= SHM_F_UNSAFE;
 			break;
 		case 'j':
-			par.jitter_us = (uint32_t)strtonum(optarg, 0, 100000,
+			par.jitter_us = (uint32_t)opt_number(optarg, 0, 100000,
 			    &errstr);
 			if (errstr != NULL)
 				errx(2, "jitter %s: %s (0..100000 us)", optarg,
@@ -1472,6 +1638,7 @@ main(int argc, char *argv[], char *envp[])
 		 */
 		if (daemonise && pidpath == NULL)
 			errx(2, "-d needs -P pidfile");
+		check_outputs(pidpath, json_path, text_path);
 		check_limits();
 	}
 	if (rawkey_set) {
@@ -1480,6 +1647,13 @@ main(int argc, char *argv[], char *envp[])
 	} else if (keypath == NULL) {
 		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
 			err(2, "default key file path");
+		/* --clean never creates: no key file, no run of ours. */
+		if (clean && access(keybuf, F_OK) == -1 && errno == ENOENT) {
+			if (verbose)
+				printf("%s: no key file %s: nothing of yours "
+				    "to clean\n", getprogname(), keybuf);
+			return 0;
+		}
 		if (key_ensure_file(keybuf) == -1)
 			err(3, "key file %s: cannot create it, or it is not a "
 			    "regular file of yours; pass -k PATH", keybuf);
@@ -1530,50 +1704,18 @@ main(int argc, char *argv[], char *envp[])
 				    "%ld (pidfile %s)", (long)other, pidpath);
 			err(3, "pidfile_open %s", pidpath);
 		}
+		daemon_start(pidpath);
 	}
-	create_objects(key, keypath);
-	if (perm_set) {
-		struct shmid_ds ds;
-		struct semid_ds sds;
-		union { int val; struct semid_ds *buf; } arg;
-
-		/* The slides' IPC_SET: widen both objects deliberately. */
-		if (shmctl(ring.shmid, IPC_STAT, &ds) == -1)
-			err(3, "shmctl(IPC_STAT) on shm id %d", ring.shmid);
-		ds.shm_perm.mode = (unsigned short)perm;
-		if (shmctl(ring.shmid, IPC_SET, &ds) == -1)
-			err(3, "shmctl(IPC_SET) on shm id %d", ring.shmid);
-		arg.buf = &sds;
-		if (semctl(semid, 0, IPC_STAT, arg) == -1)
-			err(3, "semctl(IPC_STAT) on sem id %d", semid);
-		sds.sem_perm.mode = (unsigned short)perm;
-		if (semctl(semid, 0, IPC_SET, arg) == -1)
-			err(3, "semctl(IPC_SET) on sem id %d", semid);
-	}
-	if (daemonise) {
-		/*
-		 * Keep the working directory (relative paths stay valid) and
-		 * stderr (messages reach the caller's log); stdin and stdout
-		 * go to /dev/null.
-		 */
-		fflush(NULL);
-		if (daemon(1, 1) == -1) {
-			warn("daemon");
-			abort_msg = "daemon(3) failed";
-			finish();
-		}
-		int fd = open("/dev/null", O_RDWR);
-
-		if (fd == -1 || dup2(fd, STDIN_FILENO) == -1 ||
-		    dup2(fd, STDOUT_FILENO) == -1)
-			warn("redirecting stdin/stdout to /dev/null");
-		if (fd > STDERR_FILENO)
-			(void)close(fd);
-		if (pidfile_write(pfh) == -1)
-			warn("pidfile_write %s", pidpath);
-	}
+	/* Before the objects exist: a signal from now on ends in finish(). */
 	if (sig_catch(on_signal, 1) == -1)
 		err(3, "sigaction");
+	create_objects(key, keypath);
+	if (perm_set && widen(perm) == -1) {
+		fatal_ipc("IPC_SET (--perm)");
+		finish();
+	}
+	if (daemonise)
+		daemon_ready(pidpath);
 	ring.hdr->producer_pid = (int32_t)getpid();
 	set_state(ST_INIT);
 	/* Written last: consumers trust nothing before they see it. */

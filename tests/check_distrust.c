@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -64,6 +65,17 @@ teardown(void)
 	tu_teardown();
 }
 
+/* PROGRAM -k KEYFILE -p PROJ: the start of every command line here. */
+static void
+run_args(struct args *a, const char *bin, const char *keyfile)
+{
+	arg(a, "%s", bin);
+	arg(a, "-k");
+	arg(a, "%s", keyfile);
+	arg(a, "-p");
+	arg(a, "%s", key.proj_arg);
+}
+
 /* producer -k KEY -p PROJ -q -o DIR/report.json -t T MODE-ARGS... */
 static void
 start_producer(struct tu_proc *p, int t, const char *mode, int n,
@@ -73,11 +85,7 @@ start_producer(struct tu_proc *p, int t, const char *mode, int n,
 	char report[PATH_MAX];
 
 	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
-	arg(&a, "%s", producer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", key.path);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, producer_bin, key.path);
 	arg(&a, "-q");
 	arg(&a, "-o");
 	arg(&a, "%s", report);
@@ -102,11 +110,7 @@ start_consumer(struct tu_proc *p, int n)
 {
 	struct args a = { 0 };
 
-	arg(&a, "%s", consumer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", key.path);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, consumer_bin, key.path);
 	arg(&a, "-t");
 	arg(&a, "20");
 	arg(&a, "-n");
@@ -465,11 +469,7 @@ START_TEST(test_other_users_run)
 
 	start_consumer(&cons, 2);
 	expect_says(&cons, 3, "was created by uid");
-	arg(&a, "%s", producer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", key.path);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, producer_bin, key.path);
 	arg(&a, "-c");
 	arg(&a, "10");
 	ck_assert_int_eq(tu_spawn(&prod, "producer", a.v), 0);
@@ -488,11 +488,7 @@ START_TEST(test_other_users_run)
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert_int_eq(chown(theirkey, pw->pw_uid, pw->pw_gid), 0);
 	ck_assert_int_eq(tu_track_key(ftok(theirkey, key.proj)), 0);
-	arg(&a, "%s", producer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", theirkey);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, producer_bin, theirkey);
 	arg(&a, "-q");
 	arg(&a, "-n");
 	arg(&a, "1");
@@ -504,11 +500,7 @@ START_TEST(test_other_users_run)
 	arg(&a, "0666");
 	spawn_as_nobody(&theirs, "theirs", a.v);
 	args_free(&a);
-	arg(&a, "%s", consumer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", theirkey);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
+	run_args(&a, consumer_bin, theirkey);
 	arg(&a, "-t");
 	arg(&a, "10");
 	ck_assert_int_eq(tu_spawn(&mine, "mine", a.v), 0);
@@ -521,6 +513,233 @@ START_TEST(test_other_users_run)
 	expect_says(&mine, 0, "joining uid");
 	ck_assert_int_eq(tu_exit_code(&theirs), 0);
 	ck_assert_int_eq(tu_ipc_count_key(ftok(theirkey, key.proj)), 0);
+}
+END_TEST
+
+/* Item 7: bad input, refused with one line and status 2, creating nothing. */
+static const struct bad_row {
+	const char	*opt;
+	const char	*val;
+} bad_rows[] = {
+	{ "-c", " 5" }, { "-c", "+5" }, { "-c", "5\n6" }, { "-n", "+2" },
+	{ "-o", "/nonexistent/dir/r.json" }, { "-o", "." },
+	{ "-P", "/nonexistent/dir/p.pid" }, { "-r", "/nonexistent/r.txt" },
+};
+
+START_TEST(test_bad_input_creates_nothing)
+{
+	const struct bad_row *b = &bad_rows[_i];
+	struct tu_proc p;
+	struct args a = { 0 };
+	char kpath[PATH_MAX], *e, *nl;
+
+	ck_assert_int_eq(tu_path(kpath, sizeof(kpath), "new.key"), 0);
+	arg(&a, "%s", producer_bin);
+	arg(&a, "-k");
+	arg(&a, "%s", kpath);
+	if (strcmp(b->opt, "-P") == 0)
+		arg(&a, "-d");
+	arg(&a, "%s", b->opt);
+	arg(&a, "%s", b->val);
+	ck_assert_int_eq(tu_run(&p, "producer", a.v, QUICK_MS), 0);
+	args_free(&a);
+	e = tu_read_file(p.err, NULL);
+	ck_assert_msg(e != NULL, "no stderr");
+	nl = strchr(e, '\n');
+	ck_assert_msg(tu_exit_code(&p) == 2 && nl != NULL && nl[1] == '\0',
+	    "producer %s '%s': exit %d, want 2 and one line: %s", b->opt,
+	    b->val, tu_exit_code(&p), e);
+	free(e);
+	ck_assert_msg(access(kpath, F_OK) == -1, "%s '%s' created the key "
+	    "file", b->opt, b->val);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+}
+END_TEST
+
+/*
+ * Item 8: a daemonised producer creates its objects itself: ipcs -p (the
+ * segment's creator pid) names the daemon, so a second producer on the
+ * key is told the run is alive, not that its creator is gone.  The caller
+ * still gets the status: 0 once the daemon is ready.
+ */
+START_TEST(test_daemon_creates_objects)
+{
+	struct tu_proc p, second;
+	struct args a = { 0 };
+	struct shmid_ds ds;
+	char pidpath[PATH_MAX], *pid, *e;
+	int id, st;
+
+	ck_assert_int_eq(tu_path(pidpath, sizeof(pidpath), "p.pid"), 0);
+	run_args(&a, producer_bin, key.path);
+	arg(&a, "-q");
+	arg(&a, "-n");
+	arg(&a, "1");
+	arg(&a, "-t");
+	arg(&a, "3");
+	arg(&a, "-d");
+	arg(&a, "-P");
+	arg(&a, "%s", pidpath);
+	ck_assert_int_eq(tu_run(&p, "producer", a.v, QUICK_MS), 0);
+	ck_assert_int_eq(tu_exit_code(&p), 0);
+	pid = tu_read_file(pidpath, NULL);
+	ck_assert_msg(pid != NULL, "no pidfile");
+	id = shmget(key.key, 0, 0);
+	ck_assert_int_ne(id, -1);
+	ck_assert_int_eq(shmctl(id, IPC_STAT, &ds), 0);
+	ck_assert_msg((long)ds.shm_cpid == atol(pid), "shm_cpid %ld, daemon "
+	    "%s", (long)ds.shm_cpid, pid);
+	args_free(&a);
+	run_args(&a, producer_bin, key.path);	/* the same key, in the foreground */
+	ck_assert_int_eq(tu_run(&second, "second", a.v, QUICK_MS), 0);
+	e = tu_read_file(second.err, NULL);
+	ck_assert_msg(tu_exit_code(&second) == 3 && e != NULL &&
+	    strstr(e, "still running") != NULL, "second producer: %s",
+	    e ? e : "");
+	free(e);
+	ck_assert_int_eq(tu_wait_pid_gone((pid_t)atol(pid), 10000, &st), 0);
+	free(pid);
+	args_free(&a);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+}
+END_TEST
+
+/* run_demo.sh with TMPDIR in the test's directory, started in its group. */
+static void
+start_demo(struct tu_proc *p, const char *tmp, int json)
+{
+	struct args a = { 0 };
+	const char *demo = tu_bin("run_demo.sh");
+
+	ck_assert_msg(demo != NULL, "run_demo.sh not found");
+	ck_assert_int_eq(setenv("SHMLAB_PRODUCER", producer_bin, 1), 0);
+	ck_assert_int_eq(setenv("SHMLAB_CONSUMER", consumer_bin, 1), 0);
+	ck_assert_int_eq(setenv("TMPDIR", tmp, 1), 0);
+	arg(&a, "%s", demo);
+	arg(&a, "-n");
+	arg(&a, "2");
+	arg(&a, "-c");
+	arg(&a, "1500");
+	arg(&a, "--delay");
+	arg(&a, "1");
+	arg(&a, "-t");
+	arg(&a, "5");
+	arg(&a, json ? "--json" : "-q");
+	ck_assert_int_eq(tu_spawn(p, "demo", a.v), 0);
+	(void)unsetenv("TMPDIR");
+	args_free(&a);
+}
+
+/* A process (not a zombie) whose command line names dir, or 0. */
+static pid_t
+proc_naming(const char *dir)
+{
+	char path[300], *cmd, *st;
+	struct dirent *de;
+	pid_t found = 0;
+	size_t n, i;
+	DIR *d;
+
+	ck_assert((d = opendir("/proc")) != NULL);
+	while (found == 0 && (de = readdir(d)) != NULL) {
+		if (strspn(de->d_name, "0123456789") != strlen(de->d_name))
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/cmdline",
+		    de->d_name);
+		if ((cmd = tu_read_file(path, &n)) == NULL)
+			continue;
+		for (i = 0; i + 1 < n; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		(void)snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		st = tu_read_file(path, NULL);
+		if (n > 0 && strstr(cmd, dir) != NULL && st != NULL &&
+		    strstr(st, ") Z ") == NULL)
+			found = (pid_t)atol(de->d_name);
+		free(st);
+		free(cmd);
+	}
+	(void)closedir(d);
+	return found;
+}
+
+/*
+ * Item 6: run_demo.sh stopped by SIGTERM at any moment, the start of the
+ * producer daemon included, exits 130 and leaves no process and no object.
+ */
+START_TEST(test_demo_sigterm_early)
+{
+	static const int pause_ms[] = { 10, 25, 60, 250 };
+	struct tu_snap before, after;
+	struct tu_proc d;
+	char tmp[PATH_MAX], desc[512], *e;
+	size_t fresh;
+
+	ck_assert_int_eq(tu_path(tmp, sizeof(tmp), "tmp"), 0);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	ck_assert_int_eq(tu_snap_take(&before), 0);
+	start_demo(&d, tmp, 0);
+	tu_sleep_ms(pause_ms[_i]);
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	tu_wait(&d, QUICK_MS);
+	e = tu_read_file(d.err, NULL);
+	ck_assert_msg(tu_exit_code(&d) == 130, "SIGTERM after %d ms: exit %d: "
+	    "%s", pause_ms[_i], tu_exit_code(&d), e ? e : "");
+	free(e);
+	ck_assert_int_eq(tu_snap_take(&after), 0);
+	fresh = tu_snap_new(&before, &after, 0, desc, sizeof(desc));
+	ck_assert_msg(fresh == 0, "left in ipcs: %s", desc);
+	tu_snap_free(&before);
+	tu_snap_free(&after);
+	ck_assert_msg(proc_naming(tmp) == 0, "a process of the run is left");
+}
+END_TEST
+
+/*
+ * Item 6: the consumer program killed mid-run.  Its children finish, but
+ * a consumer process died: the run is not verified, exit 1, and the JSON
+ * says so ("exit_status" 1, "verified" false), never 137 with true.
+ */
+START_TEST(test_demo_consumer_parent_killed)
+{
+	struct tu_proc d;
+	char tmp[PATH_MAX], path[64], *out, *kids, *cmd;
+	uint64_t end;
+	pid_t c = 0;
+	char *tok, *save;
+
+	ck_assert_int_eq(tu_path(tmp, sizeof(tmp), "tmp"), 0);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	start_demo(&d, tmp, 1);
+	(void)snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
+	    (long)d.pid, (long)d.pid);
+	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	while (c == 0) {
+		ck_assert_msg(tu_now_ms() < end, "no consumer program started");
+		kids = tu_read_file(path, NULL);
+		for (tok = kids ? strtok_r(kids, " \n", &save) : NULL;
+		    tok != NULL && c == 0; tok = strtok_r(NULL, " \n", &save)) {
+			char cp[64];
+
+			(void)snprintf(cp, sizeof(cp), "/proc/%s/cmdline", tok);
+			cmd = tu_read_file(cp, NULL);
+			if (cmd != NULL && strstr(cmd, "consumer") != NULL)
+				c = (pid_t)atol(tok);
+			free(cmd);
+		}
+		free(kids);
+		tu_sleep_ms(10);
+	}
+	tu_sleep_ms(300);
+	ck_assert_int_eq(kill(c, SIGKILL), 0);
+	tu_wait(&d, 30000);
+	out = tu_read_file(d.out, NULL);
+	ck_assert_msg(tu_exit_code(&d) == 1 && out != NULL &&
+	    strstr(out, "\"exit_status\":1,") != NULL &&
+	    strstr(out, "\"verified\":false") != NULL, "exit %d: %s",
+	    tu_exit_code(&d), out ? out : "");
+	free(out);
+	ck_assert_msg(proc_naming(tmp) == 0, "a process of the run is left");
 }
 END_TEST
 
@@ -540,6 +759,11 @@ distrust_suite(void)
 	    sizeof(stall_rows) / sizeof(stall_rows[0]));
 	tcase_add_test(tc, test_killed_before_register);
 	tcase_add_test(tc, test_other_users_run);
+	tcase_add_loop_test(tc, test_bad_input_creates_nothing, 0,
+	    sizeof(bad_rows) / sizeof(bad_rows[0]));
+	tcase_add_test(tc, test_daemon_creates_objects);
+	tcase_add_loop_test(tc, test_demo_sigterm_early, 0, 4);
+	tcase_add_test(tc, test_demo_consumer_parent_killed);
 	suite_add_tcase(s, tc);
 	return s;
 }
