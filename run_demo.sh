@@ -16,6 +16,9 @@
 # Exit status: 0 verified, 1 damage in the ledger, 2 bad usage,
 # 3 IPC or peer failure, 130 interrupted.
 
+# Before anything else: a signal while the shell reads this file still
+# ends with 130 (nothing exists yet); main() installs the real traps.
+trap 'exit 130' INT TERM HUP
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -87,10 +90,10 @@ ensure_built() {
 			die 3 "cannot find $PRODUCER and $CONSUMER: reinstall shmlab"
 		return
 	fi
-	if [[ ! -x $PRODUCER || ! -x $CONSUMER ]] ||
-		[[ ! -x $GRADER ]] ||
-		[[ -n $(find "$HERE/common" "$HERE/producer" "$HERE/consumer" \
-			-name '*.[ch]' -newer "$PRODUCER" 2>/dev/null) ]]; then
+	local src=("$HERE/common" "$HERE/producer" "$HERE/consumer") newer=""
+	# One line: bash misparses a multi-line $(...) that a trap interrupts.
+	[[ -x $PRODUCER ]] && newer=$(find "${src[@]}" -name '*.[ch]' -newer "$PRODUCER" 2>/dev/null)
+	if [[ ! -x $PRODUCER || ! -x $CONSUMER || ! -x $GRADER || -n $newer ]]; then
 		log "building shmlab first (make)"
 		make -s -C "$HERE" >&2 || die 3 "the build failed: see the messages above"
 	fi
@@ -110,6 +113,12 @@ cleanup() {
 		# process group (setsid below) holds them all.
 		kill -TERM -- "-$consumer_pid" 2>/dev/null
 	fi
+	# The daemon writes its pid right after it forks: wait for it.
+	for ((i = 0; i < 20; i++)); do
+		[[ -n $tmpdir && -e $tmpdir/producer.pid &&
+			! -s $tmpdir/producer.pid ]] || break
+		sleep 0.05
+	done
 	if [[ -n $tmpdir && -s $tmpdir/producer.pid ]]; then
 		pid=$(<"$tmpdir/producer.pid")
 		if [[ $pid =~ ^[0-9]+$ ]] && running "$pid"; then
@@ -132,8 +141,9 @@ cleanup() {
 	if [[ -n $tmpdir && -e $tmpdir/key ]]; then
 		# Whatever a killed producer left under our private key.
 		"$PRODUCER" --clean -q -k "$tmpdir/key" >/dev/null 2>&1
-		rm -rf -- "$tmpdir"
 	fi
+	[[ -n $tmpdir && -d $tmpdir ]] && rm -rf -- "$tmpdir"
+	return 0
 }
 
 # SIGUSR1: every process of the run prints its counters (the consumer
@@ -242,9 +252,27 @@ clean_all() {
 	return 0
 }
 
+# A fresh key file whose key no object holds yet.  ftok keeps 16 bits of
+# the inode, so two runs' files can give one key (on a tmpfs after 65536
+# files): each candidate is checked against what the kernel lists, and a
+# new inode is made while the old one still exists, so it differs.
+new_key() {
+	local i dev ino key
+	for ((i = 0; i < 16; i++)); do
+		: >"$tmpdir/key.new"
+		mv -f "$tmpdir/key.new" "$tmpdir/key"
+		read -r dev ino < <(stat -c '%d %i' "$tmpdir/key")
+		((key = (20 << 24) | ((dev & 0xff) << 16) | (ino & 0xffff)))
+		awk -v k="$key" 'NR > 1 && $1 == k { found = 1 }
+			END { exit !found }' /proc/sysvipc/shm /proc/sysvipc/sem \
+			2>/dev/null || return 0
+	done
+	return 0	# the producer's IPC_EXCL still refuses a taken key
+}
+
 main() {
 	local args=() status cstatus=0 pstatus report started shown=0 bar=0
-	local changed=0
+	local changed=0 try
 	if [[ ${1:-} == grade ]]; then
 		# The slides protocol's grader (docs/slides-protocol.md).
 		shift
@@ -252,6 +280,9 @@ main() {
 		[[ -x $GRADER ]] || die 3 "cannot find $GRADER: run make"
 		exec "$GRADER" "$@"
 	fi
+	# First of all: a signal at any moment ends the run with 130.
+	trap cleanup EXIT
+	trap on_interrupt INT TERM HUP
 	if [[ ${1:-} == clean ]]; then
 		shift
 		(($# == 0)) || usage
@@ -294,11 +325,17 @@ main() {
 		die 2 "--unsafe works in queue mode only"
 	fi
 
+	[[ -d ${TMPDIR:-/tmp} && -w ${TMPDIR:-/tmp} ]] ||
+		die 2 "TMPDIR ${TMPDIR:-/tmp} is not a writable directory: set TMPDIR to one, or unset it"
 	ensure_built
-	tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/shmlab-demo.XXXXXX")
-	: >"$tmpdir/key"
-	trap cleanup EXIT
-	trap on_interrupt INT TERM HUP
+	# Named before it exists, so that a trap at any moment removes it
+	# (the result of a $(mktemp) that a signal interrupts is lost).
+	tmpdir=${TMPDIR:-/tmp}/shmlab-demo.$$.$RANDOM$RANDOM
+	mkdir -m 0700 "$tmpdir" 2>/dev/null || {
+		tmpdir=""
+		die 3 "cannot create a private directory in ${TMPDIR:-/tmp}"
+	}
+	new_key
 
 	args=(-d -P "$tmpdir/producer.pid" -k "$tmpdir/key" -n "$consumers"
 		-c "$count" -b "$maxbuf" -m "$mode" -s "$seed" -t "$timeout"
@@ -307,8 +344,16 @@ main() {
 	((unsafe)) && args+=(--unsafe --jitter "${jitter:-20}")
 	((noverify)) && args+=(--no-verify)
 	((delay)) && args+=(--delay "$delay")
-	pstatus=0
-	"$PRODUCER" "${args[@]}" 2>"$tmpdir/producer.log" || pstatus=$?
+	for ((try = 0; try < 3; try++)); do
+		pstatus=0
+		"$PRODUCER" "${args[@]}" 2>"$tmpdir/producer.log" || pstatus=$?
+		# Another run took this key meanwhile: a new key file, again.
+		if ((pstatus != 3)) || ! grep -q 'already exists under key' \
+			"$tmpdir/producer.log"; then
+			break
+		fi
+		new_key
+	done
 	((pstatus == 0)) || : >"$tmpdir/producer.failed"
 	if ! wait_ready; then
 		cat "$tmpdir/producer.log" >&2
@@ -358,10 +403,12 @@ main() {
 	status=${BASH_REMATCH[1]}
 	if ((status == 0 && cstatus != 0)); then
 		# The ledger is whole, but a consumer process failed (e.g. it
-		# was refused): the run fails, and the JSON says so too.
-		status=$cstatus
+		# was refused) or was killed (128 + signal: a consumer died,
+		# status 1): the run fails, and the JSON says so too.
+		status=$((cstatus >= 128 ? 1 : cstatus))
 		changed=1
 		report=${report/\"exit_status\":0,/\"exit_status\":$status,}
+		report=${report/\"verified\":true,/\"verified\":false,}
 	fi
 	if ((json)); then
 		printf '%s\n' "$report"

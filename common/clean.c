@@ -65,10 +65,14 @@ seg_clean(key_t key, char *buf, size_t len)
 	if (shmid != -1) {
 		if (shmctl(shmid, IPC_STAT, &ds) == -1)
 			return -1;
-		if (ds.shm_perm.uid != getuid()) {
-			(void)snprintf(buf, len, "shm id %d belongs to uid %lu, "
-			    "not to you: left alone", shmid,
-			    (unsigned long)ds.shm_perm.uid);
+		if (ds.shm_perm.uid != getuid() ||
+		    ds.shm_perm.cuid != getuid()) {
+			char who[64];
+
+			(void)snprintf(buf, len, "shm id %d belongs to %s, not "
+			    "to you: left alone; only that user or root can "
+			    "remove it (ipcrm -m %d)", shmid,
+			    uid_name(ds.shm_perm.cuid, who, sizeof(who)), shmid);
 			errno = EPERM;
 			return -1;
 		}

@@ -182,3 +182,39 @@ jitter(uint32_t us, uint64_t *rng)
 	while (now_ns() < end)
 		;
 }
+
+/*
+ * strtonum(3), but only for plain decimal digits: strtonum itself takes
+ * " 5" and "+5" (strtoll skips blanks and a sign), which no user means.
+ */
+long long
+opt_number(const char *s, long long min, long long max, const char **errstr)
+{
+	const char *p = s;
+
+	if (*p == '-' && min < 0)
+		p++;
+	if (*p == '\0' || strspn(p, "0123456789") != strlen(p)) {
+		*errstr = "invalid";
+		errno = EINVAL;
+		return 0;
+	}
+	return strtonum(s, min, max, errstr);
+}
+
+/*
+ * The first argument holding a control character (a newline would split
+ * the one-line error in two), or 0.
+ */
+int
+opt_control(int argc, char *argv[])
+{
+	const unsigned char *p;
+	int i;
+
+	for (i = 1; i < argc; i++)
+		for (p = (const unsigned char *)argv[i]; *p != '\0'; p++)
+			if (*p < 0x20 || *p == 0x7f)
+				return i;
+	return 0;
+}

@@ -13,6 +13,7 @@
 #include <sys/shm.h>
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -305,4 +306,64 @@ seg_removed(int shmid)
 	if (shmctl(shmid, IPC_STAT, &ds) == -1)
 		return errno == EINVAL || errno == EIDRM ? 1 : -1;
 	return (ds.shm_perm.mode & SHM_DEST) != 0;
+}
+
+/* "uid 1000 (alice)": who a uid is, for messages. */
+const char *
+uid_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw != NULL)
+		(void)snprintf(buf, len, "uid %lu (%s)", (unsigned long)uid,
+		    pw->pw_name);
+	else
+		(void)snprintf(buf, len, "uid %lu", (unsigned long)uid);
+	return buf;
+}
+
+/*
+ * Only your own objects: a run's segment and semaphore set must be owned
+ * and created by the owner of the key file they were found under (owner),
+ * and the set must carry the same key as the segment.  A key file anyone
+ * can stat (/tmp/shmlab-UID.key) lets another user create objects under
+ * our key; those are somebody else's run, never joined.  When owner is
+ * another user, the run was shared on purpose (--perm): the caller may
+ * join, and says whose run it is.  Returns 0, or -1 with errno EPERM and
+ * the reason in buf.
+ */
+int
+seg_check_owner(int shmid, int semid, key_t key, uid_t owner, char *buf,
+    size_t len)
+{
+	union { int val; struct semid_ds *buf; } arg;
+	struct shmid_ds ds;
+	struct semid_ds sds;
+	char who[64], want[64];
+
+	buf[0] = '\0';
+	if (shmctl(shmid, IPC_STAT, &ds) == -1)
+		return -1;
+	if (ds.shm_perm.uid != owner || ds.shm_perm.cuid != owner) {
+		(void)snprintf(buf, len, "shm id %d was created by %s, not by "
+		    "%s, who owns the key file: somebody else's run on this "
+		    "key, not joined", shmid,
+		    uid_name(ds.shm_perm.cuid, who, sizeof(who)),
+		    uid_name(owner, want, sizeof(want)));
+		errno = EPERM;
+		return -1;
+	}
+	arg.buf = &sds;
+	if (semctl(semid, 0, IPC_STAT, arg) == -1)
+		return -1;
+	if (sds.sem_perm.uid != owner || sds.sem_perm.cuid != owner ||
+	    sds.sem_perm.__key != key) {
+		(void)snprintf(buf, len, "the segment names sem id %d, which "
+		    "belongs to %s under key 0x%08lx: not this run's set",
+		    semid, uid_name(sds.sem_perm.cuid, who, sizeof(who)),
+		    (unsigned long)(uint32_t)sds.sem_perm.__key);
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }

@@ -220,6 +220,7 @@ struct shm_params {
 
 /* key.c: key files and key derivation. */
 int	 key_default_path(char *, size_t);
+int	 key_walk_path(char *, size_t);
 int	 key_ensure_file(const char *);
 key_t	 key_derive(const char *, int);
 
@@ -233,6 +234,8 @@ int	 seg_map(struct shm_ring *, void *);
 int	 seg_detach(struct shm_ring *);
 int	 seg_nattch(int, unsigned long *);
 int	 seg_removed(int);
+int	 seg_check_owner(int, int, key_t, uid_t, char *, size_t);
+const char *uid_name(uid_t, char *, size_t);
 
 /* clean.c: removing a crashed run's objects. */
 int	 seg_clean(key_t, char *, size_t);
@@ -297,6 +300,8 @@ const char *mode_name(enum shm_mode);
 const char *state_name(uint32_t);
 const char *cstate_name(uint32_t);
 int	 opt_perm(const char *, mode_t *);
+long long opt_number(const char *, long long, long long, const char **);
+int	 opt_control(int, char *[]);
 uint64_t now_ns(void);
 int	 pid_alive(pid_t);
 void	 sleep_ms(int);

@@ -19,6 +19,7 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -32,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlab.h"
 #include "slides_main.h"
 
@@ -41,6 +43,12 @@ static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t dump_flag;
 
 static struct shm_ring ring;
+/*
+ * The header as validated at attach time.  The segment is hostile input:
+ * what the producer writes once is read from here, never again from the
+ * segment, so that a value changed later cannot index anything.
+ */
+static struct shm_header run;
 static struct shm_consumer *me;
 static uint32_t	 my_index;
 static uint32_t	 batch = SHM_BATCH_DEFAULT;
@@ -85,6 +93,7 @@ struct tally {
 static void	 usage(void) __attribute__((noreturn));
 static void	 on_signal(int);
 static void	 attach_wait(key_t, const char *);
+static void	 refuse_foreign(key_t, const char *, int);
 static int	 child_main(void);
 static int	 child_register(void);
 static int	 consume_queue(struct tally *);
@@ -94,7 +103,9 @@ static void	 take(struct tally *, uint64_t, int32_t);
 static void	 tally_seen(struct tally *, uint64_t);
 static void	 publish(const struct tally *);
 static int	 look_around(const char *);
+static int	 queue_damaged(uint64_t, uint64_t);
 static int	 title(const struct tally *);
+static void	 register_dead(pid_t, int);
 
 static void
 usage(void)
@@ -115,6 +126,48 @@ on_signal(int sig)
 }
 
 /*
+ * Only the key file owner's objects are joined (seg_check_owner()): a
+ * run that somebody else made under our key is refused with one line
+ * that says whose it is and what to do.  semid < 0: only the segment is
+ * known yet.  A run of another user, under that user's key file, was
+ * shared on purpose (--perm): say whose run this is.
+ */
+static void
+refuse_foreign(key_t key, const char *keypath, int semid)
+{
+	static int said;
+	struct shmid_ds ds;
+	struct stat st;
+	char why[256], who[64];
+	int id, saved = errno;
+
+	if (stat(keypath, &st) == -1)
+		err(3, "stat %s", keypath);
+	if ((id = shmget(key, 0, 0)) == -1 || shmctl(id, IPC_STAT, &ds) == -1) {
+		errno = saved;
+		return;		/* gone meanwhile: the caller's loop retries */
+	}
+	if (semid >= 0 ? seg_check_owner(id, semid, key, st.st_uid, why,
+	    sizeof(why)) == -1 && errno == EPERM : (ds.shm_perm.cuid !=
+	    st.st_uid || ds.shm_perm.uid != st.st_uid)) {
+		if (semid < 0)
+			(void)snprintf(why, sizeof(why), "shm id %d was created "
+			    "by %s, not by the owner of the key file: somebody "
+			    "else's run on this key, not joined", id,
+			    uid_name(ds.shm_perm.cuid, who, sizeof(who)));
+		errx(3, "key 0x%08lx (%s): %s; ask its owner or root to remove "
+		    "it (ipcrm -m %d), or use another -k/-p",
+		    (unsigned long)(uint32_t)key, keypath, why, id);
+	}
+	if (semid >= 0 && st.st_uid != getuid() && verbose && !said++)
+		warnx("joining %s's run on key 0x%08lx (%s), shared with mode "
+		    "%03o", uid_name(st.st_uid, who, sizeof(who)),
+		    (unsigned long)(uint32_t)key, keypath,
+		    (unsigned)(ds.shm_perm.mode & 0777));
+	errno = saved;
+}
+
+/*
  * Waits up to timeout_s for a valid, ready segment under key.  A consumer
  * may start before the producer: it says so once and polls.
  */
@@ -129,6 +182,8 @@ attach_wait(key_t key, const char *keypath)
 	for (;;) {
 		if (seg_attach_msg(key, 0, &ring, why, sizeof(why)) == 0)
 			break;
+		if (errno == EPROTO || errno == EAGAIN)
+			refuse_foreign(key, keypath, -1);
 		if (errno == EPROTO)
 			errx(3, "key 0x%08lx (%s): %s; remove it (ipcrm) if it "
 			    "is yours and stale, or use another -k/-p",
@@ -156,12 +211,14 @@ attach_wait(key_t key, const char *keypath)
 		}
 		sleep_ms(20);
 	}
+	memcpy(&run, ring.hdr, sizeof(run));
+	refuse_foreign(key, keypath, ring.semid);
 	if (sem_wait_ready(ring.semid, timeout_s * 1000) == -1)
 		err(3, "semaphore set %d of key 0x%08lx is not usable",
 		    ring.semid, (unsigned long)(uint32_t)key);
-	if (want_mode >= 0 && (uint32_t)want_mode != ring.hdr->mode)
+	if (want_mode >= 0 && (uint32_t)want_mode != run.mode)
 		errx(3, "the producer on key 0x%08lx runs in %s mode, not %s",
-		    (unsigned long)(uint32_t)key, mode_name(ring.hdr->mode),
+		    (unsigned long)(uint32_t)key, mode_name(run.mode),
 		    mode_name((enum shm_mode)want_mode));
 }
 
@@ -190,21 +247,21 @@ child_register(void)
 			return -1;
 	}
 	idx = h->registered;
-	limit = h->mode == MODE_BROADCAST ? h->expected : h->max_consumers;
+	limit = run.mode == MODE_BROADCAST ? run.expected : SHM_MAX_CONSUMERS;
 	if (idx >= limit || h->state >= ST_DONE ||
-	    (h->mode == MODE_BROADCAST && h->state >= ST_PRODUCING)) {
+	    (run.mode == MODE_BROADCAST && h->state >= ST_PRODUCING)) {
 		(void)sem_op(ring.semid, done, 1, 0);
-		if (h->state == ST_DONE && h->mode == MODE_QUEUE) {
+		if (h->state == ST_DONE && run.mode == MODE_QUEUE) {
 			if (verbose)
 				warnx("the run has ended: nothing left to take");
 			return 1;
 		}
-		if (h->mode == MODE_BROADCAST && idx >= limit)
+		if (run.mode == MODE_BROADCAST && idx >= limit)
 			warnx("this broadcast run already has its %u "
-			    "consumers (producer -n)%s", h->expected,
+			    "consumers (producer -n)%s", run.expected,
 			    h->state >= ST_PRODUCING ? " and has started: a late "
 			    "consumer would miss items" : "");
-		else if (h->mode == MODE_BROADCAST)
+		else if (run.mode == MODE_BROADCAST)
 			warnx("this broadcast run has started: a late "
 			    "consumer would miss items");
 		else if (idx >= limit)
@@ -277,9 +334,9 @@ look_around(const char *doing)
 			    "(removed from outside?)", my_index, doing);
 		return -1;
 	}
-	if (!SHM_LOAD(&h->eos) && !pid_alive(h->producer_pid)) {
+	if (!SHM_LOAD(&h->eos) && !pid_alive(run.producer_pid)) {
 		warnx("consumer %u: the producer (pid %d) died while %s",
-		    my_index, (int)h->producer_pid, doing);
+		    my_index, (int)run.producer_pid, doing);
 		return -1;
 	}
 	if (!SHM_LOAD(&h->eos) && seg_removed(ring.shmid) == 1) {
@@ -289,6 +346,26 @@ look_around(const char *doing)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Under the mutex the queue's counters keep an order: freed <= tail <=
+ * head, and head at most one past the count (an injected dup).  Anything
+ * else was written by somebody outside the protocol: claiming from it
+ * would read slots nobody wrote and never end.
+ */
+static int
+queue_damaged(uint64_t tail, uint64_t head)
+{
+	uint64_t freed = SHM_LOAD(&ring.hdr->freed);
+
+	if (freed <= tail && tail <= head && head <= run.count + 1)
+		return 0;
+	warnx("consumer %u: shm id %d is damaged: freed %llu, tail %llu, "
+	    "head %llu, count %llu are out of order; stopping", my_index,
+	    ring.shmid, (unsigned long long)freed, (unsigned long long)tail,
+	    (unsigned long long)head, (unsigned long long)run.count);
+	return 1;
 }
 
 /* Adds a gap [lo, hi] at the end of the list. */
@@ -368,19 +445,17 @@ tally_seen(struct tally *t, uint64_t seq)
 static void
 take(struct tally *t, uint64_t seq, int32_t v)
 {
-	const struct shm_header *h = ring.hdr;
-
 	t->consumed++;
 	t->checksum += (uint32_t)v;
-	if (seq >= h->count) {
+	if (seq >= run.count) {
 		t->corrupted++;		/* not a sequence number at all */
-		if (!(h->flags & SHM_F_UNSAFE) && !t->bad) {
+		if (!(run.flags & SHM_F_UNSAFE) && !t->bad) {
 			t->bad = 1;	/* a guarded ring never holds one */
 			t->bad_seq = seq;
 		}
 		return;
 	}
-	if (v != item_value(h->seed, seq))
+	if (v != item_value(run.seed, seq))
 		t->corrupted++;
 	if (t->have_last && seq <= t->last_seq)
 		t->out_of_order++;
@@ -388,11 +463,11 @@ take(struct tally *t, uint64_t seq, int32_t v)
 		t->first_seq = seq;
 	t->last_seq = seq;
 	t->have_last = 1;
-	if (h->mode == MODE_BROADCAST)
+	if (run.mode == MODE_BROADCAST)
 		tally_seen(t, seq);
 	else if (ring.ledger == NULL)
 		return;
-	else if (h->flags & SHM_F_UNSAFE)
+	else if (run.flags & SHM_F_UNSAFE)
 		__atomic_fetch_add(&ring.ledger[seq], 1, __ATOMIC_RELAXED);
 	else
 		ring.ledger[seq]++;	/* under the mutex: no race */
@@ -427,7 +502,7 @@ title(const struct tally *t)
 		return 0;
 	last_title_ns = now;
 	setproctitle("-consumer %u/%u: %llu items", my_index + 1,
-	    ring.hdr->mode == MODE_BROADCAST ? ring.hdr->expected : nchildren,
+	    run.mode == MODE_BROADCAST ? run.expected : nchildren,
 	    (unsigned long long)t->consumed);
 	return 1;
 }
@@ -455,7 +530,7 @@ consume_queue(struct tally *t)
 	};
 	struct shm_header *h = ring.hdr;
 	uint64_t tail, head, k, extra, p;
-	uint32_t cap = h->capacity, s;
+	uint32_t cap = run.capacity, s;
 
 	for (;;) {
 		if (sem_op(ring.semid, take1, 2, TICK_MS) == -1) {
@@ -464,6 +539,11 @@ consume_queue(struct tally *t)
 			continue;
 		}
 		tail = h->tail;
+		head = SHM_LOAD(&h->head);
+		if (queue_damaged(tail, head)) {
+			(void)sem_op(ring.semid, back, 2, 0);
+			return 3;
+		}
 		if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total)) {
 			/* The end-of-stream token: pass it on and leave. */
 			if (sem_op(ring.semid, back, 2, 0) == -1) {
@@ -474,7 +554,6 @@ consume_queue(struct tally *t)
 			return 0;
 		}
 		k = 1;
-		head = SHM_LOAD(&h->head);
 		if (batch > 1 && head > tail + 1) {
 			extra = head - tail - 1;
 			if (extra > batch - 1)
@@ -517,7 +596,7 @@ consume_queue(struct tally *t)
 			warnx("consumer %u: sequence number %llu is beyond the "
 			    "run's %llu items: the segment is corrupt", my_index,
 			    (unsigned long long)t->bad_seq,
-			    (unsigned long long)h->count);
+			    (unsigned long long)run.count);
 			return 3;
 		}
 		if (dump_flag || stop_flag || title(t)) {
@@ -544,7 +623,7 @@ consume_broadcast(struct tally *t)
 	struct sembuf release = { 0, 0, 0 };
 	struct shm_header *h = ring.hdr;
 	uint64_t pos = 0, head, k, extra, p;
-	uint32_t cap = h->capacity, s;
+	uint32_t cap = run.capacity, s;
 
 	take1.sem_num = more.sem_num = (unsigned short)SEM_FULL_I(my_index);
 	release.sem_num = (unsigned short)SEM_EMPTY_I(my_index);
@@ -588,7 +667,7 @@ consume_broadcast(struct tally *t)
 			warnx("consumer %u: sequence number %llu is beyond the "
 			    "run's %llu items: the segment is corrupt", my_index,
 			    (unsigned long long)t->bad_seq,
-			    (unsigned long long)h->count);
+			    (unsigned long long)run.count);
 			return 3;
 		}
 		if (dump_flag || stop_flag || title(t)) {
@@ -616,7 +695,7 @@ consume_unsafe(struct tally *t)
 {
 	struct shm_header *h = ring.hdr;
 	uint64_t tail, idle = now_ns(), seq;
-	uint32_t cap = h->capacity, s;
+	uint32_t cap = run.capacity, s;
 	int64_t fill;
 	int32_t v;
 
@@ -631,7 +710,7 @@ consume_unsafe(struct tally *t)
 				    my_index, timeout_s);
 				return 3;
 			}
-			if (!SHM_LOAD(&h->eos) && !pid_alive(h->producer_pid)) {
+			if (!SHM_LOAD(&h->eos) && !pid_alive(run.producer_pid)) {
 				warnx("consumer %u: the producer died",
 				    my_index);
 				return 3;
@@ -641,13 +720,13 @@ consume_unsafe(struct tally *t)
 		}
 		idle = now_ns();
 		s = ring_slot(tail, cap);
-		jitter(h->jitter_us, &rng);
+		jitter(run.jitter_us, &rng);
 		seq = __atomic_load_n(&ring.tags[s], __ATOMIC_RELAXED);
 		v = __atomic_load_n(&ring.slots[s], __ATOMIC_RELAXED);
 		__atomic_store_n(&h->tail, tail + 1, __ATOMIC_RELAXED);
 		/* count--, as a load and a store, racing the producer's. */
 		fill = __atomic_load_n(&h->fill, __ATOMIC_RELAXED);
-		jitter(h->jitter_us / 4, &rng);
+		jitter(run.jitter_us / 4, &rng);
 		__atomic_store_n(&h->fill, fill - 1, __ATOMIC_RELAXED);
 		take(t, seq, v);
 		publish(t);
@@ -673,9 +752,9 @@ child_main(void)
 	memset(&t, 0, sizeof(t));
 	t.first_seq = UINT64_MAX;
 	(void)title(&t);
-	if (ring.hdr->flags & SHM_F_UNSAFE)
+	if (run.flags & SHM_F_UNSAFE)
 		status = consume_unsafe(&t);
-	else if (ring.hdr->mode == MODE_BROADCAST)
+	else if (run.mode == MODE_BROADCAST)
 		status = consume_broadcast(&t);
 	else
 		status = consume_queue(&t);
@@ -693,13 +772,53 @@ child_main(void)
 	return status;
 }
 
+/*
+ * A child killed before it registered would leave the producer waiting
+ * for it until -t (with -n it counts joins).  The parent registers it
+ * instead, as died, so that the producer learns at once that it will
+ * never come.  A broadcast record it takes is one the producer leaves
+ * out of its waits, and the items it never saw count as lost.
+ */
+static void
+register_dead(pid_t pid, int code)
+{
+	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
+	struct sembuf done[2] = {
+		{ SEM_MUTEX, 1, SEM_UNDO }, { SEM_JOIN, 1, 0 }
+	};
+	struct shm_header *h = ring.hdr;
+	struct shm_consumer *c;
+	uint32_t idx, limit;
+
+	if (sem_op(ring.semid, &lock, 1, 5 * TICK_MS) == -1)
+		return;		/* the run is gone, or wedged: the producer sees */
+	idx = SHM_LOAD(&h->registered);
+	limit = run.mode == MODE_BROADCAST ? run.expected : SHM_MAX_CONSUMERS;
+	if (idx >= limit || SHM_LOAD(&h->state) >= ST_DONE) {
+		(void)sem_op(ring.semid, done, 1, 0);
+		return;
+	}
+	c = &ring.table[idx];
+	memset(c, 0, sizeof(*c));
+	c->pid = (int32_t)pid;
+	c->index = idx;
+	c->exit_status = code;
+	c->first_seq = UINT64_MAX;
+	c->end_ns = now_ns();
+	SHM_STORE(&c->state, (uint32_t)CS_DIED);
+	SHM_STORE(&h->registered, idx + 1);
+	if (sem_op(ring.semid, done, 2, 0) == -1)
+		warn("semop(release mutex, join) for consumer pid %ld",
+		    (long)pid);
+}
+
 /* Finds a child's record, to fill in how a killed child ended. */
 static struct shm_consumer *
 record_of(pid_t pid)
 {
 	uint32_t i, n = SHM_LOAD(&ring.hdr->registered);
 
-	for (i = 0; i < n && i < ring.hdr->max_consumers; i++)
+	for (i = 0; i < n && i < SHM_MAX_CONSUMERS; i++)
 		if (ring.table[i].pid == pid)
 			return &ring.table[i];
 	return NULL;
@@ -726,8 +845,12 @@ main(int argc, char *argv[], char *envp[])
 	if (slides_wanted(argc, argv))
 		return slides_consumer(argc, argv);
 	setproctitle_init(argc, argv, envp);
+	(void)i18n_init();
 	/* Children share stderr: one write per line keeps lines whole. */
 	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
+	if ((ch = opt_control(argc, argv)) != 0)
+		errx(2, "argument %d holds a control character (a newline?): "
+		    "nothing was done", ch);
 	nchildren = 1;
 	/*
 	 * SHMLAB_HOLD_MS is a test-only hook: each queue consumer sleeps
@@ -751,7 +874,7 @@ main(int argc, char *argv[], char *envp[])
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'B':
-			batch = (uint32_t)strtonum(optarg, 1, SHM_BATCH_MAX,
+			batch = (uint32_t)opt_number(optarg, 1, SHM_BATCH_MAX,
 			    &errstr);
 			if (errstr != NULL)
 				errx(2, "batch %s: %s (1..%u)", optarg, errstr,
@@ -767,14 +890,14 @@ main(int argc, char *argv[], char *envp[])
 			want_mode = (int)m;
 			break;
 		case 'n':
-			nchildren = (uint32_t)strtonum(optarg, 1,
+			nchildren = (uint32_t)opt_number(optarg, 1,
 			    SHM_MAX_CONSUMERS, &errstr);
 			if (errstr != NULL)
 				errx(2, "consumers %s: %s (1..%d)", optarg,
 				    errstr, SHM_MAX_CONSUMERS);
 			break;
 		case 'p':
-			proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
+			proj = (int)opt_number(optarg, 1, SHM_PROJ_MAX, &errstr);
 			if (errstr != NULL)
 				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
 				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
@@ -783,13 +906,13 @@ main(int argc, char *argv[], char *envp[])
 			verbose = 0;
 			break;
 		case 't':
-			timeout_s = (int)strtonum(optarg, 1, 86400, &errstr);
+			timeout_s = (int)opt_number(optarg, 1, 86400, &errstr);
 			if (errstr != NULL)
 				errx(2, "timeout %s: %s (1..86400 s)", optarg,
 				    errstr);
 			break;
 		case 'D':
-			delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
+			delay_ms = (int)opt_number(optarg, 0, 60000, &errstr);
 			if (errstr != NULL)
 				errx(2, "delay %s: %s (0..60000 ms)", optarg,
 				    errstr);
@@ -816,8 +939,11 @@ main(int argc, char *argv[], char *envp[])
 		err(3, "sigaction");
 	/* The key file may not exist yet either: wait for it too. */
 	for (i = 0; (key = key_derive(keypath, proj)) == (key_t)-1; i++) {
-		if (errno != ENOENT || stop_flag ||
-		    i * 20 >= (uint32_t)timeout_s * 1000)
+		if (errno != ENOENT)
+			err(3, "ftok(%s, %d): cannot use the key file (a "
+			    "directory on its path you may not search?)",
+			    keypath, proj);
+		if (stop_flag || i * 20 >= (uint32_t)timeout_s * 1000)
 			err(3, "ftok(%s, %d): no key file: start the producer "
 			    "first (it creates it), or pass its -k", keypath,
 			    proj);
@@ -846,6 +972,9 @@ main(int argc, char *argv[], char *envp[])
 		pids[forked++] = pid;
 	}
 	setproctitle("-consumer: parent of %u", forked);
+	/* A fork failed: the ones started stop now, not at the producer's -t. */
+	for (i = 0; stop_flag && i < forked; i++)
+		(void)kill(pids[i], SIGTERM);
 	/* Reap every child; pass SIGINT/SIGTERM/SIGUSR1 on to them. */
 	while (reaped < forked) {
 		pid = waitpid(-1, &status, 0);
@@ -870,7 +999,9 @@ main(int argc, char *argv[], char *envp[])
 			warnx("consumer pid %ld was killed by signal %d",
 			    (long)pid, WTERMSIG(status));
 			c = record_of(pid);
-			if (c != NULL) {
+			if (c == NULL)
+				register_dead(pid, code);
+			else {
 				uint32_t st = CS_ACTIVE;
 
 				c->exit_status = code;

@@ -19,6 +19,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
@@ -27,12 +28,15 @@
 #include <libutil.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlab.h"
 #include "slides_main.h"
 #include "walkthrough.h"
@@ -65,6 +69,16 @@ static enum fault_kind fault = F_NONE;
 static uint64_t	 fault_seq;
 static const char *fault_spec;
 static struct pidfh *pfh;
+static int	 ready_fd = -1;		/* -d: tells the caller we are ready */
+/*
+ * The segment is hostile input: anyone who can write it can change any
+ * field.  What the producer wrote once it keeps here and never reads
+ * back; head and state it alone writes, so it keeps its own copies.
+ */
+static struct shm_header orig;
+static uint64_t	 my_head;
+static uint32_t	 my_state;
+static uint64_t	 last_motion, motion_ns;	/* progress: see stalled() */
 
 static void	 usage(void) __attribute__((noreturn));
 static void	 on_signal(int);
@@ -74,6 +88,11 @@ static uint64_t	 stream_seq(uint64_t);
 static void	 check_limits(void);
 static void	 create_objects(key_t, const char *);
 static void	 explain_eexist(key_t, const char *);
+static void	 refuse_foreign_keyfile(const char *);
+static void	 check_outputs(const char *, const char *, const char *);
+static void	 daemon_start(const char *);
+static int	 widen(mode_t);
+static void	 daemon_ready(const char *);
 static int	 tick(void);
 static int	 wait_ops(struct sembuf *, size_t);
 static int	 join_wait(void);
@@ -85,6 +104,7 @@ static uint64_t free_hint(uint64_t);
 static void	 produce_safe(void);
 static int	 read_ulong(const char *, unsigned long long *);
 static long long count_lines(const char *);
+static long long sum_column(const char *, int);
 static void	 produce_unsafe(void);
 static void	 post_eos(void);
 static void	 drain(void);
@@ -94,6 +114,13 @@ static void	 dump_counters(void);
 static int	 title(void);
 static void	 write_report(const struct shm_report *);
 static void	 fatal_ipc(const char *);
+static void	 set_state(uint32_t);
+static uint32_t registered_now(void);
+static int	 seg_damaged(void);
+static void	 damage(const char *, ...) __attribute__((format(printf, 1, 2)));
+static int	 record_damaged(uint32_t);
+static uint64_t	 motion(void);
+static int	 stalled(const char *);
 
 static void
 usage(void)
@@ -105,7 +132,8 @@ usage(void)
 	    "[--perm mode]\n"
 	    "\t[--unsafe] [--jitter us] [--no-verify] [-q]\n"
 	    "       %s --clean [-k keyfile [-p proj_id] | -K key]\n"
-	    "       %s --walkthrough -k keyfile [-p proj_id] [--perm mode]\n",
+	    "       %s --walkthrough [--step] [-k keyfile] [-p proj_id] "
+	    "[--perm mode]\n",
 	    getprogname(), getprogname(), getprogname());
 	exit(2);
 }
@@ -221,6 +249,34 @@ count_lines(const char *path)
 }
 
 /*
+ * The sum of one numeric column (0-based) of a /proc/sysvipc table:
+ * the semaphores (nsems) or the bytes (size) already in use.
+ */
+static long long
+sum_column(const char *path, int col)
+{
+	char line[512], *p, *end;
+	long long sum = 0, v;
+	FILE *fp;
+	int i;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), fp) != NULL)	/* the heading */
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			for (p = line, i = 0; i < col; i++) {
+				p += strspn(p, " \t");
+				p += strcspn(p, " \t");
+			}
+			v = strtoll(p, &end, 10);
+			if (end != p && v > 0)
+				sum += v;
+		}
+	(void)fclose(fp);
+	return sum;
+}
+
+/*
  * Checks the kernel's limits before creating anything, so that the user
  * reads what to change instead of EINVAL, ENOSPC or E2BIG later.
  */
@@ -245,6 +301,15 @@ check_limits(void)
 		    "but SEMMSL is %d: use at most %d consumers, or raise "
 		    "SEMMSL in /proc/sys/kernel/sem", par.expected, nsems,
 		    semmsl, (semmsl - SEM_BASE) / 2);
+	if (semopm < 2)
+		errx(2, "SEMOPM is %d, but a consumer takes an item and the "
+		    "mutex in one semop of 2 operations: raise SEMOPM in "
+		    "/proc/sys/kernel/sem", semopm);
+	if (sum_column("/proc/sysvipc/sem", 3) + nsems > (long long)semmns)
+		errx(3, "the system's semaphores in use and the %d this run "
+		    "needs exceed SEMMNS (%d): remove stale sets ('run_demo.sh "
+		    "clean', ipcs -s), or raise SEMMNS in /proc/sys/kernel/sem",
+		    nsems, semmns);
 	if (par.mode == MODE_BROADCAST && (int)par.expected > semopm)
 		errx(2, "%u broadcast consumers need %u operations in one "
 		    "semop, but SEMOPM is %d: use at most %d consumers, or "
@@ -270,6 +335,141 @@ check_limits(void)
 		errx(2, "the segment needs %llu pages but SHMALL is %llu: "
 		    "lower -c or use --no-verify", (unsigned long long)
 		    ((size + (uint64_t)page - 1) / (uint64_t)page), shmall);
+	if (page > 0 && read_ulong("/proc/sys/kernel/shmall", &shmall) == 0 &&
+	    (unsigned long long)((sum_column("/proc/sysvipc/shm", 3) + page -
+	    1) / page) + (size + (uint64_t)page - 1) / (uint64_t)page > shmall)
+		errx(3, "the segments in use and this run's %llu bytes exceed "
+		    "SHMALL (%llu pages): remove stale segments ('run_demo.sh "
+		    "clean', ipcs -m), or raise /proc/sys/kernel/shmall",
+		    (unsigned long long)size, shmall);
+}
+
+/* The slides' IPC_SET: widen both objects deliberately (--perm). */
+static int
+widen(mode_t perm)
+{
+	union { int val; struct semid_ds *buf; } arg;
+	struct shmid_ds ds;
+	struct semid_ds sds;
+
+	arg.buf = &sds;
+	if (shmctl(ring.shmid, IPC_STAT, &ds) == -1)
+		return -1;
+	ds.shm_perm.mode = (unsigned short)perm;
+	if (shmctl(ring.shmid, IPC_SET, &ds) == -1 ||
+	    semctl(semid, 0, IPC_STAT, arg) == -1)
+		return -1;
+	sds.sem_perm.mode = (unsigned short)perm;
+	return semctl(semid, 0, IPC_SET, arg);
+}
+
+/*
+ * -d: the daemon itself creates the objects, so that their creator pid
+ * (ipcs -p, shm_cpid) is the process that runs the run, and a live run
+ * is never taken for a crashed one.  The caller waits on a pipe until
+ * the daemon is ready (objects made, pidfile written) and exits 0, or
+ * exits with the daemon's own status when it failed before that: the
+ * caller's exit status still tells whether the run started.
+ */
+static void
+daemon_start(const char *pidpath)
+{
+	int fds[2], st;
+	ssize_t n;
+	pid_t pid;
+	char c;
+
+	fflush(NULL);
+	if (pipe(fds) == -1)
+		err(3, "pipe");
+	if ((pid = fork()) == -1)
+		err(3, "fork");
+	if (pid > 0) {
+		(void)close(fds[1]);
+		while ((n = read(fds[0], &c, 1)) == -1 && errno == EINTR)
+			;
+		if (n == 1)
+			_exit(0);
+		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+			;
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 3);
+	}
+	(void)close(fds[0]);
+	ready_fd = fds[1];
+	if (setsid() == -1)
+		warn("setsid");
+	/* At once: whoever cleans up after us finds us by the pidfile. */
+	if (pidfile_write(pfh) == -1)
+		warn("pidfile_write %s", pidpath);
+}
+
+/* The daemon is ready: stdin and stdout to /dev/null, the caller may go. */
+static void
+daemon_ready(const char *pidpath)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd == -1 || dup2(fd, STDIN_FILENO) == -1 ||
+	    dup2(fd, STDOUT_FILENO) == -1)
+		warn("redirecting stdin/stdout to /dev/null");
+	if (fd > STDERR_FILENO)
+		(void)close(fd);
+	if (write(ready_fd, "r", 1) != 1 || close(ready_fd) == -1)
+		warn("telling the caller of %s that the run is ready", pidpath);
+	ready_fd = -1;
+}
+
+/*
+ * The files the run will write (pidfile, -o, -r) must be possible before
+ * anything is created: a report that cannot be written is found out at
+ * the start, not after the whole run.
+ */
+static void
+check_outputs(const char *pid, const char *json, const char *text)
+{
+	const char *paths[3] = { pid, json, text }, *slash;
+	char dir[PATH_MAX];
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (paths[i] == NULL)
+			continue;
+		if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
+			errx(2, "%s is a directory: want a file name for the "
+			    "%s", paths[i], i == 0 ? "pidfile" : "report");
+		slash = strrchr(paths[i], '/');
+		if (slash == NULL)
+			(void)snprintf(dir, sizeof(dir), ".");
+		else if (slash == paths[i])
+			(void)snprintf(dir, sizeof(dir), "/");
+		else
+			(void)snprintf(dir, sizeof(dir), "%.*s",
+			    (int)(slash - paths[i]), paths[i]);
+		if (access(dir, W_OK | X_OK) == -1)
+			errx(2, "%s: cannot write in directory %s (%s): "
+			    "nothing was done", paths[i], dir, strerror(errno));
+	}
+}
+
+/*
+ * Consumers join only objects of the key file's owner (seg_check_owner),
+ * so a run on another user's key file would be refused by every one of
+ * them, and would block that user's own runs: refuse it here, before
+ * anything is created.
+ */
+static void
+refuse_foreign_keyfile(const char *path)
+{
+	struct stat st;
+	char who[64];
+
+	if (stat(path, &st) == -1)
+		err(3, "stat %s", path);
+	if (st.st_uid != getuid())
+		errx(2, "key file %s belongs to %s: a run on it would pass for "
+		    "theirs; use a key file of your own (-k)", path,
+		    uid_name(st.st_uid, who, sizeof(who)));
 }
 
 /*
@@ -279,10 +479,32 @@ check_limits(void)
 static void
 explain_eexist(key_t key, const char *what)
 {
+	union { int val; struct semid_ds *buf; } arg;
+	struct semid_ds sds;
 	struct shmid_ds ds;
-	int id;
+	char who[64];
+	int id, sid;
 
+	/* Another user's objects on our key: only they, or root, can help. */
+	arg.buf = &sds;
+	if ((sid = semget(key, 0, 0)) != -1 &&
+	    semctl(sid, 0, IPC_STAT, arg) == 0 && (sds.sem_perm.uid !=
+	    getuid() || sds.sem_perm.cuid != getuid()))
+		errx(3, "key 0x%08lx is held by %s's objects (sem id %d): "
+		    "somebody else's run on your key; you cannot remove them. "
+		    "Use another -k keyfile or -p proj_id, or ask that user or "
+		    "root to remove them (ipcrm -s %d)",
+		    (unsigned long)(uint32_t)key,
+		    uid_name(sds.sem_perm.cuid, who, sizeof(who)), sid, sid);
 	id = shmget(key, 0, 0);
+	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
+	    (ds.shm_perm.uid != getuid() || ds.shm_perm.cuid != getuid()))
+		errx(3, "key 0x%08lx is held by %s's objects (shm id %d): "
+		    "somebody else's run on your key; you cannot remove them. "
+		    "Use another -k keyfile or -p proj_id, or ask that user or "
+		    "root to remove them (ipcrm -m %d)",
+		    (unsigned long)(uint32_t)key,
+		    uid_name(ds.shm_perm.cuid, who, sizeof(who)), id, id);
 	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0) {
 		warnx("a %s already exists under key 0x%08lx (shm id %d, "
 		    "creator pid %d %s, %lu attached, owner uid %lu)", what,
@@ -343,7 +565,7 @@ dump_counters(void)
 	    "claimed %llu, freed %llu, consumers %u\n", getprogname(),
 	    (long)getpid(), state_name(SHM_LOAD(&h->state)),
 	    (unsigned long long)SHM_LOAD(&h->head),
-	    (unsigned long long)h->count, (unsigned long long)SHM_LOAD(&h->tail),
+	    (unsigned long long)par.count, (unsigned long long)SHM_LOAD(&h->tail),
 	    (unsigned long long)SHM_LOAD(&h->freed), SHM_LOAD(&h->registered));
 }
 
@@ -362,18 +584,18 @@ title(void)
 		return 0;
 	last_title_ns = t;
 	head = SHM_LOAD(&h->head);
-	if (h->mode == MODE_QUEUE) {
+	if (par.mode == MODE_QUEUE) {
 		/* A hostile or racing freed must not show more than full. */
 		used = head - SHM_LOAD(&h->freed);
 		setproctitle("-%s: %llu/%llu, ring %llu/%u", title_role,
-		    (unsigned long long)head, (unsigned long long)h->count,
-		    (unsigned long long)(used > h->capacity ? h->capacity :
-		    used), h->capacity);
+		    (unsigned long long)head, (unsigned long long)par.count,
+		    (unsigned long long)(used > par.capacity ? par.capacity :
+		    used), par.capacity);
 	}
 	else
 		setproctitle("-%s: %llu/%llu, %u consumers", title_role,
-		    (unsigned long long)head, (unsigned long long)h->count,
-		    h->registered);
+		    (unsigned long long)head, (unsigned long long)par.count,
+		    registered_now());
 	return 1;
 }
 
@@ -390,22 +612,212 @@ fatal_ipc(const char *what)
 	abort_msg = abort_buf;
 }
 
+static void
+set_state(uint32_t st)
+{
+	my_state = st;
+	SHM_STORE(&ring.hdr->state, st);
+}
+
+/* Records handed out, as far as they can exist: never past the table. */
+static uint32_t
+registered_now(void)
+{
+	uint32_t n = SHM_LOAD(&ring.hdr->registered);
+	uint32_t limit = par.mode == MODE_BROADCAST ? par.expected :
+	    SHM_MAX_CONSUMERS;
+
+	return n < limit ? n : limit;
+}
+
+/* Ends the run: the segment says something the protocol never writes. */
+static void
+damage(const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	(void)snprintf(abort_buf, sizeof(abort_buf), "shm id %d was damaged "
+	    "from outside: %s; the run is ended, nothing in it can be "
+	    "trusted", ring.shmid, what);
+	abort_msg = abort_buf;
+}
+
+/* The header fields written once, before hdr.ready. */
+#define FIXED(f)	{ #f, offsetof(struct shm_header, f), \
+			  sizeof(((struct shm_header *)0)->f) }
+static const struct {
+	const char	*name;
+	size_t		 off, len;
+} fixed_fields[] = {
+	FIXED(magic), FIXED(version), FIXED(hdr_size), FIXED(ready),
+	FIXED(capacity), FIXED(mode), FIXED(flags), FIXED(max_consumers),
+	FIXED(expected), FIXED(batch), FIXED(producer_pid), FIXED(semid),
+	FIXED(jitter_us), FIXED(count), FIXED(seed), FIXED(slots_off),
+	FIXED(tags_off), FIXED(table_off), FIXED(ledger_off), FIXED(size)
+};
+
 /*
- * Counts live consumers, marking the dead ones.  *died is set when more
- * consumers are dead than last time.
+ * Compares the segment with what the producer wrote and with the orders
+ * the protocol keeps (freed <= tail <= head; a record's state and pid).
+ * Returns 1, with abort_msg naming the first damaged field, or 0.
  */
+static int
+seg_damaged(void)
+{
+	const char *h = (const char *)ring.hdr, *o = (const char *)&orig;
+	uint64_t v = 0, w = 0, freed, tail;
+	uint32_t n, i;
+	size_t f;
+
+	if (abort_msg != NULL && strncmp(abort_msg, "shm id", 6) == 0)
+		return 1;
+	for (f = 0; f < sizeof(fixed_fields) / sizeof(fixed_fields[0]); f++) {
+		if (memcmp(h + fixed_fields[f].off, o + fixed_fields[f].off,
+		    fixed_fields[f].len) == 0)
+			continue;
+		memcpy(&v, h + fixed_fields[f].off, fixed_fields[f].len);
+		memcpy(&w, o + fixed_fields[f].off, fixed_fields[f].len);
+		damage("hdr.%s is %llu, the producer wrote %llu",
+		    fixed_fields[f].name, (unsigned long long)v,
+		    (unsigned long long)w);
+		return 1;
+	}
+	n = SHM_LOAD(&ring.hdr->registered);
+	if (n != registered_now()) {
+		damage("hdr.registered is %u, at most %u", n, registered_now());
+		return 1;
+	}
+	if (SHM_LOAD(&ring.hdr->head) != my_head ||
+	    SHM_LOAD(&ring.hdr->state) != my_state) {
+		damage("hdr.head %llu or hdr.state %u is not what the producer "
+		    "wrote (%llu, %u)", (unsigned long long)ring.hdr->head,
+		    ring.hdr->state, (unsigned long long)my_head, my_state);
+		return 1;
+	}
+	if (par.mode == MODE_QUEUE && !(par.flags & SHM_F_UNSAFE)) {
+		/* freed first: both only grow, and freed never passes tail. */
+		freed = SHM_LOAD(&ring.hdr->freed);
+		tail = SHM_LOAD(&ring.hdr->tail);
+		if (freed > tail || tail > my_head) {
+			damage("hdr.freed %llu, tail %llu, head %llu are out of "
+			    "order", (unsigned long long)freed,
+			    (unsigned long long)tail,
+			    (unsigned long long)my_head);
+			return 1;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (record_damaged(i))
+			return 1;
+	return 0;
+}
+
+/* A registered record: a known state, a pid, a claim inside the ring. */
+static int
+record_damaged(uint32_t i)
+{
+	const struct shm_consumer *c = &ring.table[i];
+	uint32_t st = SHM_LOAD(&c->state);
+
+	if (st < CS_ACTIVE || st > CS_DIED || c->pid <= 0 || c->index != i) {
+		damage("consumer record %u has state %u, pid %d, index %u", i,
+		    st, (int)c->pid, c->index);
+		return 1;
+	}
+	if (par.mode == MODE_QUEUE && SHM_LOAD(&c->claim_len) > par.capacity) {
+		damage("consumer record %u claims %llu items of a ring of %u",
+		    i, (unsigned long long)c->claim_len, par.capacity);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Everything that moves when anybody makes progress: the positions,
+ * registrations and each record's counters.  Only equality matters.
+ */
+static uint64_t
+motion(void)
+{
+	const struct shm_consumer *c;
+	uint64_t m;
+	uint32_t i, n = registered_now();
+
+	m = my_head + SHM_LOAD(&ring.hdr->tail) + SHM_LOAD(&ring.hdr->freed) +
+	    n;
+	for (i = 0; i < n; i++) {
+		c = &ring.table[i];
+		m += SHM_LOAD(&c->consumed) + SHM_LOAD(&c->pos) +
+		    SHM_LOAD(&c->freed) + SHM_LOAD(&c->state) + c->batches;
+	}
+	return m;
+}
+
+/*
+ * The progress check of every wait: a peer can be alive and still never
+ * move (a semaphore zeroed with semctl, a consumer wedged inside its
+ * claim).  Ends the run when nothing has moved for -t seconds, naming
+ * what was waited for.  A gap between two calls longer than a few ticks
+ * means the producer itself was stopped: the clock starts again.
+ */
+static int
+stalled(const char *waiting)
+{
+	static uint64_t last_call;
+	uint64_t m = motion(), t = now_ns();
+	char who[96] = "";
+	uint32_t i, n;
+	size_t len;
+
+	if (m != last_motion || motion_ns == 0 ||
+	    t - last_call > 10ULL * TICK_MS * 1000000ULL) {
+		last_motion = m;
+		motion_ns = t;
+	}
+	last_call = t;
+	if (t - motion_ns <= (uint64_t)timeout_s * 1000000000ULL)
+		return 0;
+	n = registered_now();
+	for (i = 0; i < n; i++) {
+		if (SHM_LOAD(&ring.table[i].state) != CS_ACTIVE)
+			continue;
+		len = strlen(who);
+		(void)snprintf(who + len, sizeof(who) - len, "%s%d",
+		    len ? ", " : "", (int)ring.table[i].pid);
+	}
+	(void)snprintf(abort_buf, sizeof(abort_buf), "nothing moved for %d s "
+	    "(-t) while waiting for %s (live consumers: %s; semaphores "
+	    "mutex %d, empty %d, full %d): a peer is wedged or a semaphore "
+	    "was changed from outside", timeout_s, waiting,
+	    who[0] ? who : "none", semctl(semid, SEM_MUTEX, GETVAL),
+	    semctl(semid, SEM_EMPTY, GETVAL), semctl(semid, SEM_FULL, GETVAL));
+	abort_msg = abort_buf;
+	return 1;
+}
+
+/*
+ * Counts live consumers, marking the dead ones.  *died gets LEFT_DIED
+ * when more consumers are dead than last time (a queue needs repair) and
+ * LEFT_ANY when more have died or failed (a broadcast wait must leave
+ * them out: a failed consumer never frees its slots either).
+ */
+#define LEFT_DIED	1
+#define LEFT_ANY	2
+
 static int
 live_consumers(int *died)
 {
-	static uint32_t dead_seen;
+	static uint32_t dead_seen, gone_seen;
 	struct shm_consumer *c;
-	uint32_t i, n, dead = 0, st;
+	uint32_t i, n, dead = 0, gone = 0, st;
 	int live = 0;
 
 	*died = 0;
-	n = SHM_LOAD(&ring.hdr->registered);
-	if (n > ring.hdr->max_consumers)
-		n = ring.hdr->max_consumers;
+	n = registered_now();
 	for (i = 0; i < n; i++) {
 		c = &ring.table[i];
 		st = SHM_LOAD(&c->state);
@@ -421,7 +833,10 @@ live_consumers(int *died)
 		}
 		if (st == CS_ACTIVE)
 			live++;
+		else if (st == CS_FAILED)
+			gone++;
 		else if (st == CS_DIED) {
+			gone++;
 			dead++;
 			if (dead > dead_seen && verbose)
 				warnx("consumer %u (pid %d) died after %llu "
@@ -433,7 +848,11 @@ live_consumers(int *died)
 	/* Its parent may have marked it first: count, don't compare states. */
 	if (dead > dead_seen) {
 		dead_seen = dead;
-		*died = 1;
+		*died |= LEFT_DIED;
+	}
+	if (gone > gone_seen) {
+		gone_seen = gone;
+		*died |= LEFT_ANY;
 	}
 	return live;
 }
@@ -460,12 +879,12 @@ account_claim(struct shm_consumer *c)
 		return;
 	c->flags |= CF_ACCOUNTED;
 	if (c->claim_len == 0 || c->consumed > c->claim_base ||
-	    c->claim_len > h->capacity ||
-	    h->tail < c->claim_start + c->claim_len)
+	    c->claim_len > par.capacity ||
+	    SHM_LOAD(&h->tail) < c->claim_start + c->claim_len)
 		return;
 	for (p = c->claim_start; p < c->claim_start + c->claim_len; p++) {
-		seq = ring.tags[ring_slot(p, h->capacity)];
-		if (ring.ledger == NULL || (seq < h->count &&
+		seq = ring.tags[ring_slot(p, par.capacity)];
+		if (ring.ledger == NULL || (seq < par.count &&
 		    ring.ledger[seq] > 0))
 			n++;
 	}
@@ -478,7 +897,7 @@ recover_queue(void)
 	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
 	struct sembuf unlock = { SEM_MUTEX, 1, SEM_UNDO };
 	struct shm_header *h = ring.hdr;
-	uint64_t inring;
+	uint64_t inring, tail;
 	uint32_t i;
 	int full, empty;
 
@@ -488,15 +907,25 @@ recover_queue(void)
 		return -1;	/* a stopped consumer holds it: later */
 	}
 	/* Nobody is in a claim now: the dead ones' claims are final. */
-	for (i = 0; i < h->registered && i < h->max_consumers; i++)
+	for (i = 0; i < registered_now(); i++)
 		account_claim(&ring.table[i]);
-	inring = SHM_LOAD(&h->head) - h->tail;
+	tail = SHM_LOAD(&h->tail);
+	if (tail > my_head) {
+		/* Never a semaphore value from a damaged counter. */
+		(void)sem_op(semid, &unlock, 1, 0);
+		if (!seg_damaged())
+			damage("hdr.tail is %llu, beyond head %llu",
+			    (unsigned long long)tail,
+			    (unsigned long long)my_head);
+		return -1;
+	}
+	inring = my_head - tail;
 	full = (int)inring + (SHM_LOAD(&h->eos) ? 1 : 0);
-	empty = (int)(h->capacity - inring);
+	empty = (int)(par.capacity - inring);
 	if (semctl(semid, SEM_FULL, SETVAL, full) == -1 ||
 	    semctl(semid, SEM_EMPTY, SETVAL, empty) == -1)
 		fatal_ipc("semctl(SETVAL) during recovery");
-	SHM_STORE(&h->freed, h->tail);
+	SHM_STORE(&h->freed, tail);
 	if (sem_op(semid, &unlock, 1, 0) == -1)
 		fatal_ipc("semop(mutex) during recovery");
 	return 0;
@@ -504,13 +933,13 @@ recover_queue(void)
 
 /*
  * Called whenever a wait times out: prints counters on SIGUSR1, notices
- * dead consumers and a stop request.  Returns -1 when the run must end,
- * 1 when a consumer died (a broadcast wait must leave it out), else 0.
+ * dead consumers, damage to the segment and a stop request.  Returns -1
+ * when the run must end, 1 when a consumer died or failed (a broadcast
+ * wait must leave it out), else 0.
  */
 static int
 tick(void)
 {
-	struct shm_header *h = ring.hdr;
 	int died, live;
 
 	if (dump_flag)
@@ -528,21 +957,22 @@ tick(void)
 		abort_msg = abort_buf;
 		return -1;
 	}
+	if (seg_damaged())
+		return -1;
 	live = live_consumers(&died);
-	if (died)
+	if (died & LEFT_DIED)
 		need_recovery = 1;
-	if (need_recovery && h->mode == MODE_QUEUE &&
-	    !(h->flags & SHM_F_UNSAFE) && recover_queue() == 0)
+	if (need_recovery && par.mode == MODE_QUEUE &&
+	    !(par.flags & SHM_F_UNSAFE) && recover_queue() == 0)
 		need_recovery = 0;
 	if (abort_msg != NULL)
 		return -1;
-	if (SHM_LOAD(&h->registered) > 0 && live == 0 &&
-	    h->state == ST_PRODUCING) {
+	if (registered_now() > 0 && live == 0 && my_state == ST_PRODUCING) {
 		abort_msg = "every consumer died or failed: nobody is left to "
 		    "take the items";
 		return -1;
 	}
-	return died;
+	return died != 0;
 }
 
 /*
@@ -565,7 +995,10 @@ wait_ops(struct sembuf *ops, size_t n)
 		}
 		if ((r = tick()) != 0)
 			return r;
-		if (SHM_LOAD(&ring.hdr->registered) == 0 &&
+		if (registered_now() > 0 && stalled(par.mode == MODE_QUEUE ?
+		    "free slots in the ring" : "every consumer to free a slot"))
+			return -1;
+		if (registered_now() == 0 &&
 		    now_ns() - start > (uint64_t)timeout_s * 1000000000ULL) {
 			(void)snprintf(abort_buf, sizeof(abort_buf), "no "
 			    "consumer came within %d s (-t)", timeout_s);
@@ -585,7 +1018,7 @@ join_wait(void)
 	if (par.expected == 0)
 		return 0;
 	op.sem_op = -(short)par.expected;
-	SHM_STORE(&ring.hdr->state, (uint32_t)ST_WAITING);
+	set_state(ST_WAITING);
 	for (;;) {
 		if (sem_op(semid, &op, 1, TICK_MS) == 0)
 			return 0;
@@ -598,7 +1031,7 @@ join_wait(void)
 		if (now_ns() - start > (uint64_t)timeout_s * 1000000000ULL) {
 			(void)snprintf(abort_buf, sizeof(abort_buf), "only %u "
 			    "of %u consumers joined within %d s (-t)",
-			    SHM_LOAD(&ring.hdr->registered), par.expected,
+			    registered_now(), par.expected,
 			    timeout_s);
 			abort_msg = abort_buf;
 			return -1;
@@ -613,16 +1046,15 @@ join_wait(void)
 static uint32_t
 build_ops(struct sembuf *ops, int full, short op, short flg)
 {
-	struct shm_header *h = ring.hdr;
 	uint32_t i, n = 0, st;
 
-	if (h->mode == MODE_QUEUE) {
+	if (par.mode == MODE_QUEUE) {
 		ops[0].sem_num = full ? SEM_FULL : SEM_EMPTY;
 		ops[0].sem_op = op;
 		ops[0].sem_flg = flg;
 		return 1;
 	}
-	for (i = 0; i < h->expected; i++) {
+	for (i = 0; i < par.expected; i++) {
 		st = SHM_LOAD(&ring.table[i].state);
 		if (st != CS_ACTIVE && st != CS_DONE)
 			continue;	/* dead or failed: left out */
@@ -648,14 +1080,14 @@ static uint64_t
 free_hint(uint64_t pos)
 {
 	struct shm_header *h = ring.hdr;
-	uint64_t freed, used, best = UINT64_MAX, cap = h->capacity;
+	uint64_t freed, used, best = UINT64_MAX, cap = par.capacity;
 	uint32_t i, st;
 
-	if (h->mode == MODE_QUEUE) {
+	if (par.mode == MODE_QUEUE) {
 		used = pos - SHM_LOAD(&h->freed) + 1;
 		return used >= cap ? 0 : cap - used;
 	}
-	for (i = 0; i < h->expected; i++) {
+	for (i = 0; i < par.expected; i++) {
 		st = SHM_LOAD(&ring.table[i].state);
 		if (st != CS_ACTIVE && st != CS_DONE)
 			continue;
@@ -682,11 +1114,11 @@ produce_safe(void)
 	struct sembuf *ops;
 	uint64_t pos, total, k, extra, j, seq, hint;
 	uint32_t sl;
-	uint32_t n, cap = h->capacity, batch = par.batch;
+	uint32_t n, cap = par.capacity, batch = par.batch;
 	int32_t v;
 	int r;
 
-	ops = calloc(h->expected > 0 ? h->expected : 1, sizeof(*ops));
+	ops = calloc(par.expected > 0 ? par.expected : 1, sizeof(*ops));
 	if (ops == NULL) {
 		abort_msg = "out of memory";
 		return;
@@ -731,7 +1163,8 @@ produce_safe(void)
 				sl = 0;
 		}
 		/* head first: a consumer woken by the post sees it at once. */
-		SHM_STORE(&h->head, pos + k);
+		my_head = pos + k;
+		SHM_STORE(&h->head, my_head);
 		n = build_ops(ops, 1, (short)k, 0);
 		if (sem_op(semid, ops, n, 0) == -1) {
 			fatal_ipc("semop(full)");
@@ -760,7 +1193,7 @@ produce_unsafe(void)
 {
 	struct shm_header *h = ring.hdr;
 	uint64_t pos, total, seq, rng = (uint64_t)getpid(), t0;
-	uint32_t cap = h->capacity, s;
+	uint32_t cap = par.capacity, s;
 	int64_t fill;
 
 	total = stream_total();
@@ -771,14 +1204,15 @@ produce_unsafe(void)
 			sleep_ms(0);
 		s = ring_slot(pos, cap);
 		seq = stream_seq(pos);
-		__atomic_store_n(&h->head, pos + 1, __ATOMIC_RELAXED);
+		my_head = pos + 1;
+		__atomic_store_n(&h->head, my_head, __ATOMIC_RELAXED);
 		__atomic_store_n(&ring.tags[s], seq, __ATOMIC_RELAXED);
-		jitter(h->jitter_us, &rng);
+		jitter(par.jitter_us, &rng);
 		__atomic_store_n(&ring.slots[s], item_value(par.seed, seq),
 		    __ATOMIC_RELAXED);
 		/* count++, as a load and a store: the race is the point. */
 		fill = __atomic_load_n(&h->fill, __ATOMIC_RELAXED);
-		jitter(h->jitter_us / 4, &rng);
+		jitter(par.jitter_us / 4, &rng);
 		__atomic_store_n(&h->fill, fill + 1, __ATOMIC_RELAXED);
 		if (dump_flag)
 			dump_counters();
@@ -805,12 +1239,12 @@ post_eos(void)
 	struct sembuf *ops;
 	uint32_t n;
 
-	SHM_STORE(&h->total, SHM_LOAD(&h->head));
+	SHM_STORE(&h->total, my_head);
 	SHM_STORE(&h->eos, 1u);
-	SHM_STORE(&h->state, (uint32_t)ST_DRAINING);
-	if (h->flags & SHM_F_UNSAFE)
+	set_state(ST_DRAINING);
+	if (par.flags & SHM_F_UNSAFE)
 		return;
-	ops = calloc(h->expected > 0 ? h->expected : 1, sizeof(*ops));
+	ops = calloc(par.expected > 0 ? par.expected : 1, sizeof(*ops));
 	if (ops == NULL) {
 		abort_msg = "out of memory";
 		return;
@@ -832,7 +1266,6 @@ post_eos(void)
 static void
 drain(void)
 {
-	struct shm_header *h = ring.hdr;
 	uint64_t start = now_ns(), limit, quiet = 0;
 	unsigned long nattch;
 	uint32_t need;
@@ -845,16 +1278,18 @@ drain(void)
 			dump_counters();
 		title();
 		live = live_consumers(&died);
-		if (died)
+		if (died & LEFT_DIED)
 			need_recovery = 1;
-		if (need_recovery && h->mode == MODE_QUEUE &&
-		    !(h->flags & SHM_F_UNSAFE) && recover_queue() == 0)
+		if (need_recovery && par.mode == MODE_QUEUE &&
+		    !(par.flags & SHM_F_UNSAFE) && recover_queue() == 0)
 			need_recovery = 0;
+		if (abort_msg == NULL)
+			(void)seg_damaged();
 		if (abort_msg != NULL && !stop_flag)
 			break;
 		if (stop_flag && now_ns() - start > STOP_DRAIN_MS * 1000000ULL)
 			break;
-		if (live == 0 && SHM_LOAD(&h->registered) >= need) {
+		if (live == 0 && registered_now() >= need) {
 			if (seg_nattch(ring.shmid, &nattch) == -1 || nattch <= 1)
 				break;
 			if (quiet == 0)
@@ -864,6 +1299,9 @@ drain(void)
 			continue;
 		}
 		quiet = 0;
+		if (live > 0 && stalled("the consumers to take the end of "
+		    "stream"))
+			break;
 		if (live == 0 && now_ns() - start > limit) {
 			(void)snprintf(abort_buf, sizeof(abort_buf), "no "
 			    "consumer took the items within %d s (-t)",
@@ -903,10 +1341,14 @@ write_report(const struct shm_report *rp)
 			errx(3, "report path %s is too long", json_path);
 		if ((fp = fopen(tmp, "w")) == NULL)
 			warn("fopen %s: the JSON report is lost", tmp);
-		else if (report_json(fp, rp) == -1 || fclose(fp) == EOF)
-			warn("writing %s", tmp);
-		else if (rename(tmp, json_path) == -1)
-			warn("rename %s to %s", tmp, json_path);
+		else if (report_json(fp, rp) == -1 || fclose(fp) == EOF) {
+			warn("writing %s: the JSON report is lost", tmp);
+			(void)unlink(tmp);
+		} else if (rename(tmp, json_path) == -1) {
+			warn("rename %s to %s: the JSON report is lost", tmp,
+			    json_path);
+			(void)unlink(tmp);
+		}
 	}
 	if (text_path != NULL) {
 		if ((fp = fopen(text_path, "w")) == NULL)
@@ -930,26 +1372,47 @@ write_report(const struct shm_report *rp)
 static void
 finish(void)
 {
-	struct shm_header *h = ring.hdr;
+	static struct shm_consumer table[SHM_MAX_CONSUMERS];
+	struct shm_header *h = ring.hdr, th;
+	struct shm_ring tr = ring;
 	struct shm_report rp;
 	uint64_t end = 0;
 	uint32_t i;
 
+	/*
+	 * The report reads a private copy that cannot move under it: the
+	 * fields the producer wrote come from its own memory, the table is
+	 * copied once, and registered is bounded.
+	 */
+	if (orig.magic == 0)
+		memcpy(&orig, h, sizeof(orig));	/* ended before it was ready */
+	if (abort_msg == NULL || strncmp(abort_msg, "shm id", 6) != 0)
+		(void)seg_damaged();
+	memcpy(&th, h, sizeof(th));
+	for (i = 0; i < sizeof(fixed_fields) / sizeof(fixed_fields[0]); i++)
+		memcpy((char *)&th + fixed_fields[i].off,
+		    (const char *)&orig + fixed_fields[i].off,
+		    fixed_fields[i].len);
+	th.registered = registered_now();
+	memcpy(table, ring.table, sizeof(*table) * th.registered);
+	tr.hdr = &th;
+	tr.table = table;
 	memset(&rp, 0, sizeof(rp));
-	rp.ring = &ring;
-	rp.produced = SHM_LOAD(&h->head);
+	rp.ring = &tr;
+	rp.produced = my_head;
 	rp.checksum_expected = expected_checksum(par.seed, par.count);
 	rp.fault = fault_spec;
 	rp.interrupted = stop_flag != 0;
 	rp.error = abort_msg;
-	for (i = 0; i < h->registered && i < h->max_consumers; i++)
-		if (ring.table[i].end_ns > end)
-			end = ring.table[i].end_ns;
-	if (end == 0 || end < h->start_ns)
+	for (i = 0; i < th.registered; i++)
+		if (table[i].end_ns > end)
+			end = table[i].end_ns;
+	th.start_ns = orig.start_ns;
+	if (end == 0 || end < th.start_ns)
 		end = now_ns();
-	rp.elapsed_s = h->start_ns ? (double)(end - h->start_ns) / 1e9 : 0;
+	rp.elapsed_s = th.start_ns ? (double)(end - th.start_ns) / 1e9 : 0;
 	report_tally(&rp);
-	SHM_STORE(&h->state, (uint32_t)(abort_msg ? ST_ABORTED : ST_DONE));
+	set_state(abort_msg ? ST_ABORTED : ST_DONE);
 	if (shmctl(ring.shmid, IPC_RMID, NULL) == -1 && errno != EIDRM &&
 	    errno != EINVAL)
 		warn("shmctl(IPC_RMID) on shm id %d: remove it with ipcrm -m %d",
@@ -981,6 +1444,7 @@ main(int argc, char *argv[], char *envp[])
 		{ "seed",	required_argument, NULL, 's' },
 		{ "clean",	no_argument,	   NULL, 'C' },
 		{ "walkthrough", no_argument,	   NULL, 'W' },
+		{ "step",	no_argument,	   NULL, 'S' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL,		0,		   NULL, 0 }
 	};
@@ -990,7 +1454,7 @@ main(int argc, char *argv[], char *envp[])
 	char *end;
 	int rawkey_set = 0;
 	int ch, proj = SHM_PROJ_ID, daemonise = 0, perm_set = 0, clean = 0;
-	int walk = 0;
+	int walk = 0, step = 0;
 	mode_t perm = 0600;
 	pid_t other;
 	key_t key = (key_t)-1;
@@ -999,8 +1463,12 @@ main(int argc, char *argv[], char *envp[])
 	if (slides_wanted(argc, argv))
 		return slides_producer(argc, argv);
 	setproctitle_init(argc, argv, envp);
+	(void)i18n_init();
 	/* One write per message line, whoever else writes to this stderr. */
 	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
+	if ((ch = opt_control(argc, argv)) != 0)
+		errx(2, "argument %d holds a control character (a newline?): "
+		    "nothing was done", ch);
 	par.capacity = MAXBUF;
 	par.count = 1000;
 	par.batch = SHM_BATCH_DEFAULT;
@@ -1011,21 +1479,21 @@ main(int argc, char *argv[], char *envp[])
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'B':
-			par.batch = (uint32_t)strtonum(optarg, 1, SHM_BATCH_MAX,
+			par.batch = (uint32_t)opt_number(optarg, 1, SHM_BATCH_MAX,
 			    &errstr);
 			if (errstr != NULL)
 				errx(2, "batch %s: %s (1..%u)", optarg, errstr,
 				    SHM_BATCH_MAX);
 			break;
 		case 'b':
-			par.capacity = (uint32_t)strtonum(optarg, 1,
+			par.capacity = (uint32_t)opt_number(optarg, 1,
 			    SHM_MAXBUF_MAX, &errstr);
 			if (errstr != NULL)
 				errx(2, "maxbuf %s: %s (1..%u)", optarg, errstr,
 				    SHM_MAXBUF_MAX);
 			break;
 		case 'c':
-			par.count = (uint64_t)strtonum(optarg, 0,
+			par.count = (uint64_t)opt_number(optarg, 0,
 			    SHM_COUNT_MAX, &errstr);
 			if (errstr != NULL)
 				errx(2, "count %s: %s (0..%lld)", optarg,
@@ -1053,7 +1521,7 @@ main(int argc, char *argv[], char *envp[])
 				    optarg);
 			break;
 		case 'n':
-			par.expected = (uint32_t)strtonum(optarg, 0,
+			par.expected = (uint32_t)opt_number(optarg, 0,
 			    SHM_MAX_CONSUMERS, &errstr);
 			if (errstr != NULL)
 				errx(2, "consumers %s: %s (0..%d)", optarg,
@@ -1066,7 +1534,7 @@ main(int argc, char *argv[], char *envp[])
 			pidpath = optarg;
 			break;
 		case 'p':
-			proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
+			proj = (int)opt_number(optarg, 1, SHM_PROJ_MAX, &errstr);
 			if (errstr != NULL)
 				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
 				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
@@ -1078,19 +1546,19 @@ main(int argc, char *argv[], char *envp[])
 			text_path = optarg;
 			break;
 		case 's':
-			par.seed = (uint64_t)strtonum(optarg, 0, LLONG_MAX,
+			par.seed = (uint64_t)opt_number(optarg, 0, LLONG_MAX,
 			    &errstr);
 			if (errstr != NULL)
 				errx(2, "seed %s: %s", optarg, errstr);
 			break;
 		case 't':
-			timeout_s = (int)strtonum(optarg, 1, 86400, &errstr);
+			timeout_s = (int)opt_number(optarg, 1, 86400, &errstr);
 			if (errstr != NULL)
 				errx(2, "timeout %s: %s (1..86400 s)", optarg,
 				    errstr);
 			break;
 		case 'D':
-			delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
+			delay_ms = (int)opt_number(optarg, 0, 60000, &errstr);
 			if (errstr != NULL)
 				errx(2, "delay %s: %s (0..60000 ms)", optarg,
 				    errstr);
@@ -1105,7 +1573,7 @@ main(int argc, char *argv[], char *envp[])
 			par.flags |= SHM_F_UNSAFE;
 			break;
 		case 'j':
-			par.jitter_us = (uint32_t)strtonum(optarg, 0, 100000,
+			par.jitter_us = (uint32_t)opt_number(optarg, 0, 100000,
 			    &errstr);
 			if (errstr != NULL)
 				errx(2, "jitter %s: %s (0..100000 us)", optarg,
@@ -1122,6 +1590,9 @@ main(int argc, char *argv[], char *envp[])
 			break;
 		case 'W':
 			walk = 1;
+			break;
+		case 'S':
+			step = 1;
 			break;
 		case 'h':
 		default:
@@ -1142,12 +1613,24 @@ main(int argc, char *argv[], char *envp[])
 		    "use -o FILE");
 	parse_fault();
 
+	if (step && !walk)
+		errx(2, "--step goes with --walkthrough");
 	if (walk) {
-		/* The slides' own example, on the slides' terms. */
-		if (keypath == NULL)
-			errx(2, "--walkthrough needs -k FILE (the slides use "
-			    "/bin/cat)");
-		return walkthrough(keypath, proj, perm_set ? perm : 0);
+		/*
+		 * The slides' own example, on the slides' terms.  Without -k,
+		 * a key file of this user's own: a class on one machine
+		 * never shares a key (the slides' /bin/cat would).
+		 */
+		if (keypath == NULL) {
+			if (key_walk_path(keybuf, sizeof(keybuf)) == -1)
+				err(2, "default walkthrough key file path");
+			if (key_ensure_file(keybuf) == -1)
+				err(3, "key file %s: cannot create it, or it is "
+				    "not a regular file of yours; pass -k PATH",
+				    keybuf);
+			keypath = keybuf;
+		}
+		return walkthrough(keypath, proj, perm_set ? perm : 0, step);
 	}
 	if (rawkey_set && !clean)
 		errx(2, "-K goes with --clean; a run takes -k keyfile");
@@ -1159,6 +1642,7 @@ main(int argc, char *argv[], char *envp[])
 		 */
 		if (daemonise && pidpath == NULL)
 			errx(2, "-d needs -P pidfile");
+		check_outputs(pidpath, json_path, text_path);
 		check_limits();
 	}
 	if (rawkey_set) {
@@ -1167,6 +1651,13 @@ main(int argc, char *argv[], char *envp[])
 	} else if (keypath == NULL) {
 		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
 			err(2, "default key file path");
+		/* --clean never creates: no key file, no run of ours. */
+		if (clean && access(keybuf, F_OK) == -1 && errno == ENOENT) {
+			if (verbose)
+				printf("%s: no key file %s: nothing of yours "
+				    "to clean\n", getprogname(), keybuf);
+			return 0;
+		}
 		if (key_ensure_file(keybuf) == -1)
 			err(3, "key file %s: cannot create it, or it is not a "
 			    "regular file of yours; pass -k PATH", keybuf);
@@ -1185,6 +1676,8 @@ main(int argc, char *argv[], char *envp[])
 	if (!rawkey_set && key == (key_t)-1)
 		err(3, "ftok(%s, %d): the key file must exist and be "
 		    "readable", keypath, proj);
+	if (!clean)
+		refuse_foreign_keyfile(keypath);
 
 	if (clean) {
 		char why[256];
@@ -1215,54 +1708,23 @@ main(int argc, char *argv[], char *envp[])
 				    "%ld (pidfile %s)", (long)other, pidpath);
 			err(3, "pidfile_open %s", pidpath);
 		}
+		daemon_start(pidpath);
 	}
-	create_objects(key, keypath);
-	if (perm_set) {
-		struct shmid_ds ds;
-		struct semid_ds sds;
-		union { int val; struct semid_ds *buf; } arg;
-
-		/* The slides' IPC_SET: widen both objects deliberately. */
-		if (shmctl(ring.shmid, IPC_STAT, &ds) == -1)
-			err(3, "shmctl(IPC_STAT) on shm id %d", ring.shmid);
-		ds.shm_perm.mode = (unsigned short)perm;
-		if (shmctl(ring.shmid, IPC_SET, &ds) == -1)
-			err(3, "shmctl(IPC_SET) on shm id %d", ring.shmid);
-		arg.buf = &sds;
-		if (semctl(semid, 0, IPC_STAT, arg) == -1)
-			err(3, "semctl(IPC_STAT) on sem id %d", semid);
-		sds.sem_perm.mode = (unsigned short)perm;
-		if (semctl(semid, 0, IPC_SET, arg) == -1)
-			err(3, "semctl(IPC_SET) on sem id %d", semid);
-	}
-	if (daemonise) {
-		/*
-		 * Keep the working directory (relative paths stay valid) and
-		 * stderr (messages reach the caller's log); stdin and stdout
-		 * go to /dev/null.
-		 */
-		fflush(NULL);
-		if (daemon(1, 1) == -1) {
-			warn("daemon");
-			abort_msg = "daemon(3) failed";
-			finish();
-		}
-		int fd = open("/dev/null", O_RDWR);
-
-		if (fd == -1 || dup2(fd, STDIN_FILENO) == -1 ||
-		    dup2(fd, STDOUT_FILENO) == -1)
-			warn("redirecting stdin/stdout to /dev/null");
-		if (fd > STDERR_FILENO)
-			(void)close(fd);
-		if (pidfile_write(pfh) == -1)
-			warn("pidfile_write %s", pidpath);
-	}
+	/* Before the objects exist: a signal from now on ends in finish(). */
 	if (sig_catch(on_signal, 1) == -1)
 		err(3, "sigaction");
+	create_objects(key, keypath);
+	if (perm_set && widen(perm) == -1) {
+		fatal_ipc("IPC_SET (--perm)");
+		finish();
+	}
+	if (daemonise)
+		daemon_ready(pidpath);
 	ring.hdr->producer_pid = (int32_t)getpid();
-	SHM_STORE(&ring.hdr->state, (uint32_t)ST_INIT);
+	set_state(ST_INIT);
 	/* Written last: consumers trust nothing before they see it. */
 	SHM_STORE(&ring.hdr->ready, SHM_READY);
+	memcpy(&orig, ring.hdr, sizeof(orig));
 	if (verbose && !json_stdout)
 		fprintf(stderr, "%s: pid %ld, key 0x%08lx, shm id %d, sem id %d, "
 		    "%s mode, MAXBUF %u, %llu items\n", getprogname(),
@@ -1271,8 +1733,8 @@ main(int argc, char *argv[], char *envp[])
 		    (unsigned long long)par.count);
 
 	if (join_wait() == 0) {
-		SHM_STORE(&ring.hdr->state, (uint32_t)ST_PRODUCING);
-		ring.hdr->start_ns = now_ns();
+		set_state(ST_PRODUCING);
+		orig.start_ns = ring.hdr->start_ns = now_ns();
 		if (par.flags & SHM_F_UNSAFE)
 			produce_unsafe();
 		else
