@@ -49,6 +49,7 @@ delay=0
 cdelay=
 slow=0
 slow_side=consumers
+delay_set=0
 monitor_pane=""
 count_set=0
 quiet=0
@@ -307,7 +308,7 @@ main() {
 		--json) json=1 ;;
 		--unsafe) unsafe=1 ;;
 		--jitter) number jitter "${2:-}" 0 100000; jitter=$2; shift ;;
-		--delay) number delay "${2:-}" 0 60000; delay=$2; shift ;;
+		--delay) number delay "${2:-}" 0 60000; delay=$2 delay_set=1; shift ;;
 		--slow)
 			# Slow motion, SPEED times slower still (--slow 2: twice
 			# as slow); the delays are set below, once --slow-side
@@ -336,12 +337,14 @@ main() {
 		# for three): the ring fills within seconds and the producer
 		# waits on empty; once it has posted the end of the stream
 		# they drain the ring.
-		delay=$((100 * slow)) cdelay=$((600 * slow))
+		((delay_set)) || delay=$((100 * slow))
+		cdelay=$((600 * slow))
 	elif ((slow)); then
 		# The producer slower than the consumers (one item every
 		# 600 ms, each consumer ready every 100 ms): the ring stays
 		# empty and the consumers wait on full, its ncnt their number.
-		delay=$((600 * slow)) cdelay=$((100 * slow))
+		((delay_set)) || delay=$((600 * slow))
+		cdelay=$((100 * slow))
 	fi
 	if ((unsafe)) && [[ $mode == broadcast ]]; then
 		die 2 "--unsafe works in queue mode only"
