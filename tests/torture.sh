@@ -78,17 +78,10 @@ ipc_ids() {
 	awk 'NR > 1 { print "s", $2 }' /proc/sysvipc/sem
 }
 
-# Pids (not zombies) whose process group is $1.
+# Is a process (not a zombie) of process group $1 left?
 group_alive() {
-	local f st
-	for f in /proc/[0-9]*/stat; do
-		st=$(<"$f") 2>/dev/null || continue
-		st=${st##*) }
-		# state ppid pgrp ...
-		read -r s _ g _ <<<"$st"
-		[[ $g == "$1" && $s != Z ]] && return 0
-	done
-	return 1
+	ps -e -o pgid= -o stat= |
+		awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
 }
 
 # Waits for our child $1 until the deadline; its status in $REPLY.
@@ -96,7 +89,7 @@ wait_child() {
 	local pid=$1 deadline=$2 st
 	while :; do
 		if [[ ! -e /proc/$pid ]]; then break; fi
-		st=$(<"/proc/$pid/stat") 2>/dev/null || break
+		{ st=$(<"/proc/$pid/stat"); } 2>/dev/null || break
 		st=${st##*) }
 		[[ ${st:0:1} == Z ]] && break
 		((SECONDS < deadline)) || return 1
