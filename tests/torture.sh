@@ -272,7 +272,7 @@ readonly -a BAD=(
 	"-c| 5" "-c|+5" "-c|-1" "-c|5x" "-c|1099511627777" "-b|0" "-b|32767"
 	"-n|513" "-t|0" "-p|256" "-p|0" "-B|0" "--perm|0400" "--delay|x"
 	"-m|both" "-s|-3" "-c|5
-6" "-o|/nonexistent/dir/r.json" "-k|/nonexistent/dir/key" "-j|100001"
+6" "-o|/nonexistent/dir/r.json" "-k|/nonexistent/dir/key" "--jitter|100001"
 )
 run_options() {
 	local spec=${BAD[RANDOM % ${#BAD[@]}]} opt val st lines before
