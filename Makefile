@@ -12,6 +12,9 @@
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
+LOCALEDIR ?= $(PREFIX)/share/locale
+MSGFMT	?= msgfmt
+XGETTEXT ?= xgettext
 PKG_CONFIG ?= pkg-config
 CC	?= cc
 
@@ -43,17 +46,40 @@ ALL_CFLAGS	= $(SHM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS	= $(SHM_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC	= common/key.c common/seg.c common/sem.c common/ring.c \
-	  common/opts.c common/report.c common/clean.c
+	  common/opts.c common/report.c common/clean.c common/i18n.c \
+	  common/slides.c
 LIB_OBJ	= $(LIB_SRC:.c=.o)
 LIB	= common/libshmlab.a
 
-PROGS	= producer/producer consumer/consumer monitor/monitor
+PROGS	= producer/producer consumer/consumer monitor/monitor grader/grader
+SLIDES_OBJ = producer/slides.o consumer/slides.o monitor/slides.o
+GRADER_OBJ = grader/grader.o grader/run.o grader/tests.o
 
 TESTS	= tests/check_key tests/check_seg tests/check_ring tests/check_opts \
 	  tests/check_e2e tests/check_ledger tests/check_lab tests/check_faults \
 	  tests/check_distrust
 
-all: deps-lib $(PROGS)
+# The message catalogues: po/LANG.po -> locale/LANG/LC_MESSAGES/shmlab.mo,
+# where the programs find them in the tree (common/i18n.c).
+LINGUAS	= es
+MO	= $(LINGUAS:%=locale/%/LC_MESSAGES/shmlab.mo)
+# Every file whose messages are translated.
+PO_SRC	= common/*.c producer/*.c consumer/*.c monitor/*.c
+
+all: deps-lib $(PROGS) $(MO)
+
+locale/%/LC_MESSAGES/shmlab.mo: po/%.po
+	@mkdir -p $(@D)
+	$(MSGFMT) --check -o $@ $<
+
+# Maintainer: regenerate the template, then merge it into each language.
+po/shmlab.pot: $(wildcard $(PO_SRC)) run_demo.sh
+	$(XGETTEXT) -L C -k_ -kN_ --from-code=UTF-8 --add-comments=TRANSLATORS \
+	  --package-name=shmlab -o $@ $(sort $(wildcard $(PO_SRC)))
+	$(XGETTEXT) -L Shell -kt -ktf --from-code=UTF-8 -j -o $@ run_demo.sh
+
+po-update: po/shmlab.pot
+	for l in $(LINGUAS); do msgmerge -q -U --backup=none po/$$l.po po/shmlab.pot; done
 
 # Installs what is missing (as root), or stops with the one command to run.
 deps-lib:
@@ -63,7 +89,9 @@ deps-check:
 	@./tests/deps.sh check
 
 $(LIB_OBJ) producer/producer.o producer/walkthrough.o consumer/consumer.o \
-  monitor/monitor.o: | deps-lib
+  monitor/monitor.o $(SLIDES_OBJ) $(GRADER_OBJ): | deps-lib
+
+common/i18n.o: SHM_CPPFLAGS += -DLOCALEDIR='"$(LOCALEDIR)"'
 
 %.o: %.c $(FLAGS_STAMP)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
@@ -71,14 +99,18 @@ $(LIB_OBJ) producer/producer.o producer/walkthrough.o consumer/consumer.o \
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $(LIB_OBJ)
 
-producer/producer: producer/producer.o producer/walkthrough.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ producer/producer.o producer/walkthrough.o $(LIB) $(BSD_LIBS)
+producer/producer: producer/producer.o producer/walkthrough.o producer/slides.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ producer/producer.o producer/walkthrough.o producer/slides.o $(LIB) $(BSD_LIBS)
 
-monitor/monitor: monitor/monitor.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ monitor/monitor.o $(LIB) $(BSD_LIBS)
+monitor/monitor: monitor/monitor.o monitor/slides.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ monitor/monitor.o monitor/slides.o $(LIB) $(BSD_LIBS)
 
-consumer/consumer: consumer/consumer.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ consumer/consumer.o $(LIB) $(BSD_LIBS)
+consumer/consumer: consumer/consumer.o consumer/slides.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ consumer/consumer.o consumer/slides.o $(LIB) $(BSD_LIBS)
+
+# The slides' protocol grader: run_demo.sh grade (docs/slides-protocol.md).
+grader/grader: $(GRADER_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(GRADER_OBJ) $(LIB) $(BSD_LIBS)
 
 tests/%.o: tests/%.c $(FLAGS_STAMP)
 	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
@@ -92,6 +124,7 @@ CHECK_ENV	= CK_TIMEOUT_MULTIPLIER=3
 endif
 
 check: deps-check all tests/tamper $(TESTS)
+	./tests/po_check.sh
 	$(CHECK_ENV) ./tests/run_tests.sh $(TESTS)
 
 # The adversary: random kills, damage and hostile options, with seeds.
@@ -121,16 +154,24 @@ install: all
 	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
 	install -m 0755 run_demo.sh $(DESTDIR)$(BINDIR)/run_demo.sh
 	install -m 0644 docs/*.1 $(DESTDIR)$(MANDIR)/man1/
+	for l in $(LINGUAS); do \
+	  install -d $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES && \
+	  install -m 0644 locale/$$l/LC_MESSAGES/shmlab.mo \
+	    $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/ || exit 1; \
+	done
 
 clean:
 	rm -f common/*.o common/*.d $(LIB) producer/*.o producer/*.d \
 	  consumer/*.o consumer/*.d monitor/*.o monitor/*.d tests/*.o tests/*.d \
+	  grader/*.o grader/*.d \
 	  $(PROGS) $(TESTS) tests/tamper $(FLAGS_STAMP) $(BENCH_PROGS) tests/bench/*.d
+	rm -rf locale
 
 .SUFFIXES:
-.PHONY: all check clean install deps-lib deps-check stress bench torture
+.PHONY: all check clean install deps-lib deps-check stress bench torture \
+	po-update
 .SECONDARY: tests/testutil.o $(TESTS:=.o)
 
 -include $(LIB_OBJ:.o=.d) producer/producer.d producer/walkthrough.d \
-  consumer/consumer.d monitor/monitor.d $(wildcard tests/*.d) \
+  consumer/consumer.d monitor/monitor.d $(SLIDES_OBJ:.o=.d) $(GRADER_OBJ:.o=.d) $(wildcard tests/*.d) \
   $(wildcard tests/bench/*.d)

@@ -16,18 +16,35 @@
 
 #include "shmlab.h"
 
-/* Writes the default key file path for this user into buf. */
-int
-key_default_path(char *buf, size_t len)
+static int
+user_path(char *buf, size_t len, const char *suffix)
 {
 	int n;
 
-	n = snprintf(buf, len, "/tmp/shmlab-%lu.key", (unsigned long)getuid());
+	n = snprintf(buf, len, "/tmp/shmlab-%lu%s.key", (unsigned long)getuid(),
+	    suffix);
 	if (n < 0 || (size_t)n >= len) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	return 0;
+}
+
+/* Writes the default key file path for this user into buf. */
+int
+key_default_path(char *buf, size_t len)
+{
+	return user_path(buf, len, "");
+}
+
+/*
+ * The walkthrough's default key file, per user too, and not the runs':
+ * a walkthrough and a run of one student never meet on one key.
+ */
+int
+key_walk_path(char *buf, size_t len)
+{
+	return user_path(buf, len, "-walk");
 }
 
 /*

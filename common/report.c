@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "shmlab.h"
 
 #define REPORT_SCHEMA	1
@@ -178,13 +179,17 @@ report_text(FILE *fp, const struct shm_report *rp)
 	uint32_t i;
 
 	rate = rp->elapsed_s > 0 ? (double)rp->produced / rp->elapsed_s : 0;
-	fprintf(fp, "shmlab %s run: %u consumer%s, MAXBUF %u, batch %u, "
-	    "%llu items%s\n", mode_name((enum shm_mode)h->mode),
-	    rp->consumers, rp->consumers == 1 ? "" : "s", h->capacity,
-	    h->batch, U(h->count),
-	    (h->flags & SHM_F_UNSAFE) ? " (UNSAFE: no semaphores)" : "");
-	fprintf(fp, "  %-6s %-8s %-7s %12s %12s %12s %s\n", "index", "pid",
-	    "state", "consumed", "first_seq", "last_seq", "exit");
+	/* A batch never exceeds the ring: min(B, MAXBUF) is what moves. */
+	fprintf(fp, ngettext("shmlab %s run: %u consumer, MAXBUF %u, batch %u "
+	    "(min(-B %u, MAXBUF)), %llu items%s\n", "shmlab %s run: %u "
+	    "consumers, MAXBUF %u, batch %u (min(-B %u, MAXBUF)), %llu "
+	    "items%s\n", rp->consumers), mode_name((enum shm_mode)h->mode),
+	    rp->consumers, h->capacity, h->batch < h->capacity ? h->batch :
+	    h->capacity, h->batch, U(h->count),
+	    (h->flags & SHM_F_UNSAFE) ? _(" (UNSAFE: no semaphores)") : "");
+	/* TRANSLATORS: column heads; keep each within its width. */
+	fprintf(fp, "  %-6s %-8s %-7s %12s %12s %12s %s\n", _("index"), "pid",
+	    _("state"), _("consumed"), "first_seq", "last_seq", _("exit"));
 	for (i = 0; i < rp->consumers; i++) {
 		c = &rp->ring->table[i];
 		fprintf(fp, "  %-6u %-8d %-7s %12llu ", c->index, (int)c->pid,
@@ -199,24 +204,25 @@ report_text(FILE *fp, const struct shm_report *rp)
 		else
 			fputs("?", fp);
 		if (c->state == CS_DIED && c->claim_len > 0)
-			fprintf(fp, "  (died holding a claim of %llu items, "
-			    "%llu of them read but not reported)",
+			fprintf(fp, _("  (died holding a claim of %llu items, "
+			    "%llu of them read but not reported)"),
 			    U(c->claim_len), U(c->unreported));
 		fputc('\n', fp);
 	}
-	fprintf(fp, "  ledger%s: produced %llu, consumed %llu, lost %llu, "
-	    "duplicated %llu, out of order %llu, corrupted %llu\n",
+	fprintf(fp, _("  ledger%s: produced %llu, consumed %llu, lost %llu, "
+	    "duplicated %llu, out of order %llu, corrupted %llu\n"),
 	    rp->ledger ? "" : !(h->flags & SHM_F_VERIFY) ?
-	    " (totals only, --no-verify)" : " (inexact: too many gaps)",
+	    _(" (totals only, --no-verify)") : _(" (inexact: too many gaps)"),
 	    U(rp->produced),
 	    U(rp->consumed), U(rp->lost), U(rp->duplicated),
 	    U(rp->out_of_order), U(rp->corrupted));
-	fprintf(fp, "  %.3f s, %.0f items/s%s%s\n", rp->elapsed_s, rate,
-	    rp->fault ? ", injected fault " : "", rp->fault ? rp->fault : "");
+	fprintf(fp, _("  %.3f s, %.0f items/s%s%s\n"), rp->elapsed_s, rate,
+	    rp->fault ? _(", injected fault ") : "", rp->fault ? rp->fault :
+	    "");
 	if (rp->error != NULL)
-		fprintf(fp, "  FAILED: %s\n", rp->error);
-	fprintf(fp, "  %s (exit %d)\n", rp->verified ? "VERIFIED: every item "
-	    "delivered exactly as the mode requires" : "NOT VERIFIED",
+		fprintf(fp, _("  FAILED: %s\n"), rp->error);
+	fprintf(fp, _("  %s (exit %d)\n"), rp->verified ? _("VERIFIED: every "
+	    "item delivered exactly as the mode requires") : _("NOT VERIFIED"),
 	    rp->exit_status);
 	return ferror(fp) ? -1 : 0;
 }

@@ -33,7 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlab.h"
+#include "slides_main.h"
 
 #define TICK_MS		200	/* longest a semop waits before we look around */
 
@@ -839,7 +841,11 @@ main(int argc, char *argv[], char *envp[])
 	int ch, proj = SHM_PROJ_ID, status, worst = 0, code;
 	key_t key;
 
+	/* The slides' protocol is a program of its own (slides.c). */
+	if (slides_wanted(argc, argv))
+		return slides_consumer(argc, argv);
 	setproctitle_init(argc, argv, envp);
+	(void)i18n_init();
 	/* Children share stderr: one write per line keeps lines whole. */
 	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	if ((ch = opt_control(argc, argv)) != 0)

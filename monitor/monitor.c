@@ -28,15 +28,19 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlab.h"
+#include "slides_main.h"
 
 #define MONITOR_SCHEMA	1	/* bump when a JSON key changes meaning */
 #define INTERVAL_MS	500	/* default refresh, for 100 ms/item demos */
@@ -46,6 +50,7 @@
 #define LABEL_W		11	/* width of the section labels */
 #define PLAIN_COLS	80	/* layout width when not on a terminal */
 #define DRAIN_POLL_MS	20	/* how soon we let go of a drained run */
+#define HOLD_MS		600000	/* --hold: the longest the last frame stays */
 
 /* Linux leaves this union to the caller (semctl(2)). */
 union semun {
@@ -124,6 +129,7 @@ struct snapshot {
 	uint64_t	 lo;		/* oldest position still held */
 	uint64_t	 mid;		/* first position not read by all */
 	uint64_t	 fill;
+	uint64_t	 over;		/* --unsafe: items overwritten unread */
 	uint64_t	 consumed;	/* over every record */
 	uint64_t	 end_ns;	/* last consumer's finish, all done */
 	double		 prate;		/* produced items/s; < 0 unknown */
@@ -185,15 +191,65 @@ static void	 frame(int);
 static void	 ended_line(FILE *);
 static void	 nap_ms(int);
 static void	 nap(int);
+static int	 lw(const char *);
+static int	 hold(void);
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-k keyfile] [-p proj_id] [-i interval_ms] "
-	    "[-n iterations]\n"
+	    "[-n iterations] [--hold]\n"
 	    "       %s [-k keyfile] [-p proj_id] --once | --json\n",
 	    getprogname(), getprogname());
 	exit(2);
+}
+
+/*
+ * The field width that pads a translated label to LABEL_W columns:
+ * printf pads bytes, and an accented letter takes two.
+ */
+static int
+lw(const char *s)
+{
+	int extra = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) == 0x80)
+			extra++;
+	return LABEL_W + extra;
+}
+
+/*
+ * --hold: the last frame stays until a key is pressed on the terminal
+ * (no Enter needed), a signal, or HOLD_MS, so that a class can read the
+ * final counters.  Returns 0, or -1 when stdin is not a terminal.
+ */
+static int
+hold(void)
+{
+	struct termios old, raw;
+	struct pollfd pfd;
+	char c;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &old) == -1)
+		return -1;
+	raw = old;
+	raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == -1)
+		return -1;
+	(void)printf("%s", _("-- press a key to close --"));
+	(void)fflush(stdout);
+	pfd.fd = STDIN_FILENO;
+	pfd.events = POLLIN;
+	(void)tcflush(STDIN_FILENO, TCIFLUSH);
+	if (poll(&pfd, 1, HOLD_MS) == 1 && read(STDIN_FILENO, &c, 1) == -1)
+		warn("%s", _("reading the key press"));
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &old) == -1)
+		warn("%s", _("restoring the terminal"));
+	(void)putchar('\n');
+	return 0;
 }
 
 static void
@@ -385,7 +441,7 @@ collect_sems(void)
 	snap.have_sem = 0;
 	if (run.semid == -1) {
 		snap.ended = 1;
-		snap.why_ended = "semaphore set removed";
+		snap.why_ended = N_("semaphore set removed");
 		return;
 	}
 	arg.buf = &snap.sds;
@@ -393,7 +449,7 @@ collect_sems(void)
 		if (!ipc_gone(errno))
 			err(3, "semctl(IPC_STAT) on sem id %d", run.semid);
 		snap.ended = 1;
-		snap.why_ended = "semaphore set removed";
+		snap.why_ended = N_("semaphore set removed");
 		return;
 	}
 	arg.array = semvals;
@@ -401,7 +457,7 @@ collect_sems(void)
 		if (!ipc_gone(errno))
 			err(3, "semctl(GETALL) on sem id %d", run.semid);
 		snap.ended = 1;
-		snap.why_ended = "semaphore set removed";
+		snap.why_ended = N_("semaphore set removed");
 		return;
 	}
 	for (i = 0; i < run.nsems; i++) {
@@ -421,7 +477,7 @@ collect_sems(void)
 			err(3, "semctl(GETNCNT/GETZCNT/GETPID) on semaphore %d "
 			    "of sem id %d", i, run.semid);
 		snap.ended = 1;
-		snap.why_ended = "semaphore set removed";
+		snap.why_ended = N_("semaphore set removed");
 		return;
 	}
 	snap.have_sem = 1;
@@ -502,6 +558,12 @@ window(void)
 				mid = cons[i].pos;
 		}
 	}
+	/*
+	 * --unsafe: a head more than a ring ahead of the tail has written
+	 * over items that nobody read ([tail, head - cap) are gone).
+	 */
+	snap.over = (run.flags & SHM_F_UNSAFE) && snap.head > snap.tail &&
+	    snap.head - snap.tail > cap ? snap.head - snap.tail - cap : 0;
 	if (lo > snap.head)
 		lo = snap.head;
 	if (snap.head - lo > cap)
@@ -517,7 +579,8 @@ window(void)
 		return;
 	memset(snap.map, '.', sizeof(snap.map));
 	for (p = lo; p < snap.head; p++)
-		snap.map[p % cap] = p < mid ? '+' : '#';
+		snap.map[p % cap] = snap.over > 0 && p >= snap.tail + cap ?
+		    '!' : p < mid ? '+' : '#';
 	for (i = 0; i < cap; i++)
 		snap.vals[i] = SHM_LOAD(&ring.slots[i]);
 }
@@ -599,10 +662,10 @@ collect(void)
 		if (!ipc_gone(errno))
 			err(3, "shmctl(IPC_STAT) on shm id %d", run.shmid);
 		snap.ended = 1;
-		snap.why_ended = "segment removed";
+		snap.why_ended = N_("segment removed");
 	} else if ((snap.ds = ds).shm_perm.mode & SHM_DEST) {
 		snap.ended = 1;
-		snap.why_ended = "segment removed by IPC_RMID";
+		snap.why_ended = N_("segment removed by IPC_RMID");
 	}
 	if (!detached) {
 		collect_consumers();
@@ -765,19 +828,19 @@ text_cells(FILE *fp, int cols)
 		per = 1;
 	for (start = 0; start < cap; start = end) {
 		end = start + per < cap ? start + per : cap;
-		fprintf(fp, "%-*s", LABEL_W, "  slot");
+		fprintf(fp, "%-*s", lw(_("  slot")), _("  slot"));
 		for (i = start; i < end; i++)
 			fprintf(fp, "%*u", w, i);
-		fprintf(fp, "\n%-*s", LABEL_W, "  value");
+		fprintf(fp, "\n%-*s", lw(_("  value")), _("  value"));
 		for (i = start; i < end; i++)
 			fprintf(fp, "%*d", w, snap.vals[i]);
-		fprintf(fp, "\n%-*s", LABEL_W, "  holds");
+		fprintf(fp, "\n%-*s", lw(_("  holds")), _("  holds"));
 		for (i = start; i < end; i++)
 			fprintf(fp, "%*c", w, snap.map[i]);
 		/* No trailing blanks: logs and diffs stay clean. */
 		for (last = end; last > start && mark[last - 1][0] == '\0';)
 			last--;
-		fprintf(fp, "\n%s", last > start ? "  next     " : "  next");
+		fprintf(fp, "\n%-*s", last > start ? lw(_("  next")) : 0, _("  next"));
 		for (i = start; i < last; i++)
 			fprintf(fp, "%*s", w, mark[i]);
 		fputc('\n', fp);
@@ -821,8 +884,8 @@ text_bar(FILE *fp)
 		marks[c - 1] = '\0';
 	fprintf(fp, "%-*s|%s|\n%-*s %s\n", LABEL_W, "", cells, LABEL_W, "",
 	    marks);
-	fprintf(fp, "%-*seach cell %u-%u slots: '#' all hold items, ':' some, "
-	    "'.' none\n", LABEL_W, "", cap / RING_CELLS,
+	fprintf(fp, _("%-*seach cell %u-%u slots: '#' all hold items, ':' "
+	    "some, '.' none\n"), LABEL_W, "", cap / RING_CELLS,
 	    (cap + RING_CELLS - 1) / RING_CELLS);
 }
 
@@ -834,22 +897,25 @@ text_ring(FILE *fp, int cols)
 	uint32_t cap = run.capacity;
 	int n;
 
-	n = snprintf(head, sizeof(head), "%u slots, fill %llu/%u", cap,
+	n = snprintf(head, sizeof(head), _("%u slots, fill %llu/%u"), cap,
 	    U(snap.fill), cap);
 	if (cap > RING_CELLS)
-		(void)snprintf(legend, sizeof(legend), "next: P producer, %s",
-		    run.mode == MODE_QUEUE ? "T consumers' claim (tail)" :
-		    "0-9a-zA-Z consumer i's read");
+		(void)snprintf(legend, sizeof(legend), _("next: P producer, %s"),
+		    run.mode == MODE_QUEUE ? _("T consumers' claim (tail)") :
+		    _("0-9a-zA-Z consumer i's read"));
 	else
-		(void)snprintf(legend, sizeof(legend), "P producer, %s; "
-		    "# item, + %s, . free", run.mode == MODE_QUEUE ? "T tail" :
-		    "0-9a-z consumer i", run.mode == MODE_QUEUE ? "reading" :
-		    "unreleased");
+		(void)snprintf(legend, sizeof(legend), _("P producer, %s; "
+		    "# item, + %s, . free%s"), run.mode == MODE_QUEUE ?
+		    _("T tail") : _("0-9a-z consumer i"), run.mode ==
+		    MODE_QUEUE ? _("being read") : _("unreleased"),
+		    (run.flags & SHM_F_UNSAFE) ? _(", ! overwrote an unread "
+		    "item") : "");
 	if (LABEL_W + n + 2 + (int)strlen(legend) <= cols - 1)
-		fprintf(fp, "%-*s%s; %s\n", LABEL_W, "ring", head, legend);
+		fprintf(fp, "%-*s%s; %s\n", lw(_("ring")), _("ring"), head,
+		    legend);
 	else
-		fprintf(fp, "%-*s%s\n%-*s%s\n", LABEL_W, "ring", head, LABEL_W,
-		    "", legend);
+		fprintf(fp, "%-*s%s\n%-*s%s\n", lw(_("ring")), _("ring"), head,
+		    LABEL_W, "", legend);
 	if (cap > RING_CELLS)
 		text_bar(fp);
 	else
@@ -889,10 +955,10 @@ text_balance(FILE *fp)
 	if (run.mode == MODE_QUEUE) {
 		reading = snap.tail >= snap.freed ?
 		    (long long)(snap.tail - snap.freed) : 0;
-		fprintf(fp, "%-*sempty %d + full %d + being read %lld%s = "
-		    "%lld, MAXBUF %u\n", LABEL_W, "", sems[SEM_EMPTY].value,
+		fprintf(fp, _("%-*sempty %d + full %d + being read %lld%s = "
+		    "%lld, MAXBUF %u\n"), LABEL_W, "", sems[SEM_EMPTY].value,
 		    sems[SEM_FULL].value, reading,
-		    snap.eos ? " - eos token" : "",
+		    snap.eos ? _(" - eos token") : "",
 		    sems[SEM_EMPTY].value + sems[SEM_FULL].value + reading -
 		    (snap.eos ? 1 : 0), run.capacity);
 		return;
@@ -900,8 +966,8 @@ text_balance(FILE *fp)
 	n = snap.ncons < run.expected ? snap.ncons : run.expected;
 	if (n == 0 || run.nsems < (int)SEM_FULL_I(n - 1) + 1)
 		return;
-	fprintf(fp, "%-*sempty[i] + full[i] + being read%s, MAXBUF %u:",
-	    LABEL_W, "", snap.eos ? " - eos token" : "", run.capacity);
+	fprintf(fp, _("%-*sempty[i] + full[i] + being read%s, MAXBUF %u:"),
+	    LABEL_W, "", snap.eos ? _(" - eos token") : "", run.capacity);
 	for (i = 0; i < n; i++) {
 		if (i == 8) {
 			fputs(" ...", fp);
@@ -931,20 +997,22 @@ text_sems(FILE *fp)
 	int i;
 
 	if (!snap.have_sem) {
-		fprintf(fp, "%-*ssem id %d: gone\n", LABEL_W, "semaphores",
-		    run.semid);
+		fprintf(fp, _("%-*ssem id %d: gone\n"), lw(_("semaphores")),
+		    _("semaphores"), run.semid);
 		return;
 	}
-	fprintf(fp, "%-*ssem id %d, perm %04o, last semop ", LABEL_W,
-	    "semaphores", run.semid, (unsigned)(snap.sds.sem_perm.mode & 0777));
+	fprintf(fp, _("%-*ssem id %d, perm %04o, last semop "),
+	    lw(_("semaphores")), _("semaphores"), run.semid,
+	    (unsigned)(snap.sds.sem_perm.mode & 0777));
 	put_time(fp, snap.sds.sem_otime, 0);
 	fprintf(fp, "\n  %5s  %-10s %6s %6s %6s %8s\n", "index", "name",
 	    "value", "ncnt", "zcnt", "last pid");
-	for (i = 0; i < run.nsems; i++)
+	/* Each consumer's pair is on its row of the consumer table. */
+	for (i = 0; i < run.nsems && i < SEM_BASE; i++)
 		fprintf(fp, "  %5d  %-10s %6d %6d %6d %8d%s\n", i,
 		    sem_name(i, buf, sizeof(buf)), sems[i].value, sems[i].ncnt,
 		    sems[i].zcnt, sems[i].pid, sem_used(i) ? "" :
-		    "  (unused in this mode)");
+		    _("  (unused in this mode)"));
 	if (run.nsems >= SEM_BASE)
 		text_balance(fp);
 }
@@ -957,16 +1025,18 @@ text_consumers(FILE *fp)
 	uint32_t i;
 	int bc = run.mode == MODE_BROADCAST;
 
-	fprintf(fp, "%-*s%u registered", LABEL_W, "consumers", snap.registered);
+	fprintf(fp, _("%-*s%u registered"), lw(_("consumers")), _("consumers"),
+	    snap.registered);
 	if (bc)
-		fprintf(fp, " of %u expected", run.expected);
+		fprintf(fp, _(" of %u expected"), run.expected);
 	fputc('\n', fp);
 	if (snap.ncons == 0)
 		return;
 	/* Queue consumers share the tail: no position, no mark of their own. */
-	fprintf(fp, "  %5s %*s%7s %-6s %9s %10s %*s%9s %9s\n", "index",
+	fprintf(fp, "  %5s %*s%7s %-6s %9s %10s %*s%9s %9s%s\n", "index",
 	    bc ? 5 : 0, bc ? "mark " : "", "pid", "state", "consumed",
-	    "last_seq", bc ? 11 : 0, bc ? "pos " : "", "rate", "avg");
+	    "last_seq", bc ? 11 : 0, bc ? "pos " : "", "rate", "avg",
+	    bc && snap.have_sem ? "  empty[i] full[i] ncnt" : "");
 	for (i = 0; i < snap.ncons; i++) {
 		c = &cons[i];
 		if (c->consumed == 0)
@@ -984,8 +1054,14 @@ text_consumers(FILE *fp)
 		    cstate_name(c->state), U(c->consumed), last);
 		if (bc)
 			fprintf(fp, "%10s ", pos);
-		fprintf(fp, "%9s %9s\n", fmt_rate(rate, sizeof(rate), c->rate),
+		fprintf(fp, "%9s %9s", fmt_rate(rate, sizeof(rate), c->rate),
 		    fmt_rate(avg, sizeof(avg), c->avg));
+		/* Broadcast: this consumer's own pair (semaphores above). */
+		if (bc && snap.have_sem && (int)SEM_FULL_I(i) < run.nsems)
+			fprintf(fp, "  %8d %7d %4d", sems[SEM_EMPTY_I(i)].value,
+			    sems[SEM_FULL_I(i)].value,
+			    sems[SEM_FULL_I(i)].ncnt);
+		fputc('\n', fp);
 	}
 }
 
@@ -999,33 +1075,41 @@ text(FILE *fp, int cols)
 	fprintf(fp, "  key 0x%08lx (%s, proj_id %d)\n",
 	    (unsigned long)(uint32_t)run.key,
 	    run.keypath, run.proj);
-	fprintf(fp, "%-*s%s mode, state %s, producer pid %d %s\n", LABEL_W,
-	    "run", mode_name((enum shm_mode)run.mode), state_name(snap.state),
-	    (int)snap.producer_pid, snap.producer_alive ? "running" : "gone");
+	/* A batch never exceeds the ring: min(B, MAXBUF) is what moves. */
+	fprintf(fp, _("%-*s%s mode, state %s, producer pid %d %s, batch %u\n"),
+	    lw(_("run")), _("run"), mode_name((enum shm_mode)run.mode),
+	    state_name(snap.state), (int)snap.producer_pid,
+	    snap.producer_alive ? _("running") : _("gone"),
+	    run.batch < run.capacity ? run.batch : run.capacity);
 	if (run.flags & SHM_F_UNSAFE)
-		fprintf(fp, "%-*sUNSAFE: the race demonstration, no semaphores "
-		    "guard the ring\n", LABEL_W, "");
-	fprintf(fp, "%-*sproduced %llu of %llu, consumed %llu", LABEL_W,
-	    "items", U(snap.head), U(run.count), U(snap.consumed));
+		fprintf(fp, _("%-*sUNSAFE: the race demonstration, no "
+		    "semaphores guard the ring\n"), LABEL_W, "");
+	fprintf(fp, _("%-*sproduced %llu of %llu, consumed %llu"),
+	    lw(_("items")), _("items"), U(snap.head), U(run.count),
+	    U(snap.consumed));
 	if (run.mode == MODE_QUEUE)
 		fprintf(fp, ", tail %llu, freed %llu", U(snap.tail),
 		    U(snap.freed));
-	fprintf(fp, ", eos %s", snap.eos ? "yes" : "no");
+	fprintf(fp, ", eos %s", snap.eos ? _("yes") : _("no"));
 	if (snap.eos)
 		fprintf(fp, " (total %llu)", U(snap.total));
 	fputc('\n', fp);
+	if ((run.flags & SHM_F_UNSAFE) && snap.over > 0)
+		fprintf(fp, _("%-*sOVERWRITTEN: %llu items replaced before "
+		    "anyone read them (marked !)\n"), LABEL_W, "",
+		    U(snap.over));
 	/* A single snapshot has no "since the last refresh": "-". */
-	fprintf(fp, "%-*sproduced %s (avg %s), consumed %s (avg %s)\n",
-	    LABEL_W, "rates", fmt_rate(r1, sizeof(r1), snap.prate),
+	fprintf(fp, _("%-*sproduced %s (avg %s), consumed %s (avg %s)\n"),
+	    lw(_("rates")), _("rates"), fmt_rate(r1, sizeof(r1), snap.prate),
 	    fmt_rate(r3, sizeof(r3), snap.pavg),
 	    fmt_rate(r2, sizeof(r2), snap.crate),
 	    fmt_rate(r4, sizeof(r4), snap.cavg));
 	text_ring(fp, cols);
-	fprintf(fp, "%-*sshm id %d, %llu bytes, perm %04o, nattch %lu (monitor "
-	    "%s)%s\n", LABEL_W, "segment", run.shmid, U(snap.ds.shm_segsz),
-	    (unsigned)(snap.ds.shm_perm.mode & 0777),
-	    (unsigned long)snap.ds.shm_nattch, detached ? "detached" :
-	    "included", (snap.ds.shm_perm.mode & SHM_DEST) ? ", dest" : "");
+	fprintf(fp, _("%-*sshm id %d, %llu bytes, perm %04o, nattch %lu "
+	    "(monitor %s)%s\n"), lw(_("segment")), _("segment"), run.shmid,
+	    U(snap.ds.shm_segsz), (unsigned)(snap.ds.shm_perm.mode & 0777),
+	    (unsigned long)snap.ds.shm_nattch, detached ? _("detached") :
+	    _("included"), (snap.ds.shm_perm.mode & SHM_DEST) ? ", dest" : "");
 	/* The names of struct shmid_ds's fields, as shmctl(2) shows them. */
 	fprintf(fp, "%-*scpid %d lpid %d atime ", LABEL_W, "",
 	    (int)snap.ds.shm_cpid, (int)snap.ds.shm_lpid);
@@ -1037,14 +1121,19 @@ text(FILE *fp, int cols)
 	fputc('\n', fp);
 	text_sems(fp);
 	text_consumers(fp);
+	/* The words above, for a class that meets them for the first time. */
+	fputs(run.mode == MODE_QUEUE ? _("words: tail = next item to claim, "
+	    "freed = released so far, eos = end of data, ncnt = waiting\n") :
+	    _("words: pos = next item to read, eos = end of data, ncnt = "
+	    "waiting, full[i]/empty[i] = its own pair\n"), fp);
 	if (detached)
-		fprintf(fp, "note: every consumer has finished; the monitor "
-		    "detached so that the\n      producer need not wait for "
-		    "it, and shows the final counters\n");
+		fprintf(fp, "%s", _("note: every consumer has finished; the "
+		    "monitor detached so that the\n      producer need not wait "
+		    "for it, and shows the final counters\n"));
 	else if (!snap.ended && !snap.producer_alive && snap.state < ST_DONE)
-		fprintf(fp, "note: the producer (pid %d) is gone but its "
+		fprintf(fp, _("note: the producer (pid %d) is gone but its "
 		    "objects remain:\n      'producer --clean' with the same "
-		    "-k/-p removes them\n", (int)snap.producer_pid);
+		    "-k/-p removes them\n"), (int)snap.producer_pid);
 }
 
 /*
@@ -1255,8 +1344,8 @@ frame(int first)
 		if (used > 0)
 			fputs("\033[K\n", stdout);
 		if (used == rows - 1 && total > rows) {
-			printf("... %d more lines: enlarge the terminal, or "
-			    "use --once", total - used);
+			printf(_("... %d more lines: enlarge the terminal, or "
+			    "use --once"), total - used);
 			break;
 		}
 		printf("%.*s", (int)(nl - line < cols - 1 ? nl - line :
@@ -1273,10 +1362,10 @@ frame(int first)
 static void
 ended_line(FILE *fp)
 {
-	fprintf(fp, "run ended (%s): ", snap.why_ended);
+	fprintf(fp, _("run ended (%s): "), _(snap.why_ended));
 	if (!detached)
-		fprintf(fp, "state %s, ", state_name(snap.state));
-	fprintf(fp, "produced %llu of %llu, consumed %llu\n", U(snap.head),
+		fprintf(fp, _("state %s, "), state_name(snap.state));
+	fprintf(fp, _("produced %llu of %llu, consumed %llu\n"), U(snap.head),
 	    U(run.count), U(snap.consumed));
 }
 
@@ -1287,15 +1376,20 @@ main(int argc, char *argv[], char *envp[])
 		{ "once",	no_argument,	   NULL, 'O' },
 		{ "json",	no_argument,	   NULL, 'J' },
 		{ "interval",	required_argument, NULL, 'i' },
+		{ "hold",	no_argument,	   NULL, 'H' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL,		0,		   NULL, 0 }
 	};
 	char keybuf[PATH_MAX];
 	const char *errstr;
 	long long iterations = 0, n;
-	int ch, once = 0, as_json = 0, live, n_set = 0;
+	int ch, once = 0, as_json = 0, live, n_set = 0, keep = 0;
 
+	/* The slides' protocol is a program of its own (slides.c). */
+	if (slides_wanted(argc, argv))
+		return slides_monitor(argc, argv);
 	setproctitle_init(argc, argv, envp);
+	(void)i18n_init();
 	run.proj = SHM_PROJ_ID;
 	while ((ch = getopt_long(argc, argv, "hi:k:n:p:", longopts,
 	    NULL)) != -1) {
@@ -1326,6 +1420,9 @@ main(int argc, char *argv[], char *envp[])
 			break;
 		case 'O':
 			once = 1;
+			break;
+		case 'H':
+			keep = 1;
 			break;
 		case 'J':
 			as_json = 1;
@@ -1401,5 +1498,8 @@ main(int argc, char *argv[], char *envp[])
 	restore_cursor();
 	if (!detached && shmdt(ring.hdr) == -1)
 		err(3, "shmdt");
+	/* Detached first: holding the frame must not hold the run. */
+	if (keep && live && hold() == -1)
+		warnx("%s", _("--hold needs a terminal on stdin"));
 	return 0;
 }

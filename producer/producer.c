@@ -36,7 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlab.h"
+#include "slides_main.h"
 #include "walkthrough.h"
 
 #define TICK_MS		200	/* longest a semop waits before we look around */
@@ -130,7 +132,8 @@ usage(void)
 	    "[--perm mode]\n"
 	    "\t[--unsafe] [--jitter us] [--no-verify] [-q]\n"
 	    "       %s --clean [-k keyfile [-p proj_id] | -K key]\n"
-	    "       %s --walkthrough -k keyfile [-p proj_id] [--perm mode]\n",
+	    "       %s --walkthrough [--step] [-k keyfile] [-p proj_id] "
+	    "[--perm mode]\n",
 	    getprogname(), getprogname(), getprogname());
 	exit(2);
 }
@@ -1448,6 +1451,7 @@ main(int argc, char *argv[], char *envp[])
 		{ "seed",	required_argument, NULL, 's' },
 		{ "clean",	no_argument,	   NULL, 'C' },
 		{ "walkthrough", no_argument,	   NULL, 'W' },
+		{ "step",	no_argument,	   NULL, 'S' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL,		0,		   NULL, 0 }
 	};
@@ -1457,12 +1461,16 @@ main(int argc, char *argv[], char *envp[])
 	char *end;
 	int rawkey_set = 0;
 	int ch, proj = SHM_PROJ_ID, daemonise = 0, perm_set = 0, clean = 0;
-	int walk = 0;
+	int walk = 0, step = 0;
 	mode_t perm = 0600;
 	pid_t other;
 	key_t key = (key_t)-1;
 
+	/* The slides' protocol is a program of its own (slides.c). */
+	if (slides_wanted(argc, argv))
+		return slides_producer(argc, argv);
 	setproctitle_init(argc, argv, envp);
+	(void)i18n_init();
 	/* One write per message line, whoever else writes to this stderr. */
 	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	if ((ch = opt_control(argc, argv)) != 0)
@@ -1590,6 +1598,9 @@ main(int argc, char *argv[], char *envp[])
 		case 'W':
 			walk = 1;
 			break;
+		case 'S':
+			step = 1;
+			break;
 		case 'h':
 		default:
 			usage();
@@ -1609,12 +1620,24 @@ main(int argc, char *argv[], char *envp[])
 		    "use -o FILE");
 	parse_fault();
 
+	if (step && !walk)
+		errx(2, "--step goes with --walkthrough");
 	if (walk) {
-		/* The slides' own example, on the slides' terms. */
-		if (keypath == NULL)
-			errx(2, "--walkthrough needs -k FILE (the slides use "
-			    "/bin/cat)");
-		return walkthrough(keypath, proj, perm_set ? perm : 0);
+		/*
+		 * The slides' own example, on the slides' terms.  Without -k,
+		 * a key file of this user's own: a class on one machine
+		 * never shares a key (the slides' /bin/cat would).
+		 */
+		if (keypath == NULL) {
+			if (key_walk_path(keybuf, sizeof(keybuf)) == -1)
+				err(2, "default walkthrough key file path");
+			if (key_ensure_file(keybuf) == -1)
+				err(3, "key file %s: cannot create it, or it is "
+				    "not a regular file of yours; pass -k PATH",
+				    keybuf);
+			keypath = keybuf;
+		}
+		return walkthrough(keypath, proj, perm_set ? perm : 0, step);
 	}
 	if (rawkey_set && !clean)
 		errx(2, "-K goes with --clean; a run takes -k keyfile");

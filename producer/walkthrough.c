@@ -3,9 +3,14 @@
  *
  * producer --walkthrough runs the program of slides-memoria-compartida
  * ("Ejemplo", sections 1 to 3) on the slides' own terms -- a plain
- * int buffer[MAXBUF], not shmlab's ring -- and prints one line per call:
- * what it was called with, what it returned, and why that matters.  Each
- * line starts with the slide's section in brackets.
+ * int buffer[MAXBUF], not shmlab's ring -- and explains each call: what it
+ * was called with, what it returned, and why that matters.  Each call's
+ * line starts with the slide's section in brackets; every line fits in 80
+ * columns, in English or, under LANG=es_ES.UTF-8, in Spanish.  With
+ * --step it pauses after every call -- while the segment is marked for
+ * deletion too -- and shows the ipcs command to type in a second window;
+ * without it, it pauses once, where the slides call getchar().  It ends
+ * with a summary of what the kernel did at each step.
  *
  * Who creates and removes what: the walkthrough creates one segment with
  * IPC_CREAT | IPC_EXCL and removes it (IPC_RMID) on every path after
@@ -14,9 +19,11 @@
  * that attaches the segment by its key and detaches only when told to; the
  * child is reaped on every path, and killed by its pid on error.  A
  * segment that already exists under the key is described and left alone.
+ * Without -k the key file is the user's own (/tmp/shmlab-UID-walk.key),
+ * so thirty students on one machine never meet on one key.
  *
- *	producer --walkthrough -k /bin/cat
- *	echo | producer --walkthrough -k /bin/cat --perm 0640
+ *	producer --walkthrough --step
+ *	echo | producer --walkthrough -k /bin/cat -p 7 --perm 0640
  *
  * Exit status: 0 done, 3 an IPC failure or an interruption.
  */
@@ -36,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlab.h"
 #include "walkthrough.h"
 
@@ -43,12 +51,14 @@
 #define SLIDES_MAXBUF	10	/* the slides' buffer: int buffer[MAXBUF] */
 #define SLIDES_PERM	0600	/* the slides' SHM_R | SHM_W */
 #define CHILD_WAIT_MS	5000	/* bound on each answer from the child */
+#define WALK_COLS	79	/* widest line: an 80-column screen, no wrap */
+#define NOTES_MAX	16	/* calls the summary lists */
 
 #ifndef SHM_DEST
 #define SHM_DEST	01000	/* Linux: marked by IPC_RMID, still attached */
 #endif
 
-/* The slide sections each line belongs to. */
+/* The slide sections each line belongs to: the slides' own titles. */
 #define S_CREATE	"[1. Creación]"
 #define S_ATTACH	"[2. Unir]"
 #define S_MANAGE	"[3. Gestionar]"
@@ -56,11 +66,19 @@
 #define S_OJO		"[Ojo]"		/* the slides' warning about IPC_RMID */
 #define S_SUMMARY	"[Resumen]"
 
+/* One call as the summary lists it: what we called, what the kernel did. */
+struct note {
+	char		 call[96];
+	char		 effect[192];
+};
+
 /* Everything the walkthrough holds, so that one cleanup can undo it. */
 struct walk {
 	const char	*path;		/* FILEKEY */
 	int		 proj;		/* KEY, as ftok will use it */
 	mode_t		 perm;		/* --perm, or 0 */
+	int		 step;		/* --step: pause after every call */
+	int		 eof;		/* stdin ended: no more pauses */
 	key_t		 key;
 	int		 id;		/* -1 until shmget succeeds */
 	int		 removed;	/* IPC_RMID done */
@@ -70,6 +88,8 @@ struct walk {
 	pid_t		 child;		/* 0 when there is none to reap */
 	int		 ready[2];	/* child -> parent: struct child_msg */
 	int		 go[2];		/* parent -> child: "detach now" */
+	int		 nnotes;
+	struct note	 notes[NOTES_MAX];
 };
 
 /*
@@ -92,12 +112,17 @@ static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
 static struct sigaction old_stop[NSTOP], old_pipe;
 
 static void	 say(const char *, ...) __attribute__((format(printf, 1, 2)));
+static void	 wrap(const char *);
+static void	 note(struct walk *, const char *, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 static void	 on_stop(int);
 static int	 catch_signals(void);
 static void	 restore_signals(void);
 static int	 wait_readable(int, int);
+static int	 read_line(struct walk *, const char **);
+static int	 pause_step(struct walk *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static unsigned	 hexkey(key_t);
-static const char *fmt_mode(unsigned, char *, size_t);
 static const char *fmt_time(time_t, char *, size_t);
 static void	 fmt_buffer(const int *, char *, size_t);
 static void	 say_stat(const struct shmid_ds *);
@@ -111,7 +136,10 @@ static int	 step_fill(struct walk *);
 static int	 step_stat(struct walk *);
 static int	 step_set(struct walk *);
 static int	 step_wait_key(struct walk *);
-static int	 step_remove(struct walk *);
+static int	 step_fork(struct walk *);
+static int	 step_detach(struct walk *);
+static int	 step_rmid(struct walk *);
+static int	 step_last_detach(struct walk *);
 static int	 step_summary(struct walk *);
 static void	 child_main(struct walk *) __attribute__((noreturn));
 static void	 child_fail(struct walk *, struct child_msg *, const char *)
@@ -123,24 +151,91 @@ static int	 cleanup(struct walk *);
 /* The walkthrough, in the slides' order. */
 static int	(*const steps[])(struct walk *) = {
 	step_key, step_create, step_attach, step_fill, step_stat, step_set,
-	step_wait_key, step_remove, step_summary
+	step_wait_key, step_fork, step_detach, step_rmid, step_last_detach,
+	step_summary
 };
 
-/* One line of the walkthrough, flushed at once so that a pipe sees it. */
+/* Display columns of n bytes of UTF-8: one per character. */
+static size_t
+width(const char *s, size_t n)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/*
+ * Prints one paragraph within WALK_COLS columns, breaking at spaces.  The
+ * lines after the first are indented two more than the paragraph's own
+ * indent, or four when it has none, so that each call stands out.  A word
+ * longer than a line (a long path) gets a line of its own.
+ */
+static void
+wrap(const char *text)
+{
+	const char *p = text, *word;
+	size_t indent = 0, cont, col, n;
+
+	while (text[indent] == ' ')
+		indent++;
+	cont = indent > 0 ? indent + 2 : 4;
+	(void)printf("%.*s", (int)indent, text);
+	col = indent;
+	p = text + indent;
+	while (*p != '\0') {
+		for (word = p; *p != '\0' && *p != ' '; p++)
+			continue;
+		n = width(word, (size_t)(p - word));
+		if (col > indent && col + 1 + n > WALK_COLS) {
+			(void)printf("\n%*s", (int)cont, "");
+			col = cont;
+		} else if (col > indent) {
+			(void)putchar(' ');
+			col++;
+		}
+		(void)printf("%.*s", (int)(p - word), word);
+		col += n;
+		while (*p == ' ')
+			p++;
+	}
+	(void)putchar('\n');
+}
+
+/* One paragraph of the walkthrough, flushed at once so a pipe sees it. */
 static void
 say(const char *fmt, ...)
 {
+	char buf[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	(void)vprintf(fmt, ap);
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	(void)putchar('\n');
+	wrap(buf);
 	if (fflush(stdout) == EOF && !out_failed) {
 		out_failed = 1;
-		warn("writing the walkthrough to stdout; stopping and removing "
-		    "what it created");
+		warn("%s", _("writing the walkthrough to stdout; stopping and "
+		    "removing what it created"));
 	}
+}
+
+/* Records a call and what the kernel did, for the final summary. */
+static void
+note(struct walk *w, const char *call, const char *fmt, ...)
+{
+	struct note *n;
+	va_list ap;
+
+	if (w->nnotes == NOTES_MAX)
+		return;
+	n = &w->notes[w->nnotes++];
+	(void)snprintf(n->call, sizeof(n->call), "%s", call);
+	va_start(ap, fmt);
+	(void)vsnprintf(n->effect, sizeof(n->effect), fmt, ap);
+	va_end(ap);
 }
 
 static void
@@ -260,28 +355,13 @@ hexkey(key_t key)
 	return (unsigned)(uint32_t)key;
 }
 
-/* The mode as ipcs would explain it: perms, and "dest" once marked. */
-static const char *
-fmt_mode(unsigned mode, char *buf, size_t len)
-{
-	if (mode & SHM_DEST)
-		(void)snprintf(buf, len, "%05o (%04o | SHM_DEST %05o: ipcs "
-		    "shows status \"dest\")", mode & 07777, mode & 0777,
-		    SHM_DEST);
-	else if (mode & ~0777u)
-		(void)snprintf(buf, len, "%05o", mode & 07777);
-	else
-		(void)snprintf(buf, len, "%04o", mode & 0777);
-	return buf;
-}
-
 static const char *
 fmt_time(time_t t, char *buf, size_t len)
 {
 	struct tm tm;
 
 	if (t == 0)
-		return "never";
+		return _("never");
 	if (localtime_r(&t, &tm) == NULL ||
 	    strftime(buf, len, "%H:%M:%S", &tm) == 0)
 		(void)snprintf(buf, len, "%lld", (long long)t);
@@ -304,25 +384,6 @@ fmt_buffer(const int *b, char *buf, size_t len)
 	}
 }
 
-/* The IPC_STAT fields the slides name, on one indented line. */
-static void
-say_stat(const struct shmid_ds *ds)
-{
-	char mode[96], at[32], dt[32], ct[32];
-
-	/* glibc and musl call the key __key; Linux zeroes it on IPC_RMID. */
-	say("    size %zu, key 0x%08x, creator pid %ld%s, last pid %ld, "
-	    "nattch %lu, mode %s, owner uid %lu, attached %s, detached %s, "
-	    "changed %s", (size_t)ds->shm_segsz, hexkey(ds->shm_perm.__key),
-	    (long)ds->shm_cpid, ds->shm_cpid == getpid() ? " (us)" : "",
-	    (long)ds->shm_lpid, (unsigned long)ds->shm_nattch,
-	    fmt_mode((unsigned)ds->shm_perm.mode, mode, sizeof(mode)),
-	    (unsigned long)ds->shm_perm.uid,
-	    fmt_time(ds->shm_atime, at, sizeof(at)),
-	    fmt_time(ds->shm_dtime, dt, sizeof(dt)),
-	    fmt_time(ds->shm_ctime, ct, sizeof(ct)));
-}
-
 static int
 stat_seg(const struct walk *w, struct shmid_ds *ds)
 {
@@ -334,17 +395,18 @@ stat_seg(const struct walk *w, struct shmid_ds *ds)
 }
 
 /*
- * Shows the kernel's own line for the segment from /proc/sysvipc/shm,
- * under its header.  Returns 1 if there is one, 0 if not, -1 when the
- * file cannot be read (not Linux, or no /proc).
+ * Shows the kernel's own line for the segment from /proc/sysvipc/shm, as
+ * name=value pairs (the file's lines are too wide for 80 columns).
+ * Returns 1 if there is one, 0 if not, -1 when the file cannot be read
+ * (not Linux, or no /proc).
  */
 static int
 proc_line(int id, int show)
 {
 	FILE *fp;
-	char hdr[512], line[512];
-	size_t n;
-	int lid, found = 0;
+	char hdr[512], line[512], out[512], *hs, *ls, *h, *v;
+	size_t off = 0;
+	int lid, found = 0, i;
 
 	if ((fp = fopen("/proc/sysvipc/shm", "r")) == NULL) {
 		if (show)
@@ -359,18 +421,105 @@ proc_line(int id, int show)
 			}
 	}
 	if (ferror(fp))
-		warn("reading /proc/sysvipc/shm");
+		warn(_("reading /proc/sysvipc/shm"));
 	(void)fclose(fp);
-	if (found && show) {
-		for (n = strlen(hdr); n > 0 && hdr[n - 1] <= ' '; n--)
-			hdr[n - 1] = '\0';
-		for (n = strlen(line); n > 0 && line[n - 1] <= ' '; n--)
-			line[n - 1] = '\0';
-		say("    /proc/sysvipc/shm:");
-		say("    %s", hdr);
-		say("    %s", line);
+	if (!found || !show)
+		return found;
+	/* The first seven columns: key shmid perms size cpid lpid nattch. */
+	out[0] = '\0';
+	h = strtok_r(hdr, " \t\n", &hs);
+	v = strtok_r(line, " \t\n", &ls);
+	for (i = 0; i < 7 && h != NULL && v != NULL && off < sizeof(out);
+	    i++) {
+		off += (size_t)snprintf(out + off, sizeof(out) - off, " %s=%s",
+		    h, v);
+		h = strtok_r(NULL, " \t\n", &hs);
+		v = strtok_r(NULL, " \t\n", &ls);
 	}
+	say("    /proc/sysvipc/shm:%s", out);
 	return found;
+}
+
+/*
+ * Reads one line straight from fd 0 -- nothing else reads stdin -- so that
+ * the wait can also end on a signal.  End of file counts as Enter, so a
+ * pipe or /dev/null drives the walkthrough, and ends every later pause.
+ * Returns 0 with how set, -1 when stopped.
+ */
+static int
+read_line(struct walk *w, const char **how)
+{
+	ssize_t n;
+	char c;
+
+	*how = NULL;
+	while (*how == NULL) {
+		if (wait_readable(STDIN_FILENO, -1) != 1)
+			return -1;
+		n = read(STDIN_FILENO, &c, 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			warn("%s", _("reading stdin; taking that as the key "
+			    "press"));
+			*how = _("stdin failed");
+			w->eof = 1;
+		} else if (n == 0) {
+			*how = _("end of file on stdin");
+			w->eof = 1;
+		} else if (c == '\n')
+			*how = _("key pressed");
+	}
+	return 0;
+}
+
+/*
+ * --step: the ipcs command that shows this step from a second window,
+ * then a wait for Enter.  Without --step, or once stdin has ended, it
+ * only returns.
+ */
+static int
+pause_step(struct walk *w, const char *fmt, ...)
+{
+	char cmd[160];
+	const char *how;
+	va_list ap;
+
+	if (!w->step || w->eof)
+		return 0;
+	va_start(ap, fmt);
+	(void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	say(_("  >> in another window: %s"), cmd);
+	(void)printf("%s", _("  >> Enter: next step "));
+	(void)fflush(stdout);
+	if (read_line(w, &how) == -1)
+		return -1;
+	(void)putchar('\n');
+	return 0;
+}
+
+/* The IPC_STAT fields the slides name, a few per line. */
+static void
+say_stat(const struct shmid_ds *ds)
+{
+	char at[32], dt[32], ct[32];
+	unsigned mode = (unsigned)ds->shm_perm.mode;
+
+	/* glibc and musl call the key __key; Linux zeroes it on IPC_RMID. */
+	say(_("    size %zu bytes, key 0x%08x, nattch %lu, mode %04o,"),
+	    (size_t)ds->shm_segsz, hexkey(ds->shm_perm.__key),
+	    (unsigned long)ds->shm_nattch, mode & 0777);
+	if (mode & SHM_DEST)
+		say(_("    mode %05o = %04o | SHM_DEST %05o: ipcs shows status "
+		    "\"dest\","), mode & 07777, mode & 0777, SHM_DEST);
+	say(_("    creator pid %ld%s, last pid %ld, owner uid %lu,"),
+	    (long)ds->shm_cpid, ds->shm_cpid == getpid() ? _(" (us)") : "",
+	    (long)ds->shm_lpid, (unsigned long)ds->shm_perm.uid);
+	say(_("    attached %s, detached %s, changed %s"),
+	    fmt_time(ds->shm_atime, at, sizeof(at)),
+	    fmt_time(ds->shm_dtime, dt, sizeof(dt)),
+	    fmt_time(ds->shm_ctime, ct, sizeof(ct)));
 }
 
 /*
@@ -383,80 +532,78 @@ explain_eexist(const struct walk *w)
 	struct shmid_ds ds;
 	int id;
 
-	id = shmget(w->key, 0, 0);
-	if (id == -1) {
-		warn("shmget(0x%08x, IPC_CREAT|IPC_EXCL) said EEXIST, but the "
-		    "segment cannot be opened to say whose it is", hexkey(w->key));
-		warnx("use another -p proj_id or -k file; nothing was touched");
+	if ((id = shmget(w->key, 0, 0)) == -1 ||
+	    shmctl(id, IPC_STAT, &ds) == -1) {
+		warn(_("shmget(0x%08x, IPC_CREAT|IPC_EXCL) said EEXIST, but the "
+		    "segment cannot be opened to say whose it is; use another "
+		    "-p proj_id or -k file; nothing was touched"),
+		    hexkey(w->key));
 		return;
 	}
-	if (shmctl(id, IPC_STAT, &ds) == -1) {
-		warn("shmctl(%d, IPC_STAT) on the segment already under key "
-		    "0x%08x", id, hexkey(w->key));
-		warnx("use another -p proj_id or -k file; nothing was touched");
-		return;
-	}
-	warnx("shmget(0x%08x, %zu, IPC_CREAT|IPC_EXCL|0600): EEXIST: segment "
-	    "id %d already uses this key (%zu bytes, creator pid %ld %s, "
-	    "%lu attached, owner uid %lu, mode %04o)", hexkey(w->key),
+	warnx(_("shmget(0x%08x, %zu, IPC_CREAT|IPC_EXCL|0600): EEXIST: segment "
+	    "id %d already uses this key (%zu bytes, creator pid %ld %s, %lu "
+	    "attached, owner uid %lu, mode %04o)"), hexkey(w->key),
 	    sizeof(int) * SLIDES_MAXBUF, id, (size_t)ds.shm_segsz,
-	    (long)ds.shm_cpid, pid_alive(ds.shm_cpid) ? "still running" :
-	    "gone", (unsigned long)ds.shm_nattch,
+	    (long)ds.shm_cpid, pid_alive(ds.shm_cpid) ? _("still running") :
+	    _("gone"), (unsigned long)ds.shm_nattch,
 	    (unsigned long)ds.shm_perm.uid, (unsigned)ds.shm_perm.mode & 0777);
 	if (pid_alive(ds.shm_cpid))
-		warnx("pid %ld still runs (another walkthrough waiting at its "
+		warnx(_("pid %ld still runs (another walkthrough waiting at its "
 		    "key prompt?): let it finish, or use another -p proj_id; "
-		    "nothing was touched", (long)ds.shm_cpid);
+		    "nothing was touched"), (long)ds.shm_cpid);
 	else if (ds.shm_nattch > 0)
-		warnx("its creator is gone but %lu process%s still attached: "
-		    "find them with 'ipcs -m -p', or use another -p proj_id; "
-		    "nothing was touched", (unsigned long)ds.shm_nattch,
-		    ds.shm_nattch == 1 ? " is" : "es are");
+		warnx(_("its creator is gone but %lu processes are still "
+		    "attached: find them with 'ipcs -m -p', or use another -p "
+		    "proj_id; nothing was touched"),
+		    (unsigned long)ds.shm_nattch);
 	else
-		warnx("its creator is gone and nothing is attached: a stale "
+		warnx(_("its creator is gone and nothing is attached: a stale "
 		    "segment of a crashed run; look at it with 'ipcs -m -i %d', "
 		    "remove it with 'ipcrm -m %d' and run again; nothing was "
-		    "touched", id, id);
+		    "touched"), id, id);
 }
 
 /* 1. The key: ftok(FILEKEY, KEY). */
 static int
 step_key(struct walk *w)
 {
+	char call[96];
 	key_t big, small;
 
 	if ((w->key = ftok(w->path, w->proj)) == (key_t)-1) {
-		warn("ftok(\"%s\", %d): the key file must exist and be "
-		    "readable (the slides use /bin/cat)", w->path, w->proj);
+		warn(_("ftok(\"%s\", %d): the key file must exist and be "
+		    "readable"), w->path, w->proj);
 		return -1;
 	}
-	say("%s ftok(\"%s\", %d) = key 0x%08x: the name every process uses "
-	    "to find the segment, made from the file's device and inode and "
-	    "the proj_id (a key_t, not the slide's int)", S_CREATE, w->path,
-	    w->proj, hexkey(w->key));
+	(void)snprintf(call, sizeof(call), "ftok(\"%s\", %d) = 0x%08x",
+	    w->path, w->proj, hexkey(w->key));
+	say("%s %s", S_CREATE, call);
+	say(_("    the key: the name every process uses to find the segment, "
+	    "made from the file's device and inode and the proj_id (a key_t, "
+	    "not the slide's int)"));
+	note(w, call, "%s", _("no system call on the segment: stat() of the "
+	    "file"));
 	/* Only a demonstration: the key we use is the one above. */
-	if ((big = ftok(w->path, SLIDES_KEY)) == (key_t)-1) {
+	if ((big = ftok(w->path, SLIDES_KEY)) == (key_t)-1 ||
+	    (small = ftok(w->path, SLIDES_KEY & 0xff)) == (key_t)-1) {
 		warn("ftok(\"%s\", %d)", w->path, SLIDES_KEY);
 		return -1;
 	}
-	if ((small = ftok(w->path, SLIDES_KEY & 0xff)) == (key_t)-1) {
-		warn("ftok(\"%s\", %d)", w->path, SLIDES_KEY & 0xff);
-		return -1;
-	}
 	if (big == small)
-		say("%s ftok(\"%s\", %d) = 0x%08x = ftok(\"%s\", %d): ftok "
+		say(_("    ftok(\"%s\", %d) = 0x%08x = ftok(\"%s\", %d): ftok "
 		    "keeps only the low 8 bits of proj_id, so the slides' KEY "
-		    "%d acts as %d & 0xff = %d; shmlab takes -p 1..255 "
-		    "(default %d)", S_CREATE, w->path, SLIDES_KEY, hexkey(big),
-		    w->path, SLIDES_KEY & 0xff, SLIDES_KEY, SLIDES_KEY,
-		    SLIDES_KEY & 0xff, SHM_PROJ_ID);
+		    "%d acts as %d & 0xff = %d; shmlab takes -p 1..255"),
+		    w->path, SLIDES_KEY, hexkey(big), w->path,
+		    SLIDES_KEY & 0xff, SLIDES_KEY, SLIDES_KEY,
+		    SLIDES_KEY & 0xff);
 	else
-		say("%s ftok(\"%s\", %d) = 0x%08x but ftok(\"%s\", %d) = "
-		    "0x%08x: this libc keeps more than 8 bits of proj_id, but "
-		    "POSIX promises only 8, so shmlab takes -p 1..255",
-		    S_CREATE, w->path, SLIDES_KEY, hexkey(big), w->path,
+		say(_("    ftok(\"%s\", %d) = 0x%08x but ftok(\"%s\", %d) = "
+		    "0x%08x: this libc keeps more than the low 8 bits of "
+		    "proj_id, but POSIX promises only 8, so shmlab takes -p "
+		    "1..255"), w->path, SLIDES_KEY, hexkey(big), w->path,
 		    SLIDES_KEY & 0xff, hexkey(small));
-	return 0;
+	return pause_step(w, "ipcs -m | grep -i 0x%08x  %s", hexkey(w->key),
+	    _("(nothing yet)"));
 }
 
 /* 1. shmget(key, sizeof(int) * MAXBUF, IPC_CREAT | IPC_EXCL | perms). */
@@ -464,43 +611,51 @@ static int
 step_create(struct walk *w)
 {
 	size_t size = sizeof(int) * SLIDES_MAXBUF;
+	char call[96];
 
 	if ((w->id = shmget(w->key, size, IPC_CREAT | IPC_EXCL |
 	    SLIDES_PERM)) == -1) {
 		if (errno == EEXIST)
 			explain_eexist(w);
 		else
-			warn("shmget(0x%08x, %zu, IPC_CREAT|IPC_EXCL|0600) for "
-			    "%s: cannot create the segment (see ipcs -m -l for "
-			    "the limits)", hexkey(w->key), size, w->path);
+			warn(_("shmget(0x%08x, %zu, IPC_CREAT|IPC_EXCL|0600) "
+			    "for %s: cannot create the segment (see ipcs -m -l "
+			    "for the limits)"), hexkey(w->key), size, w->path);
 		return -1;
 	}
-	say("%s shmget(0x%08x, %zu, IPC_CREAT|IPC_EXCL|0600) = id %d: a new "
-	    "segment of sizeof(int) * MAXBUF = %zu bytes; IPC_EXCL makes an "
-	    "existing one an error (EEXIST) instead of silently sharing it; "
-	    "0600 is the slides' SHM_R|SHM_W", S_CREATE, hexkey(w->key), size,
-	    w->id, size);
-	return 0;
+	(void)snprintf(call, sizeof(call), "shmget(0x%08x, %zu, "
+	    "IPC_CREAT|IPC_EXCL|0600) = %d", hexkey(w->key), size, w->id);
+	say("%s %s", S_CREATE, call);
+	say(_("    a new segment, id %d, of sizeof(int) * MAXBUF = %zu bytes; "
+	    "IPC_EXCL makes an existing one an error (EEXIST) instead of "
+	    "silently sharing it; 0600 is the slides' SHM_R|SHM_W"), w->id,
+	    size);
+	note(w, call, _("created segment %d, %zu bytes, nattch 0"), w->id,
+	    size);
+	return pause_step(w, "ipcs -m -i %d", w->id);
 }
 
 /* 2. shmat(id, 0, 0). */
 static int
 step_attach(struct walk *w)
 {
+	char call[96];
 	void *p;
 
 	if ((p = shmat(w->id, NULL, 0)) == (void *)-1) {
-		warn("shmat(%d, 0, 0) on the segment just created", w->id);
+		warn(_("shmat(%d, 0, 0) on the segment just created"), w->id);
 		return -1;
 	}
 	w->buffer = p;
 	w->addr = p;
 	w->attached = 1;
-	say("%s shmat(%d, 0, 0) = %p: address 0 lets the kernel choose where "
-	    "the segment appears in our address space; shmat fails with "
-	    "(void *)-1, never NULL, so the slide's \"buffer == NULL\" check "
-	    "would miss every error", S_ATTACH, w->id, p);
-	return 0;
+	(void)snprintf(call, sizeof(call), "shmat(%d, 0, 0) = %p", w->id, p);
+	say("%s %s", S_ATTACH, call);
+	say(_("    address 0 lets the kernel choose where the segment appears "
+	    "in our address space; shmat fails with (void *)-1, never NULL, "
+	    "so the slide's \"buffer == NULL\" check would miss every error"));
+	note(w, call, "%s", _("mapped it into our memory: nattch 1"));
+	return pause_step(w, "ipcs -m -i %d  %s", w->id, _("(nattch=1)"));
 }
 
 /* 3. for (i = 0; i < MAXBUF; i++) buffer[i] = i. */
@@ -513,10 +668,13 @@ step_fill(struct walk *w)
 	for (i = 0; i < SLIDES_MAXBUF; i++)
 		w->buffer[i] = i;
 	fmt_buffer(w->buffer, buf, sizeof(buf));
-	say("%s for (i = 0; i < MAXBUF; i++) buffer[i] = i: buffer = {%s}; "
-	    "plain stores, no system call: every process attached sees them",
-	    S_MANAGE, buf);
-	return 0;
+	say("%s for (i = 0; i < MAXBUF; i++) buffer[i] = i", S_MANAGE);
+	say(_("    buffer = {%s}: plain stores, no system call: every process "
+	    "attached sees them"), buf);
+	note(w, "buffer[i] = i", "%s", _("nothing: plain stores into the "
+	    "segment"));
+	return pause_step(w, "ipcs -m -i %d  %s", w->id,
+	    _("(unchanged: no call)"));
 }
 
 /* 3. shmctl(id, IPC_STAT, &ds). */
@@ -524,14 +682,19 @@ static int
 step_stat(struct walk *w)
 {
 	struct shmid_ds ds;
+	char call[96];
 
 	if (stat_seg(w, &ds) == -1)
 		return -1;
-	say("%s shmctl(%d, IPC_STAT, &ds) = 0: the kernel's record of the "
-	    "segment: its size, who created it, who attached or detached it "
-	    "last, how many are attached (nattch)", S_MANAGE, w->id);
+	(void)snprintf(call, sizeof(call), "shmctl(%d, IPC_STAT, &ds) = 0",
+	    w->id);
+	say("%s %s", S_MANAGE, call);
+	say(_("    the kernel's record of the segment: its size, who created "
+	    "it, who attached or detached it last, how many are attached "
+	    "(nattch)"));
 	say_stat(&ds);
-	return 0;
+	note(w, call, "%s", _("copied its record (struct shmid_ds) to us"));
+	return pause_step(w, "ipcs -m -i %d", w->id);
 }
 
 /* 3. shmctl(id, IPC_SET, &ds), only with --perm. */
@@ -539,11 +702,12 @@ static int
 step_set(struct walk *w)
 {
 	struct shmid_ds ds;
+	char call[96];
 	unsigned before;
 
 	if (w->perm == 0) {
-		say("%s shmctl(IPC_SET) skipped: run with --perm MODE (e.g. "
-		    "0640) to change the mode after creation", S_MANAGE);
+		say(_("%s shmctl(IPC_SET) skipped: run with --perm MODE (e.g. "
+		    "0640) to change the mode after creation"), S_MANAGE);
 		return 0;
 	}
 	if (stat_seg(w, &ds) == -1)
@@ -551,55 +715,42 @@ step_set(struct walk *w)
 	before = (unsigned)ds.shm_perm.mode & 0777;
 	ds.shm_perm.mode = w->perm;
 	if (shmctl(w->id, IPC_SET, &ds) == -1) {
-		warn("shmctl(%d, IPC_SET, mode %04o) on the walkthrough's "
-		    "segment", w->id, (unsigned)w->perm);
+		warn(_("shmctl(%d, IPC_SET, mode %04o) on the walkthrough's "
+		    "segment"), w->id, (unsigned)w->perm);
 		return -1;
 	}
-	say("%s shmctl(%d, IPC_SET, &ds) with mode %04o = 0: IPC_SET writes "
-	    "the owner's uid, gid and mode from ds (only the owner, the "
-	    "creator or root may); mode %04o -> %04o", S_MANAGE, w->id,
-	    (unsigned)w->perm, before, (unsigned)w->perm);
+	(void)snprintf(call, sizeof(call), "shmctl(%d, IPC_SET, &ds) = 0",
+	    w->id);
+	say("%s %s", S_MANAGE, call);
+	say(_("    IPC_SET writes the owner's uid, gid and mode from ds (only "
+	    "the owner, the creator or root may): mode %04o -> %04o"), before,
+	    (unsigned)w->perm);
 	if (stat_seg(w, &ds) == -1)
 		return -1;
-	say("%s shmctl(%d, IPC_STAT, &ds) = 0 again: mode %04o now, and "
-	    "\"changed\" is the time of this IPC_SET", S_MANAGE, w->id,
+	say(_("    shmctl(%d, IPC_STAT) again: mode %04o now, and \"changed\" "
+	    "is the time of this IPC_SET"), w->id,
 	    (unsigned)ds.shm_perm.mode & 0777);
 	say_stat(&ds);
-	return 0;
+	note(w, call, _("changed the mode: %04o -> %04o"), before,
+	    (unsigned)w->perm);
+	return pause_step(w, "ipcs -m -i %d", w->id);
 }
 
-/*
- * 3. "The daemon executes until press some character": c = getchar().
- * Reads a line straight from fd 0 -- nothing else reads stdin -- so the
- * wait can also end on a signal; end of file counts as the key press, so
- * a pipe or /dev/null drives it.
- */
+/* 3. "The daemon executes until press some character": c = getchar(). */
 static int
 step_wait_key(struct walk *w)
 {
-	const char *how = NULL;
-	ssize_t n;
-	char c;
+	const char *how;
 
-	say("%s the daemon runs until you press a key (the slides' c = "
-	    "getchar()): segment %d stays in place meanwhile -- look at it "
-	    "with 'ipcs -m -i %d' from another terminal; press Enter to go on",
-	    S_MANAGE, w->id, w->id);
-	while (how == NULL) {
-		if (wait_readable(STDIN_FILENO, -1) != 1)
-			return -1;
-		n = read(STDIN_FILENO, &c, 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			warn("reading stdin; taking that as the key press");
-			how = "stdin failed";
-		} else if (n == 0)
-			how = "end of file on stdin";
-		else if (c == '\n')
-			how = "key pressed";
-	}
-	say("%s %s: on to the teardown", S_MANAGE, how);
+	say(_("%s c = getchar(): the daemon runs until you press a key; "
+	    "segment %d stays in place meanwhile: look at it with 'ipcs -m -i "
+	    "%d' from another window; press Enter to go on"), S_MANAGE,
+	    w->id, w->id);
+	if (w->eof)
+		how = _("end of file on stdin");
+	else if (read_line(w, &how) == -1)
+		return -1;
+	say(_("%s %s: on to the teardown"), S_MANAGE, how);
 	return 0;
 }
 
@@ -689,32 +840,33 @@ child_read(struct walk *w, struct child_msg *m)
 }
 
 /*
- * 4a and 4b, and the slides' "Ojo": IPC_RMID only marks a segment that a
- * process still has attached.
+ * The slides' "Ojo": IPC_RMID only marks a segment that a process still
+ * has attached.  A second process attaches it by its key first.
  */
 static int
-step_remove(struct walk *w)
+step_fork(struct walk *w)
 {
 	struct shmid_ds ds;
 	struct child_msg m;
-	char buf[128];
-	int fds[2], st, r;
+	char call[96];
+	int fds[2];
 	pid_t pid;
 
 	if (pipe(fds) == -1) {
-		warn("pipe for the child");
+		warn(_("pipe for the child"));
 		return -1;
 	}
 	w->ready[0] = fds[0];
 	w->ready[1] = fds[1];
 	if (pipe(fds) == -1) {
-		warn("pipe for the child");
+		warn(_("pipe for the child"));
 		return -1;
 	}
 	w->go[0] = fds[0];
 	w->go[1] = fds[1];
 	if ((pid = fork()) == -1) {
-		warn("fork of the child that keeps segment %d attached", w->id);
+		warn(_("fork of the child that keeps segment %d attached"),
+		    w->id);
 		return -1;
 	}
 	if (pid == 0)
@@ -724,59 +876,103 @@ step_remove(struct walk *w)
 	close_fd(&w->go[0]);
 	if (child_read(w, &m) == -1)
 		return -1;
-	say("%s fork() = pid %ld, a second process: shmget(0x%08x, 0, 0) = "
-	    "id %d finds the segment by its key, shmat(%d, 0, SHM_RDONLY) = "
-	    "%p attaches it", S_OJO, (long)pid, hexkey(w->key), m.id, m.id,
+	(void)snprintf(call, sizeof(call), "fork() = %ld; shmget(0x%08x, 0, "
+	    "0) = %d; shmat(%d, 0, SHM_RDONLY)", (long)pid, hexkey(w->key),
+	    m.id, m.id);
+	say(_("%s fork() = pid %ld, a second process: shmget(0x%08x, 0, 0) = "
+	    "%d finds the segment by its key, shmat(%d, 0, SHM_RDONLY) = %p "
+	    "attaches it"), S_OJO, (long)pid, hexkey(w->key), m.id, m.id,
 	    m.addr);
 	if (stat_seg(w, &ds) == -1)
 		return -1;
-	say("%s shmctl(%d, IPC_STAT) = 0: nattch %lu, us and the child",
-	    S_OJO, w->id, (unsigned long)ds.shm_nattch);
+	say(_("    shmctl(%d, IPC_STAT) = 0: nattch %lu, us and the child"),
+	    w->id, (unsigned long)ds.shm_nattch);
+	note(w, call, _("a second process attached it: nattch %lu"),
+	    (unsigned long)ds.shm_nattch);
+	return pause_step(w, "ipcs -m -i %d  %s", w->id, _("(nattch=2)"));
+}
+
+/* 4a. shmdt(buffer): we let go; the child is still attached. */
+static int
+step_detach(struct walk *w)
+{
+	char call[96];
 
 	if (shmdt(w->buffer) == -1) {
-		warn("shmdt(%p) of segment %d", w->addr, w->id);
+		warn(_("shmdt(%p) of segment %d"), w->addr, w->id);
 		return -1;
 	}
 	w->attached = 0;
-	say("%s shmdt(%p) = 0: we are detached; that destroys nothing, and "
-	    "the child is still attached", S_DETACH, w->addr);
+	(void)snprintf(call, sizeof(call), "shmdt(%p) = 0", w->addr);
+	say("%s %s", S_DETACH, call);
+	say(_("    we are detached; that destroys nothing, and the child is "
+	    "still attached"));
+	note(w, call, "%s", _("unmapped it from our memory: nattch 1"));
+	return pause_step(w, "ipcs -m -i %d  %s", w->id, _("(nattch=1)"));
+}
+
+/* 4b. shmctl(IPC_RMID) while the child is attached: only a mark. */
+static int
+step_rmid(struct walk *w)
+{
+	struct shmid_ds ds;
+	char call[96];
+	int r;
 
 	if (shmctl(w->id, IPC_RMID, NULL) == -1) {
-		warn("shmctl(%d, IPC_RMID) while the child is attached; "
-		    "trying again after killing it", w->id);
+		warn(_("shmctl(%d, IPC_RMID) while the child is attached"),
+		    w->id);
 		return -1;
 	}
 	w->removed = 1;
-	say("%s shmctl(%d, IPC_RMID, NULL) = 0, but \"shmctl() no elimina el "
-	    "segmento, lo marca para ser eliminado\": the child is still "
-	    "attached, so the kernel only marks it", S_OJO, w->id);
+	(void)snprintf(call, sizeof(call), "shmctl(%d, IPC_RMID, NULL) = 0",
+	    w->id);
+	say("%s %s", S_OJO, call);
+	say(_("    \"shmctl() no elimina el segmento, lo marca para ser "
+	    "eliminado\": the child is still attached, so the kernel only "
+	    "marks it"));
 	if (stat_seg(w, &ds) == -1)
 		return -1;
-	say("%s shmctl(%d, IPC_STAT) = 0 still: SHM_DEST in the mode, nattch "
-	    "%lu, key 0x%08x (IPC_PRIVATE: Linux frees the key on IPC_RMID)",
-	    S_OJO, w->id, (unsigned long)ds.shm_nattch,
+	say(_("    shmctl(%d, IPC_STAT) = 0 still: SHM_DEST in the mode, "
+	    "nattch %lu, key 0x%08x (IPC_PRIVATE: Linux frees the key on "
+	    "IPC_RMID)"), w->id, (unsigned long)ds.shm_nattch,
 	    hexkey(ds.shm_perm.__key));
 	say_stat(&ds);
 	(void)proc_line(w->id, 1);
 	if ((r = shmget(w->key, 0, 0)) == -1)
-		say("%s shmget(0x%08x, 0, 0) = -1 (%s): no process can find "
-		    "the marked segment by its key any more; a new "
-		    "shmget(IPC_CREAT) would make a fresh one", S_OJO,
+		say(_("    shmget(0x%08x, 0, 0) = -1 (%s): the key no longer "
+		    "finds the marked segment; a process that has its id can "
+		    "still attach it (Linux allows that), and a new "
+		    "shmget(IPC_CREAT) would make a fresh one"),
 		    hexkey(w->key), strerror(errno));
 	else
-		say("%s shmget(0x%08x, 0, 0) = id %d: another segment has "
-		    "taken the key already", S_OJO, hexkey(w->key), r);
+		say(_("    shmget(0x%08x, 0, 0) = %d: another segment has taken "
+		    "the key already"), hexkey(w->key), r);
+	note(w, call, _("marked it (dest), key freed; still there: nattch "
+	    "%lu"), (unsigned long)ds.shm_nattch);
+	return pause_step(w, "ipcs -m  %s", _("(key 0x00000000, status "
+	    "dest)"));
+}
 
-	/* Tell the child to detach, and wait for it to have done so. */
+/* The child detaches and exits: the kernel destroys the segment. */
+static int
+step_last_detach(struct walk *w)
+{
+	struct shmid_ds ds;
+	struct child_msg m;
+	char buf[128], call[96];
+	int st;
+	pid_t pid;
+
 	if (write(w->go[1], "d", 1) != 1) {
-		warn("telling child pid %ld to detach", (long)w->child);
+		warn(_("telling child pid %ld to detach"), (long)w->child);
 		return -1;
 	}
 	if (child_read(w, &m) == -1)
 		return -1;
 	fmt_buffer(m.buffer, buf, sizeof(buf));
-	say("%s child pid %ld: after IPC_RMID it still read buffer = {%s}, "
-	    "then shmdt(%p) = 0 dropped the last attachment", S_OJO,
+	say(_("%s child pid %ld: after IPC_RMID it still read buffer = {%s}, "
+	    "then shmdt(%p) = 0 dropped the last attachment"), S_OJO,
 	    (long)w->child, buf, m.addr);
 	while ((pid = waitpid(w->child, &st, 0)) == -1 && errno == EINTR)
 		continue;
@@ -786,42 +982,48 @@ step_remove(struct walk *w)
 	}
 	w->child = 0;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		warnx("child pid %ld ended with status 0x%x", (long)pid, st);
+		warnx(_("child pid %ld ended with status 0x%x"), (long)pid, st);
 		return -1;
 	}
-	say("%s waitpid(%ld) = %ld, exit status 0: the last attached process "
-	    "is gone", S_OJO, (long)pid, (long)pid);
 	if (shmctl(w->id, IPC_STAT, &ds) == 0) {
-		warnx("segment %d still exists with nattch %lu after its last "
-		    "detach; remove it with 'ipcrm -m %d'", w->id,
+		warnx(_("segment %d still exists with nattch %lu after its last "
+		    "detach; remove it with 'ipcrm -m %d'"), w->id,
 		    (unsigned long)ds.shm_nattch, w->id);
 		return -1;
 	}
 	if (errno != EINVAL && errno != EIDRM) {
-		warn("shmctl(%d, IPC_STAT) after the last detach", w->id);
+		warn(_("shmctl(%d, IPC_STAT) after the last detach"), w->id);
 		return -1;
 	}
-	say("%s shmctl(%d, IPC_STAT) = -1 (%s): the segment is gone; the "
-	    "kernel destroyed it when nattch reached 0%s", S_OJO, w->id,
-	    strerror(errno), proc_line(w->id, 0) == 0 ?
-	    ", and /proc/sysvipc/shm has no line for it" : "");
-	return 0;
+	say(_("    waitpid(%ld) = %ld; shmctl(%d, IPC_STAT) = -1 (%s): the "
+	    "segment is gone: the kernel destroyed it when nattch reached 0%s"),
+	    (long)pid, (long)pid, w->id, strerror(errno),
+	    proc_line(w->id, 0) == 0 ? _(", and /proc/sysvipc/shm has no line "
+	    "for it") : "");
+	(void)snprintf(call, sizeof(call), _("child: shmdt(%p) = 0, exit"),
+	    m.addr);
+	note(w, call, "%s", _("nattch 0: the kernel destroyed the segment"));
+	return pause_step(w, "ipcs -m -i %d  %s", w->id, _("(not found)"));
 }
 
-/* The slides' "Resumen de las operaciones con memoria compartida". */
+/*
+ * What the kernel did at each step, and the slides' "Resumen de las
+ * operaciones con memoria compartida".
+ */
 static int
 step_summary(struct walk *w)
 {
-	say("%s 1. Crear una key: ftok(\"%s\", %d) = 0x%08x", S_SUMMARY,
-	    w->path, w->proj, hexkey(w->key));
-	say("%s 2. Crear el segmento: shmget(0x%08x, %zu, "
-	    "IPC_CREAT|IPC_EXCL|0600) = id %d", S_SUMMARY, hexkey(w->key),
-	    sizeof(int) * SLIDES_MAXBUF, w->id);
-	say("%s 3. Operar: shmat(%d, 0, 0) = %p, then buffer[i] = i through "
-	    "that pointer", S_SUMMARY, w->id, w->addr);
-	say("%s 4. Destruir: 4a. shmdt() detaches, 4b. shmctl(IPC_RMID) marks; "
-	    "the kernel removes the segment when the last process detaches",
-	    S_SUMMARY);
+	int i;
+
+	say(_("%s what the kernel did at each call:"), S_SUMMARY);
+	for (i = 0; i < w->nnotes; i++) {
+		say("  %2d. %s", i + 1, w->notes[i].call);
+		say("      -> %s", w->notes[i].effect);
+	}
+	say(_("%s 1. key: ftok()  2. create: shmget(IPC_CREAT)  3. use: "
+	    "shmat() and plain stores  4. destroy: 4a. shmdt() detaches, 4b. "
+	    "shmctl(IPC_RMID) marks; the kernel removes the segment when the "
+	    "last process detaches"), S_SUMMARY);
 	return 0;
 }
 
@@ -879,7 +1081,7 @@ cleanup(struct walk *w)
 }
 
 int
-walkthrough(const char *keypath, int proj, mode_t perm)
+walkthrough(const char *keypath, int proj, mode_t perm, int step)
 {
 	struct walk w;
 	size_t i;
@@ -889,12 +1091,14 @@ walkthrough(const char *keypath, int proj, mode_t perm)
 	w.path = keypath;
 	w.proj = proj;
 	w.perm = perm;
+	w.step = step;
 	w.id = -1;
 	w.ready[0] = w.ready[1] = w.go[0] = w.go[1] = -1;
 	if (catch_signals() == -1)
 		return 3;
-	say("shmlab walkthrough of the slides' example (Memoria Compartida): "
-	    "FILEKEY \"%s\", KEY %d, MAXBUF %d", keypath, proj, SLIDES_MAXBUF);
+	say(_("shmlab walkthrough of the slides' example (Memoria Compartida): "
+	    "FILEKEY \"%s\", KEY %d, MAXBUF %d%s"), keypath, proj,
+	    SLIDES_MAXBUF, step ? _("; --step: Enter after every call") : "");
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
 		if (steps[i](&w) == -1 || stop_sig || out_failed)
 			break;
@@ -903,10 +1107,10 @@ walkthrough(const char *keypath, int proj, mode_t perm)
 	if (cleanup(&w) == -1)
 		status = 3;
 	if (stop_sig && w.removed)
-		warnx("stopped by %s; segment %d removed", strsignal(stop_sig),
-		    w.id);
+		warnx(_("stopped by %s; segment %d removed"),
+		    strsignal(stop_sig), w.id);
 	else if (stop_sig)
-		warnx("stopped by %s", strsignal(stop_sig));
+		warnx(_("stopped by %s"), strsignal(stop_sig));
 	restore_signals();
 	return status;
 }

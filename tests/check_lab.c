@@ -1748,6 +1748,28 @@ END_TEST
 
 /* --------------------------------------------------------- walkthrough */
 
+/*
+ * The walkthrough's stdout with every run of blanks and newlines made one
+ * space: it wraps its lines at 80 columns, wherever a path's length puts
+ * the breaks.
+ */
+static char *
+walk_text(const struct tu_proc *p)
+{
+	char *s = out_text(p), *r, *w;
+
+	for (r = w = s; *r != '\0'; r++) {
+		if (*r == ' ' || *r == '\n') {
+			if (w > s && w[-1] == ' ')
+				continue;
+			*w++ = ' ';
+		} else
+			*w++ = *r;
+	}
+	*w = '\0';
+	return s;
+}
+
 static void
 walk_args(struct args *a, const struct tu_key *k, const char *perm)
 {
@@ -1776,7 +1798,7 @@ expect_walk_output(const struct tu_proc *p, const struct tu_key *k)
 	char hex[16], *out, *err;
 	size_t i;
 
-	out = out_text(p);
+	out = walk_text(p);
 	err = err_text(p);
 	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
 		ck_assert_msg(strstr(out, calls[i]) != NULL, "the walkthrough "
@@ -1822,7 +1844,7 @@ START_TEST(test_walkthrough_eof)
 	(void)tu_wait(&w, QUICK_MS);
 	expect_exit(&w, "producer --walkthrough < /dev/null", 0);
 	expect_walk_output(&w, &key);
-	out = out_text(&w);
+	out = walk_text(&w);
 	ck_assert_msg(strstr(out, "end of file on stdin") != NULL, "%.3000s",
 	    out);
 	ck_assert_msg(strstr(out, "IPC_SET) skipped") != NULL, "%.3000s", out);
@@ -1859,7 +1881,7 @@ START_TEST(test_walkthrough_newline)
 	(void)close(fds[1]);
 	expect_exit(&w, "producer --walkthrough", 0);
 	expect_walk_output(&w, &key);
-	out = out_text(&w);
+	out = walk_text(&w);
 	ck_assert_msg(strstr(out, "key pressed") != NULL, "%.3000s", out);
 	free(out);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
@@ -1887,7 +1909,7 @@ START_TEST(test_walkthrough_perm)
 	(void)tu_wait(&w, QUICK_MS);
 	expect_exit(&w, "producer --walkthrough --perm 0640", 0);
 	expect_walk_output(&w, &key);
-	out = out_text(&w);
+	out = walk_text(&w);
 	ck_assert_msg(strstr(out, "IPC_SET") != NULL && strstr(out,
 	    "mode 0600 -> 0640") != NULL, "IPC_SET not shown: %.4000s", out);
 	ck_assert_msg(strstr(out, "mode 0640 now") != NULL && strstr(out,
@@ -1931,7 +1953,7 @@ START_TEST(test_walkthrough_eexist)
 	    err);
 	ck_assert_msg(strstr(err, "nothing was touched") != NULL, "%s", err);
 	free(err);
-	out = out_text(&w2);
+	out = walk_text(&w2);
 	ck_assert_msg(strstr(out, "IPC_RMID") == NULL, "the refused "
 	    "walkthrough went on: %.2000s", out);
 	free(out);
@@ -1973,6 +1995,192 @@ START_TEST(test_walkthrough_sigterm)
 	free(err);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	expect_group_gone(w.pid, "the walkthrough");
+	args_free(&a);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- i18n */
+
+/* The environment of a run in Spanish, and of one in English. */
+static char *const env_es[] = { "LC_ALL=", "LANGUAGE=", "LC_MESSAGES=",
+	"LANG=es_ES.UTF-8", NULL };
+static char *const env_c[] = { "LC_ALL=", "LANGUAGE=", "LC_MESSAGES=",
+	"LANG=C", NULL };
+
+/* Every line of s within 80 display columns (UTF-8: one per character). */
+static void
+expect_80_columns(const char *s, const char *what)
+{
+	const char *line = s, *p;
+	int cols, n = 1;
+
+	for (p = s;; p++) {
+		if (*p == '\n' || *p == '\0') {
+			for (cols = 0; line < p; line++)
+				if (((unsigned char)*line & 0xc0) != 0x80)
+					cols++;
+			ck_assert_msg(cols <= 80, "%s: line %d is %d columns "
+			    "wide", what, n, cols);
+			if (*p == '\0')
+				break;
+			line = p + 1;
+			n++;
+		}
+	}
+}
+
+/*
+ * The walkthrough with --step under each locale, driven by end of file:
+ * Spanish under LANG=es_ES.UTF-8, English under LANG=C, every line within
+ * 80 columns, and the same exit status and cleanup in both.
+ */
+START_TEST(test_i18n_walk)
+{
+	static const char *const want[] = { "the kernel destroyed",
+		"el núcleo destruyó" };
+	static const char *const unwanted[] = { "el núcleo",
+		"the kernel destroyed" };
+	struct tu_proc w;
+	struct args a;
+	char *out;
+
+	walk_args(&a, &key, NULL);
+	arg(&a, "--step");
+	spawn_io(&w, "walk", a.v, _i ? env_es : env_c, -1, -1, -1);
+	(void)tu_wait(&w, QUICK_MS);
+	expect_exit(&w, "producer --walkthrough --step < /dev/null", 0);
+	out = out_text(&w);
+	ck_assert_msg(strstr(out, want[_i]) != NULL && strstr(out,
+	    unwanted[_i]) == NULL, "not in the locale's language (want "
+	    "\"%s\"): %.3000s", want[_i], out);
+	expect_80_columns(out, "the walkthrough");
+	free(out);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	expect_group_gone(w.pid, "the walkthrough");
+	args_free(&a);
+}
+END_TEST
+
+/* Is segment id in /proc/sysvipc/shm with SHM_DEST (perms 1600)? */
+static int
+seg_marked(int id)
+{
+	char line[512];
+	FILE *fp;
+	unsigned perms;
+	int lid, found = 0;
+
+	fp = fopen("/proc/sysvipc/shm", "r");
+	ck_assert_msg(fp != NULL, "/proc/sysvipc/shm: %s", strerror(errno));
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "%*d %d %o", &lid, &perms) == 2 && lid == id)
+			found = (perms & 01000) != 0;
+	(void)fclose(fp);
+	return found;
+}
+
+/*
+ * --step pauses after every call: feed one Enter at a time until the
+ * pause after IPC_RMID, and see the segment marked dest and still there
+ * while the walkthrough waits.
+ */
+START_TEST(test_step_dest)
+{
+	struct tu_proc w;
+	struct args a;
+	char *out, *p;
+	int fds[2], id = -1, i;
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	walk_args(&a, &key, NULL);
+	arg(&a, "--step");
+	spawn_io(&w, "walk", a.v, env_es, fds[0], -1, -1);
+	(void)close(fds[0]);
+	ck_assert_msg(wait_file_has(w.out, "ipcs -m | grep", QUICK_MS) == 0,
+	    "no pause after ftok");
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	for (i = 0; i < 20; i++) {
+		if (wait_file_has(w.out, "(key 0x00000000", 300) == 0)
+			break;
+		ck_assert_msg(still_running(&w), "ended before IPC_RMID");
+		ck_assert_int_eq(write(fds[1], "\n", 1), 1);
+	}
+	ck_assert_msg(i < 20, "never paused after IPC_RMID");
+	out = out_text(&w);
+	p = strstr(out, "IPC_RMID, NULL) = 0");
+	ck_assert_msg(p != NULL, "%.3000s", out);
+	while (p > out && p[-1] != '(')
+		p--;
+	id = atoi(p);
+	free(out);
+	tu_sleep_ms(200);
+	ck_assert_msg(still_running(&w), "did not wait at the dest pause");
+	ck_assert_msg(seg_marked(id), "segment %d not marked dest while the "
+	    "walkthrough waits", id);
+	(void)close(fds[1]);
+	(void)tu_wait(&w, QUICK_MS);
+	expect_exit(&w, "producer --walkthrough --step", 0);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	expect_group_gone(w.pid, "the walkthrough");
+	args_free(&a);
+}
+END_TEST
+
+/*
+ * A run under each locale: the table in the locale's language, the JSON
+ * the same contract in both (keys, a decimal point, the exit status), and
+ * bad usage still exit 2.
+ */
+START_TEST(test_i18n_run)
+{
+	static const char *const verified[] = { "VERIFIED", "VERIFICADO" };
+	char *const *env = _i ? env_es : env_c;
+	struct tu_proc d;
+	struct args a;
+	char *out;
+	unsigned long long v;
+
+	a.n = 0;
+	arg(&a, "%s", demo_bin);
+	arg(&a, "-n");
+	arg(&a, "2");
+	arg(&a, "-c");
+	arg(&a, "200");
+	spawn_io(&d, "demo", a.v, env, -1, -1, -1);
+	(void)tu_wait(&d, QUICK_MS * 3);
+	expect_exit(&d, "run_demo.sh -n 2 -c 200", 0);
+	out = out_text(&d);
+	ck_assert_msg(strstr(out, verified[_i]) != NULL && strstr(out,
+	    "(min(-B 4096, MAXBUF))") != NULL, "%.2000s", out);
+	ck_assert_msg(_i == 0 || strstr(out, "NO VERIFICADO") == NULL, "%s",
+	    out);
+	free(out);
+	args_free(&a);
+
+	a.n = 0;
+	arg(&a, "%s", demo_bin);
+	arg(&a, "--json");
+	arg(&a, "-c");
+	arg(&a, "200");
+	spawn_io(&d, "json", a.v, env, -1, -1, -1);
+	(void)tu_wait(&d, QUICK_MS * 3);
+	expect_exit(&d, "run_demo.sh --json", 0);
+	out = out_text(&d);
+	ck_assert_int_eq(tu_json_u64(out, "consumed", &v), 0);
+	ck_assert_int_eq((int)v, 200);
+	ck_assert_msg(strstr(out, "\"verified\":true") != NULL && strstr(out,
+	    "\"elapsed_s\":") != NULL && strchr(strstr(out, "\"elapsed_s\":"),
+	    '.') < strchr(strstr(out, "\"elapsed_s\":"), ','), "%s", out);
+	free(out);
+	args_free(&a);
+
+	a.n = 0;
+	arg(&a, "%s", producer_bin);
+	arg(&a, "-c");
+	arg(&a, "lots");
+	spawn_io(&d, "usage", a.v, env, -1, -1, -1);
+	(void)tu_wait(&d, QUICK_MS);
+	expect_exit(&d, "producer -c lots", 2);
 	args_free(&a);
 }
 END_TEST
@@ -2214,6 +2422,9 @@ lab_suite(void)
 	tcase_add_test(tc, test_walkthrough_perm);
 	tcase_add_test(tc, test_walkthrough_eexist);
 	tcase_add_test(tc, test_walkthrough_sigterm);
+	tcase_add_loop_test(tc, test_i18n_walk, 0, 2);
+	tcase_add_test(tc, test_step_dest);
+	tcase_add_loop_test(tc, test_i18n_run, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("titles");

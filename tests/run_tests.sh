@@ -22,6 +22,10 @@
 set -euo pipefail
 
 readonly PROG="${0##*/}"
+
+# The suites grep English messages: they run in the C locale, whatever
+# the caller's; check_i18n sets each program's locale itself.
+export LC_ALL=C
 readonly SHM_PROC=/proc/sysvipc/shm
 readonly SEM_PROC=/proc/sysvipc/sem
 
