@@ -6,6 +6,7 @@
 #	make check SANITIZE=address,undefined
 #	make bench		throughput benchmark (BENCH_FULL=1: whole matrix)
 #	make stress		long fault and load scenarios
+#	make torture		random attacks on live runs (TORTURE_ARGS=-n 1000)
 #	make install		PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -45,11 +46,14 @@ ALL_CFLAGS	= $(SHM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS	= $(SHM_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC	= common/key.c common/seg.c common/sem.c common/ring.c \
-	  common/opts.c common/report.c common/clean.c common/i18n.c
+	  common/opts.c common/report.c common/clean.c common/i18n.c \
+	  common/slides.c
 LIB_OBJ	= $(LIB_SRC:.c=.o)
 LIB	= common/libshmlab.a
 
-PROGS	= producer/producer consumer/consumer monitor/monitor
+PROGS	= producer/producer consumer/consumer monitor/monitor grader/grader
+SLIDES_OBJ = producer/slides.o consumer/slides.o monitor/slides.o
+GRADER_OBJ = grader/grader.o grader/run.o grader/tests.o
 
 TESTS	= tests/check_key tests/check_seg tests/check_ring tests/check_opts \
 	  tests/check_e2e tests/check_ledger tests/check_lab tests/check_faults \
@@ -85,7 +89,7 @@ deps-check:
 	@./tests/deps.sh check
 
 $(LIB_OBJ) producer/producer.o producer/walkthrough.o consumer/consumer.o \
-  monitor/monitor.o: | deps-lib
+  monitor/monitor.o $(SLIDES_OBJ) $(GRADER_OBJ): | deps-lib
 
 common/i18n.o: SHM_CPPFLAGS += -DLOCALEDIR='"$(LOCALEDIR)"'
 
@@ -95,14 +99,18 @@ common/i18n.o: SHM_CPPFLAGS += -DLOCALEDIR='"$(LOCALEDIR)"'
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $(LIB_OBJ)
 
-producer/producer: producer/producer.o producer/walkthrough.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ producer/producer.o producer/walkthrough.o $(LIB) $(BSD_LIBS)
+producer/producer: producer/producer.o producer/walkthrough.o producer/slides.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ producer/producer.o producer/walkthrough.o producer/slides.o $(LIB) $(BSD_LIBS)
 
-monitor/monitor: monitor/monitor.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ monitor/monitor.o $(LIB) $(BSD_LIBS)
+monitor/monitor: monitor/monitor.o monitor/slides.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ monitor/monitor.o monitor/slides.o $(LIB) $(BSD_LIBS)
 
-consumer/consumer: consumer/consumer.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ consumer/consumer.o $(LIB) $(BSD_LIBS)
+consumer/consumer: consumer/consumer.o consumer/slides.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ consumer/consumer.o consumer/slides.o $(LIB) $(BSD_LIBS)
+
+# The slides' protocol grader: run_demo.sh grade (docs/slides-protocol.md).
+grader/grader: $(GRADER_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(GRADER_OBJ) $(LIB) $(BSD_LIBS)
 
 tests/%.o: tests/%.c $(FLAGS_STAMP)
 	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
@@ -155,6 +163,7 @@ install: all
 clean:
 	rm -f common/*.o common/*.d $(LIB) producer/*.o producer/*.d \
 	  consumer/*.o consumer/*.d monitor/*.o monitor/*.d tests/*.o tests/*.d \
+	  grader/*.o grader/*.d \
 	  $(PROGS) $(TESTS) tests/tamper $(FLAGS_STAMP) $(BENCH_PROGS) tests/bench/*.d
 	rm -rf locale
 
@@ -164,5 +173,5 @@ clean:
 .SECONDARY: tests/testutil.o $(TESTS:=.o)
 
 -include $(LIB_OBJ:.o=.d) producer/producer.d producer/walkthrough.d \
-  consumer/consumer.d monitor/monitor.d $(wildcard tests/*.d) \
+  consumer/consumer.d monitor/monitor.d $(SLIDES_OBJ:.o=.d) $(GRADER_OBJ:.o=.d) $(wildcard tests/*.d) \
   $(wildcard tests/bench/*.d)

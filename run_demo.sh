@@ -33,6 +33,7 @@ fi
 readonly PRODUCER="${SHMLAB_PRODUCER:-${BIN:-$HERE/producer}/producer}"
 readonly CONSUMER="${SHMLAB_CONSUMER:-${BIN:-$HERE/consumer}/consumer}"
 readonly MONITOR="${SHMLAB_MONITOR:-${BIN:-$HERE/monitor}/monitor}"
+readonly GRADER="${BIN:-$HERE/grader}/grader"
 
 consumers=3
 count=1000
@@ -71,6 +72,8 @@ usage: ${0##*/} [-n consumers] [-c count] [-b maxbuf] [-B batch]
        [--jitter us] [--delay ms] [--slow [speed]] [--slow-side
        producer|consumers] [--monitor] [--no-verify] [-q]
        ${0##*/} clean
+       ${0##*/} grade [--producer CMD] [--consumer CMD] [--json]
+       [--gradescope FILE] [-t seconds]
 EOF
 	exit 2
 }
@@ -94,7 +97,7 @@ ensure_built() {
 	local src=("$HERE/common" "$HERE/producer" "$HERE/consumer") newer=""
 	# One line: bash misparses a multi-line $(...) that a trap interrupts.
 	[[ -x $PRODUCER ]] && newer=$(find "${src[@]}" -name '*.[ch]' -newer "$PRODUCER" 2>/dev/null)
-	if [[ ! -x $PRODUCER || ! -x $CONSUMER || -n $newer ]]; then
+	if [[ ! -x $PRODUCER || ! -x $CONSUMER || ! -x $GRADER || -n $newer ]]; then
 		log "building shmlab first (make)"
 		make -s -C "$HERE" >&2 || die 3 "the build failed: see the messages above"
 	fi
@@ -284,6 +287,13 @@ new_key() {
 main() {
 	local args=() status cstatus=0 pstatus report started shown=0 bar=0
 	local changed=0 try
+	if [[ ${1:-} == grade ]]; then
+		# The slides protocol's grader (docs/slides-protocol.md).
+		shift
+		ensure_built
+		[[ -x $GRADER ]] || die 3 "cannot find $GRADER: run make"
+		exec "$GRADER" "$@"
+	fi
 	# First of all: a signal at any moment ends the run with 130.
 	trap cleanup EXIT
 	trap on_interrupt INT TERM HUP

@@ -35,6 +35,7 @@
 
 #include "i18n.h"
 #include "shmlab.h"
+#include "slides_main.h"
 
 #define TICK_MS		200	/* longest a semop waits before we look around */
 
@@ -840,6 +841,9 @@ main(int argc, char *argv[], char *envp[])
 	int ch, proj = SHM_PROJ_ID, status, worst = 0, code;
 	key_t key;
 
+	/* The slides' protocol is a program of its own (slides.c). */
+	if (slides_wanted(argc, argv))
+		return slides_consumer(argc, argv);
 	setproctitle_init(argc, argv, envp);
 	(void)i18n_init();
 	/* Children share stderr: one write per line keeps lines whole. */

@@ -40,6 +40,7 @@
 
 #include "i18n.h"
 #include "shmlab.h"
+#include "slides_main.h"
 
 #define MONITOR_SCHEMA	1	/* bump when a JSON key changes meaning */
 #define INTERVAL_MS	500	/* default refresh, for 100 ms/item demos */
@@ -1384,6 +1385,9 @@ main(int argc, char *argv[], char *envp[])
 	long long iterations = 0, n;
 	int ch, once = 0, as_json = 0, live, n_set = 0, keep = 0;
 
+	/* The slides' protocol is a program of its own (slides.c). */
+	if (slides_wanted(argc, argv))
+		return slides_monitor(argc, argv);
 	setproctitle_init(argc, argv, envp);
 	(void)i18n_init();
 	run.proj = SHM_PROJ_ID;

@@ -38,6 +38,7 @@
 
 #include "i18n.h"
 #include "shmlab.h"
+#include "slides_main.h"
 #include "walkthrough.h"
 
 #define TICK_MS		200	/* longest a semop waits before we look around */
@@ -939,6 +940,7 @@ recover_queue(void)
 static int
 tick(void)
 {
+	unsigned long nattch;
 	int died, live;
 
 	if (dump_flag)
@@ -966,7 +968,13 @@ tick(void)
 		need_recovery = 0;
 	if (abort_msg != NULL)
 		return -1;
-	if (registered_now() > 0 && live == 0 && my_state == ST_PRODUCING) {
+	/*
+	 * Nobody left, unless a process still attached may yet register
+	 * (a consumer program whose first child its parent registered as
+	 * died): then the progress rule bounds the wait.
+	 */
+	if (registered_now() > 0 && live == 0 && my_state == ST_PRODUCING &&
+	    (seg_nattch(ring.shmid, &nattch) == -1 || nattch <= 1)) {
 		abort_msg = "every consumer died or failed: nobody is left to "
 		    "take the items";
 		return -1;
@@ -1458,6 +1466,9 @@ main(int argc, char *argv[], char *envp[])
 	pid_t other;
 	key_t key = (key_t)-1;
 
+	/* The slides' protocol is a program of its own (slides.c). */
+	if (slides_wanted(argc, argv))
+		return slides_producer(argc, argv);
 	setproctitle_init(argc, argv, envp);
 	(void)i18n_init();
 	/* One write per message line, whoever else writes to this stderr. */

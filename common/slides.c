@@ -1,0 +1,280 @@
+/*
+ * slides.c - the slides' protocol (slides.h): layout, creation,
+ * attachment and the semaphore choreography of one item.
+ *
+ * Library code: -1 with errno set, never exit().
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "shmlab.h"
+#include "slides.h"
+#include "slides_main.h"
+
+#define SL_TICK_MS	200	/* a wait looks at the stop flag this often */
+
+/* Linux leaves this union to the caller (semctl(2)). */
+union sl_semun {
+	int		 val;
+	struct semid_ds	*buf;
+	unsigned short	*array;
+};
+
+int
+slides_maxbuf(size_t segsz, uint32_t *maxbuf)
+{
+	size_t n;
+
+	if (segsz % sizeof(int) != 0 || segsz < SL_SEGSZ(1)) {
+		errno = EPROTO;
+		return -1;
+	}
+	n = segsz / sizeof(int) - 2;
+	if (n > SL_MAXBUF_MAX) {
+		errno = EPROTO;
+		return -1;
+	}
+	*maxbuf = (uint32_t)n;
+	return 0;
+}
+
+int
+slides_protocol_arg(const char *s)
+{
+	return strcmp(s, "slides") == 0 ? 0 : -1;
+}
+
+/* Any -L means the caller chose a protocol; slides is the only one. */
+int
+slides_wanted(int argc, char *const argv[])
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strncmp(argv[i], "-L", 2) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+sl_map(struct slides *s, void *base)
+{
+	s->buffer = base;
+	s->in = s->buffer + s->maxbuf;
+	s->out = s->in + 1;
+}
+
+/*
+ * The set first, initialised with SETALL before the segment exists: a
+ * consumer that finds the segment can trust the semaphores.  On failure
+ * what was created is removed again and errno says why (EEXIST: the key
+ * is taken).
+ */
+int
+slides_create(key_t key, uint32_t maxbuf, struct slides *s)
+{
+	unsigned short init[SL_NSEMS] = { 1, 0, 0 };
+	union sl_semun arg;
+	void *base;
+	int e;
+
+	init[SL_EMPTY] = (unsigned short)maxbuf;
+	s->key = key;
+	s->maxbuf = maxbuf;
+	s->shmid = -1;
+	s->semid = semget(key, SL_NSEMS, IPC_CREAT | IPC_EXCL | 0600);
+	if (s->semid == -1)
+		return -1;
+	arg.array = init;
+	if (semctl(s->semid, 0, SETALL, arg) == -1)
+		goto fail;
+	s->shmid = shmget(key, SL_SEGSZ(maxbuf), IPC_CREAT | IPC_EXCL | 0600);
+	if (s->shmid == -1)
+		goto fail;
+	if ((base = shmat(s->shmid, NULL, 0)) == (void *)-1)
+		goto fail;
+	sl_map(s, base);
+	*s->in = 0;
+	*s->out = 0;
+	return 0;
+fail:
+	e = errno;
+	if (s->shmid != -1)
+		(void)shmctl(s->shmid, IPC_RMID, NULL);
+	(void)semctl(s->semid, 0, IPC_RMID);
+	s->shmid = s->semid = -1;
+	errno = e;
+	return -1;
+}
+
+/*
+ * Attaches an existing run: ENOENT while there is no segment yet, EPROTO
+ * when what is there is not a slides run (size, or a set of another
+ * size), EACCES when it is another user's.
+ */
+int
+slides_open(key_t key, int shmflg, struct slides *s)
+{
+	struct shmid_ds ds;
+	struct semid_ds sds;
+	union sl_semun arg;
+	void *base;
+
+	s->key = key;
+	if ((s->shmid = shmget(key, 0, 0)) == -1)
+		return -1;
+	if (shmctl(s->shmid, IPC_STAT, &ds) == -1)
+		return -1;
+	if (slides_maxbuf(ds.shm_segsz, &s->maxbuf) == -1)
+		return -1;
+	if ((s->semid = semget(key, 0, 0)) == -1)
+		return -1;
+	arg.buf = &sds;
+	if (semctl(s->semid, 0, IPC_STAT, arg) == -1)
+		return -1;
+	if (sds.sem_nsems != SL_NSEMS) {
+		errno = EPROTO;
+		return -1;
+	}
+	if ((base = shmat(s->shmid, NULL, shmflg)) == (void *)-1)
+		return -1;
+	sl_map(s, base);
+	return 0;
+}
+
+int
+slides_detach(struct slides *s)
+{
+	if (s->buffer == NULL)
+		return 0;
+	if (shmdt(s->buffer) == -1)
+		return -1;
+	s->buffer = s->in = s->out = NULL;
+	return 0;
+}
+
+/* The segment, then the set: nobody new finds a run whose set is gone. */
+int
+slides_remove(struct slides *s)
+{
+	int r = 0;
+
+	if (s->shmid != -1 && shmctl(s->shmid, IPC_RMID, NULL) == -1)
+		r = -1;
+	if (s->semid != -1 && semctl(s->semid, 0, IPC_RMID) == -1)
+		r = -1;
+	s->shmid = s->semid = -1;
+	return r;
+}
+
+/*
+ * One semaphore operation, bounded.  SEM_UNDO on the mutex only: a
+ * holder killed inside the critical section gives it back, while
+ * empty/full must keep what a dead process took (pitfalls.md).  Waits in
+ * ticks so that a stop flag is noticed; ETIMEDOUT after timeout_ms.
+ */
+static int
+sl_op(struct slides *s, unsigned short sem, short op)
+{
+	struct sembuf sb;
+	struct timespec ts;
+	uint64_t start = now_ns();
+
+	sb.sem_num = sem;
+	sb.sem_op = op;
+	sb.sem_flg = sem == SL_MUTEX ? SEM_UNDO : 0;
+	for (;;) {
+		if (s->stop != NULL && *s->stop) {
+			errno = EINTR;
+			return -1;
+		}
+		ts.tv_sec = 0;
+		ts.tv_nsec = SL_TICK_MS * 1000000L;
+		if (semtimedop(s->semid, &sb, 1, &ts) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (s->timeout_ms > 0 &&
+		    now_ns() - start >= (uint64_t)s->timeout_ms * 1000000ULL) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+}
+
+/* in and out live in shared memory: never index with them unchecked. */
+static int
+sl_index(const struct slides *s, const int *idx)
+{
+	int i = *(volatile const int *)idx;
+
+	if (i < 0 || (uint32_t)i >= s->maxbuf) {
+		errno = EPROTO;
+		return -1;
+	}
+	return i;
+}
+
+/* P(empty) P(mutex) buffer[in] = v; in = (in + 1) % MAXBUF; V(mutex) V(full) */
+int
+slides_put(struct slides *s, int v)
+{
+	int i;
+
+	if (sl_op(s, SL_EMPTY, -1) == -1)
+		return -1;
+	if (sl_op(s, SL_MUTEX, -1) == -1)
+		return -1;
+	if ((i = sl_index(s, s->in)) == -1) {
+		(void)sl_op(s, SL_MUTEX, 1);
+		return -1;
+	}
+	s->buffer[i] = v;
+	*s->in = (int)(((uint32_t)i + 1) % s->maxbuf);
+	if (sl_op(s, SL_MUTEX, 1) == -1)
+		return -1;
+	return sl_op(s, SL_FULL, 1);
+}
+
+/*
+ * P(full) P(mutex) v = buffer[out]; the end marker stays (V(mutex)
+ * V(full)) for the other consumers; anything else moves out on and
+ * frees the slot.  1: an item in *v; 0: the end marker.
+ */
+int
+slides_take(struct slides *s, int *v)
+{
+	int i, val;
+
+	if (sl_op(s, SL_FULL, -1) == -1)
+		return -1;
+	if (sl_op(s, SL_MUTEX, -1) == -1)
+		return -1;
+	if ((i = sl_index(s, s->out)) == -1) {
+		(void)sl_op(s, SL_MUTEX, 1);
+		return -1;
+	}
+	val = s->buffer[i];
+	if (val == SL_END) {
+		if (sl_op(s, SL_MUTEX, 1) == -1)
+			return -1;
+		return sl_op(s, SL_FULL, 1) == -1 ? -1 : 0;
+	}
+	*s->out = (int)(((uint32_t)i + 1) % s->maxbuf);
+	if (sl_op(s, SL_MUTEX, 1) == -1)
+		return -1;
+	if (sl_op(s, SL_EMPTY, 1) == -1)
+		return -1;
+	*v = val;
+	return 1;
+}

@@ -1,0 +1,648 @@
+/*
+ * tests.c - the grader's tests, in the issue's order, and the one place
+ * that decides what a failure's cause is (g_judge).
+ *
+ * Every case runs under a fresh key with the wall-clock bound -t.  The
+ * grader stays attached to the segment until the consumers are in
+ * (HOLD_ATTACHED): a producer that never blocks could otherwise remove
+ * everything before a late consumer attached (slides-protocol-notes.md).
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grader.h"
+#include "slides.h"
+
+#define CPU_MAX_S	0.25	/* CPU seconds a wait of 1 s may use */
+#define WINDOW_MS	1000	/* how long a wait's CPU time is watched */
+
+typedef int (*g_test_fn)(struct grader *, struct g_result *);
+
+static const char *side_name[2] = { "producer", "consumer" };
+
+/* "the consumer", "consumer 3 of 8", with "(reference)" when not graded. */
+static void
+g_role(const struct g_case *c, const struct g_proc *p, char *buf, size_t len)
+{
+	int i, n = 0;
+
+	for (i = 0; i < c->nproc; i++)
+		n += c->proc[i].side == p->side;
+	if (n > 1)
+		(void)snprintf(buf, len, "%s %d of %d", side_name[p->side],
+		    p->index, n);
+	else
+		(void)snprintf(buf, len, "the %s", side_name[p->side]);
+	if (!c->g->cmd[p->side].student)
+		(void)strlcat(buf, " (shmlab's reference)", len);
+}
+
+/* The first line of a process's stderr, for a failure's message. */
+static void
+g_err_line(const struct g_proc *p, char *buf, size_t len)
+{
+	FILE *fp = fopen(p->err, "r");
+	char *nl;
+
+	buf[0] = '\0';
+	if (fp == NULL)
+		return;
+	if (fgets(buf, (int)len, fp) == NULL)
+		buf[0] = '\0';
+	(void)fclose(fp);
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+}
+
+static int
+g_err_has(const struct g_proc *p, const char *what)
+{
+	char buf[4096];
+	FILE *fp = fopen(p->err, "r");
+	size_t n;
+
+	if (fp == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	(void)fclose(fp);
+	buf[n] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+static void
+g_quote(char *buf, size_t len, const int *v, long n)
+{
+	char w[16];
+	long i;
+
+	(void)strlcat(buf, " (first:", len);
+	for (i = 0; i < n && i < G_FIRST; i++) {
+		(void)snprintf(w, sizeof(w), " %d", v[i]);
+		(void)strlcat(buf, w, len);
+	}
+	(void)strlcat(buf, n > G_FIRST ? " ...)" : ")", len);
+}
+
+/* Reads one consumer's stdout into the counts. */
+static int
+g_read_out(const struct g_proc *p, unsigned char *seen, int count,
+    long *bad, long *marker, char *first_bad, size_t fblen)
+{
+	char line[256], *end;
+	FILE *fp = fopen(p->out, "r");
+	long v;
+
+	if (fp == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		errno = 0;
+		v = strtol(line, &end, 10);
+		if (end == line || (*end != '\n' && *end != '\0') || errno) {
+			if ((*bad)++ == 0) {
+				line[strcspn(line, "\n")] = '\0';
+				(void)snprintf(first_bad, fblen, "%.40s", line);
+			}
+		} else if (v == SL_END)
+			(*marker)++;
+		else if (v < 0 || v >= count) {
+			if ((*bad)++ == 0)
+				(void)snprintf(first_bad, fblen, "%ld", v);
+		} else if (seen[v] < 255)
+			seen[v]++;
+	}
+	(void)fclose(fp);
+	return 0;
+}
+
+/* The union of the consumers' outputs must be 0..COUNT-1 exactly once. */
+static int
+g_ledger(const struct g_case *c, char *msg, size_t len)
+{
+	unsigned char *seen = calloc((size_t)c->count + 1, 1);
+	int lost_v[G_FIRST], dup_v[G_FIRST], i;
+	long lost = 0, dup = 0, bad = 0, marker = 0;
+	char first_bad[64] = "";
+
+	if (seen == NULL)
+		return -1;
+	for (i = 0; i < c->nproc; i++)
+		if (c->proc[i].side == G_CONSUMER)
+			(void)g_read_out(&c->proc[i], seen, c->count, &bad,
+			    &marker, first_bad, sizeof(first_bad));
+	for (i = 0; i < c->count; i++) {
+		if (seen[i] == 0 && lost++ < G_FIRST)
+			lost_v[lost - 1] = i;
+		if (seen[i] > 1 && dup++ < G_FIRST)
+			dup_v[dup - 1] = i;
+	}
+	free(seen);
+	msg[0] = '\0';
+	if (marker > 0)
+		(void)snprintf(msg, len, "printed the end marker -1 %ld time%s "
+		    "as an item; ", marker, marker == 1 ? "" : "s");
+	if (bad > 0) {
+		char w[128];
+
+		(void)snprintf(w, sizeof(w), "%ld line%s not a value 0..%d "
+		    "(first: '%s'); ", bad, bad == 1 ? "" : "s", c->count - 1,
+		    first_bad);
+		(void)strlcat(msg, w, len);
+	}
+	if (lost > 0) {
+		char w[64];
+
+		(void)snprintf(w, sizeof(w), "lost %ld of %d items", lost,
+		    c->count);
+		(void)strlcat(msg, w, len);
+		g_quote(msg, len, lost_v, lost);
+		(void)strlcat(msg, "; ", len);
+	}
+	if (dup > 0) {
+		char w[64];
+
+		(void)snprintf(w, sizeof(w), "%ld item%s read more than once",
+		    dup, dup == 1 ? "" : "s");
+		(void)strlcat(msg, w, len);
+		g_quote(msg, len, dup_v, dup);
+		(void)strlcat(msg, "; ", len);
+	}
+	if (msg[0] == '\0')
+		return 0;
+	msg[strlen(msg) - 2] = '\0';
+	return 1;
+}
+
+/*
+ * The cause of a failed case, most telling first: a crash, a hang (and
+ * on what), a producer that skipped P(empty), an exit status, then the
+ * items.  0: nothing wrong.
+ */
+static int
+g_judge(const struct g_case *c, enum g_side tested, char *msg, size_t len)
+{
+	const struct g_proc *p;
+	char role[64], line[200], items[G_MSG];
+	int i, pass, sig, r;
+
+	for (i = 0; i < c->nproc; i++) {
+		p = &c->proc[i];
+		if (!p->done || p->diag[0] != '\0' || !WIFSIGNALED(p->status))
+			continue;
+		sig = WTERMSIG(p->status);
+		g_role(c, p, role, sizeof(role));
+		(void)snprintf(msg, len, "%s crashed with %s%s", role,
+		    g_signame(sig), sig == SIGXCPU ? " (its CPU limit)" : "");
+		return 1;
+	}
+	for (pass = 0; pass < 2 && c->timed_out; pass++)
+		for (i = 0; i < c->nproc; i++) {
+			p = &c->proc[i];
+			if (p->diag[0] == '\0' ||
+			    (pass == 0 && p->side != tested))
+				continue;
+			g_role(c, p, role, sizeof(role));
+			(void)snprintf(msg, len, "timed out after %d s: %s was "
+			    "%s", c->g->timeout_s, role, p->diag);
+			if (g_ledger(c, items, sizeof(items)) == 1) {
+				(void)strlcat(msg, "; ", len);
+				(void)strlcat(msg, items, len);
+			}
+			return 1;
+		}
+	if (c->full_max > c->maxbuf + 1 || c->empty_max > c->maxbuf) {
+		(void)snprintf(msg, len, "full reached %d and empty %d with "
+		    "MAXBUF %d: the producer posts items without waiting on "
+		    "empty, so unread items are overwritten", c->full_max,
+		    c->empty_max, c->maxbuf);
+		for (i = 0; i < c->nproc; i++)
+			if (c->proc[i].side == G_PRODUCER &&
+			    g_err_has(&c->proc[i], "out of range"))
+				(void)strlcat(msg, "; its semop failed with ERANGE "
+				    "(full passed SEMVMX, 32767)", len);
+		return 1;
+	}
+	for (i = 0; i < c->nproc; i++) {
+		p = &c->proc[i];
+		if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) == 0)
+			continue;
+		g_role(c, p, role, sizeof(role));
+		g_err_line(p, line, sizeof(line));
+		(void)snprintf(msg, len, "%s exited with status %d%s%s", role,
+		    WEXITSTATUS(p->status), line[0] ? ": " : "", line);
+		if ((r = g_ledger(c, items, sizeof(items))) == 1) {
+			(void)strlcat(msg, "; ", len);
+			(void)strlcat(msg, items, len);
+		}
+		return 1;
+	}
+	return g_ledger(c, msg, len) != 0;
+}
+
+/* Producer first, then n consumers, all within the bound. */
+static struct g_case *
+g_plain(struct grader *g, int count, int maxbuf, int n, enum g_hold hold)
+{
+	struct g_case *c;
+	uint64_t deadline;
+	int i;
+
+	if ((c = g_case_begin(g, count, maxbuf, hold)) == NULL)
+		return NULL;
+	c->expect = n;
+	deadline = g_now_ms() + (uint64_t)g->timeout_s * 1000;
+	if (g_start(c, G_PRODUCER, 0, 0) == NULL)
+		return NULL;
+	for (i = 1; i <= n; i++)
+		if (g_start(c, G_CONSUMER, i, 0) == NULL)
+			return NULL;
+	(void)g_wait(c, -1, deadline);
+	return c;
+}
+
+/* One plain case judged for side; msg prefixed when given. */
+static int
+g_plain_test(struct grader *g, struct g_result *r, int count, int maxbuf,
+    int n, enum g_hold hold, const char *prefix)
+{
+	struct g_case *c;
+	char msg[G_MSG];
+
+	if ((c = g_plain(g, count, maxbuf, n, hold)) == NULL)
+		return -1;
+	r->passed = !g_judge(c, r->side, msg, sizeof(msg));
+	if (r->passed && hold == HOLD_TO_END && !c->marker_left) {
+		(void)snprintf(msg, sizeof(msg), "after every consumer "
+		    "exited, the end marker was gone (buffer[out] is not -1, "
+		    "or full is 0): a consumer that reads -1 must V(mutex) "
+		    "V(full) and leave out alone");
+		r->passed = 0;
+	}
+	if (!r->passed)
+		(void)snprintf(r->message, sizeof(r->message), "%s%s",
+		    prefix, msg);
+	g_case_end(c);
+	return 0;
+}
+
+static int
+t_exactly_once(struct grader *g, struct g_result *r)
+{
+	return g_plain_test(g, r, 10000, 10, 1, HOLD_ATTACHED, "");
+}
+
+static int
+t_many_consumers(struct grader *g, struct g_result *r)
+{
+	if (g_plain_test(g, r, 10000, 1, 8, HOLD_ATTACHED,
+	    "8 consumers, MAXBUF 1: ") == -1)
+		return -1;
+	if (!r->passed)
+		return 0;
+	return g_plain_test(g, r, 10000, 10, 8, HOLD_ATTACHED,
+	    "8 consumers, MAXBUF 10: ");
+}
+
+static int
+t_end_marker(struct grader *g, struct g_result *r)
+{
+	return g_plain_test(g, r, 100, 10, 3, HOLD_TO_END, "3 consumers: ");
+}
+
+/*
+ * With COUNT 0 the producer never blocks: it may remove everything
+ * before anyone attached.  The consumers start first, and the grader
+ * grabs the segment the moment it appears (tried three times if it
+ * never saw it: a miss is ours, not the student's).
+ */
+static int
+t_count_zero(struct grader *g, struct g_result *r)
+{
+	struct g_case *c;
+	uint64_t deadline;
+	int attempt, i;
+
+	for (attempt = 0; attempt < 3; attempt++) {
+		if ((c = g_case_begin(g, 0, 10, HOLD_ATTACHED)) == NULL)
+			return -1;
+		c->expect = 2;
+		deadline = g_now_ms() + (uint64_t)g->timeout_s * 1000;
+		for (i = 1; i <= 2; i++)
+			if (g_start(c, G_CONSUMER, i, 0) == NULL)
+				return -1;
+		if (g_start(c, G_PRODUCER, 0, 0) == NULL)
+			return -1;
+		g_grab(c, g_now_ms() + 2000);
+		if (c->held != NULL || c->released)
+			break;
+		g_case_end(c);
+	}
+	if (attempt == 3) {
+		(void)snprintf(r->message, sizeof(r->message), "COUNT 0: the "
+		    "segment never appeared under the key (or vanished within "
+		    "microseconds, three times)");
+		return 0;
+	}
+	(void)g_wait(c, -1, deadline);
+	r->passed = !g_judge(c, r->side, r->message, sizeof(r->message));
+	g_case_end(c);
+	return 0;
+}
+
+/* The consumer starts first and must wait for the segment to appear. */
+static int
+t_waits_for_producer(struct grader *g, struct g_result *r)
+{
+	struct g_case *c;
+	uint64_t deadline;
+	struct g_proc *p;
+	char line[200];
+
+	if ((c = g_case_begin(g, 1000, 10, HOLD_ATTACHED)) == NULL)
+		return -1;
+	c->expect = 1;
+	deadline = g_now_ms() + (uint64_t)g->timeout_s * 1000;
+	if ((p = g_start(c, G_CONSUMER, 1, 0)) == NULL)
+		return -1;
+	(void)g_wait(c, G_CONSUMER, g_now_ms() + 500);
+	c->timed_out = 0;
+	p->diag[0] = '\0';
+	if (p->done) {
+		g_err_line(p, line, sizeof(line));
+		(void)snprintf(r->message, sizeof(r->message), "started 0.5 s "
+		    "before the producer, the consumer gave up at once (%s %d)"
+		    "%s%s: it must retry shmget for a while",
+		    WIFSIGNALED(p->status) ? "signal" : "status",
+		    WIFSIGNALED(p->status) ? WTERMSIG(p->status) :
+		    WEXITSTATUS(p->status), line[0] ? ": " : "", line);
+		g_case_end(c);
+		return 0;
+	}
+	if (g_start(c, G_PRODUCER, 0, 0) == NULL)
+		return -1;
+	(void)g_wait(c, -1, deadline);
+	r->passed = !g_judge(c, r->side, r->message, sizeof(r->message));
+	g_case_end(c);
+	return 0;
+}
+
+/*
+ * The CPU time one side uses in a window while it must be waiting.  The
+ * other side is not running then (stopped, or not started): never while
+ * it holds the mutex, or a spinning peer would sleep on P(mutex) and
+ * look innocent (slides-protocol-notes.md).
+ */
+static double
+g_window_cpu(struct g_case *c, enum g_side side)
+{
+	double before = g_group_cpu(c, side);
+	uint64_t end = g_now_ms() + WINDOW_MS;
+
+	while (g_now_ms() < end) {
+		g_tick(c);
+		g_sleep_ms(5);
+	}
+	return g_group_cpu(c, side) - before;
+}
+
+/* Until the producer waits on empty (the ring is full), bounded. */
+static void
+g_until_blocked(struct g_case *c, uint64_t deadline)
+{
+	while (g_now_ms() < deadline && !c->proc[0].done &&
+	    g_waiting_on(c, SL_EMPTY) < 1) {
+		g_tick(c);
+		g_sleep_ms(5);
+	}
+}
+
+static int
+t_blocks_when_empty(struct grader *g, struct g_result *r)
+{
+	struct g_case *c;
+	uint64_t deadline;
+	double cpu;
+
+	if ((c = g_case_begin(g, 100, 10, HOLD_ATTACHED)) == NULL)
+		return -1;
+	c->expect = 1;
+	deadline = g_now_ms() + (uint64_t)g->timeout_s * 1000;
+	if (g_start(c, G_PRODUCER, 0, 0) == NULL)
+		return -1;
+	/* A full ring, its producer stopped in P(empty), outside the mutex. */
+	g_until_blocked(c, g_now_ms() + 2000);
+	(void)g_group_signal(c, G_PRODUCER, SIGSTOP);
+	if (g_start(c, G_CONSUMER, 1, 0) == NULL)
+		return -1;
+	g_sleep_ms(300);	/* it empties the ring, then must sleep */
+	cpu = g_window_cpu(c, G_CONSUMER);
+	(void)g_group_signal(c, G_PRODUCER, SIGCONT);
+	(void)g_wait(c, -1, deadline);
+	r->passed = !g_judge(c, r->side, r->message, sizeof(r->message));
+	if (r->passed && cpu > CPU_MAX_S) {
+		(void)snprintf(r->message, sizeof(r->message), "busy waiting: "
+		    "the consumer used %.2f CPU seconds in %.1f s while the "
+		    "buffer was empty (P(full) should sleep in semop)", cpu,
+		    WINDOW_MS / 1000.0);
+		r->passed = 0;
+	}
+	g_case_end(c);
+	return 0;
+}
+
+static int
+t_blocks_when_full(struct grader *g, struct g_result *r)
+{
+	struct g_case *c;
+	uint64_t deadline;
+	double cpu;
+	int i;
+
+	/* More than SEMVMX items: a producer that skips P(empty) hits ERANGE. */
+	if ((c = g_case_begin(g, 40000, 10, HOLD_ATTACHED)) == NULL)
+		return -1;
+	c->expect = 2;
+	deadline = g_now_ms() + (uint64_t)g->timeout_s * 1000;
+	if (g_start(c, G_PRODUCER, 0, 0) == NULL)
+		return -1;
+	/* The slowest consumers: none yet, so none can hold the mutex. */
+	g_until_blocked(c, g_now_ms() + 1000);
+	cpu = g_window_cpu(c, G_PRODUCER);
+	for (i = 1; i <= 2; i++)
+		if (g_start(c, G_CONSUMER, i, 0) == NULL)
+			return -1;
+	(void)g_wait(c, -1, deadline);
+	r->passed = !g_judge(c, r->side, r->message, sizeof(r->message));
+	if (r->passed && cpu > CPU_MAX_S) {
+		(void)snprintf(r->message, sizeof(r->message), "busy waiting: "
+		    "the producer used %.2f CPU seconds in %.1f s while the "
+		    "buffer was full (P(empty) should sleep in semop)", cpu,
+		    WINDOW_MS / 1000.0);
+		r->passed = 0;
+	}
+	g_case_end(c);
+	return 0;
+}
+
+static int
+t_cleanup(struct grader *g, struct g_result *r)
+{
+	struct g_case *c;
+	uint64_t until;
+
+	if ((c = g_plain(g, 100, 10, 2, HOLD_ATTACHED)) == NULL)
+		return -1;
+	r->passed = !g_judge(c, r->side, r->message, sizeof(r->message));
+	/* Everyone has exited: the objects must go within a moment. */
+	until = g_now_ms() + 500;
+	while (r->passed && g_now_ms() < until &&
+	    (shmget(c->key, 0, 0) != -1 || semget(c->key, 0, 0) != -1))
+		g_sleep_ms(10);
+	g_case_end(c);
+	if (r->passed && c->left[0] != '\0') {
+		(void)snprintf(r->message, sizeof(r->message), "the producer "
+		    "exited but left %s behind once the consumers had "
+		    "detached (the grader removed them): shmdt, then "
+		    "shmctl(IPC_RMID) and semctl(IPC_RMID)", c->left);
+		r->passed = 0;
+	}
+	return 0;
+}
+
+/* A foreign object under the key; 0 if the producer left it untouched. */
+static int
+g_foreign(struct g_case *c, int kind, char *msg, size_t len)
+{
+	static const size_t sizes[2] = { 16, 65536 };
+	unsigned short vals[1] = { 7 }, now[1];
+	union { int val; unsigned short *array; } arg;
+	struct g_proc *p;
+	char role[64];
+	unsigned char *seg = NULL;
+	int id, ok = 1;
+	size_t i;
+
+	if (kind < 2) {
+		id = shmget(c->key, sizes[kind], IPC_CREAT | IPC_EXCL | 0600);
+		if (id == -1 || (seg = shmat(id, NULL, 0)) == (void *)-1)
+			return -1;
+		for (i = 0; i < sizes[kind]; i++)
+			seg[i] = (unsigned char)(0xa5 ^ i);
+	} else {
+		arg.array = vals;
+		if ((id = semget(c->key, 1, IPC_CREAT | IPC_EXCL | 0600)) == -1 ||
+		    semctl(id, 0, SETALL, arg) == -1)
+			return -1;
+	}
+	if ((p = g_start(c, G_PRODUCER, 0, 0)) == NULL)
+		return -1;
+	(void)g_wait(c, -1, g_now_ms() + (uint64_t)c->g->timeout_s * 1000);
+	g_role(c, p, role, sizeof(role));
+	msg[0] = '\0';
+	if (kind < 2) {
+		for (i = 0; i < sizes[kind] && ok; i++)
+			ok = seg[i] == (unsigned char)(0xa5 ^ i);
+		(void)shmdt(seg);
+		if (!ok)
+			(void)snprintf(msg, len, "with a foreign %zu-byte segment "
+			    "under the key, %s wrote into it: create with "
+			    "IPC_CREAT | IPC_EXCL", sizes[kind], role);
+		else if (shmget(c->key, 0, 0) != id)
+			(void)snprintf(msg, len, "with a foreign segment under "
+			    "the key, %s removed it: it was not its own", role);
+	} else {
+		arg.array = now;
+		if (semget(c->key, 0, 0) != id ||
+		    semctl(id, 0, GETALL, arg) == -1 || now[0] != vals[0])
+			(void)snprintf(msg, len, "with a foreign semaphore set "
+			    "under the key, %s changed or removed it", role);
+	}
+	if (msg[0] != '\0')
+		return 1;
+	if (p->diag[0] != '\0')
+		(void)snprintf(msg, len, "with the key taken, %s did not exit "
+		    "within %d s: it was %s", role, c->g->timeout_s, p->diag);
+	else if (WIFSIGNALED(p->status))
+		(void)snprintf(msg, len, "with the key taken, %s crashed with "
+		    "%s: shmat returns (void *) -1 on failure, never NULL",
+		    role, g_signame(WTERMSIG(p->status)));
+	else if (WEXITSTATUS(p->status) == 0)
+		(void)snprintf(msg, len, "with the key taken, %s exited 0: it "
+		    "must refuse (IPC_CREAT | IPC_EXCL gives EEXIST) and exit "
+		    "non-zero", role);
+	else if ((kind < 2 && semget(c->key, 0, 0) != -1) ||
+	    (kind == 2 && shmget(c->key, 0, 0) != -1))
+		(void)snprintf(msg, len, "with the key taken, %s refused but "
+		    "left the object it had created behind", role);
+	return msg[0] != '\0';
+}
+
+static int
+t_key_taken(struct grader *g, struct g_result *r)
+{
+	struct g_case *c;
+	int kind, bad;
+
+	for (kind = 0; kind < 3; kind++) {
+		if ((c = g_case_begin(g, 5, 10, HOLD_NONE)) == NULL)
+			return -1;
+		bad = g_foreign(c, kind, r->message, sizeof(r->message));
+		g_case_end(c);
+		if (bad == -1)
+			return -1;
+		if (bad) {
+			r->passed = 0;
+			return 0;
+		}
+	}
+	r->passed = 1;
+	return 0;
+}
+
+struct g_test {
+	const char	*name;
+	g_test_fn	 fn;
+};
+
+static const struct g_test consumer_tests[] = {
+	{ "exactly_once",	t_exactly_once },
+	{ "many_consumers",	t_many_consumers },
+	{ "waits_for_producer",	t_waits_for_producer },
+	{ "blocks_when_empty",	t_blocks_when_empty },
+	{ "end_marker",		t_end_marker },
+};
+
+static const struct g_test producer_tests[] = {
+	{ "exactly_once",	t_exactly_once },
+	{ "blocks_when_full",	t_blocks_when_full },
+	{ "end_marker",		t_end_marker },
+	{ "cleanup",		t_cleanup },
+	{ "key_taken",		t_key_taken },
+	{ "count_zero",		t_count_zero },
+};
+
+/* Runs one side's tests into res; their number, or -1 (harness). */
+int
+g_run_tests(struct grader *g, enum g_side side, struct g_result *res, int max)
+{
+	const struct g_test *t = side == G_CONSUMER ? consumer_tests :
+	    producer_tests;
+	int n = side == G_CONSUMER ? 5 : 6, i;
+
+	for (i = 0; i < n && i < max; i++) {
+		memset(&res[i], 0, sizeof(res[i]));
+		res[i].name = t[i].name;
+		res[i].side = side;
+		if (t[i].fn(g, &res[i]) == -1 || *g->stop)
+			return -1;
+	}
+	return i;
+}

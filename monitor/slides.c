@@ -1,0 +1,211 @@
+/*
+ * slides.c - the monitor's view of a slides-protocol run (-L slides).
+ *
+ * Attaches read-only and reads the three semaphores with semctl(GETALL,
+ * GETNCNT) only, as the main monitor does: watching never changes the
+ * run.  Shows the buffer slot by slot with in and out, the semaphores
+ * and who waits on them, and the processes attached.  Ends when the run
+ * is removed, after -n refreshes, with --once, or on a signal.
+ *
+ *	monitor -L slides -k key [-i ms] [-n refreshes] [--once]
+ *
+ * Exit status: 0 shown, 2 bad usage, 3 no slides run under the key.
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmlab.h"
+#include "slides.h"
+#include "slides_main.h"
+
+#define SM_CELLS	32	/* slots shown one by one; more are summarised */
+
+static volatile sig_atomic_t sm_stop;
+
+union sm_semun {
+	int		 val;
+	struct semid_ds	*buf;
+	unsigned short	*array;
+};
+
+struct sm_view {
+	struct slides	 s;
+	const char	*keypath;
+	int		 proj;
+	int		 interval_ms;
+	long long	 iterations;
+	int		 once;
+};
+
+static void	 sm_usage(void) __attribute__((noreturn));
+static void	 sm_on_signal(int);
+static void	 sm_parse(struct sm_view *, int, char *[]);
+static int	 sm_show(const struct sm_view *);
+
+static void
+sm_usage(void)
+{
+	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
+	    "[-i interval_ms] [-n refreshes] [--once]\n", getprogname());
+	exit(2);
+}
+
+static void
+sm_on_signal(int sig)
+{
+	(void)sig;
+	sm_stop = 1;
+}
+
+static void
+sm_parse(struct sm_view *v, int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "once",	no_argument,	   NULL, 'O' },
+		{ "interval",	required_argument, NULL, 'i' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL,		0,		   NULL, 0 }
+	};
+	const char *errstr;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "hi:k:L:n:p:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'i':
+			v->interval_ms = (int)strtonum(optarg, 10, 3600000,
+			    &errstr);
+			if (errstr != NULL)
+				errx(2, "interval %s: %s (10..3600000 ms)",
+				    optarg, errstr);
+			break;
+		case 'k':
+			v->keypath = optarg;
+			break;
+		case 'L':
+			if (slides_protocol_arg(optarg) == -1)
+				errx(2, "protocol %s: want slides (or no -L for "
+				    "shmlab's own)", optarg);
+			break;
+		case 'n':
+			v->iterations = strtonum(optarg, 1, LLONG_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "refreshes %s: %s", optarg, errstr);
+			break;
+		case 'p':
+			v->proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "proj_id %s: %s (1..%d)", optarg, errstr,
+				    SHM_PROJ_MAX);
+			break;
+		case 'O':
+			v->once = 1;
+			break;
+		case 'h':
+		default:
+			sm_usage();
+		}
+	}
+	if (optind != argc)
+		sm_usage();
+}
+
+/* One snapshot; -1 once the run is gone. */
+static int
+sm_show(const struct sm_view *v)
+{
+	static const char *names[SL_NSEMS] = { "mutex", "empty", "full" };
+	unsigned short val[SL_NSEMS];
+	union sm_semun arg;
+	struct shmid_ds ds;
+	int in, out, i, ncnt;
+	uint32_t k;
+
+	arg.array = val;
+	if (shmctl(v->s.shmid, IPC_STAT, &ds) == -1 ||
+	    semctl(v->s.semid, 0, GETALL, arg) == -1)
+		return -1;
+	in = *(volatile int *)v->s.in;
+	out = *(volatile int *)v->s.out;
+	printf("slides run: key 0x%08lx, shm id %d, sem id %d, MAXBUF %u, "
+	    "%lu attached\n", (unsigned long)(uint32_t)v->s.key, v->s.shmid,
+	    v->s.semid, v->s.maxbuf, (unsigned long)ds.shm_nattch);
+	printf("  in %d  out %d%s\n", in, out,
+	    in < 0 || out < 0 || (uint32_t)in >= v->s.maxbuf ||
+	    (uint32_t)out >= v->s.maxbuf ? "  (out of range!)" : "");
+	printf("  buffer:");
+	for (k = 0; k < v->s.maxbuf && k < SM_CELLS; k++)
+		printf(" %s%d", (int)k == in ? (int)k == out ? "<>" : ">" :
+		    (int)k == out ? "<" : "", ((volatile int *)v->s.buffer)[k]);
+	if (v->s.maxbuf > SM_CELLS)
+		printf(" ... (%u more)", v->s.maxbuf - SM_CELLS);
+	printf("\n  (> in: the producer's next slot, < out: the consumers')\n");
+	for (i = 0; i < SL_NSEMS; i++) {
+		ncnt = semctl(v->s.semid, i, GETNCNT);
+		printf("  sem %d %-5s = %-5u %d waiting\n", i, names[i], val[i],
+		    ncnt < 0 ? 0 : ncnt);
+	}
+	return fflush(stdout) == EOF ? -1 : 0;
+}
+
+int
+slides_monitor(int argc, char *argv[])
+{
+	struct sm_view v;
+	char keybuf[PATH_MAX];
+	key_t key;
+	long long n;
+
+	memset(&v, 0, sizeof(v));
+	v.proj = SHM_PROJ_ID;
+	v.interval_ms = 500;
+	sm_parse(&v, argc, argv);
+	if (v.keypath == NULL) {
+		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
+			err(2, "default key file path");
+		v.keypath = keybuf;
+	}
+	if ((key = key_derive(v.keypath, v.proj)) == (key_t)-1)
+		err(3, "ftok(%s, %d): start the producer first, or check -k",
+		    v.keypath, v.proj);
+	if (slides_open(key, SHM_RDONLY, &v.s) == -1) {
+		if (errno == ENOENT)
+			errx(3, "no slides run under key 0x%08lx (%s, proj_id "
+			    "%d): start one (producer -L slides), or check -k/-p",
+			    (unsigned long)(uint32_t)key, v.keypath, v.proj);
+		if (errno == EPROTO)
+			errx(3, "key 0x%08lx (%s): not a slides run; without -L "
+			    "the monitor shows shmlab's own runs",
+			    (unsigned long)(uint32_t)key, v.keypath);
+		err(3, "attaching the slides run under key 0x%08lx",
+		    (unsigned long)(uint32_t)key);
+	}
+	if (sig_catch(sm_on_signal, 0) == -1)
+		err(3, "sigaction");
+	for (n = 0; !sm_stop; n++) {
+		if (n > 0)
+			putchar('\n');
+		if (sm_show(&v) == -1) {
+			printf("the run ended (its objects are removed)\n");
+			break;
+		}
+		if (v.once || (v.iterations > 0 && n + 1 >= v.iterations))
+			break;
+		sleep_ms(v.interval_ms);
+	}
+	if (slides_detach(&v.s) == -1)
+		err(3, "shmdt");
+	return 0;
+}

@@ -1,0 +1,258 @@
+/*
+ * slides.c - the producer's side of the slides' protocol (-L slides).
+ *
+ * Creates the semaphore set and then the segment (common/slides.c),
+ * writes 0 .. COUNT-1 and the end marker -1, waits until it is the only
+ * process attached, detaches and removes both objects.  It removes them
+ * on every path after creating them, a signal or a timeout included.
+ *
+ *	producer -L slides -k key -p 20 -c 100 -b 10
+ *
+ * Exit status: 0 done, 2 bad usage, 3 key taken, IPC failure, timeout or
+ * interrupted.
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmlab.h"
+#include "slides.h"
+#include "slides_main.h"
+
+#define SP_POLL_MS	10	/* how often we look at shm_nattch */
+
+static volatile sig_atomic_t sp_stop;
+
+/* One run of the slides producer. */
+struct sp_run {
+	struct slides	 s;
+	const char	*keypath;
+	int		 proj;
+	long long	 count;
+	int		 delay_ms;
+	int		 verbose;
+};
+
+static void	 sp_usage(void) __attribute__((noreturn));
+static void	 sp_on_signal(int);
+static void	 sp_parse(struct sp_run *, int, char *[]);
+static void	 sp_create(struct sp_run *, char *, size_t);
+static int	 sp_produce(struct sp_run *);
+static int	 sp_wait_alone(struct sp_run *);
+static void	 sp_fail(struct sp_run *, const char *) __attribute__((noreturn));
+
+static void
+sp_usage(void)
+{
+	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
+	    "[-c count] [-b maxbuf]\n"
+	    "\t[-t seconds] [--delay ms] [-q]\n", getprogname());
+	exit(2);
+}
+
+static void
+sp_on_signal(int sig)
+{
+	(void)sig;
+	sp_stop = 1;
+}
+
+static void
+sp_parse(struct sp_run *r, int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "delay",	required_argument, NULL, 'D' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL,		0,		   NULL, 0 }
+	};
+	const char *errstr;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "b:c:hk:L:p:qt:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			r->s.maxbuf = (uint32_t)strtonum(optarg, 1,
+			    SL_MAXBUF_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "maxbuf %s: %s (1..%u)", optarg, errstr,
+				    SL_MAXBUF_MAX);
+			break;
+		case 'c':
+			r->count = strtonum(optarg, 0, SL_COUNT_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "count %s: %s (0..%lld: values are ints)",
+				    optarg, errstr, SL_COUNT_MAX);
+			break;
+		case 'k':
+			r->keypath = optarg;
+			break;
+		case 'L':
+			if (slides_protocol_arg(optarg) == -1)
+				errx(2, "protocol %s: want slides (or no -L for "
+				    "shmlab's own)", optarg);
+			break;
+		case 'p':
+			r->proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
+				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
+			break;
+		case 'q':
+			r->verbose = 0;
+			break;
+		case 't':
+			r->s.timeout_ms = (int)strtonum(optarg, 1, 86400,
+			    &errstr) * 1000;
+			if (errstr != NULL)
+				errx(2, "timeout %s: %s (1..86400 s)", optarg,
+				    errstr);
+			break;
+		case 'D':
+			r->delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
+			if (errstr != NULL)
+				errx(2, "delay %s: %s (0..60000 ms)", optarg,
+				    errstr);
+			break;
+		case 'h':
+		default:
+			sp_usage();
+		}
+	}
+	if (optind != argc)
+		sp_usage();
+}
+
+static void
+sp_create(struct sp_run *r, char *keybuf, size_t len)
+{
+	key_t key;
+
+	if (r->keypath == NULL) {
+		if (key_default_path(keybuf, len) == -1)
+			err(2, "default key file path");
+		r->keypath = keybuf;
+	}
+	if (key_ensure_file(r->keypath) == -1)
+		err(3, "key file %s: cannot create it, or it is not a regular "
+		    "file of yours; pass another -k", r->keypath);
+	if ((key = key_derive(r->keypath, r->proj)) == (key_t)-1)
+		err(3, "ftok(%s, %d)", r->keypath, r->proj);
+	if (slides_create(key, r->s.maxbuf, &r->s) == -1) {
+		if (errno == EEXIST)
+			errx(3, "key 0x%08lx (%s, proj_id %d) is taken: a "
+			    "segment or semaphore set exists under it; pick "
+			    "another -k/-p, or remove it (ipcs, ipcrm) if it "
+			    "is a crashed run of yours",
+			    (unsigned long)(uint32_t)key, r->keypath, r->proj);
+		err(3, "creating the slides run under key 0x%08lx (%s, "
+		    "proj_id %d)", (unsigned long)(uint32_t)key, r->keypath,
+		    r->proj);
+	}
+}
+
+/* Removes the run and exits 3: what a failure after creation does. */
+static void
+sp_fail(struct sp_run *r, const char *what)
+{
+	int e = errno;
+
+	(void)slides_detach(&r->s);
+	(void)slides_remove(&r->s);
+	errno = e;
+	if (errno == EINTR)
+		errx(3, "%s: interrupted; the run's objects are removed", what);
+	if (errno == ETIMEDOUT)
+		errx(3, "%s: no progress in %d s (are the consumers stopped?); "
+		    "the run's objects are removed", what,
+		    r->s.timeout_ms / 1000);
+	if (errno == EPROTO)
+		errx(3, "%s: in or out in the segment is out of range (a peer "
+		    "wrote there); the run's objects are removed", what);
+	err(3, "%s on sem id %d; the run's objects are removed", what,
+	    r->s.semid);
+}
+
+static int
+sp_produce(struct sp_run *r)
+{
+	long long v;
+
+	for (v = 0; v <= r->count; v++) {
+		if (r->delay_ms > 0)
+			sleep_ms(r->delay_ms);	/* outside the mutex */
+		if (slides_put(&r->s, v < r->count ? (int)v : SL_END) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The consumers detach after the marker; we wait for that, bounded. */
+static int
+sp_wait_alone(struct sp_run *r)
+{
+	struct shmid_ds ds;
+	uint64_t start = now_ns();
+
+	for (;;) {
+		if (shmctl(r->s.shmid, IPC_STAT, &ds) == -1)
+			return -1;
+		if (ds.shm_nattch <= 1)
+			return 0;
+		if (sp_stop) {
+			errno = EINTR;
+			return -1;
+		}
+		if (now_ns() - start >= (uint64_t)r->s.timeout_ms * 1000000ULL) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		sleep_ms(SP_POLL_MS);
+	}
+}
+
+int
+slides_producer(int argc, char *argv[])
+{
+	struct sp_run r;
+	char keybuf[PATH_MAX];
+
+	memset(&r, 0, sizeof(r));
+	r.s.maxbuf = MAXBUF;
+	r.s.timeout_ms = 30000;
+	r.s.stop = &sp_stop;
+	r.proj = SHM_PROJ_ID;
+	r.count = 1000;
+	r.verbose = 1;
+	sp_parse(&r, argc, argv);
+	if (sig_catch(sp_on_signal, 0) == -1)
+		err(3, "sigaction");
+	sp_create(&r, keybuf, sizeof(keybuf));
+	if (r.verbose)
+		fprintf(stderr, "%s: slides protocol, key 0x%08lx, shm id %d, "
+		    "sem id %d, MAXBUF %u, %lld items\n", getprogname(),
+		    (unsigned long)(uint32_t)r.s.key, r.s.shmid, r.s.semid,
+		    r.s.maxbuf, r.count);
+	if (sp_produce(&r) == -1)
+		sp_fail(&r, "writing an item");
+	if (sp_wait_alone(&r) == -1)
+		sp_fail(&r, "waiting for the consumers to detach");
+	if (slides_detach(&r.s) == -1)
+		sp_fail(&r, "shmdt");
+	if (slides_remove(&r.s) == -1)
+		err(3, "removing the slides run (IPC_RMID)");
+	if (r.verbose)
+		fprintf(stderr, "%s: %lld items and the end marker written; "
+		    "objects removed\n", getprogname(), r.count);
+	return 0;
+}
