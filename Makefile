@@ -6,6 +6,7 @@
 #	make check SANITIZE=address,undefined
 #	make bench		throughput benchmark (BENCH_FULL=1: whole matrix)
 #	make stress		long fault and load scenarios
+#	make torture		random attacks on live runs (TORTURE_ARGS=-n 1000)
 #	make install		PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local

@@ -940,6 +940,7 @@ recover_queue(void)
 static int
 tick(void)
 {
+	unsigned long nattch;
 	int died, live;
 
 	if (dump_flag)
@@ -967,7 +968,13 @@ tick(void)
 		need_recovery = 0;
 	if (abort_msg != NULL)
 		return -1;
-	if (registered_now() > 0 && live == 0 && my_state == ST_PRODUCING) {
+	/*
+	 * Nobody left, unless a process still attached may yet register
+	 * (a consumer program whose first child its parent registered as
+	 * died): then the progress rule bounds the wait.
+	 */
+	if (registered_now() > 0 && live == 0 && my_state == ST_PRODUCING &&
+	    (seg_nattch(ring.shmid, &nattch) == -1 || nattch <= 1)) {
 		abort_msg = "every consumer died or failed: nobody is left to "
 		    "take the items";
 		return -1;
