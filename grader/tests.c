@@ -301,16 +301,25 @@ t_exactly_once(struct grader *g, struct g_result *r)
 	return g_plain_test(g, r, 10000, 10, 1, HOLD_ATTACHED, "");
 }
 
+/*
+ * Consumers without the mutex collide only when two of them run at once
+ * between P(full) and out's update: MAXBUF 1 cannot show it, and on a
+ * busy machine one run of MAXBUF 10 may not either, so that case runs
+ * up to three times (a correct program pays about a second for it).
+ */
 static int
 t_many_consumers(struct grader *g, struct g_result *r)
 {
+	int k;
+
 	if (g_plain_test(g, r, 10000, 1, 8, HOLD_ATTACHED,
 	    "8 consumers, MAXBUF 1: ") == -1)
 		return -1;
-	if (!r->passed)
-		return 0;
-	return g_plain_test(g, r, 10000, 10, 8, HOLD_ATTACHED,
-	    "8 consumers, MAXBUF 10: ");
+	for (k = 0; k < 3 && r->passed; k++)
+		if (g_plain_test(g, r, 10000, 10, 8, HOLD_ATTACHED,
+		    "8 consumers, MAXBUF 10: ") == -1)
+			return -1;
+	return 0;
 }
 
 static int

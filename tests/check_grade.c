@@ -7,7 +7,8 @@
  * is left behind: no IPC object, no process, no private directory.
  *
  * The graded cases run in parallel (their hangs cost wall time, not
- * CPU), and the grader's JSON is read with jansson.
+ * CPU), except the mutex race, which needs the CPUs; the grader's JSON is
+ * read with jansson.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -265,6 +266,12 @@ START_TEST(test_broken_programs)
 		arg(&a[i], "%s", prog);
 		free(prog);
 		ck_assert_int_eq(tu_spawn(&p[i], broken[i].prog, a[i].v), 0);
+		/*
+		 * The race without a mutex needs consumers running at once:
+		 * that grader gets the CPUs first, the others then share.
+		 */
+		if (i == 0)
+			ck_assert_int_eq(tu_wait(&p[i], GRADE_MS), 0);
 	}
 	for (i = 0; i < NBROKEN; i++) {
 		ck_assert_msg(tu_wait(&p[i], GRADE_MS) == 0, "%s: the grader "
@@ -299,6 +306,88 @@ START_TEST(test_broken_programs)
 }
 END_TEST
 
+/* shmlab's own -L slides programs, and the monitor's view of their run. */
+START_TEST(test_slides_programs)
+{
+	struct tu_proc prod, cons, mon, bad;
+	struct tu_key k;
+	struct args a, b, m, u;
+	char *out;
+	size_t len, i, lines = 0;
+
+	ck_assert_int_eq(tu_key_new(&k), 0);
+	memset(&u, 0, sizeof(u));
+	arg(&u, "%s", tu_bin("producer/producer"));
+	arg(&u, "-L");
+	arg(&u, "nope");
+	ck_assert_int_eq(tu_run(&bad, "bad", u.v, 10000), 0);
+	ck_assert_int_eq(tu_exit_code(&bad), 2);
+	memset(&a, 0, sizeof(a));
+	arg(&a, "%s", tu_bin("producer/producer"));
+	arg(&a, "-L");
+	arg(&a, "slides");
+	arg(&a, "-k");
+	arg(&a, "%s", k.path);
+	arg(&a, "-p");
+	arg(&a, "%s", k.proj_arg);
+	arg(&a, "-c");
+	arg(&a, "2000");
+	arg(&a, "-b");
+	arg(&a, "4");
+	arg(&a, "--delay");
+	arg(&a, "1");
+	ck_assert_int_eq(tu_spawn(&prod, "producer", a.v), 0);
+	memset(&b, 0, sizeof(b));
+	arg(&b, "%s", tu_bin("consumer/consumer"));
+	arg(&b, "-L");
+	arg(&b, "slides");
+	arg(&b, "-k");
+	arg(&b, "%s", k.path);
+	arg(&b, "-p");
+	arg(&b, "%s", k.proj_arg);
+	arg(&b, "-n");
+	arg(&b, "3");
+	arg(&b, "-c");
+	arg(&b, "2000");
+	ck_assert_int_eq(tu_spawn(&cons, "consumer", b.v), 0);
+	tu_sleep_ms(300);
+	memset(&m, 0, sizeof(m));
+	arg(&m, "%s", tu_bin("monitor/monitor"));
+	arg(&m, "-L");
+	arg(&m, "slides");
+	arg(&m, "-k");
+	arg(&m, "%s", k.path);
+	arg(&m, "-p");
+	arg(&m, "%s", k.proj_arg);
+	arg(&m, "--once");
+	ck_assert_int_eq(tu_run(&mon, "monitor", m.v, 10000), 0);
+	ck_assert_int_eq(tu_exit_code(&mon), 0);
+	out = tu_read_file(mon.out, NULL);
+	ck_assert_msg(strstr(out, "slides run: key") != NULL &&
+	    strstr(out, "MAXBUF 4") != NULL && strstr(out, "full") != NULL,
+	    "monitor: %s", out);
+	free(out);
+	ck_assert_int_eq(tu_wait(&cons, 60000), 0);
+	ck_assert_int_eq(tu_wait(&prod, 60000), 0);
+	ck_assert_int_eq(tu_exit_code(&cons), 0);
+	ck_assert_int_eq(tu_exit_code(&prod), 0);
+	out = tu_read_file(cons.out, &len);
+	for (i = 0; i < len; i++)
+		lines += out[i] == '\n';
+	free(out);
+	ck_assert_uint_eq(lines, 2000);
+	out = tu_read_file(cons.err, NULL);
+	ck_assert_msg(strstr(out, "0..1999 each exactly once") != NULL,
+	    "ledger: %s", out);
+	free(out);
+	ck_assert_int_eq(tu_ipc_count_key(k.key), 0);
+	args_free(&a);
+	args_free(&b);
+	args_free(&m);
+	args_free(&u);
+}
+END_TEST
+
 static Suite *
 grade_suite(void)
 {
@@ -308,6 +397,7 @@ grade_suite(void)
 	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 200);
 	tcase_add_test(tc, test_usage);
+	tcase_add_test(tc, test_slides_programs);
 	tcase_add_test(tc, test_reference_passes);
 	tcase_add_test(tc, test_broken_programs);
 	suite_add_tcase(s, tc);
