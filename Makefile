@@ -57,7 +57,7 @@ GRADER_OBJ = grader/grader.o grader/run.o grader/tests.o
 
 TESTS	= tests/check_key tests/check_seg tests/check_ring tests/check_opts \
 	  tests/check_e2e tests/check_ledger tests/check_lab tests/check_faults \
-	  tests/check_distrust
+	  tests/check_distrust tests/check_grade
 
 # The message catalogues: po/LANG.po -> locale/LANG/LC_MESSAGES/shmlab.mo,
 # where the programs find them in the tree (common/i18n.c).
@@ -118,12 +118,40 @@ tests/%.o: tests/%.c $(FLAGS_STAMP)
 tests/check_%: tests/check_%.o tests/testutil.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/testutil.o $(LIB) $(CHECK_LIBS) $(BSD_LIBS)
 
+# The grader's suite reads its JSON with jansson and grades the broken
+# student programs, which are built like a student's: no sanitizer (its
+# shadow memory would not fit the grader's RLIMIT_AS), one bug each.
+JANSSON_CFLAGS	= $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
+JANSSON_LIBS	= $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
+tests/check_grade.o: SHM_CPPFLAGS += $(JANSSON_CFLAGS)
+tests/check_grade: tests/check_grade.o tests/testutil.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/testutil.o $(LIB) $(CHECK_LIBS) $(JANSSON_LIBS) $(BSD_LIBS)
+
+STUDENT_CFLAGS	= -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra
+STUDENTS	= tests/students/consumer_no_mutex tests/students/consumer_busy_wait \
+		  tests/students/consumer_eats_marker tests/students/producer_no_cleanup \
+		  tests/students/producer_no_excl tests/students/producer_no_empty
+BUG_consumer_no_mutex	= BUG_NO_MUTEX
+BUG_consumer_busy_wait	= BUG_BUSY_WAIT
+BUG_consumer_eats_marker = BUG_EATS_MARKER
+BUG_producer_no_cleanup	= BUG_NO_CLEANUP
+BUG_producer_no_excl	= BUG_NO_EXCL
+BUG_producer_no_empty	= BUG_NO_EMPTY
+tests/students/consumer_%: docs/solutions/consumer.c
+	$(CC) $(STUDENT_CFLAGS) -D$(BUG_consumer_$*) -o $@ $<
+tests/students/producer_%: docs/solutions/producer.c
+	$(CC) $(STUDENT_CFLAGS) -D$(BUG_producer_$*) -o $@ $<
+
+# The teacher's reference solutions (docs/solutions/), in one command.
+solutions:
+	$(MAKE) -C docs/solutions
+
 # Sanitizers slow the programs down: give Check's timeouts room.
 ifneq ($(SANITIZE),)
-CHECK_ENV	= CK_TIMEOUT_MULTIPLIER=3
+CHECK_ENV	= CK_TIMEOUT_MULTIPLIER=3 SHMLAB_SANITIZED=1
 endif
 
-check: deps-check all tests/tamper $(TESTS)
+check: deps-check all tests/tamper $(STUDENTS) $(TESTS)
 	./tests/po_check.sh
 	$(CHECK_ENV) ./tests/run_tests.sh $(TESTS)
 
@@ -164,11 +192,11 @@ clean:
 	rm -f common/*.o common/*.d $(LIB) producer/*.o producer/*.d \
 	  consumer/*.o consumer/*.d monitor/*.o monitor/*.d tests/*.o tests/*.d \
 	  grader/*.o grader/*.d \
-	  $(PROGS) $(TESTS) tests/tamper $(FLAGS_STAMP) $(BENCH_PROGS) tests/bench/*.d
+	  $(PROGS) $(TESTS) tests/tamper $(STUDENTS) $(FLAGS_STAMP) $(BENCH_PROGS) tests/bench/*.d
 	rm -rf locale
 
 .SUFFIXES:
-.PHONY: all check clean install deps-lib deps-check stress bench torture \
+.PHONY: all check clean install deps-lib deps-check stress bench torture solutions \
 	po-update
 .SECONDARY: tests/testutil.o $(TESTS:=.o)
 

@@ -49,6 +49,9 @@ timeout=30
 delay=0
 cdelay=
 slow=0
+slow_side=consumers
+delay_set=0
+monitor_pane=""
 count_set=0
 quiet=0
 monitor=0
@@ -66,7 +69,8 @@ usage() {
 	cat >&2 <<EOF
 usage: ${0##*/} [-n consumers] [-c count] [-b maxbuf] [-B batch]
        [-m queue|broadcast] [-s seed] [-t seconds] [--json] [--unsafe]
-       [--jitter us] [--delay ms] [--slow] [--monitor] [--no-verify] [-q]
+       [--jitter us] [--delay ms] [--slow [speed]] [--slow-side
+       producer|consumers] [--monitor] [--no-verify] [-q]
        ${0##*/} clean
        ${0##*/} grade [--producer CMD] [--consumer CMD] [--json]
        [--gradescope FILE] [-t seconds]
@@ -221,10 +225,20 @@ progress() {
 
 # Shows the monitor during the run: in a tmux split inside tmux, else in
 # this terminal above the run's own output (which then comes at the end).
+# In tmux the pane is as tall as the monitor's frame for this many
+# consumers (about 20 lines and one per consumer), leaving the run's own
+# output 6 lines; it stays open after the run until a key is pressed in
+# it (monitor --hold), and the run selects it when it ends.
 start_monitor() {
+	local want have
 	if [[ -n ${TMUX:-} ]] && command -v tmux >/dev/null 2>&1; then
-		tmux split-window -v -d -l 24 \
-			"'$MONITOR' -k '$tmpdir/key'; sleep 5" ||
+		want=$((21 + consumers))
+		have=$(tmux display-message -p '#{pane_height}' 2>/dev/null) || have=30
+		[[ $have =~ ^[0-9]+$ ]] || have=30
+		((want > have - 6)) && want=$((have - 6))
+		((want < 5)) && want=5
+		monitor_pane=$(tmux split-window -v -d -P -F '#{pane_id}' -l "$want" \
+			"'$MONITOR' --hold -k '$tmpdir/key'") ||
 			log "tmux split-window failed: no monitor"
 	elif [[ -t 1 ]]; then
 		"$MONITOR" -k "$tmpdir/key" &
@@ -304,14 +318,21 @@ main() {
 		--json) json=1 ;;
 		--unsafe) unsafe=1 ;;
 		--jitter) number jitter "${2:-}" 0 100000; jitter=$2; shift ;;
-		--delay) number delay "${2:-}" 0 60000; delay=$2; shift ;;
+		--delay) number delay "${2:-}" 0 60000; delay=$2 delay_set=1; shift ;;
 		--slow)
-			# Consumers slower than the producer (10 items/s against
-			# 5/s for three): the ring fills within seconds and the
-			# producer blocks on it; once it has posted the end of
-			# the stream they drain the ring.  A short stream, unless
-			# -c says otherwise.
-			delay=100 cdelay=600 slow=1 ;;
+			# Slow motion, SPEED times slower still (--slow 2: twice
+			# as slow); the delays are set below, once --slow-side
+			# is known.  A short stream, unless -c says otherwise.
+			slow=1
+			if [[ ${2:-} =~ ^[0-9]+$ ]]; then
+				number speed "$2" 1 20
+				slow=$2
+				shift
+			fi ;;
+		--slow-side)
+			[[ ${2:-} == producer || ${2:-} == consumers ]] ||
+				die 2 "slow side ${2:-}: want producer or consumers"
+			slow_side=$2; shift ;;
 		--monitor) monitor=1 ;;
 		--no-verify) noverify=1 ;;
 		-q) quiet=1 ;;
@@ -321,6 +342,20 @@ main() {
 		shift
 	done
 	((slow && !count_set)) && count=40
+	if ((slow)) && [[ $slow_side == consumers ]]; then
+		# Consumers slower than the producer (10 items/s against 5/s
+		# for three): the ring fills within seconds and the producer
+		# waits on empty; once it has posted the end of the stream
+		# they drain the ring.
+		((delay_set)) || delay=$((100 * slow))
+		cdelay=$((600 * slow))
+	elif ((slow)); then
+		# The producer slower than the consumers (one item every
+		# 600 ms, each consumer ready every 100 ms): the ring stays
+		# empty and the consumers wait on full, its ncnt their number.
+		((delay_set)) || delay=$((600 * slow))
+		cdelay=$((100 * slow))
+	fi
 	if ((unsafe)) && [[ $mode == broadcast ]]; then
 		die 2 "--unsafe works in queue mode only"
 	fi
@@ -373,9 +408,9 @@ main() {
 	# A progress bar only for a person: a terminal, and a run that lasts.
 	((!json && !quiet && !monitor)) && [[ -t 1 && -t 2 ]] && bar=1
 	# Microseconds: $SECONDS counts whole seconds only.
-	started=${EPOCHREALTIME/./}
+	started=${EPOCHREALTIME//[!0-9]/}
 	while kill -0 "$consumer_pid" 2>/dev/null; do
-		if ((bar && ${EPOCHREALTIME/./} - started >= 1000000)); then
+		if ((bar && ${EPOCHREALTIME//[!0-9]/} - started >= 1000000)); then
 			progress
 			shown=1
 		fi
@@ -397,6 +432,8 @@ main() {
 		wait "$monitor_pid" 2>/dev/null
 		monitor_pid=""
 	fi
+	# The monitor pane waits for a key: the next one typed goes there.
+	[[ -n $monitor_pane ]] && tmux select-pane -t "$monitor_pane" 2>/dev/null
 	report=$(<"$tmpdir/report.json")
 	# The first exit_status is the run's: per_consumer comes last.
 	[[ $report =~ \"exit_status\":([0-9]+) ]] || die 3 "malformed report"

@@ -387,5 +387,7 @@ main(int argc, char *argv[])
 		err(3, "writing %s", o.gradescope);
 	if (fflush(stdout) == EOF)
 		err(3, "stdout");
+	g_cmd_free(&g.cmd[G_PRODUCER]);
+	g_cmd_free(&g.cmd[G_CONSUMER]);
 	return passed ? 0 : 1;
 }

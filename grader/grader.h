@@ -111,6 +111,7 @@ const char *g_signame(int);
 uint64_t g_now_ms(void);
 void	 g_sleep_ms(int);
 int	 g_cmd_split(struct g_cmd *, const char *, int);
+void	 g_cmd_free(struct g_cmd *);
 
 /* tests.c: the tests, in the order. */
 int	 g_run_tests(struct grader *, enum g_side, struct g_result *, int);

@@ -101,6 +101,13 @@ g_cmd_split(struct g_cmd *c, const char *s, int student)
 	return 0;
 }
 
+void
+g_cmd_free(struct g_cmd *c)
+{
+	while (c->argc > 0)
+		free(c->argv[--c->argc]);
+}
+
 /*
  * A fresh key file, and a proj_id whose key holds nothing yet: whatever
  * appears under it from now on is this case's.

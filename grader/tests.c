@@ -182,9 +182,9 @@ g_ledger(const struct g_case *c, char *msg, size_t len)
 }
 
 /*
- * The cause of a failed case, most telling first: a crash, a hang (and
- * on what), a producer that skipped P(empty), an exit status, then the
- * items.  0: nothing wrong.
+ * The cause of a failed case, most telling first: a crash, a producer
+ * that skipped P(empty) (its consumers then hang or lose items), a hang
+ * (and on what), an exit status, then the items.  0: nothing wrong.
  */
 static int
 g_judge(const struct g_case *c, enum g_side tested, char *msg, size_t len)
@@ -203,21 +203,6 @@ g_judge(const struct g_case *c, enum g_side tested, char *msg, size_t len)
 		    g_signame(sig), sig == SIGXCPU ? " (its CPU limit)" : "");
 		return 1;
 	}
-	for (pass = 0; pass < 2 && c->timed_out; pass++)
-		for (i = 0; i < c->nproc; i++) {
-			p = &c->proc[i];
-			if (p->diag[0] == '\0' ||
-			    (pass == 0 && p->side != tested))
-				continue;
-			g_role(c, p, role, sizeof(role));
-			(void)snprintf(msg, len, "timed out after %d s: %s was "
-			    "%s", c->g->timeout_s, role, p->diag);
-			if (g_ledger(c, items, sizeof(items)) == 1) {
-				(void)strlcat(msg, "; ", len);
-				(void)strlcat(msg, items, len);
-			}
-			return 1;
-		}
 	if (c->full_max > c->maxbuf + 1 || c->empty_max > c->maxbuf) {
 		(void)snprintf(msg, len, "full reached %d and empty %d with "
 		    "MAXBUF %d: the producer posts items without waiting on "
@@ -230,6 +215,23 @@ g_judge(const struct g_case *c, enum g_side tested, char *msg, size_t len)
 				    "(full passed SEMVMX, 32767)", len);
 		return 1;
 	}
+	/*
+	 * A hang: the tested side first, and among its processes one
+	 * blocked in semop, which says most.  The items are not counted:
+	 * a killed program's buffered stdout is lost, so they would lie.
+	 */
+	for (pass = 0; pass < 3 && c->timed_out; pass++)
+		for (i = 0; i < c->nproc; i++) {
+			p = &c->proc[i];
+			if (p->diag[0] == '\0' ||
+			    (pass < 2 && p->side != tested) ||
+			    (pass == 0 && strstr(p->diag, "semop") == NULL))
+				continue;
+			g_role(c, p, role, sizeof(role));
+			(void)snprintf(msg, len, "timed out after %d s: %s was "
+			    "%s", c->g->timeout_s, role, p->diag);
+			return 1;
+		}
 	for (i = 0; i < c->nproc; i++) {
 		p = &c->proc[i];
 		if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) == 0)
@@ -299,16 +301,25 @@ t_exactly_once(struct grader *g, struct g_result *r)
 	return g_plain_test(g, r, 10000, 10, 1, HOLD_ATTACHED, "");
 }
 
+/*
+ * Consumers without the mutex collide only when two of them run at once
+ * between P(full) and out's update: MAXBUF 1 cannot show it, and on a
+ * busy machine one run of MAXBUF 10 may not either, so that case runs
+ * up to three times (a correct program pays about a second for it).
+ */
 static int
 t_many_consumers(struct grader *g, struct g_result *r)
 {
+	int k;
+
 	if (g_plain_test(g, r, 10000, 1, 8, HOLD_ATTACHED,
 	    "8 consumers, MAXBUF 1: ") == -1)
 		return -1;
-	if (!r->passed)
-		return 0;
-	return g_plain_test(g, r, 10000, 10, 8, HOLD_ATTACHED,
-	    "8 consumers, MAXBUF 10: ");
+	for (k = 0; k < 3 && r->passed; k++)
+		if (g_plain_test(g, r, 10000, 10, 8, HOLD_ATTACHED,
+		    "8 consumers, MAXBUF 10: ") == -1)
+			return -1;
+	return 0;
 }
 
 static int
@@ -318,19 +329,21 @@ t_end_marker(struct grader *g, struct g_result *r)
 }
 
 /*
- * With COUNT 0 the producer never blocks: it may remove everything
- * before anyone attached.  The consumers start first, and the grader
- * grabs the segment the moment it appears (tried three times if it
- * never saw it: a miss is ours, not the student's).
+ * With COUNT 0 the producer never blocks: it may create, write the
+ * marker and remove everything in microseconds, before anyone attached.
+ * The consumers start first and the grader grabs the segment the moment
+ * it appears.  A miss is the grader's, not the student's: it tries three
+ * times, and if the run always ended first it judges what is left to
+ * see -- the producer exits 0 in time and leaves nothing under the key.
  */
 static int
 t_count_zero(struct grader *g, struct g_result *r)
 {
 	struct g_case *c;
-	uint64_t deadline;
-	int attempt, i;
+	uint64_t deadline = 0;
+	int attempt, i, seen = 0;
 
-	for (attempt = 0; attempt < 3; attempt++) {
+	for (attempt = 0; attempt < 3 && !seen; attempt++) {
 		if ((c = g_case_begin(g, 0, 10, HOLD_ATTACHED)) == NULL)
 			return -1;
 		c->expect = 2;
@@ -341,19 +354,42 @@ t_count_zero(struct grader *g, struct g_result *r)
 		if (g_start(c, G_PRODUCER, 0, 0) == NULL)
 			return -1;
 		g_grab(c, g_now_ms() + 2000);
-		if (c->held != NULL || c->released)
-			break;
-		g_case_end(c);
+		seen = c->held != NULL || c->released;
 	}
-	if (attempt == 3) {
-		(void)snprintf(r->message, sizeof(r->message), "COUNT 0: the "
-		    "segment never appeared under the key (or vanished within "
-		    "microseconds, three times)");
-		return 0;
+	(void)g_wait(c, seen ? -1 : G_PRODUCER, deadline);
+	if (seen)
+		r->passed = !g_judge(c, r->side, r->message,
+		    sizeof(r->message));
+	else {
+		/*
+		 * Only the producer: its consumers never had a run to see.
+		 * They are ended and their outcome set aside (status 0, no
+		 * diagnosis), so that g_judge weighs the producer alone.
+		 */
+		(void)g_group_signal(c, G_CONSUMER, SIGKILL);
+		(void)g_wait(c, G_CONSUMER, g_now_ms() + 2000);
+		for (i = 0; i < c->nproc; i++)
+			if (c->proc[i].side == G_CONSUMER) {
+				c->proc[i].status = 0;
+				c->proc[i].diag[0] = '\0';
+			}
+		c->timed_out = c->proc[c->nproc - 1].diag[0] != '\0';
+		r->passed = !g_judge(c, G_PRODUCER, r->message,
+		    sizeof(r->message));
 	}
-	(void)g_wait(c, -1, deadline);
-	r->passed = !g_judge(c, r->side, r->message, sizeof(r->message));
 	g_case_end(c);
+	if (r->passed && !seen && c->left[0] != '\0') {
+		(void)snprintf(r->message, sizeof(r->message), "COUNT 0: the "
+		    "producer exited but left %s behind", c->left);
+		r->passed = 0;
+	}
+	if (!r->passed && strncmp(r->message, "COUNT 0", 7) != 0) {
+		char m[G_MSG];
+
+		(void)strlcpy(m, r->message, sizeof(m));
+		(void)strlcpy(r->message, "COUNT 0: ", sizeof(r->message));
+		(void)strlcat(r->message, m, sizeof(r->message));
+	}
 	return 0;
 }
 

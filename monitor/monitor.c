@@ -762,7 +762,7 @@ put_time(FILE *fp, time_t t, int full)
 
 	if (t == 0 || localtime_r(&t, &tm) == NULL ||
 	    localtime_r(&snap.wall, &today) == NULL) {
-		fputs("never", fp);
+		fputs(_("never"), fp);
 		return;
 	}
 	if (!full && (tm.tm_year != today.tm_year ||
@@ -770,7 +770,7 @@ put_time(FILE *fp, time_t t, int full)
 		full = 1;
 	if (strftime(buf, sizeof(buf), full ? "%Y-%m-%d %H:%M:%S" :
 	    "%H:%M:%S", &tm) == 0)
-		fputs("never", fp);
+		fputs(_("never"), fp);
 	else
 		fputs(buf, fp);
 }

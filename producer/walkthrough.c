@@ -120,8 +120,8 @@ static int	 catch_signals(void);
 static void	 restore_signals(void);
 static int	 wait_readable(int, int);
 static int	 read_line(struct walk *, const char **);
-static int	 pause_step(struct walk *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
+static int	 pause_step(struct walk *, const char *, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 static unsigned	 hexkey(key_t);
 static const char *fmt_time(time_t, char *, size_t);
 static void	 fmt_buffer(const int *, char *, size_t);
@@ -474,12 +474,12 @@ read_line(struct walk *w, const char **how)
 }
 
 /*
- * --step: the ipcs command that shows this step from a second window,
- * then a wait for Enter.  Without --step, or once stdin has ended, it
- * only returns.
+ * --step: the ipcs command that shows this step from a second window, and
+ * what it will show (expect, or NULL), then a wait for Enter.  Without
+ * --step, or once stdin has ended, it only returns.
  */
 static int
-pause_step(struct walk *w, const char *fmt, ...)
+pause_step(struct walk *w, const char *expect, const char *fmt, ...)
 {
 	char cmd[160];
 	const char *how;
@@ -491,6 +491,8 @@ pause_step(struct walk *w, const char *fmt, ...)
 	(void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
 	say(_("  >> in another window: %s"), cmd);
+	if (expect != NULL)
+		say(_("  >> it shows: %s"), expect);
 	(void)printf("%s", _("  >> Enter: next step "));
 	(void)fflush(stdout);
 	if (read_line(w, &how) == -1)
@@ -602,8 +604,8 @@ step_key(struct walk *w)
 		    "proj_id, but POSIX promises only 8, so shmlab takes -p "
 		    "1..255"), w->path, SLIDES_KEY, hexkey(big), w->path,
 		    SLIDES_KEY & 0xff, hexkey(small));
-	return pause_step(w, "ipcs -m | grep -i 0x%08x  %s", hexkey(w->key),
-	    _("(nothing yet)"));
+	return pause_step(w, _("nothing yet"), "ipcs -m | grep -i 0x%08x",
+	    hexkey(w->key));
 }
 
 /* 1. shmget(key, sizeof(int) * MAXBUF, IPC_CREAT | IPC_EXCL | perms). */
@@ -632,7 +634,7 @@ step_create(struct walk *w)
 	    size);
 	note(w, call, _("created segment %d, %zu bytes, nattch 0"), w->id,
 	    size);
-	return pause_step(w, "ipcs -m -i %d", w->id);
+	return pause_step(w, _("nattch=0"), "ipcs -m -i %d", w->id);
 }
 
 /* 2. shmat(id, 0, 0). */
@@ -655,7 +657,7 @@ step_attach(struct walk *w)
 	    "in our address space; shmat fails with (void *)-1, never NULL, "
 	    "so the slide's \"buffer == NULL\" check would miss every error"));
 	note(w, call, "%s", _("mapped it into our memory: nattch 1"));
-	return pause_step(w, "ipcs -m -i %d  %s", w->id, _("(nattch=1)"));
+	return pause_step(w, _("nattch=1"), "ipcs -m -i %d", w->id);
 }
 
 /* 3. for (i = 0; i < MAXBUF; i++) buffer[i] = i. */
@@ -673,8 +675,7 @@ step_fill(struct walk *w)
 	    "attached sees them"), buf);
 	note(w, "buffer[i] = i", "%s", _("nothing: plain stores into the "
 	    "segment"));
-	return pause_step(w, "ipcs -m -i %d  %s", w->id,
-	    _("(unchanged: no call)"));
+	return pause_step(w, _("unchanged: no call"), "ipcs -m -i %d", w->id);
 }
 
 /* 3. shmctl(id, IPC_STAT, &ds). */
@@ -694,7 +695,7 @@ step_stat(struct walk *w)
 	    "(nattch)"));
 	say_stat(&ds);
 	note(w, call, "%s", _("copied its record (struct shmid_ds) to us"));
-	return pause_step(w, "ipcs -m -i %d", w->id);
+	return pause_step(w, NULL, "ipcs -m -i %d", w->id);
 }
 
 /* 3. shmctl(id, IPC_SET, &ds), only with --perm. */
@@ -733,7 +734,7 @@ step_set(struct walk *w)
 	say_stat(&ds);
 	note(w, call, _("changed the mode: %04o -> %04o"), before,
 	    (unsigned)w->perm);
-	return pause_step(w, "ipcs -m -i %d", w->id);
+	return pause_step(w, NULL, "ipcs -m -i %d", w->id);
 }
 
 /* 3. "The daemon executes until press some character": c = getchar(). */
@@ -889,7 +890,7 @@ step_fork(struct walk *w)
 	    w->id, (unsigned long)ds.shm_nattch);
 	note(w, call, _("a second process attached it: nattch %lu"),
 	    (unsigned long)ds.shm_nattch);
-	return pause_step(w, "ipcs -m -i %d  %s", w->id, _("(nattch=2)"));
+	return pause_step(w, _("nattch=2"), "ipcs -m -i %d", w->id);
 }
 
 /* 4a. shmdt(buffer): we let go; the child is still attached. */
@@ -908,7 +909,7 @@ step_detach(struct walk *w)
 	say(_("    we are detached; that destroys nothing, and the child is "
 	    "still attached"));
 	note(w, call, "%s", _("unmapped it from our memory: nattch 1"));
-	return pause_step(w, "ipcs -m -i %d  %s", w->id, _("(nattch=1)"));
+	return pause_step(w, _("nattch=1"), "ipcs -m -i %d", w->id);
 }
 
 /* 4b. shmctl(IPC_RMID) while the child is attached: only a mark. */
@@ -950,8 +951,7 @@ step_rmid(struct walk *w)
 		    "the key already"), hexkey(w->key), r);
 	note(w, call, _("marked it (dest), key freed; still there: nattch "
 	    "%lu"), (unsigned long)ds.shm_nattch);
-	return pause_step(w, "ipcs -m  %s", _("(key 0x00000000, status "
-	    "dest)"));
+	return pause_step(w, _("key 0x00000000, status dest"), "ipcs -m");
 }
 
 /* The child detaches and exits: the kernel destroys the segment. */
@@ -1003,7 +1003,7 @@ step_last_detach(struct walk *w)
 	(void)snprintf(call, sizeof(call), _("child: shmdt(%p) = 0, exit"),
 	    m.addr);
 	note(w, call, "%s", _("nattch 0: the kernel destroyed the segment"));
-	return pause_step(w, "ipcs -m -i %d  %s", w->id, _("(not found)"));
+	return pause_step(w, _("not found"), "ipcs -m -i %d", w->id);
 }
 
 /*

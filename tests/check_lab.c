@@ -2100,7 +2100,7 @@ START_TEST(test_step_dest)
 	    "no pause after ftok");
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	for (i = 0; i < 20; i++) {
-		if (wait_file_has(w.out, "(key 0x00000000", 300) == 0)
+		if (wait_file_has(w.out, "key 0x00000000, estado dest", 300) == 0)
 			break;
 		ck_assert_msg(still_running(&w), "ended before IPC_RMID");
 		ck_assert_int_eq(write(fds[1], "\n", 1), 1);

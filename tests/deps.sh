@@ -32,7 +32,7 @@ make_es() {
 
 main() {
 	local want=(pkg-config libbsd-dev gettext) missing=() p
-	[[ ${1:-lib} == check ]] && want+=(check locales)
+	[[ ${1:-lib} == check ]] && want+=(check locales libjansson-dev)
 	for p in "${want[@]}"; do
 		case $p in
 		pkg-config) command -v pkg-config >/dev/null 2>&1 || missing+=("$p") ;;
@@ -40,6 +40,7 @@ main() {
 		check) pkg-config --exists check 2>/dev/null || missing+=("$p") ;;
 		gettext) command -v msgfmt >/dev/null 2>&1 || missing+=("$p") ;;
 		locales) has_es || missing+=("$p") ;;
+		libjansson-dev) pkg-config --exists jansson 2>/dev/null || missing+=("$p") ;;
 		esac
 	done
 	((${#missing[@]} == 0)) && return 0

@@ -20,13 +20,17 @@ cleanup() { [[ -n $tmp ]] && rm -rf -- "$tmp"; }
 trap cleanup EXIT
 
 main() {
-	local lang rc=0
+	local lang rc=0 langs
+	# The languages: po/*.po, as the Makefile's LINGUAS.
+	langs=(po/*.po)
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmlab-po.XXXXXX")
 	xgettext -L C -k_ -kN_ --from-code=UTF-8 -o "$tmp/all.pot" \
 		common/*.c producer/*.c consumer/*.c monitor/*.c
 	xgettext -L Shell -kt -ktf --from-code=UTF-8 -j -o "$tmp/all.pot" \
 		run_demo.sh
-	for lang in es; do
+	for lang in "${langs[@]}"; do
+		lang=${lang#po/}
+		lang=${lang%.po}
 		if ! msgfmt --check --statistics -o /dev/null "po/$lang.po" \
 			2>"$tmp/msgfmt"; then
 			cat "$tmp/msgfmt" >&2
@@ -41,7 +45,7 @@ main() {
 			rc=1
 		fi
 	done
-	((rc == 0)) && echo "$PROG: po/es.po translates every message"
+	((rc == 0)) && echo "$PROG: ${langs[*]} translate every message"
 	return "$rc"
 }
 

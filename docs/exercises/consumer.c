@@ -1,0 +1,121 @@
+/*
+ * consumer.c - the slides protocol's consumer (exercise).
+ *
+ *	consumer KEYFILE PROJ_ID
+ *
+ * Finds the producer's segment and semaphores under ftok(KEYFILE,
+ * PROJ_ID) (retrying for 10 s: it may start first), prints every value
+ * it takes on stdout, one a line, and stops at the end marker -1, which
+ * it leaves in the buffer for the other consumers.
+ *
+ * Complete the TODOs: the semaphore operations of docs/slides-protocol.md,
+ * then check it with: make grade-consumer
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define MUTEX	0	/* semaphore numbers in the set */
+#define EMPTY	1
+#define FULL	2
+#define END	(-1)	/* the end marker */
+
+/* One semaphore operation; a signal (EINTR) only interrupts it. */
+static int
+sem_change(int semid, int num, int op)
+{
+	struct sembuf sb;
+
+	sb.sem_num = (unsigned short)num;
+	sb.sem_op = (short)op;
+	sb.sem_flg = 0;
+	while (semop(semid, &sb, 1) == -1)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+static int __attribute__((unused))
+P(int semid, int num)
+{
+	return sem_change(semid, num, -1);
+}
+
+static int __attribute__((unused))
+V(int semid, int num)
+{
+	return sem_change(semid, num, 1);
+}
+
+static void
+nap_10ms(void)
+{
+	struct timespec ts = { 0, 10000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct shmid_ds ds;
+	key_t key;
+	int shmid, semid, tries, maxbuf, v;
+	int *buffer, *in, *out;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s KEYFILE PROJ_ID\n", argv[0]);
+		return 2;
+	}
+	key = ftok(argv[1], atoi(argv[2]));
+	if (key == (key_t)-1) {
+		perror("ftok");
+		return 1;
+	}
+	/* The producer may not have created the segment yet. */
+	for (tries = 0; (shmid = shmget(key, 0, 0)) == -1; tries++) {
+		if (errno != ENOENT || tries == 1000) {
+			perror("shmget: no producer");
+			return 1;
+		}
+		nap_10ms();
+	}
+	/* The set exists before the segment: it can be trusted now. */
+	semid = semget(key, 0, 0);
+	if (semid == -1 || shmctl(shmid, IPC_STAT, &ds) == -1) {
+		perror("semget/shmctl");
+		return 1;
+	}
+	maxbuf = (int)(ds.shm_segsz / sizeof(int)) - 2;
+	buffer = shmat(shmid, NULL, 0);
+	if (buffer == (void *)-1) {	/* not NULL: shmat(2) */
+		perror("shmat");
+		return 1;
+	}
+	in = &buffer[maxbuf];
+	out = &buffer[maxbuf + 1];
+	(void)in;
+	for (;;) {
+		/* TODO: wait for an item, then for the mutex. */
+		v = buffer[*out];
+		if (v == END) {
+			/* TODO: release the mutex, and leave the marker (and
+			 * its count on full) for the other consumers. */
+			break;
+		}
+		*out = (*out + 1) % maxbuf;
+		/* TODO: release the mutex, then free the slot. */
+		printf("%d\n", v);
+	}
+	if (shmdt(buffer) == -1) {
+		perror("shmdt");
+		return 1;
+	}
+	return 0;
+}
