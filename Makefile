@@ -64,7 +64,7 @@ TESTS	= tests/check_key tests/check_seg tests/check_ring tests/check_opts \
 LINGUAS	= es
 MO	= $(LINGUAS:%=locale/%/LC_MESSAGES/shmlab.mo)
 # Every file whose messages are translated.
-PO_SRC	= common/*.c producer/*.c consumer/*.c monitor/*.c
+PO_SRC	= common/*.c producer/*.c consumer/*.c monitor/*.c grader/*.c
 
 all: deps-lib $(PROGS) $(MO)
 
@@ -76,7 +76,7 @@ locale/%/LC_MESSAGES/shmlab.mo: po/%.po
 po/shmlab.pot: $(wildcard $(PO_SRC)) run_demo.sh
 	$(XGETTEXT) -L C -k_ -kN_ --from-code=UTF-8 --add-comments=TRANSLATORS \
 	  --package-name=shmlab -o $@ $(sort $(wildcard $(PO_SRC)))
-	$(XGETTEXT) -L Shell -kt -ktf --from-code=UTF-8 -j -o $@ run_demo.sh
+	$(XGETTEXT) -L Shell -k -kt -ktf --from-code=UTF-8 -j -o $@ run_demo.sh
 
 po-update: po/shmlab.pot
 	for l in $(LINGUAS); do msgmerge -q -U --backup=none po/$$l.po po/shmlab.pot; done

@@ -30,6 +30,11 @@ if [[ -f $HERE/Makefile && -d $HERE/producer ]]; then
 else
 	readonly INTREE=0 BIN=$HERE
 fi
+if ((INTREE)); then
+	readonly LOCALEDIR=$HERE/locale
+else
+	readonly LOCALEDIR=$HERE/../share/locale
+fi
 readonly PRODUCER="${SHMLAB_PRODUCER:-${BIN:-$HERE/producer}/producer}"
 readonly CONSUMER="${SHMLAB_CONSUMER:-${BIN:-$HERE/consumer}/consumer}"
 readonly MONITOR="${SHMLAB_MONITOR:-${BIN:-$HERE/monitor}/monitor}"
@@ -65,6 +70,24 @@ consumer_pid=""
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { log "$2"; exit "$1"; }
 
+# The script's own words in the user's language: gettext(1) with the
+# programs' catalogue (po/es.po), the English of the source when gettext
+# or the catalogue is missing.  tf formats: tf 'pid %s' "$pid".
+t() {
+	if command -v gettext >/dev/null 2>&1; then
+		TEXTDOMAIN=shmlab TEXTDOMAINDIR=$LOCALEDIR gettext -- "$1"
+	else
+		printf '%s' "$1"
+	fi
+}
+tf() {
+	local fmt
+	fmt=$(t "$1")
+	shift
+	# shellcheck disable=SC2059 # the format is the catalogue's
+	printf -- "$fmt" "$@"
+}
+
 usage() {
 	cat >&2 <<EOF
 usage: ${0##*/} [-n consumers] [-c count] [-b maxbuf] [-B batch]
@@ -83,7 +106,7 @@ number() {
 	local name=$1 value=$2 min=$3 max=$4
 	if ! [[ $value =~ ^[0-9]+$ ]] || ((${#value} > 18)) ||
 		((10#$value < min || 10#$value > max)); then
-		die 2 "$name $value: want a whole number from $min to $max"
+		die 2 "$(tf '%s %s: want a whole number from %s to %s' "$name" "$value" "$min" "$max")"
 	fi
 }
 
@@ -91,15 +114,15 @@ number() {
 ensure_built() {
 	if [[ -n ${SHMLAB_PRODUCER:-} ]] || ((!INTREE)); then
 		[[ -x $PRODUCER && -x $CONSUMER ]] ||
-			die 3 "cannot find $PRODUCER and $CONSUMER: reinstall shmlab"
+			die 3 "$(tf 'cannot find %s and %s: reinstall shmlab' "$PRODUCER" "$CONSUMER")"
 		return
 	fi
 	local src=("$HERE/common" "$HERE/producer" "$HERE/consumer") newer=""
 	# One line: bash misparses a multi-line $(...) that a trap interrupts.
 	[[ -x $PRODUCER ]] && newer=$(find "${src[@]}" -name '*.[ch]' -newer "$PRODUCER" 2>/dev/null)
 	if [[ ! -x $PRODUCER || ! -x $CONSUMER || ! -x $GRADER || -n $newer ]]; then
-		log "building shmlab first (make)"
-		make -s -C "$HERE" >&2 || die 3 "the build failed: see the messages above"
+		log "$(t 'building shmlab first (make)')"
+		make -s -C "$HERE" >&2 || die 3 "$(t 'the build failed: see the messages above')"
 	fi
 }
 
@@ -166,7 +189,7 @@ on_usr1() {
 }
 
 on_interrupt() {
-	log "interrupted: stopping this run's processes and removing its objects"
+	log "$(t "interrupted: stopping this run's processes and removing its objects")"
 	cleanup
 	tmpdir=""
 	exit 130
@@ -239,12 +262,12 @@ start_monitor() {
 		((want < 5)) && want=5
 		monitor_pane=$(tmux split-window -v -d -P -F '#{pane_id}' -l "$want" \
 			"'$MONITOR' --hold -k '$tmpdir/key'") ||
-			log "tmux split-window failed: no monitor"
+			log "$(t 'tmux split-window failed: no monitor')"
 	elif [[ -t 1 ]]; then
 		"$MONITOR" -k "$tmpdir/key" &
 		monitor_pid=$!
 	else
-		log "--monitor needs a terminal or tmux: no monitor"
+		log "$(t '--monitor needs a terminal or tmux: no monitor')"
 	fi
 }
 
@@ -262,7 +285,7 @@ clean_all() {
 		fi
 	done < <(ipcs -m -s 2>/dev/null |
 		awk -v me="$(id -un)" '$1 ~ /^0x/ && $3 == me { print $1 }' | sort -u)
-	((removed)) || log "nothing of yours to clean"
+	((removed)) || log "$(t 'nothing of yours to clean')"
 	return 0
 }
 
@@ -311,7 +334,7 @@ main() {
 		-B) number batch "${2:-}" 1 32766; batch=$2; shift ;;
 		-m)
 			[[ ${2:-} == queue || ${2:-} == broadcast ]] ||
-				die 2 "mode ${2:-}: want queue or broadcast"
+				die 2 "$(tf 'mode %s: want queue or broadcast' "${2:-}")"
 			mode=$2; shift ;;
 		-s | --seed) number seed "${2:-}" 0 999999999999999999; seed=$2; shift ;;
 		-t) number timeout "${2:-}" 1 86400; timeout=$2; shift ;;
@@ -331,13 +354,13 @@ main() {
 			fi ;;
 		--slow-side)
 			[[ ${2:-} == producer || ${2:-} == consumers ]] ||
-				die 2 "slow side ${2:-}: want producer or consumers"
+				die 2 "$(tf 'slow side %s: want producer or consumers' "${2:-}")"
 			slow_side=$2; shift ;;
 		--monitor) monitor=1 ;;
 		--no-verify) noverify=1 ;;
 		-q) quiet=1 ;;
 		-h | --help) usage ;;
-		*) log "unknown argument: $1"; usage ;;
+		*) log "$(tf 'unknown argument: %s' "$1")"; usage ;;
 		esac
 		shift
 	done
@@ -357,7 +380,7 @@ main() {
 		cdelay=$((100 * slow))
 	fi
 	if ((unsafe)) && [[ $mode == broadcast ]]; then
-		die 2 "--unsafe works in queue mode only"
+		die 2 "$(t '--unsafe works in queue mode only')"
 	fi
 
 	[[ -d ${TMPDIR:-/tmp} && -w ${TMPDIR:-/tmp} ]] ||
@@ -394,7 +417,7 @@ main() {
 		cat "$tmpdir/producer.log" >&2
 		# A refusal of the options (2) stays a usage error.
 		((pstatus == 2)) && exit 2
-		die 3 "the producer did not start"
+		die 3 "$(t 'the producer did not start')"
 	fi
 
 	args=(-k "$tmpdir/key" -n "$consumers" -m "$mode" -t "$timeout")
@@ -421,11 +444,11 @@ main() {
 	consumer_pid=""
 	if ! wait_producer; then
 		cat "$tmpdir/producer.log" "$tmpdir/consumer.log" >&2
-		die 3 "the producer (pid $producer_pid) did not finish"
+		die 3 "$(tf 'the producer (pid %s) did not finish' "$producer_pid")"
 	fi
 	if [[ ! -s $tmpdir/report.json ]]; then
 		cat "$tmpdir/producer.log" "$tmpdir/consumer.log" >&2
-		die 3 "the producer (pid $producer_pid) died without a report: this run's objects are removed"
+		die 3 "$(tf "the producer (pid %s) died without a report: this run's objects are removed" "$producer_pid")"
 	fi
 	if [[ -n $monitor_pid ]]; then
 		kill -TERM "$monitor_pid" 2>/dev/null
@@ -436,7 +459,7 @@ main() {
 	[[ -n $monitor_pane ]] && tmux select-pane -t "$monitor_pane" 2>/dev/null
 	report=$(<"$tmpdir/report.json")
 	# The first exit_status is the run's: per_consumer comes last.
-	[[ $report =~ \"exit_status\":([0-9]+) ]] || die 3 "malformed report"
+	[[ $report =~ \"exit_status\":([0-9]+) ]] || die 3 "$(t 'malformed report')"
 	status=${BASH_REMATCH[1]}
 	if ((status == 0 && cstatus != 0)); then
 		# The ledger is whole, but a consumer process failed (e.g. it

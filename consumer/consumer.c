@@ -142,7 +142,7 @@ refuse_foreign(key_t key, const char *keypath, int semid)
 	int id, saved = errno;
 
 	if (stat(keypath, &st) == -1)
-		err(3, "stat %s", keypath);
+		err(3, _("stat %s"), keypath);
 	if ((id = shmget(key, 0, 0)) == -1 || shmctl(id, IPC_STAT, &ds) == -1) {
 		errno = saved;
 		return;		/* gone meanwhile: the caller's loop retries */
@@ -155,13 +155,13 @@ refuse_foreign(key_t key, const char *keypath, int semid)
 			    "by %s, not by the owner of the key file: somebody "
 			    "else's run on this key, not joined", id,
 			    uid_name(ds.shm_perm.cuid, who, sizeof(who)));
-		errx(3, "key 0x%08lx (%s): %s; ask its owner or root to remove "
-		    "it (ipcrm -m %d), or use another -k/-p",
+		errx(3, _("key 0x%08lx (%s): %s; ask its owner or root to remove "
+		    "it (ipcrm -m %d), or use another -k/-p"),
 		    (unsigned long)(uint32_t)key, keypath, why, id);
 	}
 	if (semid >= 0 && st.st_uid != getuid() && verbose && !said++)
-		warnx("joining %s's run on key 0x%08lx (%s), shared with mode "
-		    "%03o", uid_name(st.st_uid, who, sizeof(who)),
+		warnx(_("joining %s's run on key 0x%08lx (%s), shared with mode "
+		    "%03o"), uid_name(st.st_uid, who, sizeof(who)),
 		    (unsigned long)(uint32_t)key, keypath,
 		    (unsigned)(ds.shm_perm.mode & 0777));
 	errno = saved;
@@ -185,28 +185,28 @@ attach_wait(key_t key, const char *keypath)
 		if (errno == EPROTO || errno == EAGAIN)
 			refuse_foreign(key, keypath, -1);
 		if (errno == EPROTO)
-			errx(3, "key 0x%08lx (%s): %s; remove it (ipcrm) if it "
-			    "is yours and stale, or use another -k/-p",
+			errx(3, _("key 0x%08lx (%s): %s; remove it (ipcrm) if it "
+			    "is yours and stale, or use another -k/-p"),
 			    (unsigned long)(uint32_t)key, keypath, why);
 		if (errno != ENOENT && errno != EAGAIN && errno != EIDRM &&
 		    errno != EINVAL) {
 			if (errno == EACCES)
-				errx(3, "key 0x%08lx (%s): permission denied: "
+				errx(3, _("key 0x%08lx (%s): permission denied: "
 				    "the run belongs to another user (its "
-				    "producer can widen it with --perm)",
+				    "producer can widen it with --perm)"),
 				    (unsigned long)(uint32_t)key, keypath);
-			err(3, "attaching the segment under key 0x%08lx (%s)",
+			err(3, _("attaching the segment under key 0x%08lx (%s)"),
 			    (unsigned long)(uint32_t)key, keypath);
 		}
 		if (stop_flag)
-			errx(3, "interrupted while waiting for a producer");
+			errx(3, _("interrupted while waiting for a producer"));
 		if (now_ns() - start > limit)
-			errx(3, "no producer on key 0x%08lx (%s) after %d s: "
-			    "start one first, or raise -t", (unsigned long)(uint32_t)key,
+			errx(3, _("no producer on key 0x%08lx (%s) after %d s: "
+			    "start one first, or raise -t"), (unsigned long)(uint32_t)key,
 			    keypath, timeout_s);
 		if (!said && verbose) {
-			warnx("waiting up to %d s for a producer on key 0x%08lx "
-			    "(%s)", timeout_s, (unsigned long)(uint32_t)key, keypath);
+			warnx(_("waiting up to %d s for a producer on key 0x%08lx "
+			    "(%s)"), timeout_s, (unsigned long)(uint32_t)key, keypath);
 			said = 1;
 		}
 		sleep_ms(20);
@@ -214,10 +214,10 @@ attach_wait(key_t key, const char *keypath)
 	memcpy(&run, ring.hdr, sizeof(run));
 	refuse_foreign(key, keypath, ring.semid);
 	if (sem_wait_ready(ring.semid, timeout_s * 1000) == -1)
-		err(3, "semaphore set %d of key 0x%08lx is not usable",
+		err(3, _("semaphore set %d of key 0x%08lx is not usable"),
 		    ring.semid, (unsigned long)(uint32_t)key);
 	if (want_mode >= 0 && (uint32_t)want_mode != run.mode)
-		errx(3, "the producer on key 0x%08lx runs in %s mode, not %s",
+		errx(3, _("the producer on key 0x%08lx runs in %s mode, not %s"),
 		    (unsigned long)(uint32_t)key, mode_name(run.mode),
 		    mode_name((enum shm_mode)want_mode));
 }
@@ -253,21 +253,21 @@ child_register(void)
 		(void)sem_op(ring.semid, done, 1, 0);
 		if (h->state == ST_DONE && run.mode == MODE_QUEUE) {
 			if (verbose)
-				warnx("the run has ended: nothing left to take");
+				warnx(_("the run has ended: nothing left to take"));
 			return 1;
 		}
 		if (run.mode == MODE_BROADCAST && idx >= limit)
-			warnx("this broadcast run already has its %u "
-			    "consumers (producer -n)%s", run.expected,
+			warnx(_("this broadcast run already has its %u "
+			    "consumers (producer -n)%s"), run.expected,
 			    h->state >= ST_PRODUCING ? " and has started: a late "
 			    "consumer would miss items" : "");
 		else if (run.mode == MODE_BROADCAST)
-			warnx("this broadcast run has started: a late "
-			    "consumer would miss items");
+			warnx(_("this broadcast run has started: a late "
+			    "consumer would miss items"));
 		else if (idx >= limit)
-			warnx("the consumer table is full (%u)", limit);
+			warnx(_("the consumer table is full (%u)"), limit);
 		else
-			warnx("the run was aborted");
+			warnx(_("the run was aborted"));
 		return -1;
 	}
 	me = &ring.table[idx];
@@ -280,7 +280,7 @@ child_register(void)
 	SHM_STORE(&h->registered, idx + 1);
 	my_index = idx;
 	if (sem_op(ring.semid, done, 2, 0) == -1) {
-		warn("semop(release mutex, join)");
+		warn(_("semop(release mutex, join)"));
 		return -1;
 	}
 	return 0;
@@ -299,16 +299,16 @@ look_around(const char *doing)
 
 	if (errno == EIDRM || errno == EINVAL) {
 		if (SHM_LOAD(&h->state) >= ST_DONE)
-			warnx("consumer %u: the producer ended the run while %s "
-			    "(see its message)", my_index, doing);
+			warnx(_("consumer %u: the producer ended the run while %s "
+			    "(see its message)"), my_index, doing);
 		else
-			warnx("consumer %u: the semaphore set was removed while "
-			    "%s (ipcrm, or systemd's RemoveIPC at logout)",
+			warnx(_("consumer %u: the semaphore set was removed while "
+			    "%s (ipcrm, or systemd's RemoveIPC at logout)"),
 			    my_index, doing);
 		return -1;
 	}
 	if (errno != EAGAIN && errno != 0) {
-		warn("consumer %u: semop while %s", my_index, doing);
+		warn(_("consumer %u: semop while %s"), my_index, doing);
 		return -1;
 	}
 	if (dump_flag) {
@@ -320,28 +320,28 @@ look_around(const char *doing)
 			    (unsigned long long)me->last_seq);
 	}
 	if (stop_flag) {
-		warnx("consumer %u: stopped by a signal while %s", my_index,
+		warnx(_("consumer %u: stopped by a signal while %s"), my_index,
 		    doing);
 		return -1;
 	}
 	arg.buf = &ds;
 	if (semctl(ring.semid, 0, IPC_STAT, arg) == -1) {
 		if (SHM_LOAD(&h->state) >= ST_DONE)
-			warnx("consumer %u: the producer ended the run while %s "
-			    "(see its message)", my_index, doing);
+			warnx(_("consumer %u: the producer ended the run while %s "
+			    "(see its message)"), my_index, doing);
 		else
-			warnx("consumer %u: the semaphore set is gone while %s "
-			    "(removed from outside?)", my_index, doing);
+			warnx(_("consumer %u: the semaphore set is gone while %s "
+			    "(removed from outside?)"), my_index, doing);
 		return -1;
 	}
 	if (!SHM_LOAD(&h->eos) && !pid_alive(run.producer_pid)) {
-		warnx("consumer %u: the producer (pid %d) died while %s",
+		warnx(_("consumer %u: the producer (pid %d) died while %s"),
 		    my_index, (int)run.producer_pid, doing);
 		return -1;
 	}
 	if (!SHM_LOAD(&h->eos) && seg_removed(ring.shmid) == 1) {
-		warnx("consumer %u: shm id %d was removed from outside while "
-		    "%s (ipcrm, or systemd's RemoveIPC at logout)", my_index,
+		warnx(_("consumer %u: shm id %d was removed from outside while "
+		    "%s (ipcrm, or systemd's RemoveIPC at logout)"), my_index,
 		    ring.shmid, doing);
 		return -1;
 	}
@@ -361,8 +361,8 @@ queue_damaged(uint64_t tail, uint64_t head)
 
 	if (freed <= tail && tail <= head && head <= run.count + 1)
 		return 0;
-	warnx("consumer %u: shm id %d is damaged: freed %llu, tail %llu, "
-	    "head %llu, count %llu are out of order; stopping", my_index,
+	warnx(_("consumer %u: shm id %d is damaged: freed %llu, tail %llu, "
+	    "head %llu, count %llu are out of order; stopping"), my_index,
 	    ring.shmid, (unsigned long long)freed, (unsigned long long)tail,
 	    (unsigned long long)head, (unsigned long long)run.count);
 	return 1;
@@ -614,8 +614,8 @@ consume_queue(struct tally *t)
 			return 3;
 		}
 		if (t->bad) {
-			warnx("consumer %u: sequence number %llu is beyond the "
-			    "run's %llu items: the segment is corrupt", my_index,
+			warnx(_("consumer %u: sequence number %llu is beyond the "
+			    "run's %llu items: the segment is corrupt"), my_index,
 			    (unsigned long long)t->bad_seq,
 			    (unsigned long long)run.count);
 			return 3;
@@ -685,8 +685,8 @@ consume_broadcast(struct tally *t)
 			return 3;
 		}
 		if (t->bad) {
-			warnx("consumer %u: sequence number %llu is beyond the "
-			    "run's %llu items: the segment is corrupt", my_index,
+			warnx(_("consumer %u: sequence number %llu is beyond the "
+			    "run's %llu items: the segment is corrupt"), my_index,
 			    (unsigned long long)t->bad_seq,
 			    (unsigned long long)run.count);
 			return 3;
@@ -727,12 +727,12 @@ consume_unsafe(struct tally *t)
 				return 0;
 			if (stop_flag || now_ns() - idle >
 			    (uint64_t)timeout_s * 1000000000ULL) {
-				warnx("consumer %u: nothing moved for %d s",
+				warnx(_("consumer %u: nothing moved for %d s"),
 				    my_index, timeout_s);
 				return 3;
 			}
 			if (!SHM_LOAD(&h->eos) && !pid_alive(run.producer_pid)) {
-				warnx("consumer %u: the producer died",
+				warnx(_("consumer %u: the producer died"),
 				    my_index);
 				return 3;
 			}
@@ -829,7 +829,7 @@ register_dead(pid_t pid, int code)
 	SHM_STORE(&c->state, (uint32_t)CS_DIED);
 	SHM_STORE(&h->registered, idx + 1);
 	if (sem_op(ring.semid, done, 2, 0) == -1)
-		warn("semop(release mutex, join) for consumer pid %ld",
+		warn(_("semop(release mutex, join) for consumer pid %ld"),
 		    (long)pid);
 }
 
@@ -870,8 +870,8 @@ main(int argc, char *argv[], char *envp[])
 	/* Children share stderr: one write per line keeps lines whole. */
 	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	if ((ch = opt_control(argc, argv)) != 0)
-		errx(2, "argument %d holds a control character (a newline?): "
-		    "nothing was done", ch);
+		errx(2, _("argument %d holds a control character (a newline?): "
+		    "nothing was done"), ch);
 	nchildren = 1;
 	/*
 	 * SHMLAB_HOLD_MS is a test-only hook: each queue consumer sleeps
@@ -883,13 +883,13 @@ main(int argc, char *argv[], char *envp[])
 	if ((errstr = getenv("SHMLAB_HOLD_MS")) != NULL) {
 		hold_ms = (int)strtonum(errstr, 0, 10000, &errstr);
 		if (errstr != NULL)
-			errx(2, "SHMLAB_HOLD_MS: %s (0..10000)", errstr);
+			errx(2, _("SHMLAB_HOLD_MS: %s (0..10000)"), errstr);
 	}
 	if ((errstr = getenv("SHMLAB_HOLD_AT")) != NULL) {
 		if (strcmp(errstr, "copy") == 0)
 			hold_after_copy = 1;
 		else if (strcmp(errstr, "claim") != 0)
-			errx(2, "SHMLAB_HOLD_AT %s: want claim or copy", errstr);
+			errx(2, _("SHMLAB_HOLD_AT %s: want claim or copy"), errstr);
 	}
 	while ((ch = getopt_long(argc, argv, "B:hk:m:n:p:qt:", longopts,
 	    NULL)) != -1) {
@@ -898,7 +898,7 @@ main(int argc, char *argv[], char *envp[])
 			batch = (uint32_t)opt_number(optarg, 1, SHM_BATCH_MAX,
 			    &errstr);
 			if (errstr != NULL)
-				errx(2, "batch %s: %s (1..%u)", optarg, errstr,
+				errx(2, _("batch %s: %s (1..%u)"), optarg, errstr,
 				    SHM_BATCH_MAX);
 			break;
 		case 'k':
@@ -906,7 +906,7 @@ main(int argc, char *argv[], char *envp[])
 			break;
 		case 'm':
 			if (opt_mode(optarg, &m) == -1)
-				errx(2, "mode %s: want queue or broadcast",
+				errx(2, _("mode %s: want queue or broadcast"),
 				    optarg);
 			want_mode = (int)m;
 			break;
@@ -914,14 +914,14 @@ main(int argc, char *argv[], char *envp[])
 			nchildren = (uint32_t)opt_number(optarg, 1,
 			    SHM_MAX_CONSUMERS, &errstr);
 			if (errstr != NULL)
-				errx(2, "consumers %s: %s (1..%d)", optarg,
+				errx(2, _("consumers %s: %s (1..%d)"), optarg,
 				    errstr, SHM_MAX_CONSUMERS);
 			break;
 		case 'p':
 			proj = (int)opt_number(optarg, 1, SHM_PROJ_MAX, &errstr);
 			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
-				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
+				errx(2, _("proj_id %s: %s (1..%d; ftok keeps only "
+				    "8 bits)"), optarg, errstr, SHM_PROJ_MAX);
 			break;
 		case 'q':
 			verbose = 0;
@@ -929,13 +929,13 @@ main(int argc, char *argv[], char *envp[])
 		case 't':
 			timeout_s = (int)opt_number(optarg, 1, 86400, &errstr);
 			if (errstr != NULL)
-				errx(2, "timeout %s: %s (1..86400 s)", optarg,
+				errx(2, _("timeout %s: %s (1..86400 s)"), optarg,
 				    errstr);
 			break;
 		case 'D':
 			delay_ms = (int)opt_number(optarg, 0, 60000, &errstr);
 			if (errstr != NULL)
-				errx(2, "delay %s: %s (0..60000 ms)", optarg,
+				errx(2, _("delay %s: %s (0..60000 ms)"), optarg,
 				    errstr);
 			break;
 		case 'h':
@@ -952,21 +952,21 @@ main(int argc, char *argv[], char *envp[])
 
 	if (keypath == NULL) {
 		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
-			err(2, "default key file path");
+			err(2, _("default key file path"));
 		keypath = keybuf;
 	}
 	/* The parent passes SIGUSR1 on; each child prints its counters. */
 	if (sig_catch(on_signal, 1) == -1)
-		err(3, "sigaction");
+		err(3, _("sigaction"));
 	/* The key file may not exist yet either: wait for it too. */
 	for (i = 0; (key = key_derive(keypath, proj)) == (key_t)-1; i++) {
 		if (errno != ENOENT)
-			err(3, "ftok(%s, %d): cannot use the key file (a "
-			    "directory on its path you may not search?)",
+			err(3, _("ftok(%s, %d): cannot use the key file (a "
+			    "directory on its path you may not search?)"),
 			    keypath, proj);
 		if (stop_flag || i * 20 >= (uint32_t)timeout_s * 1000)
-			err(3, "ftok(%s, %d): no key file: start the producer "
-			    "first (it creates it), or pass its -k", keypath,
+			err(3, _("ftok(%s, %d): no key file: start the producer "
+			    "first (it creates it), or pass its -k"), keypath,
 			    proj);
 		sleep_ms(20);
 	}
@@ -974,12 +974,12 @@ main(int argc, char *argv[], char *envp[])
 
 	pids = calloc(nchildren, sizeof(*pids));
 	if (pids == NULL)
-		err(3, "calloc");
+		err(3, _("calloc"));
 	fflush(NULL);
 	for (i = 0; i < nchildren && !stop_flag; i++) {
 		pid = fork();
 		if (pid == -1) {
-			warn("fork (consumer %u of %u): stopping the others",
+			warn(_("fork (consumer %u of %u): stopping the others"),
 			    i + 1, nchildren);
 			stop_flag = 1;
 			break;
@@ -1001,7 +1001,7 @@ main(int argc, char *argv[], char *envp[])
 		pid = waitpid(-1, &status, 0);
 		if (pid == -1) {
 			if (errno != EINTR)
-				err(3, "waitpid");
+				err(3, _("waitpid"));
 			for (i = 0; i < forked; i++)
 				if (pids[i] > 0)
 					(void)kill(pids[i], dump_flag ?
@@ -1017,7 +1017,7 @@ main(int argc, char *argv[], char *envp[])
 			code = WEXITSTATUS(status);
 		else {
 			code = 128 + WTERMSIG(status);
-			warnx("consumer pid %ld was killed by signal %d",
+			warnx(_("consumer pid %ld was killed by signal %d"),
 			    (long)pid, WTERMSIG(status));
 			c = record_of(pid);
 			if (c == NULL)
@@ -1037,6 +1037,6 @@ main(int argc, char *argv[], char *envp[])
 	}
 	free(pids);
 	if (shmdt(ring.hdr) == -1)
-		err(3, "shmdt");
+		err(3, _("shmdt"));
 	return worst;
 }

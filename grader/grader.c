@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "grader.h"
+#include "i18n.h"
 
 #define G_MAX_TESTS	11
 
@@ -310,6 +311,15 @@ out_gradescope(const char *path, const struct g_result *r, int n, int both)
 	return 0;
 }
 
+/* PASS and FAIL in one column whatever their translations' lengths. */
+static int
+status_width(void)
+{
+	size_t a = strlen(_("PASS")), b = strlen(_("FAIL"));
+
+	return (int)(a > b ? a : b);
+}
+
 static void
 out_table(FILE *fp, const struct grader *g, const struct g_opts *o,
     const struct g_result *r, int n)
@@ -319,14 +329,16 @@ out_table(FILE *fp, const struct grader *g, const struct g_opts *o,
 	for (s = 0; s < 2; s++)
 		fprintf(fp, "%-9s %s\n", s == G_PRODUCER ? "producer:" :
 		    "consumer:", g->cmd[s].student ? o->cmd[s] :
-		    "shmlab's reference");
+		    _("shmlab's reference"));
+	/* The words for people; test names and JSON stay as they are. */
 	for (i = 0; i < n; i++) {
 		score += r[i].passed;
-		fprintf(fp, "  %s  %-9s %-19s %s\n", r[i].passed ? "PASS" :
-		    "FAIL", r[i].side == G_PRODUCER ? "producer" : "consumer",
+		fprintf(fp, "  %-*s  %-9s %-19s %s\n", status_width(),
+		    r[i].passed ? _("PASS") :
+		    _("FAIL"), r[i].side == G_PRODUCER ? "producer" : "consumer",
 		    r[i].name, r[i].message);
 	}
-	fprintf(fp, "score %d/%d\n", score, n);
+	fprintf(fp, _("score %d/%d\n"), score, n);
 }
 
 int
@@ -340,6 +352,7 @@ main(int argc, char *argv[])
 	int n = 0, k, i, passed = 1, both;
 	enum g_side s;
 
+	(void)i18n_init();
 	memset(&g, 0, sizeof(g));
 	memset(&o, 0, sizeof(o));
 	memset(&cur, 0, sizeof(cur));

@@ -167,7 +167,7 @@ parse_fault(void)
 		return;
 	colon = strchr(s, ':');
 	if (colon == NULL || (n = (size_t)(colon - s)) >= sizeof(kind))
-		errx(2, "SHMLAB_FAULT %s: want KIND:SEQ", s);
+		errx(2, _("SHMLAB_FAULT %s: want KIND:SEQ"), s);
 	memcpy(kind, s, n);
 	kind[n] = '\0';
 	if (strcmp(kind, "drop") == 0)
@@ -179,13 +179,13 @@ parse_fault(void)
 	else if (strcmp(kind, "corrupt") == 0)
 		fault = F_CORRUPT;
 	else
-		errx(2, "SHMLAB_FAULT %s: kind is drop, dup, swap or corrupt",
+		errx(2, _("SHMLAB_FAULT %s: kind is drop, dup, swap or corrupt"),
 		    s);
 	fault_seq = (uint64_t)strtonum(colon + 1, 0, SHM_COUNT_MAX, &errstr);
 	if (errstr != NULL)
-		errx(2, "SHMLAB_FAULT sequence %s: %s", colon + 1, errstr);
+		errx(2, _("SHMLAB_FAULT sequence %s: %s"), colon + 1, errstr);
 	if (fault_seq + (fault == F_SWAP ? 1 : 0) >= par.count)
-		errx(2, "SHMLAB_FAULT %s: sequence beyond count %llu", s,
+		errx(2, _("SHMLAB_FAULT %s: sequence beyond count %llu"), s,
 		    (unsigned long long)par.count);
 	fault_spec = s;
 }
@@ -291,58 +291,58 @@ check_limits(void)
 	long page;
 
 	if (seg_layout(&par, &size) == -1)
-		err(2, "segment layout");
+		err(2, _("segment layout"));
 	if (par.flags & SHM_F_UNSAFE)
 		nsems = SEM_NSEMS(MODE_QUEUE, 0);
 	else
 		nsems = SEM_NSEMS(par.mode, par.expected);
 	if (sem_limits(&semmsl, &semmns, &semopm, &semmni) == -1)
-		err(3, "reading /proc/sys/kernel/sem");
+		err(3, _("reading /proc/sys/kernel/sem"));
 	if (nsems > semmsl)
-		errx(2, "%u broadcast consumers need %d semaphores in one set, "
+		errx(2, _("%u broadcast consumers need %d semaphores in one set, "
 		    "but SEMMSL is %d: use at most %d consumers, or raise "
-		    "SEMMSL in /proc/sys/kernel/sem", par.expected, nsems,
+		    "SEMMSL in /proc/sys/kernel/sem"), par.expected, nsems,
 		    semmsl, (semmsl - SEM_BASE) / 2);
 	if (semopm < 2)
-		errx(2, "SEMOPM is %d, but a consumer takes an item and the "
+		errx(2, _("SEMOPM is %d, but a consumer takes an item and the "
 		    "mutex in one semop of 2 operations: raise SEMOPM in "
-		    "/proc/sys/kernel/sem", semopm);
+		    "/proc/sys/kernel/sem"), semopm);
 	if (sum_column("/proc/sysvipc/sem", 3) + nsems > (long long)semmns)
-		errx(3, "the system's semaphores in use and the %d this run "
+		errx(3, _("the system's semaphores in use and the %d this run "
 		    "needs exceed SEMMNS (%d): remove stale sets ('run_demo.sh "
-		    "clean', ipcs -s), or raise SEMMNS in /proc/sys/kernel/sem",
+		    "clean', ipcs -s), or raise SEMMNS in /proc/sys/kernel/sem"),
 		    nsems, semmns);
 	if (par.mode == MODE_BROADCAST && (int)par.expected > semopm)
-		errx(2, "%u broadcast consumers need %u operations in one "
+		errx(2, _("%u broadcast consumers need %u operations in one "
 		    "semop, but SEMOPM is %d: use at most %d consumers, or "
-		    "raise SEMOPM in /proc/sys/kernel/sem", par.expected,
+		    "raise SEMOPM in /proc/sys/kernel/sem"), par.expected,
 		    par.expected, semopm, semopm);
 	if (read_ulong("/proc/sys/kernel/shmmax", &shmmax) == 0 &&
 	    size > shmmax)
-		errx(2, "the segment needs %llu bytes but SHMMAX is %llu: "
+		errx(2, _("the segment needs %llu bytes but SHMMAX is %llu: "
 		    "lower -c or -b, use --no-verify, or raise "
-		    "/proc/sys/kernel/shmmax", (unsigned long long)size, shmmax);
+		    "/proc/sys/kernel/shmmax"), (unsigned long long)size, shmmax);
 	if (read_ulong("/proc/sys/kernel/shmmni", &shmmni) == 0 &&
 	    count_lines("/proc/sysvipc/shm") >= (long long)shmmni)
-		errx(3, "the system already has SHMMNI (%llu) shared memory "
+		errx(3, _("the system already has SHMMNI (%llu) shared memory "
 		    "segments: remove stale ones ('run_demo.sh clean', ipcs), "
-		    "or raise /proc/sys/kernel/shmmni", shmmni);
+		    "or raise /proc/sys/kernel/shmmni"), shmmni);
 	if (count_lines("/proc/sysvipc/sem") >= semmni)
-		errx(3, "the system already has SEMMNI (%d) semaphore sets: "
+		errx(3, _("the system already has SEMMNI (%d) semaphore sets: "
 		    "remove stale ones ('run_demo.sh clean', ipcs), or raise "
-		    "SEMMNI in /proc/sys/kernel/sem", semmni);
+		    "SEMMNI in /proc/sys/kernel/sem"), semmni);
 	page = sysconf(_SC_PAGESIZE);
 	if (page > 0 && read_ulong("/proc/sys/kernel/shmall", &shmall) == 0 &&
 	    (size + (uint64_t)page - 1) / (uint64_t)page > shmall)
-		errx(2, "the segment needs %llu pages but SHMALL is %llu: "
-		    "lower -c or use --no-verify", (unsigned long long)
+		errx(2, _("the segment needs %llu pages but SHMALL is %llu: "
+		    "lower -c or use --no-verify"), (unsigned long long)
 		    ((size + (uint64_t)page - 1) / (uint64_t)page), shmall);
 	if (page > 0 && read_ulong("/proc/sys/kernel/shmall", &shmall) == 0 &&
 	    (unsigned long long)((sum_column("/proc/sysvipc/shm", 3) + page -
 	    1) / page) + (size + (uint64_t)page - 1) / (uint64_t)page > shmall)
-		errx(3, "the segments in use and this run's %llu bytes exceed "
+		errx(3, _("the segments in use and this run's %llu bytes exceed "
 		    "SHMALL (%llu pages): remove stale segments ('run_demo.sh "
-		    "clean', ipcs -m), or raise /proc/sys/kernel/shmall",
+		    "clean', ipcs -m), or raise /proc/sys/kernel/shmall"),
 		    (unsigned long long)size, shmall);
 }
 
@@ -383,9 +383,9 @@ daemon_start(const char *pidpath)
 
 	fflush(NULL);
 	if (pipe(fds) == -1)
-		err(3, "pipe");
+		err(3, _("pipe"));
 	if ((pid = fork()) == -1)
-		err(3, "fork");
+		err(3, _("fork"));
 	if (pid > 0) {
 		(void)close(fds[1]);
 		while ((n = read(fds[0], &c, 1)) == -1 && errno == EINTR)
@@ -399,10 +399,10 @@ daemon_start(const char *pidpath)
 	(void)close(fds[0]);
 	ready_fd = fds[1];
 	if (setsid() == -1)
-		warn("setsid");
+		warn(_("setsid"));
 	/* At once: whoever cleans up after us finds us by the pidfile. */
 	if (pidfile_write(pfh) == -1)
-		warn("pidfile_write %s", pidpath);
+		warn(_("pidfile_write %s"), pidpath);
 }
 
 /* The daemon is ready: stdin and stdout to /dev/null, the caller may go. */
@@ -413,11 +413,11 @@ daemon_ready(const char *pidpath)
 
 	if (fd == -1 || dup2(fd, STDIN_FILENO) == -1 ||
 	    dup2(fd, STDOUT_FILENO) == -1)
-		warn("redirecting stdin/stdout to /dev/null");
+		warn(_("redirecting stdin/stdout to /dev/null"));
 	if (fd > STDERR_FILENO)
 		(void)close(fd);
 	if (write(ready_fd, "r", 1) != 1 || close(ready_fd) == -1)
-		warn("telling the caller of %s that the run is ready", pidpath);
+		warn(_("telling the caller of %s that the run is ready"), pidpath);
 	ready_fd = -1;
 }
 
@@ -438,8 +438,8 @@ check_outputs(const char *pid, const char *json, const char *text)
 		if (paths[i] == NULL)
 			continue;
 		if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
-			errx(2, "%s is a directory: want a file name for the "
-			    "%s", paths[i], i == 0 ? "pidfile" : "report");
+			errx(2, _("%s is a directory: want a file name for the "
+			    "%s"), paths[i], i == 0 ? "pidfile" : "report");
 		slash = strrchr(paths[i], '/');
 		if (slash == NULL)
 			(void)snprintf(dir, sizeof(dir), ".");
@@ -449,8 +449,8 @@ check_outputs(const char *pid, const char *json, const char *text)
 			(void)snprintf(dir, sizeof(dir), "%.*s",
 			    (int)(slash - paths[i]), paths[i]);
 		if (access(dir, W_OK | X_OK) == -1)
-			errx(2, "%s: cannot write in directory %s (%s): "
-			    "nothing was done", paths[i], dir, strerror(errno));
+			errx(2, _("%s: cannot write in directory %s (%s): "
+			    "nothing was done"), paths[i], dir, strerror(errno));
 	}
 }
 
@@ -467,10 +467,10 @@ refuse_foreign_keyfile(const char *path)
 	char who[64];
 
 	if (stat(path, &st) == -1)
-		err(3, "stat %s", path);
+		err(3, _("stat %s"), path);
 	if (st.st_uid != getuid())
-		errx(2, "key file %s belongs to %s: a run on it would pass for "
-		    "theirs; use a key file of your own (-k)", path,
+		errx(2, _("key file %s belongs to %s: a run on it would pass for "
+		    "theirs; use a key file of your own (-k)"), path,
 		    uid_name(st.st_uid, who, sizeof(who)));
 }
 
@@ -492,36 +492,36 @@ explain_eexist(key_t key, const char *what)
 	if ((sid = semget(key, 0, 0)) != -1 &&
 	    semctl(sid, 0, IPC_STAT, arg) == 0 && (sds.sem_perm.uid !=
 	    getuid() || sds.sem_perm.cuid != getuid()))
-		errx(3, "key 0x%08lx is held by %s's objects (sem id %d): "
+		errx(3, _("key 0x%08lx is held by %s's objects (sem id %d): "
 		    "somebody else's run on your key; you cannot remove them. "
 		    "Use another -k keyfile or -p proj_id, or ask that user or "
-		    "root to remove them (ipcrm -s %d)",
+		    "root to remove them (ipcrm -s %d)"),
 		    (unsigned long)(uint32_t)key,
 		    uid_name(sds.sem_perm.cuid, who, sizeof(who)), sid, sid);
 	id = shmget(key, 0, 0);
 	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
 	    (ds.shm_perm.uid != getuid() || ds.shm_perm.cuid != getuid()))
-		errx(3, "key 0x%08lx is held by %s's objects (shm id %d): "
+		errx(3, _("key 0x%08lx is held by %s's objects (shm id %d): "
 		    "somebody else's run on your key; you cannot remove them. "
 		    "Use another -k keyfile or -p proj_id, or ask that user or "
-		    "root to remove them (ipcrm -m %d)",
+		    "root to remove them (ipcrm -m %d)"),
 		    (unsigned long)(uint32_t)key,
 		    uid_name(ds.shm_perm.cuid, who, sizeof(who)), id, id);
 	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0) {
-		warnx("a %s already exists under key 0x%08lx (shm id %d, "
-		    "creator pid %d %s, %lu attached, owner uid %lu)", what,
+		warnx(_("a %s already exists under key 0x%08lx (shm id %d, "
+		    "creator pid %d %s, %lu attached, owner uid %lu)"), what,
 		    (unsigned long)(uint32_t)key, id, (int)ds.shm_cpid,
 		    pid_alive(ds.shm_cpid) ? "still running" : "gone",
 		    (unsigned long)ds.shm_nattch,
 		    (unsigned long)ds.shm_perm.uid);
 		if (pid_alive(ds.shm_cpid))
-			errx(3, "another producer is running on this key: wait "
-			    "for it, or use another -k keyfile / -p proj_id");
+			errx(3, _("another producer is running on this key: wait "
+			    "for it, or use another -k keyfile / -p proj_id"));
 	} else
-		warnx("a %s already exists under key 0x%08lx", what,
+		warnx(_("a %s already exists under key 0x%08lx"), what,
 		    (unsigned long)(uint32_t)key);
-	errx(3, "if it is a crashed run of yours, remove it with "
-	    "'run_demo.sh clean' or 'producer --clean' with the same -k/-p");
+	errx(3, _("if it is a crashed run of yours, remove it with "
+	    "'run_demo.sh clean' or 'producer --clean' with the same -k/-p"));
 }
 
 /* Creates the semaphore set, then the segment; on failure, neither. */
@@ -540,8 +540,8 @@ create_objects(key_t key, const char *keypath)
 	if (semid == -1) {
 		if (errno == EEXIST)
 			explain_eexist(key, "semaphore set");
-		err(3, "semget(key 0x%08lx from %s): cannot create the "
-		    "semaphore set", (unsigned long)(uint32_t)key, keypath);
+		err(3, _("semget(key 0x%08lx from %s): cannot create the "
+		    "semaphore set"), (unsigned long)(uint32_t)key, keypath);
 	}
 	if (seg_create(key, &par, &ring) == -1) {
 		saved = errno;
@@ -549,8 +549,8 @@ create_objects(key_t key, const char *keypath)
 		errno = saved;
 		if (errno == EEXIST)
 			explain_eexist(key, "shared memory segment");
-		err(3, "shmget/shmat(key 0x%08lx from %s): cannot create the "
-		    "segment", (unsigned long)(uint32_t)key, keypath);
+		err(3, _("shmget/shmat(key 0x%08lx from %s): cannot create the "
+		    "segment"), (unsigned long)(uint32_t)key, keypath);
 	}
 	own_objects = 1;
 	ring.semid = semid;
@@ -841,8 +841,8 @@ live_consumers(int *died)
 			gone++;
 			dead++;
 			if (dead > dead_seen && verbose)
-				warnx("consumer %u (pid %d) died after %llu "
-				    "items%s", i, (int)c->pid,
+				warnx(_("consumer %u (pid %d) died after %llu "
+				    "items%s"), i, (int)c->pid,
 				    (unsigned long long)c->consumed,
 				    c->claim_len ? ", holding a claim" : "");
 		}
@@ -1386,23 +1386,23 @@ write_report(const struct shm_report *rp)
 		/* Written aside and renamed: readers never see half of it. */
 		if (snprintf(tmp, sizeof(tmp), "%s.tmp", json_path) >=
 		    (int)sizeof(tmp))
-			errx(3, "report path %s is too long", json_path);
+			errx(3, _("report path %s is too long"), json_path);
 		if ((fp = fopen(tmp, "w")) == NULL)
-			warn("fopen %s: the JSON report is lost", tmp);
+			warn(_("fopen %s: the JSON report is lost"), tmp);
 		else if (report_json(fp, rp) == -1 || fclose(fp) == EOF) {
-			warn("writing %s: the JSON report is lost", tmp);
+			warn(_("writing %s: the JSON report is lost"), tmp);
 			(void)unlink(tmp);
 		} else if (rename(tmp, json_path) == -1) {
-			warn("rename %s to %s: the JSON report is lost", tmp,
+			warn(_("rename %s to %s: the JSON report is lost"), tmp,
 			    json_path);
 			(void)unlink(tmp);
 		}
 	}
 	if (text_path != NULL) {
 		if ((fp = fopen(text_path, "w")) == NULL)
-			warn("fopen %s: the text report is lost", text_path);
+			warn(_("fopen %s: the text report is lost"), text_path);
 		else if (report_text(fp, rp) == -1 || fclose(fp) == EOF)
-			warn("writing %s", text_path);
+			warn(_("writing %s"), text_path);
 	}
 	if (json_stdout)
 		(void)report_json(stdout, rp);
@@ -1463,17 +1463,17 @@ finish(void)
 	set_state(abort_msg ? ST_ABORTED : ST_DONE);
 	if (shmctl(ring.shmid, IPC_RMID, NULL) == -1 && errno != EIDRM &&
 	    errno != EINVAL)
-		warn("shmctl(IPC_RMID) on shm id %d: remove it with ipcrm -m %d",
+		warn(_("shmctl(IPC_RMID) on shm id %d: remove it with ipcrm -m %d"),
 		    ring.shmid, ring.shmid);
 	if (semctl(semid, 0, IPC_RMID) == -1 && errno != EIDRM &&
 	    errno != EINVAL)
-		warn("semctl(IPC_RMID) on sem id %d: remove it with ipcrm -s %d",
+		warn(_("semctl(IPC_RMID) on sem id %d: remove it with ipcrm -s %d"),
 		    semid, semid);
 	if (abort_msg != NULL)
-		warnx("%s", abort_msg);
+		warnx(_("%s"), abort_msg);
 	write_report(&rp);
 	if (shmdt(h) == -1)
-		warn("shmdt");
+		warn(_("shmdt"));
 	if (pfh != NULL)
 		(void)pidfile_remove(pfh);
 	exit(rp.exit_status);
@@ -1515,8 +1515,8 @@ main(int argc, char *argv[], char *envp[])
 	/* One write per message line, whoever else writes to this stderr. */
 	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	if ((ch = opt_control(argc, argv)) != 0)
-		errx(2, "argument %d holds a control character (a newline?): "
-		    "nothing was done", ch);
+		errx(2, _("argument %d holds a control character (a newline?): "
+		    "nothing was done"), ch);
 	par.capacity = MAXBUF;
 	par.count = 1000;
 	par.batch = SHM_BATCH_DEFAULT;
@@ -1530,21 +1530,21 @@ main(int argc, char *argv[], char *envp[])
 			par.batch = (uint32_t)opt_number(optarg, 1, SHM_BATCH_MAX,
 			    &errstr);
 			if (errstr != NULL)
-				errx(2, "batch %s: %s (1..%u)", optarg, errstr,
+				errx(2, _("batch %s: %s (1..%u)"), optarg, errstr,
 				    SHM_BATCH_MAX);
 			break;
 		case 'b':
 			par.capacity = (uint32_t)opt_number(optarg, 1,
 			    SHM_MAXBUF_MAX, &errstr);
 			if (errstr != NULL)
-				errx(2, "maxbuf %s: %s (1..%u)", optarg, errstr,
+				errx(2, _("maxbuf %s: %s (1..%u)"), optarg, errstr,
 				    SHM_MAXBUF_MAX);
 			break;
 		case 'c':
 			par.count = (uint64_t)opt_number(optarg, 0,
 			    SHM_COUNT_MAX, &errstr);
 			if (errstr != NULL)
-				errx(2, "count %s: %s (0..%lld)", optarg,
+				errx(2, _("count %s: %s (0..%lld)"), optarg,
 				    errstr, SHM_COUNT_MAX);
 			break;
 		case 'd':
@@ -1559,20 +1559,20 @@ main(int argc, char *argv[], char *envp[])
 			rawkey = strtoul(optarg, &end, 16);
 			if (errno != 0 || end == optarg || *end != '\0' ||
 			    rawkey == 0 || rawkey > 0xffffffffUL)
-				errx(2, "key %s: want a hexadecimal key such as "
-				    "0x1400207a", optarg);
+				errx(2, _("key %s: want a hexadecimal key such as "
+				    "0x1400207a"), optarg);
 			rawkey_set = 1;
 			break;
 		case 'm':
 			if (opt_mode(optarg, &par.mode) == -1)
-				errx(2, "mode %s: want queue or broadcast",
+				errx(2, _("mode %s: want queue or broadcast"),
 				    optarg);
 			break;
 		case 'n':
 			par.expected = (uint32_t)opt_number(optarg, 0,
 			    SHM_MAX_CONSUMERS, &errstr);
 			if (errstr != NULL)
-				errx(2, "consumers %s: %s (0..%d)", optarg,
+				errx(2, _("consumers %s: %s (0..%d)"), optarg,
 				    errstr, SHM_MAX_CONSUMERS);
 			break;
 		case 'o':
@@ -1584,8 +1584,8 @@ main(int argc, char *argv[], char *envp[])
 		case 'p':
 			proj = (int)opt_number(optarg, 1, SHM_PROJ_MAX, &errstr);
 			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
-				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
+				errx(2, _("proj_id %s: %s (1..%d; ftok keeps only "
+				    "8 bits)"), optarg, errstr, SHM_PROJ_MAX);
 			break;
 		case 'q':
 			verbose = 0;
@@ -1597,24 +1597,24 @@ main(int argc, char *argv[], char *envp[])
 			par.seed = (uint64_t)opt_number(optarg, 0, LLONG_MAX,
 			    &errstr);
 			if (errstr != NULL)
-				errx(2, "seed %s: %s", optarg, errstr);
+				errx(2, _("seed %s: %s"), optarg, errstr);
 			break;
 		case 't':
 			timeout_s = (int)opt_number(optarg, 1, 86400, &errstr);
 			if (errstr != NULL)
-				errx(2, "timeout %s: %s (1..86400 s)", optarg,
+				errx(2, _("timeout %s: %s (1..86400 s)"), optarg,
 				    errstr);
 			break;
 		case 'D':
 			delay_ms = (int)opt_number(optarg, 0, 60000, &errstr);
 			if (errstr != NULL)
-				errx(2, "delay %s: %s (0..60000 ms)", optarg,
+				errx(2, _("delay %s: %s (0..60000 ms)"), optarg,
 				    errstr);
 			break;
 		case 'M':
 			if (opt_perm(optarg, &perm) == -1)
-				errx(2, "perm %s: want an octal mode between "
-				    "0600 and 0777 that keeps 0600", optarg);
+				errx(2, _("perm %s: want an octal mode between "
+				    "0600 and 0777 that keeps 0600"), optarg);
 			perm_set = 1;
 			break;
 		case 'U':
@@ -1624,7 +1624,7 @@ main(int argc, char *argv[], char *envp[])
 			par.jitter_us = (uint32_t)opt_number(optarg, 0, 100000,
 			    &errstr);
 			if (errstr != NULL)
-				errx(2, "jitter %s: %s (0..100000 us)", optarg,
+				errx(2, _("jitter %s: %s (0..100000 us)"), optarg,
 				    errstr);
 			break;
 		case 'V':
@@ -1652,17 +1652,17 @@ main(int argc, char *argv[], char *envp[])
 	if (argc != 0)
 		usage();
 	if (par.mode == MODE_BROADCAST && par.expected == 0)
-		errx(2, "broadcast mode needs -n: the number of consumers "
-		    "that will register before production starts");
+		errx(2, _("broadcast mode needs -n: the number of consumers "
+		    "that will register before production starts"));
 	if (par.mode == MODE_BROADCAST && (par.flags & SHM_F_UNSAFE))
-		errx(2, "--unsafe works in queue mode only");
+		errx(2, _("--unsafe works in queue mode only"));
 	if (daemonise && json_stdout)
-		errx(2, "--json writes to stdout, which a daemon (-d) closes: "
-		    "use -o FILE");
+		errx(2, _("--json writes to stdout, which a daemon (-d) closes: "
+		    "use -o FILE"));
 	parse_fault();
 
 	if (step && !walk)
-		errx(2, "--step goes with --walkthrough");
+		errx(2, _("--step goes with --walkthrough"));
 	if (walk) {
 		/*
 		 * The slides' own example, on the slides' terms.  Without -k,
@@ -1671,17 +1671,17 @@ main(int argc, char *argv[], char *envp[])
 		 */
 		if (keypath == NULL) {
 			if (key_walk_path(keybuf, sizeof(keybuf)) == -1)
-				err(2, "default walkthrough key file path");
+				err(2, _("default walkthrough key file path"));
 			if (key_ensure_file(keybuf) == -1)
-				err(3, "key file %s: cannot create it, or it is "
-				    "not a regular file of yours; pass -k PATH",
+				err(3, _("key file %s: cannot create it, or it is "
+				    "not a regular file of yours; pass -k PATH"),
 				    keybuf);
 			keypath = keybuf;
 		}
 		return walkthrough(keypath, proj, perm_set ? perm : 0, step);
 	}
 	if (rawkey_set && !clean)
-		errx(2, "-K goes with --clean; a run takes -k keyfile");
+		errx(2, _("-K goes with --clean; a run takes -k keyfile"));
 	if (!clean) {
 		/*
 		 * Refuse what cannot run before creating anything, the key
@@ -1689,7 +1689,7 @@ main(int argc, char *argv[], char *envp[])
 		 * they must work when the system is at them.
 		 */
 		if (daemonise && pidpath == NULL)
-			errx(2, "-d needs -P pidfile");
+			errx(2, _("-d needs -P pidfile"));
 		check_outputs(pidpath, json_path, text_path);
 		check_limits();
 	}
@@ -1698,7 +1698,7 @@ main(int argc, char *argv[], char *envp[])
 		keypath = "-K";
 	} else if (keypath == NULL) {
 		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
-			err(2, "default key file path");
+			err(2, _("default key file path"));
 		/* --clean never creates: no key file, no run of ours. */
 		if (clean && access(keybuf, F_OK) == -1 && errno == ENOENT) {
 			if (verbose)
@@ -1707,8 +1707,8 @@ main(int argc, char *argv[], char *envp[])
 			return 0;
 		}
 		if (key_ensure_file(keybuf) == -1)
-			err(3, "key file %s: cannot create it, or it is not a "
-			    "regular file of yours; pass -k PATH", keybuf);
+			err(3, _("key file %s: cannot create it, or it is not a "
+			    "regular file of yours; pass -k PATH"), keybuf);
 		keypath = keybuf;
 	}
 	if (!rawkey_set && (key = key_derive(keypath, proj)) == (key_t)-1 &&
@@ -1718,12 +1718,12 @@ main(int argc, char *argv[], char *envp[])
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
 
 		if (fd == -1 || close(fd) == -1)
-			err(3, "creating key file %s", keypath);
+			err(3, _("creating key file %s"), keypath);
 		key = key_derive(keypath, proj);
 	}
 	if (!rawkey_set && key == (key_t)-1)
-		err(3, "ftok(%s, %d): the key file must exist and be "
-		    "readable", keypath, proj);
+		err(3, _("ftok(%s, %d): the key file must exist and be "
+		    "readable"), keypath, proj);
 	if (!clean)
 		refuse_foreign_keyfile(keypath);
 
@@ -1734,13 +1734,13 @@ main(int argc, char *argv[], char *envp[])
 		/* Only a crashed run's objects of ours: see common/clean.c. */
 		if ((n = seg_clean(key, why, sizeof(why))) == -1) {
 			if (why[0] != '\0')
-				errx(3, "key 0x%08lx: %s",
+				errx(3, _("key 0x%08lx: %s"),
 				    (unsigned long)(uint32_t)key, why);
-			err(3, "cleaning key 0x%08lx",
+			err(3, _("cleaning key 0x%08lx"),
 			    (unsigned long)(uint32_t)key);
 		}
 		if (why[0] != '\0')
-			warnx("key 0x%08lx: %s", (unsigned long)(uint32_t)key,
+			warnx(_("key 0x%08lx: %s"), (unsigned long)(uint32_t)key,
 			    why);
 		if (verbose)
 			printf("%s: removed %d stale object%s under key 0x%08lx "
@@ -1752,15 +1752,15 @@ main(int argc, char *argv[], char *envp[])
 		pfh = pidfile_open(pidpath, 0600, &other);
 		if (pfh == NULL) {
 			if (errno == EEXIST)
-				errx(3, "a producer is already running as pid "
-				    "%ld (pidfile %s)", (long)other, pidpath);
-			err(3, "pidfile_open %s", pidpath);
+				errx(3, _("a producer is already running as pid "
+				    "%ld (pidfile %s)"), (long)other, pidpath);
+			err(3, _("pidfile_open %s"), pidpath);
 		}
 		daemon_start(pidpath);
 	}
 	/* Before the objects exist: a signal from now on ends in finish(). */
 	if (sig_catch(on_signal, 1) == -1)
-		err(3, "sigaction");
+		err(3, _("sigaction"));
 	create_objects(key, keypath);
 	if (perm_set && widen(perm) == -1) {
 		fatal_ipc("IPC_SET (--perm)");
