@@ -249,18 +249,23 @@ progress() {
 # Shows the monitor during the run: in a tmux split inside tmux, else in
 # this terminal above the run's own output (which then comes at the end).
 # In tmux the pane is as tall as the monitor's frame for this many
-# consumers (about 20 lines and one per consumer), leaving the run's own
-# output 6 lines; it stays open after the run until a key is pressed in
+# consumers (about 22 lines and one per consumer), leaving the run's own
+# output 4 lines; it stays open after the run until a key is pressed in
 # it (monitor --hold), and the run selects it when it ends.
 start_monitor() {
-	local want have
+	local want have env=() v
 	if [[ -n ${TMUX:-} ]] && command -v tmux >/dev/null 2>&1; then
-		want=$((21 + consumers))
+		# A new pane takes the tmux server's environment: pass ours on,
+		# so that the monitor speaks the run's language.
+		for v in LANG LC_ALL LC_MESSAGES LANGUAGE; do
+			[[ -n ${!v:-} ]] && env+=(-e "$v=${!v}")
+		done
+		want=$((22 + consumers))
 		have=$(tmux display-message -p '#{pane_height}' 2>/dev/null) || have=30
 		[[ $have =~ ^[0-9]+$ ]] || have=30
-		((want > have - 6)) && want=$((have - 6))
+		((want > have - 4)) && want=$((have - 4))
 		((want < 5)) && want=5
-		monitor_pane=$(tmux split-window -v -d -P -F '#{pane_id}' -l "$want" \
+		monitor_pane=$(tmux split-window -v -d -P -F '#{pane_id}' -l "$want" "${env[@]}" \
 			"'$MONITOR' --hold -k '$tmpdir/key'") ||
 			log "$(t 'tmux split-window failed: no monitor')"
 	elif [[ -t 1 ]]; then

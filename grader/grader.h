@@ -75,6 +75,7 @@ struct g_case {
 	int		 maxbuf;
 	enum g_hold	 hold;
 	void		*held;		/* our attachment, or NULL */
+	int		 held_id;	/* its shm id */
 	int		 released;
 	int		 marker_left;	/* HOLD_TO_END: -1 and full >= 1 seen */
 	int		 full_max;	/* highest value seen on each semaphore */

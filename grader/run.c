@@ -337,6 +337,7 @@ g_hold(struct g_case *c)
 			c->held = NULL;
 			return;
 		}
+		c->held_id = id;
 	}
 	n = g_consumers_left(c, &alive);
 	if (id == -1 || shmctl(id, IPC_STAT, &ds) == -1)

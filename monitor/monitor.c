@@ -1007,12 +1007,16 @@ text_sems(FILE *fp)
 	put_time(fp, snap.sds.sem_otime, 0);
 	fprintf(fp, "\n  %5s  %-10s %6s %6s %6s %8s\n", "index", "name",
 	    "value", "ncnt", "zcnt", "last pid");
-	/* Each consumer's pair is on its row of the consumer table. */
+	/*
+	 * Each consumer's pair is on its row of the consumer table, and the
+	 * semaphores this mode leaves alone are left out: the frame must fit
+	 * a projector's pane.
+	 */
 	for (i = 0; i < run.nsems && i < SEM_BASE; i++)
-		fprintf(fp, "  %5d  %-10s %6d %6d %6d %8d%s\n", i,
-		    sem_name(i, buf, sizeof(buf)), sems[i].value, sems[i].ncnt,
-		    sems[i].zcnt, sems[i].pid, sem_used(i) ? "" :
-		    _("  (unused in this mode)"));
+		if (sem_used(i))
+			fprintf(fp, "  %5d  %-10s %6d %6d %6d %8d\n", i,
+			    sem_name(i, buf, sizeof(buf)), sems[i].value,
+			    sems[i].ncnt, sems[i].zcnt, sems[i].pid);
 	if (run.nsems >= SEM_BASE)
 		text_balance(fp);
 }
@@ -1036,7 +1040,7 @@ text_consumers(FILE *fp)
 	fprintf(fp, "  %5s %*s%7s %-6s %9s %10s %*s%9s %9s%s\n", "index",
 	    bc ? 5 : 0, bc ? "mark " : "", "pid", "state", "consumed",
 	    "last_seq", bc ? 11 : 0, bc ? "pos " : "", "rate", "avg",
-	    bc && snap.have_sem ? "  empty[i] full[i] ncnt" : "");
+	    bc && snap.have_sem ? "  empty  full ncnt" : "");
 	for (i = 0; i < snap.ncons; i++) {
 		c = &cons[i];
 		if (c->consumed == 0)
@@ -1058,7 +1062,7 @@ text_consumers(FILE *fp)
 		    fmt_rate(avg, sizeof(avg), c->avg));
 		/* Broadcast: this consumer's own pair (semaphores above). */
 		if (bc && snap.have_sem && (int)SEM_FULL_I(i) < run.nsems)
-			fprintf(fp, "  %8d %7d %4d", sems[SEM_EMPTY_I(i)].value,
+			fprintf(fp, "  %5d %5d %4d", sems[SEM_EMPTY_I(i)].value,
 			    sems[SEM_FULL_I(i)].value,
 			    sems[SEM_FULL_I(i)].ncnt);
 		fputc('\n', fp);
