@@ -67,3 +67,9 @@ i18n_init(void)
 		return -1;
 	return 0;
 }
+
+const char *
+i18n_text(const char *msgid)
+{
+	return gettext(msgid);
+}

@@ -16,23 +16,31 @@ ring_slot(uint64_t pos, uint32_t capacity)
 	return (uint32_t)(pos % capacity);
 }
 
-/* What the checksums of a correct run add up to: the sum of the values. */
+/*
+ * The sum of the unsigned values 0 .. n-1, mod 2^64, for n <= 2^32: n is
+ * at most 2^32, so n(n-1) fits in 64 bits; halve the even factor first.
+ */
+static uint64_t
+seq_sum(uint64_t n)
+{
+	return n % 2 == 0 ? (n / 2) * (n - 1) : n * ((n - 1) / 2);
+}
+
+/*
+ * What the checksums of a correct run add up to: the sum of the values,
+ * mod 2^64.  Unseeded, item s has the value (uint32_t)s, so the sum has a
+ * closed form (whole cycles of 2^32 values, then the rest): O(1), which a
+ * 1e10-item run needs.  A seeded stream is a hash and has none: that sum
+ * is still one pass over the count.
+ */
 uint64_t
 expected_checksum(uint64_t seed, uint64_t count)
 {
-	uint64_t i, sum = 0, q, r;
+	const uint64_t cycle = UINT64_C(1) << 32;
+	uint64_t i, sum = 0;
 
-	if (seed == 0) {
-		/*
-		 * Values are the sequence numbers mod 2^32: q full rounds of
-		 * 0 .. 2^32-1, then 0 .. r-1, in closed form (mod 2^64), so a
-		 * billion-item run's report does not walk the stream again.
-		 */
-		q = count >> 32;
-		r = count & 0xffffffffULL;
-		return q * ((1ULL << 31) * 0xffffffffULL) +
-		    (r == 0 ? 0 : r * (r - 1) / 2);
-	}
+	if (seed == 0)
+		return (count / cycle) * seq_sum(cycle) + seq_sum(count % cycle);
 	for (i = 0; i < count; i++)
 		sum += (uint32_t)item_value(seed, i);
 	return sum;

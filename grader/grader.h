@@ -53,6 +53,7 @@ struct g_proc {
 	enum g_side	 side;
 	int		 index;		/* consumer 1..n; 0 for the producer */
 	int		 done;
+	int		 attached;	/* it, or its group, mapped the segment */
 	int		 status;
 	struct rusage	 ru;
 	char		 out[PATH_MAX];

@@ -304,6 +304,70 @@ g_consumers_left(const struct g_case *c, int *alive)
 	return n;
 }
 
+/*
+ * Has a process of group pgid mapped the segment of key?  The kernel names
+ * a System V mapping /SYSV<key> in /proc/PID/maps.  Counting shm_nattch
+ * is not enough: a consumer that forks children attaches more than once,
+ * so a later consumer that has not attached yet would go unnoticed.
+ */
+static int
+g_group_attached(pid_t pgid, key_t key)
+{
+	char path[300], line[512], name[32], *rp;
+	DIR *d;
+	FILE *fp;
+	struct dirent *de;
+	long pg;
+	int found = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	(void)snprintf(name, sizeof(name), "/SYSV%08x", (unsigned)key);
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		pg = -1;
+		/* pid (comm) state ppid pgrp: comm may hold spaces. */
+		if (fgets(line, sizeof(line), fp) != NULL &&
+		    (rp = strrchr(line, ')')) != NULL &&
+		    sscanf(rp + 1, " %*c %*d %ld", &pg) != 1)
+			pg = -1;
+		(void)fclose(fp);
+		if (pg != (long)pgid)
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/maps", de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		while (!found && fgets(line, sizeof(line), fp) != NULL)
+			found = strstr(line, name) != NULL;
+		(void)fclose(fp);
+	}
+	(void)closedir(d);
+	return found;
+}
+
+/* HOLD_ATTACHED: has every consumer attached (or already ended)? */
+static int
+g_all_attached(struct g_case *c)
+{
+	struct g_proc *p;
+	int i, all = 1;
+
+	for (i = 0; i < c->nproc; i++) {
+		p = &c->proc[i];
+		if (p->side != G_CONSUMER || p->done || p->attached)
+			continue;
+		if (g_group_attached(p->pid, c->key))
+			p->attached = 1;
+		else
+			all = 0;
+	}
+	return all;
+}
+
 /* HOLD_TO_END: is the marker still there for the next consumer? */
 static void
 g_check_marker(struct g_case *c, const struct shmid_ds *ds)
@@ -343,8 +407,7 @@ g_hold(struct g_case *c)
 	if (id == -1 || shmctl(id, IPC_STAT, &ds) == -1)
 		ds.shm_nattch = 0;
 	if (c->hold == HOLD_ATTACHED) {
-		if (n < c->expect || (alive > 0 &&
-		    ds.shm_nattch < (shmatt_t)(2 + alive)))
+		if (n < c->expect || !g_all_attached(c))
 			return;
 	} else {
 		if (n < c->expect || alive > 0)

@@ -109,6 +109,29 @@ START_TEST(test_expected_checksum)
 }
 END_TEST
 
+/*
+ * Unseeded, the sum is a closed form: it must equal the running sum of
+ * (uint32_t)seq, also past 2^32 items where the values wrap.  The large
+ * constants were computed independently (Python, exact integers, mod 2^64).
+ */
+START_TEST(test_expected_checksum_closed_form)
+{
+	uint64_t n, sum;
+
+	for (sum = 0, n = 0; n < 5000; n++) {
+		ck_assert_uint_eq(expected_checksum(0, n), sum);
+		sum += (uint32_t)item_value(0, n);
+	}
+	ck_assert_uint_eq(expected_checksum(0, (UINT64_C(1) << 32) + 3),
+	    UINT64_C(9223372034707292163));
+	ck_assert_uint_eq(expected_checksum(0, 3 * (UINT64_C(1) << 32) +
+	    100000), UINT64_C(9223372035412274864));
+	ck_assert_uint_eq(expected_checksum(0, UINT64_C(10000000000)) -
+	    expected_checksum(0, UINT64_C(9999999999)),
+	    (uint32_t)item_value(0, UINT64_C(9999999999)));
+}
+END_TEST
+
 START_TEST(test_ledger_exact_once)
 {
 	uint16_t ledger[100];
@@ -239,6 +262,7 @@ ring_suite(void)
 	tcase_add_test(tc, test_item_value_unseeded_is_seq);
 	tcase_add_test(tc, test_item_value_seeded);
 	tcase_add_test(tc, test_expected_checksum);
+	tcase_add_test(tc, test_expected_checksum_closed_form);
 	tcase_add_test(tc, test_ledger_exact_once);
 	suite_add_tcase(s, tc);
 
