@@ -185,7 +185,10 @@ struct shm_header {
 	uint64_t	size;		/* bytes in the segment */
 	uint64_t	start_ns;	/* now_ns() at the first item */
 	int64_t		fill;		/* unsafe: racy count++/count-- */
-	uint64_t	reserved[11];
+	uint32_t	claimer;	/* queue: 1 + index of the consumer in
+					   its critical section, 0 none */
+	uint32_t	pad;
+	uint64_t	reserved[10];
 };
 
 /* Atomic access to fields that another process writes concurrently. */

@@ -538,6 +538,25 @@ consume_queue(struct tally *t)
 				return 3;
 			continue;
 		}
+		if (SHM_LOAD(&h->claimer) != 0) {
+			/*
+			 * The last holder of the mutex died in its critical
+			 * section (SEM_UNDO gave the mutex back).  Releasing
+			 * slots now would let the producer overwrite its
+			 * claim before recover_queue() has read it: wait for
+			 * the producer to account for it and clear claimer.
+			 */
+			if (sem_op(ring.semid, back, 2, 0) == -1) {
+				(void)look_around("waiting for a recovery");
+				return 3;
+			}
+			sleep_ms(5);
+			errno = 0;
+			if (look_around("waiting for a dead consumer's claim "
+			    "to be accounted for") == -1)
+				return 3;
+			continue;
+		}
 		tail = h->tail;
 		head = SHM_LOAD(&h->head);
 		if (queue_damaged(tail, head)) {
@@ -569,6 +588,7 @@ consume_queue(struct tally *t)
 		 * The claim is on record before tail moves, so that if we die
 		 * the producer can tell what we had taken (recover_queue()).
 		 */
+		SHM_STORE(&h->claimer, my_index + 1);
 		me->claim_start = tail;
 		me->claim_base = t->consumed;
 		SHM_STORE(&me->claim_len, k);
@@ -585,6 +605,7 @@ consume_queue(struct tally *t)
 		me->batches++;
 		publish(t);
 		SHM_STORE(&me->claim_len, (uint64_t)0);
+		SHM_STORE(&h->claimer, 0u);
 		/* freed first: the producer woken by the release sees it. */
 		SHM_ADD(&h->freed, k);
 		release[1].sem_op = (short)k;

@@ -97,6 +97,8 @@ static int	 tick(void);
 static int	 wait_ops(struct sembuf *, size_t);
 static int	 join_wait(void);
 static int	 recover_queue(void);
+static int	 claimer_stale(void);
+static void	 claimer_mark_dead(void);
 static void	 account_claim(struct shm_consumer *);
 static int	 live_consumers(int *);
 static uint32_t build_ops(struct sembuf *, int, short, short);
@@ -891,6 +893,37 @@ account_claim(struct shm_consumer *c)
 	c->unreported = n;
 }
 
+/*
+ * The consumer named by hdr.claimer, if that consumer is gone (or the
+ * field is out of range): its critical section was cut short.
+ */
+static int
+claimer_stale(void)
+{
+	uint32_t cl = SHM_LOAD(&ring.hdr->claimer);
+
+	if (cl == 0)
+		return 0;
+	if (cl > registered_now())
+		return 1;
+	return !pid_alive(ring.table[cl - 1].pid);
+}
+
+/* Called with the mutex held: a stale claimer's record becomes dead. */
+static void
+claimer_mark_dead(void)
+{
+	struct shm_consumer *c;
+	uint32_t cl = SHM_LOAD(&ring.hdr->claimer), st = CS_ACTIVE;
+
+	if (cl == 0 || cl > registered_now())
+		return;
+	c = &ring.table[cl - 1];
+	if (!pid_alive(c->pid) && __atomic_compare_exchange_n(&c->state, &st,
+	    (uint32_t)CS_DIED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		c->end_ns = now_ns();
+}
+
 static int
 recover_queue(void)
 {
@@ -906,9 +939,17 @@ recover_queue(void)
 			fatal_ipc("semop(mutex) during recovery");
 		return -1;	/* a stopped consumer holds it: later */
 	}
-	/* Nobody is in a claim now: the dead ones' claims are final. */
+	/*
+	 * Nobody is in a claim now: the dead ones' claims are final.  A
+	 * claimer left set names the one that died in its critical section;
+	 * the consumers release nothing until we clear it, so its slots
+	 * still hold what it claimed.  Mark it dead here if its pid is gone
+	 * (live_consumers() may not have looked since).
+	 */
+	claimer_mark_dead();
 	for (i = 0; i < registered_now(); i++)
 		account_claim(&ring.table[i]);
+	SHM_STORE(&h->claimer, 0u);
 	tail = SHM_LOAD(&h->tail);
 	if (tail > my_head) {
 		/* Never a semaphore value from a damaged counter. */
@@ -961,7 +1002,7 @@ tick(void)
 	if (seg_damaged())
 		return -1;
 	live = live_consumers(&died);
-	if (died & LEFT_DIED)
+	if ((died & LEFT_DIED) || claimer_stale())
 		need_recovery = 1;
 	if (need_recovery && par.mode == MODE_QUEUE &&
 	    !(par.flags & SHM_F_UNSAFE) && recover_queue() == 0)
@@ -1285,7 +1326,7 @@ drain(void)
 			dump_counters();
 		title();
 		live = live_consumers(&died);
-		if (died & LEFT_DIED)
+		if ((died & LEFT_DIED) || claimer_stale())
 			need_recovery = 1;
 		if (need_recovery && par.mode == MODE_QUEUE &&
 		    !(par.flags & SHM_F_UNSAFE) && recover_queue() == 0)

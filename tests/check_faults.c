@@ -110,7 +110,7 @@ static int	 active_pids(const struct shm_ring *, pid_t *, int);
 static pid_t	 claim_holder(const struct shm_ring *, int);
 static uint64_t	 frozen_claim(const struct shm_ring *, pid_t);
 static int	 proc_stat(pid_t, struct pstat *);
-static void	 kill_in_claim(int);
+static void	 kill_in_claim(int, int);
 static void	 wait_proc_state(pid_t, char);
 static int	 wait_text(const char *, const char *, const char *, int);
 static int	 key_hex(char *, size_t, key_t);
@@ -748,9 +748,9 @@ rm_tree(const char *path, int depth)
  * died and that exactly its claim is missing.
  */
 static void
-kill_in_claim(int after_copy)
+kill_in_claim(int after_copy, int small)
 {
-	const unsigned long long count = 60;
+	const unsigned long long count = small ? 300 : 60;
 	struct tu_proc prod, cons;
 	struct shm_ring r;
 	struct args pa, ca;
@@ -763,8 +763,15 @@ kill_in_claim(int after_copy)
 	use_key();
 	path_in(report, "report.json");
 	producer_base(&pa, report);
-	args_add(&pa, "-c", "60", "-b", "10", "-n", "3", NULL);
+	args_add(&pa, "-c", small ? "300" : "60", "-b", "10", "-n", "3", NULL);
 	consumer_base(&ca, 3);
+	/*
+	 * A claim smaller than the ring (issue 10, item 2): the others'
+	 * releases must not let the producer overwrite the victim's slots
+	 * before its claim is accounted for.
+	 */
+	if (small)
+		args_add(&ca, "-B", "5", NULL);
 	spawn(&prod, "producer", pa.v);
 	if (after_copy)
 		ck_assert_int_eq(setenv("SHMLAB_HOLD_AT", "copy", 1), 0);
@@ -779,8 +786,20 @@ kill_in_claim(int after_copy)
 	 * its 400 ms hold. */
 	if (after_copy)
 		tu_sleep_ms(100);
+	/*
+	 * With small claims, stop the producer over the death: the others'
+	 * holds end meanwhile, and a release they made then would let the
+	 * resumed producer refill the victim's slots before its recovery
+	 * reads them.
+	 */
+	if (small)
+		ck_assert_int_eq(kill(prod.pid, SIGSTOP), 0);
 	ck_assert_int_eq(kill(victim, SIGKILL), 0);
 	claim = frozen_claim(&r, victim);
+	if (small) {
+		tu_sleep_ms(700);
+		ck_assert_int_eq(kill(prod.pid, SIGCONT), 0);
+	}
 	ck_assert_int_eq(seg_detach(&r), 0);
 	ck_assert_msg(claim > 0, "consumer %ld was killed outside its claim",
 	    (long)victim);
@@ -837,7 +856,20 @@ kill_in_claim(int after_copy)
 
 START_TEST(test_kill_holding_mutex)
 {
-	kill_in_claim(0);
+	kill_in_claim(0, 0);
+}
+END_TEST
+
+/* The same with claims of 5 in a ring of 10 (issue 10, item 2). */
+START_TEST(test_kill_small_claim)
+{
+	kill_in_claim(0, 1);
+}
+END_TEST
+
+START_TEST(test_kill_small_claim_after_copy)
+{
+	kill_in_claim(1, 1);
 }
 END_TEST
 
@@ -848,7 +880,7 @@ END_TEST
  */
 START_TEST(test_kill_after_copy)
 {
-	kill_in_claim(1);
+	kill_in_claim(1, 0);
 }
 END_TEST
 
@@ -2326,6 +2358,8 @@ faults_suite(void)
 	tcase_set_timeout(tc, 40);
 	tcase_add_test(tc, test_kill_holding_mutex);
 	tcase_add_test(tc, test_kill_after_copy);
+	tcase_add_test(tc, test_kill_small_claim);
+	tcase_add_test(tc, test_kill_small_claim_after_copy);
 	tcase_add_test(tc, test_kill_outside_mutex);
 	tcase_add_test(tc, test_producer_killed);
 	tcase_add_test(tc, test_all_consumers_killed);

@@ -91,6 +91,14 @@ START_TEST(test_expected_checksum)
 	ck_assert_uint_eq(expected_checksum(0, 2), 1);
 	ck_assert_uint_eq(expected_checksum(0, 100000),
 	    100000ULL * 99999ULL / 2);
+	/* Unseeded, in closed form: values wrap at 2^32 (3 rounds + 7). */
+	for (sum = 0, n = 0; n < 1000; n++) {
+		ck_assert_uint_eq(expected_checksum(0, n), sum);
+		sum += (uint32_t)item_value(0, n);
+	}
+	/* 0 + 1 + ... + (2^32 - 1) = 2^31 (2^32 - 1) = 0x7fffffff80000000 */
+	ck_assert_uint_eq(expected_checksum(0, (3ULL << 32) + 7),
+	    3 * 0x7fffffff80000000ULL + 21);
 	/* Seeded: the running sum of the unsigned values, mod 2^64. */
 	for (sum = 0, n = 0; n < 1000; n++) {
 		ck_assert_uint_eq(expected_checksum(99, n), sum);
