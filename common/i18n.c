@@ -67,9 +67,3 @@ i18n_init(void)
 		return -1;
 	return 0;
 }
-
-const char *
-i18n_text(const char *msgid)
-{
-	return gettext(msgid);
-}

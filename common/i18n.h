@@ -13,16 +13,9 @@
 
 #define SHM_TEXTDOMAIN	"shmlab"	/* po/es.po -> shmlab.mo */
 
-/*
- * A function, not gettext() itself: glibc's libintl.h turns gettext into
- * dcgettext(NULL, ...) when optimising, and GCC's -Wformat-overflow under
- * the sanitizers then warns of a "null format string" at every
- * fprintf(fp, _(...)).  format_arg keeps the format checks.
- */
-#define _(s)	i18n_text(s)
+#define _(s)	gettext(s)
 #define N_(s)	(s)
 
 int	 i18n_init(void);
-const char *i18n_text(const char *) __attribute__((format_arg(1)));
 
 #endif /* SHMLAB_I18N_H */
