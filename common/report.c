@@ -69,6 +69,16 @@ report_tally(struct shm_report *rp)
 		/* Expected consumers that never registered got nothing. */
 		if (n < expect)
 			lost += (uint64_t)(expect - n) * h->count;
+	} else if (rp->ring->ledger != NULL && n == 0) {
+		/*
+		 * No consumer registered, so none took a number (a consumer
+		 * registers before its first claim): the whole stream is lost,
+		 * and the 2-byte-per-item pass would only touch pages nobody
+		 * wrote (2 GB for 1e9 items).
+		 */
+		lost = h->count;
+		dup = 0;
+		rp->ledger = 1;
 	} else if (rp->ring->ledger != NULL) {
 		ledger_tally(rp->ring->ledger, h->count, expect, &lost, &dup);
 		rp->ledger = 1;
