@@ -336,7 +336,7 @@ out_table(FILE *fp, const struct grader *g, const struct g_opts *o,
 		fprintf(fp, "  %-*s  %-9s %-19s %s\n", status_width(),
 		    r[i].passed ? _("PASS") :
 		    _("FAIL"), r[i].side == G_PRODUCER ? "producer" : "consumer",
-		    r[i].name, r[i].message);
+		    r[i].name, r[i].local);
 	}
 	fprintf(fp, _("score %d/%d\n"), score, n);
 }

@@ -61,6 +61,7 @@ struct g_proc {
 	uint64_t	 start_ns;
 	uint64_t	 end_ns;
 	char		 diag[256];	/* why it was still running, at the bound */
+	char		 diag_l[256];	/* the same in the user's language */
 };
 
 /* How long the grader stays attached, so a short run is not missed. */
@@ -95,7 +96,8 @@ struct g_result {
 	const char	*name;
 	enum g_side	 side;
 	int		 passed;
-	char		 message[G_MSG];
+	char		 message[G_MSG];	/* English: the JSON outputs */
+	char		 local[G_MSG];	/* translated: the table */
 };
 
 /* run.c: cases, processes, /proc diagnosis, IPC under the case's key. */
@@ -110,6 +112,7 @@ double	 g_group_cpu(const struct g_case *, enum g_side);
 int	 g_waiting_on(const struct g_case *, int);
 void	 g_diagnose(struct g_case *, struct g_proc *);
 const char *g_signame(int);
+const char *g_tr(int, const char *) __attribute__((format_arg(2)));
 uint64_t g_now_ms(void);
 void	 g_sleep_ms(int);
 int	 g_cmd_split(struct g_cmd *, const char *, int);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "grader.h"
+#include "i18n.h"
 #include "slides.h"
 
 #define G_TICK_MS	5	/* how often a case is looked at */
@@ -69,6 +70,16 @@ g_signame(int sig)
 	}
 	(void)snprintf(buf, sizeof(buf), "SIG%s", s);
 	return buf;
+}
+
+/*
+ * A failure's message is built twice: in English (loc 0) for the JSON
+ * outputs, whose text is a contract, and translated (loc 1) for the table.
+ */
+const char *
+g_tr(int loc, const char *msgid)
+{
+	return loc ? gettext(msgid) : msgid;
 }
 
 /* CMD is split on spaces, with no shell: what a student types. */
@@ -592,14 +603,15 @@ g_semname(int n)
  * (the grader is its parent), then its value from semctl(GETVAL).
  */
 static int
-g_why(pid_t pid, char *buf, size_t len)
+g_why(pid_t pid, char buf[2][256])
 {
+	const size_t len = sizeof(buf[0]);
 	char path[64], line[512];
 	unsigned long long a[6];
 	struct sembuf sb;
 	long nr;
 	FILE *fp;
-	int fd, v, got;
+	int fd, v, got, l;
 
 	(void)snprintf(path, sizeof(path), "/proc/%ld/syscall", (long)pid);
 	if ((fp = fopen(path, "r")) == NULL)
@@ -620,28 +632,35 @@ g_why(pid_t pid, char *buf, size_t len)
 		    (ssize_t)sizeof(sb);
 		if (fd != -1)
 			(void)close(fd);
-		if (!got) {
-			(void)snprintf(buf, len, "blocked in semop on sem id %d",
-			    (int)a[0]);
-			return 0;
-		}
-		v = semctl((int)a[0], sb.sem_num, GETVAL);
-		(void)snprintf(buf, len, "blocked in semop on semaphore %u "
-		    "(%s) of sem id %d, whose value is %d", sb.sem_num,
-		    g_semname(sb.sem_num), (int)a[0], v);
+		v = got ? semctl((int)a[0], sb.sem_num, GETVAL) : 0;
+		for (l = 0; l < 2; l++)
+			if (!got)
+				(void)snprintf(buf[l], len, g_tr(l, N_("blocked "
+				    "in semop on sem id %d")), (int)a[0]);
+			else
+				(void)snprintf(buf[l], len, g_tr(l, N_("blocked "
+				    "in semop on semaphore %u (%s) of sem id %d, "
+				    "whose value is %d")), sb.sem_num,
+				    g_semname(sb.sem_num), (int)a[0], v);
 		return 0;
 	}
-	if (nr == SYS_nanosleep || nr == SYS_clock_nanosleep)
-		(void)snprintf(buf, len, "sleeping (nanosleep)");
-	else if (nr == SYS_read)
-		(void)snprintf(buf, len, "blocked reading fd %d (waiting for "
-		    "input? stdin is /dev/null)", (int)a[0]);
-	else if (nr == SYS_wait4)
-		(void)snprintf(buf, len, "waiting for a child (wait)");
-	else if (nr == SYS_pause)
-		(void)snprintf(buf, len, "in pause()");
-	else
-		(void)snprintf(buf, len, "blocked in system call %ld", nr);
+	for (l = 0; l < 2; l++)
+		if (nr == SYS_nanosleep || nr == SYS_clock_nanosleep)
+			(void)snprintf(buf[l], len, "%s",
+			    g_tr(l, N_("sleeping (nanosleep)")));
+		else if (nr == SYS_read)
+			(void)snprintf(buf[l], len, g_tr(l, N_("blocked reading "
+			    "fd %d (waiting for input? stdin is /dev/null)")),
+			    (int)a[0]);
+		else if (nr == SYS_wait4)
+			(void)snprintf(buf[l], len, "%s",
+			    g_tr(l, N_("waiting for a child (wait)")));
+		else if (nr == SYS_pause)
+			(void)snprintf(buf[l], len, "%s",
+			    g_tr(l, N_("in pause()")));
+		else
+			(void)snprintf(buf[l], len, g_tr(l, N_("blocked in "
+			    "system call %ld")), nr);
 	return 0;
 }
 
@@ -651,8 +670,9 @@ g_diagnose(struct g_case *c, struct g_proc *p)
 {
 	pid_t m[64], pg;
 	double cpu, sum = 0;
-	char st, why[256] = "", first[256] = "";
-	int i, n, busy = 0;
+	char st, why[2][256] = { "", "" }, first[2][256] = { "", "" };
+	char *d[2] = { p->diag, p->diag_l };
+	int i, n, l, busy = 0;
 
 	n = g_members(p->pid, m, 64);
 	for (i = 0; i < n; i++) {
@@ -660,19 +680,22 @@ g_diagnose(struct g_case *c, struct g_proc *p)
 			sum += cpu;
 		if (st == 'R')
 			busy = 1;
-		else if (g_why(m[i], why, sizeof(why)) == 0 &&
-		    (first[0] == '\0' || strncmp(why, "blocked in semop", 16) == 0))
-			(void)snprintf(first, sizeof(first), "%s", why);
+		else if (g_why(m[i], why) == 0 && (first[0][0] == '\0' ||
+		    strncmp(why[0], "blocked in semop", 16) == 0))
+			(void)memcpy(first, why, sizeof(first));
 	}
-	if (busy)
-		(void)snprintf(p->diag, sizeof(p->diag), "still running, %.1f "
-		    "CPU seconds used (a busy loop?)", sum);
-	else if (first[0] == '\0')
-		(void)snprintf(p->diag, sizeof(p->diag), "%s, %.1f CPU "
-		    "seconds used", n == 0 ? "gone, its group empty" :
-		    st == 'T' ? "stopped" : "asleep", sum);
-	else
-		(void)snprintf(p->diag, sizeof(p->diag), "%s", first);
+	for (l = 0; l < 2; l++)
+		if (busy)
+			(void)snprintf(d[l], sizeof(p->diag), g_tr(l, N_("still "
+			    "running, %.1f CPU seconds used (a busy loop?)")),
+			    sum);
+		else if (first[0][0] == '\0')
+			(void)snprintf(d[l], sizeof(p->diag), g_tr(l, N_("%s, "
+			    "%.1f CPU seconds used")), n == 0 ?
+			    g_tr(l, N_("gone, its group empty")) : st == 'T' ?
+			    g_tr(l, N_("stopped")) : g_tr(l, N_("asleep")), sum);
+		else
+			(void)snprintf(d[l], sizeof(p->diag), "%s", first[l]);
 	(void)c;
 }
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "grader.h"
+#include "i18n.h"
 #include "slides.h"
 
 #define CPU_MAX_S	0.25	/* CPU seconds a wait of 1 s may use */
@@ -27,23 +28,32 @@
 
 typedef int (*g_test_fn)(struct grader *, struct g_result *);
 
-static const char *side_name[2] = { "producer", "consumer" };
-
 /* "the consumer", "consumer 3 of 8", with "(reference)" when not graded. */
 static void
-g_role(const struct g_case *c, const struct g_proc *p, char *buf, size_t len)
+g_role(const struct g_case *c, const struct g_proc *p, int loc, char *buf,
+    size_t len)
 {
 	int i, n = 0;
 
 	for (i = 0; i < c->nproc; i++)
 		n += c->proc[i].side == p->side;
 	if (n > 1)
-		(void)snprintf(buf, len, "%s %d of %d", side_name[p->side],
-		    p->index, n);
+		(void)snprintf(buf, len, p->side == G_PRODUCER ?
+		    g_tr(loc, N_("producer %d of %d")) :
+		    g_tr(loc, N_("consumer %d of %d")), p->index, n);
 	else
-		(void)snprintf(buf, len, "the %s", side_name[p->side]);
+		(void)snprintf(buf, len, "%s", p->side == G_PRODUCER ?
+		    g_tr(loc, N_("the producer")) :
+		    g_tr(loc, N_("the consumer")));
 	if (!c->g->cmd[p->side].student)
-		(void)strlcat(buf, " (shmlab's reference)", len);
+		(void)strlcat(buf, g_tr(loc, N_(" (shmlab's reference)")), len);
+}
+
+/* Where a result's message goes: English (0) or translated (1). */
+static char *
+g_text(struct g_result *r, int loc)
+{
+	return loc ? r->local : r->message;
 }
 
 /* The first line of a process's stderr, for a failure's message. */
@@ -125,7 +135,7 @@ g_read_out(const struct g_proc *p, unsigned char *seen, int count,
 
 /* The union of the consumers' outputs must be 0..COUNT-1 exactly once. */
 static int
-g_ledger(const struct g_case *c, char *msg, size_t len)
+g_ledger(const struct g_case *c, int loc, char *msg, size_t len)
 {
 	unsigned char *seen = calloc((size_t)c->count + 1, 1);
 	int lost_v[G_FIRST], dup_v[G_FIRST], i;
@@ -147,21 +157,24 @@ g_ledger(const struct g_case *c, char *msg, size_t len)
 	free(seen);
 	msg[0] = '\0';
 	if (marker > 0)
-		(void)snprintf(msg, len, "printed the end marker -1 %ld time%s "
-		    "as an item; ", marker, marker == 1 ? "" : "s");
+		(void)snprintf(msg, len, marker == 1 ?
+		    g_tr(loc, N_("printed the end marker -1 %ld time as an "
+		    "item; ")) : g_tr(loc, N_("printed the end marker -1 %ld "
+		    "times as an item; ")), marker);
 	if (bad > 0) {
 		char w[128];
 
-		(void)snprintf(w, sizeof(w), "%ld line%s not a value 0..%d "
-		    "(first: '%s'); ", bad, bad == 1 ? "" : "s", c->count - 1,
-		    first_bad);
+		(void)snprintf(w, sizeof(w), bad == 1 ? g_tr(loc, N_("%ld "
+		    "line not a value 0..%d (first: '%s'); ")) : g_tr(loc,
+		    N_("%ld lines not a value 0..%d (first: '%s'); ")), bad,
+		    c->count - 1, first_bad);
 		(void)strlcat(msg, w, len);
 	}
 	if (lost > 0) {
 		char w[64];
 
-		(void)snprintf(w, sizeof(w), "lost %ld of %d items", lost,
-		    c->count);
+		(void)snprintf(w, sizeof(w), g_tr(loc, N_("lost %ld of %d "
+		    "items")), lost, c->count);
 		(void)strlcat(msg, w, len);
 		g_quote(msg, len, lost_v, lost);
 		(void)strlcat(msg, "; ", len);
@@ -169,8 +182,9 @@ g_ledger(const struct g_case *c, char *msg, size_t len)
 	if (dup > 0) {
 		char w[64];
 
-		(void)snprintf(w, sizeof(w), "%ld item%s read more than once",
-		    dup, dup == 1 ? "" : "s");
+		(void)snprintf(w, sizeof(w), dup == 1 ? g_tr(loc, N_("%ld "
+		    "item read more than once")) : g_tr(loc, N_("%ld items "
+		    "read more than once")), dup);
 		(void)strlcat(msg, w, len);
 		g_quote(msg, len, dup_v, dup);
 		(void)strlcat(msg, "; ", len);
@@ -187,7 +201,8 @@ g_ledger(const struct g_case *c, char *msg, size_t len)
  * (and on what), an exit status, then the items.  0: nothing wrong.
  */
 static int
-g_judge(const struct g_case *c, enum g_side tested, char *msg, size_t len)
+g_judge(const struct g_case *c, enum g_side tested, int loc, char *msg,
+    size_t len)
 {
 	const struct g_proc *p;
 	char role[64], line[200], items[G_MSG];
@@ -198,21 +213,24 @@ g_judge(const struct g_case *c, enum g_side tested, char *msg, size_t len)
 		if (!p->done || p->diag[0] != '\0' || !WIFSIGNALED(p->status))
 			continue;
 		sig = WTERMSIG(p->status);
-		g_role(c, p, role, sizeof(role));
-		(void)snprintf(msg, len, "%s crashed with %s%s", role,
-		    g_signame(sig), sig == SIGXCPU ? " (its CPU limit)" : "");
+		g_role(c, p, loc, role, sizeof(role));
+		(void)snprintf(msg, len, g_tr(loc, N_("%s crashed with %s%s")),
+		    role, g_signame(sig), sig == SIGXCPU ?
+		    g_tr(loc, N_(" (its CPU limit)")) : "");
 		return 1;
 	}
 	if (c->full_max > c->maxbuf + 1 || c->empty_max > c->maxbuf) {
-		(void)snprintf(msg, len, "full reached %d and empty %d with "
-		    "MAXBUF %d: the producer posts items without waiting on "
-		    "empty, so unread items are overwritten", c->full_max,
+		(void)snprintf(msg, len, g_tr(loc, N_("full reached %d and "
+		    "empty %d with MAXBUF %d: the producer posts items without "
+		    "waiting on empty, so unread items are overwritten")),
+		    c->full_max,
 		    c->empty_max, c->maxbuf);
 		for (i = 0; i < c->nproc; i++)
 			if (c->proc[i].side == G_PRODUCER &&
 			    g_err_has(&c->proc[i], "out of range"))
-				(void)strlcat(msg, "; its semop failed with ERANGE "
-				    "(full passed SEMVMX, 32767)", len);
+				(void)strlcat(msg, g_tr(loc, N_("; its semop "
+				    "failed with ERANGE (full passed SEMVMX, "
+				    "32767)")), len);
 		return 1;
 	}
 	/*
@@ -227,26 +245,36 @@ g_judge(const struct g_case *c, enum g_side tested, char *msg, size_t len)
 			    (pass < 2 && p->side != tested) ||
 			    (pass == 0 && strstr(p->diag, "semop") == NULL))
 				continue;
-			g_role(c, p, role, sizeof(role));
-			(void)snprintf(msg, len, "timed out after %d s: %s was "
-			    "%s", c->g->timeout_s, role, p->diag);
+			g_role(c, p, loc, role, sizeof(role));
+			(void)snprintf(msg, len, g_tr(loc, N_("timed out after "
+			    "%d s: %s was %s")), c->g->timeout_s, role,
+			    loc ? p->diag_l : p->diag);
 			return 1;
 		}
 	for (i = 0; i < c->nproc; i++) {
 		p = &c->proc[i];
 		if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) == 0)
 			continue;
-		g_role(c, p, role, sizeof(role));
+		g_role(c, p, loc, role, sizeof(role));
 		g_err_line(p, line, sizeof(line));
-		(void)snprintf(msg, len, "%s exited with status %d%s%s", role,
-		    WEXITSTATUS(p->status), line[0] ? ": " : "", line);
-		if ((r = g_ledger(c, items, sizeof(items))) == 1) {
+		(void)snprintf(msg, len, g_tr(loc, N_("%s exited with status "
+		    "%d%s%s")), role, WEXITSTATUS(p->status),
+		    line[0] ? ": " : "", line);
+		if ((r = g_ledger(c, loc, items, sizeof(items))) == 1) {
 			(void)strlcat(msg, "; ", len);
 			(void)strlcat(msg, items, len);
 		}
 		return 1;
 	}
-	return g_ledger(c, msg, len) != 0;
+	return g_ledger(c, loc, msg, len) != 0;
+}
+
+/* g_judge into both of r's messages; 0: nothing wrong. */
+static int
+g_judge_r(const struct g_case *c, enum g_side tested, struct g_result *r)
+{
+	return g_judge(c, tested, 0, r->message, G_MSG) |
+	    g_judge(c, tested, 1, r->local, G_MSG);
 }
 
 /* Producer first, then n consumers, all within the bound. */
@@ -277,20 +305,25 @@ g_plain_test(struct grader *g, struct g_result *r, int count, int maxbuf,
 {
 	struct g_case *c;
 	char msg[G_MSG];
+	int l, gone;
 
 	if ((c = g_plain(g, count, maxbuf, n, hold)) == NULL)
 		return -1;
-	r->passed = !g_judge(c, r->side, msg, sizeof(msg));
-	if (r->passed && hold == HOLD_TO_END && !c->marker_left) {
-		(void)snprintf(msg, sizeof(msg), "after every consumer "
-		    "exited, the end marker was gone (buffer[out] is not -1, "
-		    "or full is 0): a consumer that reads -1 must V(mutex) "
-		    "V(full) and leave out alone");
-		r->passed = 0;
+	r->passed = !g_judge(c, r->side, 0, msg, sizeof(msg));
+	gone = r->passed && hold == HOLD_TO_END && !c->marker_left;
+	for (l = 0; l < 2 && (!r->passed || gone); l++) {
+		if (gone)
+			(void)snprintf(msg, sizeof(msg), "%s", g_tr(l,
+			    N_("after every consumer exited, the end marker "
+			    "was gone (buffer[out] is not -1, or full is 0): a "
+			    "consumer that reads -1 must V(mutex) V(full) and "
+			    "leave out alone")));
+		else
+			(void)g_judge(c, r->side, l, msg, sizeof(msg));
+		(void)snprintf(g_text(r, l), G_MSG, "%s%s",
+		    prefix[0] ? g_tr(l, prefix) : "", msg);
 	}
-	if (!r->passed)
-		(void)snprintf(r->message, sizeof(r->message), "%s%s",
-		    prefix, msg);
+	r->passed = r->passed && !gone;
 	g_case_end(c);
 	return 0;
 }
@@ -313,11 +346,11 @@ t_many_consumers(struct grader *g, struct g_result *r)
 	int k;
 
 	if (g_plain_test(g, r, 10000, 1, 8, HOLD_ATTACHED,
-	    "8 consumers, MAXBUF 1: ") == -1)
+	    N_("8 consumers, MAXBUF 1: ")) == -1)
 		return -1;
 	for (k = 0; k < 3 && r->passed; k++)
 		if (g_plain_test(g, r, 10000, 10, 8, HOLD_ATTACHED,
-		    "8 consumers, MAXBUF 10: ") == -1)
+		    N_("8 consumers, MAXBUF 10: ")) == -1)
 			return -1;
 	return 0;
 }
@@ -325,7 +358,7 @@ t_many_consumers(struct grader *g, struct g_result *r)
 static int
 t_end_marker(struct grader *g, struct g_result *r)
 {
-	return g_plain_test(g, r, 100, 10, 3, HOLD_TO_END, "3 consumers: ");
+	return g_plain_test(g, r, 100, 10, 3, HOLD_TO_END, N_("3 consumers: "));
 }
 
 /*
@@ -371,8 +404,7 @@ t_count_zero(struct grader *g, struct g_result *r)
 	}
 	(void)g_wait(c, seen ? -1 : G_PRODUCER, deadline);
 	if (seen)
-		r->passed = !g_judge(c, r->side, r->message,
-		    sizeof(r->message));
+		r->passed = !g_judge_r(c, r->side, r);
 	else {
 		/*
 		 * Only the producer: its consumers never had a run to see.
@@ -385,23 +417,24 @@ t_count_zero(struct grader *g, struct g_result *r)
 			if (c->proc[i].side == G_CONSUMER) {
 				c->proc[i].status = 0;
 				c->proc[i].diag[0] = '\0';
+				c->proc[i].diag_l[0] = '\0';
 			}
 		c->timed_out = c->proc[c->nproc - 1].diag[0] != '\0';
-		r->passed = !g_judge(c, G_PRODUCER, r->message,
-		    sizeof(r->message));
+		r->passed = !g_judge_r(c, G_PRODUCER, r);
 	}
 	g_case_end(c);
 	if (r->passed && !seen && c->left[0] != '\0') {
-		(void)snprintf(r->message, sizeof(r->message), "COUNT 0: the "
-		    "producer exited but left %s behind", c->left);
+		for (i = 0; i < 2; i++)
+			(void)snprintf(g_text(r, i), G_MSG, g_tr(i, N_("the "
+			    "producer exited but left %s behind")), c->left);
 		r->passed = 0;
 	}
-	if (!r->passed && strncmp(r->message, "COUNT 0", 7) != 0) {
+	for (i = 0; i < 2 && !r->passed; i++) {
 		char m[G_MSG];
 
-		(void)strlcpy(m, r->message, sizeof(m));
-		(void)strlcpy(r->message, "COUNT 0: ", sizeof(r->message));
-		(void)strlcat(r->message, m, sizeof(r->message));
+		(void)strlcpy(m, g_text(r, i), sizeof(m));
+		(void)snprintf(g_text(r, i), G_MSG, "%s%s",
+		    g_tr(i, N_("COUNT 0: ")), m);
 	}
 	return 0;
 }
@@ -414,6 +447,7 @@ t_waits_for_producer(struct grader *g, struct g_result *r)
 	uint64_t deadline;
 	struct g_proc *p;
 	char line[200];
+	int l;
 
 	if ((c = g_case_begin(g, 1000, 10, HOLD_ATTACHED)) == NULL)
 		return -1;
@@ -424,21 +458,26 @@ t_waits_for_producer(struct grader *g, struct g_result *r)
 	(void)g_wait(c, G_CONSUMER, g_now_ms() + 500);
 	c->timed_out = 0;
 	p->diag[0] = '\0';
+	p->diag_l[0] = '\0';
 	if (p->done) {
 		g_err_line(p, line, sizeof(line));
-		(void)snprintf(r->message, sizeof(r->message), "started 0.5 s "
-		    "before the producer, the consumer gave up at once (%s %d)"
-		    "%s%s: it must retry shmget for a while",
-		    WIFSIGNALED(p->status) ? "signal" : "status",
-		    WIFSIGNALED(p->status) ? WTERMSIG(p->status) :
-		    WEXITSTATUS(p->status), line[0] ? ": " : "", line);
+		for (l = 0; l < 2; l++)
+			(void)snprintf(g_text(r, l), G_MSG,
+			    WIFSIGNALED(p->status) ? g_tr(l, N_("started 0.5 s "
+			    "before the producer, the consumer gave up at once "
+			    "(signal %d)%s%s: it must retry shmget for a "
+			    "while")) : g_tr(l, N_("started 0.5 s before the "
+			    "producer, the consumer gave up at once (status "
+			    "%d)%s%s: it must retry shmget for a while")),
+			    WIFSIGNALED(p->status) ? WTERMSIG(p->status) :
+			    WEXITSTATUS(p->status), line[0] ? ": " : "", line);
 		g_case_end(c);
 		return 0;
 	}
 	if (g_start(c, G_PRODUCER, 0, 0) == NULL)
 		return -1;
 	(void)g_wait(c, -1, deadline);
-	r->passed = !g_judge(c, r->side, r->message, sizeof(r->message));
+	r->passed = !g_judge_r(c, r->side, r);
 	g_case_end(c);
 	return 0;
 }
@@ -479,6 +518,7 @@ t_blocks_when_empty(struct grader *g, struct g_result *r)
 	struct g_case *c;
 	uint64_t deadline;
 	double cpu;
+	int l;
 
 	if ((c = g_case_begin(g, 100, 10, HOLD_ATTACHED)) == NULL)
 		return -1;
@@ -495,12 +535,13 @@ t_blocks_when_empty(struct grader *g, struct g_result *r)
 	cpu = g_window_cpu(c, G_CONSUMER);
 	(void)g_group_signal(c, G_PRODUCER, SIGCONT);
 	(void)g_wait(c, -1, deadline);
-	r->passed = !g_judge(c, r->side, r->message, sizeof(r->message));
+	r->passed = !g_judge_r(c, r->side, r);
 	if (r->passed && cpu > CPU_MAX_S) {
-		(void)snprintf(r->message, sizeof(r->message), "busy waiting: "
-		    "the consumer used %.2f CPU seconds in %.1f s while the "
-		    "buffer was empty (P(full) should sleep in semop)", cpu,
-		    WINDOW_MS / 1000.0);
+		for (l = 0; l < 2; l++)
+			(void)snprintf(g_text(r, l), G_MSG, g_tr(l, N_("busy "
+			    "waiting: the consumer used %.2f CPU seconds in %.1f s "
+			    "while the buffer was empty (P(full) should sleep in "
+			    "semop)")), cpu, WINDOW_MS / 1000.0);
 		r->passed = 0;
 	}
 	g_case_end(c);
@@ -513,7 +554,7 @@ t_blocks_when_full(struct grader *g, struct g_result *r)
 	struct g_case *c;
 	uint64_t deadline;
 	double cpu;
-	int i;
+	int i, l;
 
 	/* More than SEMVMX items: a producer that skips P(empty) hits ERANGE. */
 	if ((c = g_case_begin(g, 40000, 10, HOLD_ATTACHED)) == NULL)
@@ -529,12 +570,13 @@ t_blocks_when_full(struct grader *g, struct g_result *r)
 		if (g_start(c, G_CONSUMER, i, 0) == NULL)
 			return -1;
 	(void)g_wait(c, -1, deadline);
-	r->passed = !g_judge(c, r->side, r->message, sizeof(r->message));
+	r->passed = !g_judge_r(c, r->side, r);
 	if (r->passed && cpu > CPU_MAX_S) {
-		(void)snprintf(r->message, sizeof(r->message), "busy waiting: "
-		    "the producer used %.2f CPU seconds in %.1f s while the "
-		    "buffer was full (P(empty) should sleep in semop)", cpu,
-		    WINDOW_MS / 1000.0);
+		for (l = 0; l < 2; l++)
+			(void)snprintf(g_text(r, l), G_MSG, g_tr(l, N_("busy "
+			    "waiting: the producer used %.2f CPU seconds in %.1f s "
+			    "while the buffer was full (P(empty) should sleep in "
+			    "semop)")), cpu, WINDOW_MS / 1000.0);
 		r->passed = 0;
 	}
 	g_case_end(c);
@@ -546,10 +588,11 @@ t_cleanup(struct grader *g, struct g_result *r)
 {
 	struct g_case *c;
 	uint64_t until;
+	int l;
 
 	if ((c = g_plain(g, 100, 10, 2, HOLD_ATTACHED)) == NULL)
 		return -1;
-	r->passed = !g_judge(c, r->side, r->message, sizeof(r->message));
+	r->passed = !g_judge_r(c, r->side, r);
 	/* Everyone has exited: the objects must go within a moment. */
 	until = g_now_ms() + 500;
 	while (r->passed && g_now_ms() < until &&
@@ -557,24 +600,67 @@ t_cleanup(struct grader *g, struct g_result *r)
 		g_sleep_ms(10);
 	g_case_end(c);
 	if (r->passed && c->left[0] != '\0') {
-		(void)snprintf(r->message, sizeof(r->message), "the producer "
-		    "exited but left %s behind once the consumers had "
-		    "detached (the grader removed them): shmdt, then "
-		    "shmctl(IPC_RMID) and semctl(IPC_RMID)", c->left);
+		for (l = 0; l < 2; l++)
+			(void)snprintf(g_text(r, l), G_MSG, g_tr(l, N_("the "
+			    "producer exited but left %s behind once the "
+			    "consumers had detached (the grader removed them): "
+			    "shmdt, then shmctl(IPC_RMID) and "
+			    "semctl(IPC_RMID)")), c->left);
 		r->passed = 0;
 	}
 	return 0;
 }
 
+/* What a producer did with a foreign object under the key. */
+enum g_foul { F_NONE, F_WROTE, F_REMOVED, F_SEM, F_HUNG, F_CRASHED, F_EXIT0,
+	F_LEFT };
+
+/* Foul f in words, in English (loc 0) or translated (loc 1). */
+static void
+g_foul_say(const struct g_case *c, const struct g_proc *p, enum g_foul f,
+    size_t size, int loc, char *msg, size_t len)
+{
+	char role[64];
+
+	g_role(c, p, loc, role, sizeof(role));
+	if (f == F_WROTE)
+		(void)snprintf(msg, len, g_tr(loc, N_("with a foreign "
+		    "%zu-byte segment under the key, %s wrote into it: create "
+		    "with IPC_CREAT | IPC_EXCL")), size, role);
+	else if (f == F_REMOVED)
+		(void)snprintf(msg, len, g_tr(loc, N_("with a foreign segment "
+		    "under the key, %s removed it: it was not its own")), role);
+	else if (f == F_SEM)
+		(void)snprintf(msg, len, g_tr(loc, N_("with a foreign "
+		    "semaphore set under the key, %s changed or removed it")),
+		    role);
+	else if (f == F_HUNG)
+		(void)snprintf(msg, len, g_tr(loc, N_("with the key taken, %s "
+		    "did not exit within %d s: it was %s")), role,
+		    c->g->timeout_s, loc ? p->diag_l : p->diag);
+	else if (f == F_CRASHED)
+		(void)snprintf(msg, len, g_tr(loc, N_("with the key taken, %s "
+		    "crashed with %s: shmat returns (void *) -1 on failure, "
+		    "never NULL")), role, g_signame(WTERMSIG(p->status)));
+	else if (f == F_EXIT0)
+		(void)snprintf(msg, len, g_tr(loc, N_("with the key taken, %s "
+		    "exited 0: it must refuse (IPC_CREAT | IPC_EXCL gives "
+		    "EEXIST) and exit non-zero")), role);
+	else if (f == F_LEFT)
+		(void)snprintf(msg, len, g_tr(loc, N_("with the key taken, %s "
+		    "refused but left the object it had created behind")),
+		    role);
+}
+
 /* A foreign object under the key; 0 if the producer left it untouched. */
 static int
-g_foreign(struct g_case *c, int kind, char *msg, size_t len)
+g_foreign(struct g_case *c, int kind, struct g_result *r)
 {
 	static const size_t sizes[2] = { 16, 65536 };
 	unsigned short vals[1] = { 7 }, now[1];
 	union { int val; unsigned short *array; } arg;
 	struct g_proc *p;
-	char role[64];
+	enum g_foul f = F_NONE;
 	unsigned char *seg = NULL;
 	int id, ok = 1;
 	size_t i;
@@ -594,44 +680,34 @@ g_foreign(struct g_case *c, int kind, char *msg, size_t len)
 	if ((p = g_start(c, G_PRODUCER, 0, 0)) == NULL)
 		return -1;
 	(void)g_wait(c, -1, g_now_ms() + (uint64_t)c->g->timeout_s * 1000);
-	g_role(c, p, role, sizeof(role));
-	msg[0] = '\0';
 	if (kind < 2) {
 		for (i = 0; i < sizes[kind] && ok; i++)
 			ok = seg[i] == (unsigned char)(0xa5 ^ i);
 		(void)shmdt(seg);
 		if (!ok)
-			(void)snprintf(msg, len, "with a foreign %zu-byte segment "
-			    "under the key, %s wrote into it: create with "
-			    "IPC_CREAT | IPC_EXCL", sizes[kind], role);
+			f = F_WROTE;
 		else if (shmget(c->key, 0, 0) != id)
-			(void)snprintf(msg, len, "with a foreign segment under "
-			    "the key, %s removed it: it was not its own", role);
+			f = F_REMOVED;
 	} else {
 		arg.array = now;
 		if (semget(c->key, 0, 0) != id ||
 		    semctl(id, 0, GETALL, arg) == -1 || now[0] != vals[0])
-			(void)snprintf(msg, len, "with a foreign semaphore set "
-			    "under the key, %s changed or removed it", role);
+			f = F_SEM;
 	}
-	if (msg[0] != '\0')
-		return 1;
-	if (p->diag[0] != '\0')
-		(void)snprintf(msg, len, "with the key taken, %s did not exit "
-		    "within %d s: it was %s", role, c->g->timeout_s, p->diag);
-	else if (WIFSIGNALED(p->status))
-		(void)snprintf(msg, len, "with the key taken, %s crashed with "
-		    "%s: shmat returns (void *) -1 on failure, never NULL",
-		    role, g_signame(WTERMSIG(p->status)));
-	else if (WEXITSTATUS(p->status) == 0)
-		(void)snprintf(msg, len, "with the key taken, %s exited 0: it "
-		    "must refuse (IPC_CREAT | IPC_EXCL gives EEXIST) and exit "
-		    "non-zero", role);
-	else if ((kind < 2 && semget(c->key, 0, 0) != -1) ||
-	    (kind == 2 && shmget(c->key, 0, 0) != -1))
-		(void)snprintf(msg, len, "with the key taken, %s refused but "
-		    "left the object it had created behind", role);
-	return msg[0] != '\0';
+	/* Touching what was not its own says most; then how it refused. */
+	if (f == F_NONE && p->diag[0] != '\0')
+		f = F_HUNG;
+	else if (f == F_NONE && WIFSIGNALED(p->status))
+		f = F_CRASHED;
+	else if (f == F_NONE && WEXITSTATUS(p->status) == 0)
+		f = F_EXIT0;
+	else if (f == F_NONE && ((kind < 2 && semget(c->key, 0, 0) != -1) ||
+	    (kind == 2 && shmget(c->key, 0, 0) != -1)))
+		f = F_LEFT;
+	for (i = 0; i < 2 && f != F_NONE; i++)
+		g_foul_say(c, p, f, sizes[kind < 2 ? kind : 0], (int)i,
+		    g_text(r, (int)i), G_MSG);
+	return f != F_NONE;
 }
 
 static int
@@ -643,7 +719,7 @@ t_key_taken(struct grader *g, struct g_result *r)
 	for (kind = 0; kind < 3; kind++) {
 		if ((c = g_case_begin(g, 5, 10, HOLD_NONE)) == NULL)
 			return -1;
-		bad = g_foreign(c, kind, r->message, sizeof(r->message));
+		bad = g_foreign(c, kind, r);
 		g_case_end(c);
 		if (bad == -1)
 			return -1;

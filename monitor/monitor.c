@@ -192,6 +192,7 @@ static void	 ended_line(FILE *);
 static void	 nap_ms(int);
 static void	 nap(int);
 static int	 lw(const char *);
+static int	 pad(int, const char *);
 static int	 hold(void);
 
 static void
@@ -211,12 +212,17 @@ usage(void)
 static int
 lw(const char *s)
 {
-	int extra = 0;
+	return pad(LABEL_W, s);
+}
 
+/* The field width that pads s to w columns (a column head, translated). */
+static int
+pad(int w, const char *s)
+{
 	for (; *s != '\0'; s++)
 		if (((unsigned char)*s & 0xc0) == 0x80)
-			extra++;
-	return LABEL_W + extra;
+			w++;
+	return w;
 }
 
 /*
@@ -1005,8 +1011,10 @@ text_sems(FILE *fp)
 	    lw(_("semaphores")), _("semaphores"), run.semid,
 	    (unsigned)(snap.sds.sem_perm.mode & 0777));
 	put_time(fp, snap.sds.sem_otime, 0);
-	fprintf(fp, "\n  %5s  %-10s %6s %6s %6s %8s\n", "index", "name",
-	    "value", "ncnt", "zcnt", "last pid");
+	fprintf(fp, "\n  %*s  %-*s %*s %*s %*s %*s\n", pad(5, _("index")),
+	    _("index"), pad(10, _("name")), _("name"), pad(6, _("value")),
+	    _("value"), pad(6, _("ncnt")), _("ncnt"), pad(6, _("zcnt")),
+	    _("zcnt"), pad(8, _("last pid")), _("last pid"));
 	/*
 	 * Each consumer's pair is on its row of the consumer table, and the
 	 * semaphores this mode leaves alone are left out: the frame must fit
@@ -1037,9 +1045,13 @@ text_consumers(FILE *fp)
 	if (snap.ncons == 0)
 		return;
 	/* Queue consumers share the tail: no position, no mark of their own. */
-	fprintf(fp, "  %5s %*s%7s %-6s %9s %10s %*s%9s %9s%s\n", "index",
-	    bc ? 5 : 0, bc ? "mark " : "", "pid", "state", "consumed",
-	    "last_seq", bc ? 11 : 0, bc ? "pos " : "", "rate", "avg",
+	fprintf(fp, "  %*s %*s%*s %-*s %*s %*s %*s%*s %*s%s\n",
+	    pad(5, _("index")), _("index"), bc ? pad(5, _("mark ")) : 0,
+	    bc ? _("mark ") : "", pad(7, _("pid")), _("pid"),
+	    pad(6, _("state")), _("state"), pad(9, _("consumed")),
+	    _("consumed"), pad(10, _("last_seq")), _("last_seq"),
+	    bc ? pad(11, _("pos ")) : 0, bc ? _("pos ") : "",
+	    pad(9, _("rate")), _("rate"), pad(9, _("avg")), _("avg"),
 	    bc && snap.have_sem ? "  empty  full ncnt" : "");
 	for (i = 0; i < snap.ncons; i++) {
 		c = &cons[i];

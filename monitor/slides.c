@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlab.h"
 #include "slides.h"
 #include "slides_main.h"
@@ -139,22 +140,22 @@ sm_show(const struct sm_view *v)
 		return -1;
 	in = *(volatile int *)v->s.in;
 	out = *(volatile int *)v->s.out;
-	printf("slides run: key 0x%08lx, shm id %d, sem id %d, MAXBUF %u, "
-	    "%lu attached\n", (unsigned long)(uint32_t)v->s.key, v->s.shmid,
+	printf(_("slides run: key 0x%08lx, shm id %d, sem id %d, MAXBUF %u, "
+	    "%lu attached\n"), (unsigned long)(uint32_t)v->s.key, v->s.shmid,
 	    v->s.semid, v->s.maxbuf, (unsigned long)ds.shm_nattch);
 	printf("  in %d  out %d%s\n", in, out,
 	    in < 0 || out < 0 || (uint32_t)in >= v->s.maxbuf ||
-	    (uint32_t)out >= v->s.maxbuf ? "  (out of range!)" : "");
-	printf("  buffer:");
+	    (uint32_t)out >= v->s.maxbuf ? _("  (out of range!)") : "");
+	fputs(_("  buffer:"), stdout);
 	for (k = 0; k < v->s.maxbuf && k < SM_CELLS; k++)
 		printf(" %s%d", (int)k == in ? (int)k == out ? "<>" : ">" :
 		    (int)k == out ? "<" : "", ((volatile int *)v->s.buffer)[k]);
 	if (v->s.maxbuf > SM_CELLS)
-		printf(" ... (%u more)", v->s.maxbuf - SM_CELLS);
-	printf("\n  (> in: the producer's next slot, < out: the consumers')\n");
+		printf(_(" ... (%u more)"), v->s.maxbuf - SM_CELLS);
+	printf(_("\n  (> in: the producer's next slot, < out: the consumers')\n"));
 	for (i = 0; i < SL_NSEMS; i++) {
 		ncnt = semctl(v->s.semid, i, GETNCNT);
-		printf("  sem %d %-5s = %-5u %d waiting\n", i, names[i], val[i],
+		printf(_("  sem %d %-5s = %-5u %d waiting\n"), i, names[i], val[i],
 		    ncnt < 0 ? 0 : ncnt);
 	}
 	return fflush(stdout) == EOF ? -1 : 0;
@@ -168,6 +169,7 @@ slides_monitor(int argc, char *argv[])
 	key_t key;
 	long long n;
 
+	(void)i18n_init();
 	memset(&v, 0, sizeof(v));
 	v.proj = SHM_PROJ_ID;
 	v.interval_ms = 500;
