@@ -17,7 +17,7 @@
  */
 #include <stdint.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 
 #define STALL_SLACK_S	2	/* past the producer's own -t + 0.2 s */
 #define STALL_GAP_NS	2000000000ULL	/* a longer gap: we were stopped */
