@@ -9,7 +9,7 @@
 
 #include "i18n.h"
 #include "runopts.h"
-#include "shmlab.h"
+#include "shmlib.h"
 
 /* Defaults: the user's key file, proj_id 20, batch 4096, no delay. */
 void

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "runopts.h"
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 static Suite	*opts_suite(void);
