@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "i18n.h"
 #include "shmlab.h"
 
 int
@@ -90,25 +91,28 @@ pid_alive(pid_t pid)
 	return 1;
 }
 
-/* The names reports, titles and the monitor use for enum shm_state. */
+/*
+ * The names reports, titles and the monitor use for enum shm_state: the
+ * JSON's values, in English always; a table shows _(state_name(s)).
+ */
 const char *
 state_name(uint32_t s)
 {
 	switch (s) {
 	case ST_INIT:
-		return "init";
+		return N_("init");
 	case ST_WAITING:
-		return "waiting";
+		return N_("waiting");
 	case ST_PRODUCING:
-		return "producing";
+		return N_("producing");
 	case ST_DRAINING:
-		return "draining";
+		return N_("draining");
 	case ST_DONE:
-		return "done";
+		return N_("done");
 	case ST_ABORTED:
-		return "aborted";
+		return N_("aborted");
 	default:
-		return "unknown";
+		return N_("unknown");
 	}
 }
 
@@ -118,17 +122,17 @@ cstate_name(uint32_t s)
 {
 	switch (s) {
 	case CS_FREE:
-		return "free";
+		return N_("free");
 	case CS_ACTIVE:
-		return "active";
+		return N_("active");
 	case CS_DONE:
-		return "done";
+		return N_("done");
 	case CS_FAILED:
-		return "failed";
+		return N_("failed");
 	case CS_DIED:
-		return "died";
+		return N_("died");
 	default:
-		return "unknown";
+		return N_("unknown");
 	}
 }
 
@@ -191,15 +195,20 @@ long long
 opt_number(const char *s, long long min, long long max, const char **errstr)
 {
 	const char *p = s;
+	long long v;
 
 	if (*p == '-' && min < 0)
 		p++;
 	if (*p == '\0' || strspn(p, "0123456789") != strlen(p)) {
-		*errstr = "invalid";
+		*errstr = _("invalid");
 		errno = EINVAL;
 		return 0;
 	}
-	return strtonum(s, min, max, errstr);
+	v = strtonum(s, min, max, errstr);
+	/* strtonum's words, in the user's language: the message is one. */
+	if (*errstr != NULL)
+		*errstr = strtonum_word(*errstr);
+	return v;
 }
 
 /*
