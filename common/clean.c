@@ -18,13 +18,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
-#include "shmlab.h"
-
-union semun {
-	int		 val;
-	struct semid_ds	*buf;
-	unsigned short	*array;
-};
+#include "shmlib.h"
 
 /* Is the set idle: no waiters, nobody alive who last operated on it? */
 static int

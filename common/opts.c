@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "i18n.h"
-#include "shmlab.h"
+#include "shmlib.h"
 
 int
 opt_mode(const char *s, enum shm_mode *m)

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
-#include "shmlab.h"
+#include "shmlib.h"
 
 static uint64_t	round8(uint64_t);
 static int	fail(char *, size_t, const char *, ...)
@@ -337,7 +337,7 @@ int
 seg_check_owner(int shmid, int semid, key_t key, uid_t owner, char *buf,
     size_t len)
 {
-	union { int val; struct semid_ds *buf; } arg;
+	union semun arg;
 	struct shmid_ds ds;
 	struct semid_ds sds;
 	char who[64], want[64];

@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
-#include "shmlab.h"
+#include "shmlib.h"
 #include "slides_main.h"
 
 #define TICK_MS		200	/* longest a semop waits before we look around */
@@ -295,7 +295,7 @@ look_around(const char *doing)
 {
 	struct shm_header *h = ring.hdr;
 	struct semid_ds ds;
-	union { int val; struct semid_ds *buf; } arg;
+	union semun arg;
 
 	/* The callers' words are extracted as messages (-klook_around). */
 	doing = _(doing);
