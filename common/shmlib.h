@@ -49,6 +49,7 @@ struct shm_params {
 /* key.c: key files and key derivation. */
 int	 key_default_path(char *, size_t);
 int	 key_walk_path(char *, size_t);
+int	 key_file_make(const char *, uid_t *);
 int	 key_ensure_file(const char *);
 key_t	 key_derive(const char *, int);
 
