@@ -684,7 +684,8 @@ static const struct {
 	FIXED(capacity), FIXED(mode), FIXED(flags), FIXED(max_consumers),
 	FIXED(expected), FIXED(batch), FIXED(producer_pid), FIXED(semid),
 	FIXED(jitter_us), FIXED(count), FIXED(seed), FIXED(slots_off),
-	FIXED(tags_off), FIXED(table_off), FIXED(ledger_off), FIXED(size)
+	FIXED(tags_off), FIXED(table_off), FIXED(ledger_off), FIXED(size),
+	FIXED(timeout_s), FIXED(delay_ms)
 };
 
 /*
@@ -1666,6 +1667,9 @@ main(int argc, char *argv[], char *envp[])
 		errx(2, _("--json writes to stdout, which a daemon (-d) closes: "
 		    "use -o FILE"));
 	parse_fault();
+	/* Declared in the header: the consumers' own stall bound uses them. */
+	par.timeout_s = (uint32_t)timeout_s;
+	par.delay_ms = (uint32_t)delay_ms;
 
 	if (step && !walk)
 		errx(2, _("--step goes with --walkthrough"));
