@@ -136,18 +136,26 @@ void	 report_tally(struct shm_report *);
 int	 report_json(FILE *, const struct shm_report *);
 int	 report_text(FILE *, const struct shm_report *);
 
-/* opts.c: option helpers shared by the programs. */
+/* opts.c: parsing what the user types. */
 int	 opt_mode(const char *, enum shm_mode *);
-const char *mode_name(enum shm_mode);
-const char *state_name(uint32_t);
-const char *cstate_name(uint32_t);
 int	 opt_perm(const char *, mode_t *);
 long long opt_number(const char *, long long, long long, const char **);
 int	 opt_control(int, char *[]);
+
+/* names.c: the words for the protocol's enums. */
+const char *mode_name(enum shm_mode);
+const char *state_name(uint32_t);
+const char *cstate_name(uint32_t);
+
+/* clock.c: the monotonic clock, sleeping, race-window widening. */
 uint64_t now_ns(void);
-int	 pid_alive(pid_t);
 void	 sleep_ms(int);
-int	 sig_catch(void (*)(int), int);
 void	 jitter(uint32_t, uint64_t *);
+
+/* liveness.c: is a peer still there. */
+int	 pid_alive(pid_t);
+
+/* signals.c: catching the signals that end a run. */
+int	 sig_catch(void (*)(int), int);
 
 #endif /* SHMLIB_H */
