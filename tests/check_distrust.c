@@ -14,6 +14,7 @@
  */
 #include <sys/types.h>
 #include <sys/ipc.h>
+#include <sys/mount.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -888,6 +890,68 @@ START_TEST(test_killed_before_join)
 }
 END_TEST
 
+/*
+ * Item 9: ftok keeps 16 bits of the inode, so two key files can give one
+ * key.  On a tmpfs of our own (a private mount namespace) inode numbers
+ * are handed out in order: a probe file shows the next ones, and the
+ * test holds the keys of the next FTOK_TAKEN inodes with semaphore sets
+ * of its own, as other runs would.  run_demo.sh's first key files fall
+ * on them; it must move on to a free key and verify, and leave the
+ * holders alone.  Without its check the producer finds the key taken
+ * and the run fails.
+ */
+#define FTOK_TAKEN	7	/* the setup has one of TU_MAX_KEYS (8) */
+
+START_TEST(test_demo_ftok_collision)
+{
+	struct tu_proc d;
+	struct stat st;
+	char tmp[PATH_MAX], probe[PATH_MAX + 8], *out;
+	key_t keys[FTOK_TAKEN];
+	int ids[FTOK_TAKEN], i;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) == -1) {
+		fprintf(stderr, "check_distrust: test_demo_ftok_collision "
+		    "skipped: needs root (a mount namespace)\n");
+		return;
+	}
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(tu_path(tmp, sizeof(tmp), "tmpfs"), 0);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	ck_assert_msg(mount("shmlab-test", tmp, "tmpfs", 0, "size=4m,mode=0700")
+	    == 0, "mount tmpfs on %s: %s", tmp, strerror(errno));
+	(void)snprintf(probe, sizeof(probe), "%s/probe", tmp);
+	ck_assert_int_eq(close(open(probe, O_CREAT | O_WRONLY, 0600)), 0);
+	ck_assert_int_eq(stat(probe, &st), 0);
+	/* ftok(3)'s formula, checked against ftok itself. */
+	ck_assert_int_eq(ftok(probe, SHM_PROJ_ID), (key_t)((SHM_PROJ_ID << 24) |
+	    ((st.st_dev & 0xff) << 16) | (st.st_ino & 0xffff)));
+	ck_assert_int_eq(unlink(probe), 0);
+	for (i = 0; i < FTOK_TAKEN; i++) {
+		keys[i] = (key_t)((SHM_PROJ_ID << 24) | ((st.st_dev & 0xff) <<
+		    16) | ((st.st_ino + 1 + (unsigned)i) & 0xffff));
+		ck_assert_int_eq(tu_track_key(keys[i]), 0);
+		ids[i] = semget(keys[i], 1, IPC_CREAT | IPC_EXCL | 0600);
+		ck_assert_msg(ids[i] != -1, "semget key 0x%08x: %s",
+		    (unsigned)keys[i], strerror(errno));
+	}
+	start_demo(&d, tmp, 1);
+	tu_wait(&d, 30000);
+	out = tu_read_file(d.out, NULL);
+	ck_assert_msg(tu_exit_code(&d) == 0 && out != NULL &&
+	    strstr(out, "\"verified\":true") != NULL, "exit %d: %s",
+	    tu_exit_code(&d), out ? out : "");
+	free(out);
+	for (i = 0; i < FTOK_TAKEN; i++) {
+		ck_assert_msg(semget(keys[i], 0, 0) == ids[i], "the set under "
+		    "key 0x%08x is not the test's any more", (unsigned)keys[i]);
+		ck_assert_int_eq(semctl(ids[i], 0, IPC_RMID), 0);
+	}
+	ck_assert_msg(proc_naming(tmp) == 0, "a process of the run is left");
+	ck_assert_int_eq(umount2(tmp, MNT_DETACH), 0);
+}
+END_TEST
+
 static Suite *
 distrust_suite(void)
 {
@@ -911,6 +975,7 @@ distrust_suite(void)
 	tcase_add_test(tc, test_demo_consumer_parent_killed);
 	tcase_add_test(tc, test_producer_stopped);
 	tcase_add_test(tc, test_killed_before_join);
+	tcase_add_test(tc, test_demo_ftok_collision);
 	suite_add_tcase(s, tc);
 	return s;
 }
