@@ -952,6 +952,98 @@ START_TEST(test_demo_ftok_collision)
 }
 END_TEST
 
+/*
+ * Item 10, as a user that RLIMIT_NPROC binds (root is not bound: the
+ * programs run as uid NPROC_UID, which no account uses, and the consumer
+ * under prlimit --nproc=4).  The producer and the consumer parent are
+ * two of the four processes, so the third fork fails: the parent says so
+ * and sends the two children SIGTERM at once (they used to wait for the
+ * producer's -t).  The producer, waiting for -n 4, gives up at its -t.
+ */
+#define NPROC_UID	"61234"
+
+static void
+spawn_as_uid(struct tu_proc *p, const char *name, int nproc,
+    char *const argv[])
+{
+	struct args a = { 0 };
+	int i;
+
+	arg(&a, "/usr/bin/setpriv");
+	arg(&a, "--reuid=" NPROC_UID);
+	arg(&a, "--regid=" NPROC_UID);
+	arg(&a, "--clear-groups");
+	if (nproc > 0) {
+		arg(&a, "/usr/bin/prlimit");
+		arg(&a, "--nproc=%d", nproc);
+		arg(&a, "--");
+	}
+	for (i = 0; argv[i] != NULL; i++)
+		arg(&a, "%s", argv[i]);
+	ck_assert_int_eq(tu_spawn(p, name, a.v), 0);
+	args_free(&a);
+}
+
+START_TEST(test_fork_fails)
+{
+	struct tu_proc prod, cons;
+	struct args pa = { 0 }, ca = { 0 };
+	char how[64], *e;
+	uint64_t start;
+
+	if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0 ||
+	    access("/usr/bin/prlimit", X_OK) != 0 ||
+	    getpwuid((uid_t)atoi(NPROC_UID)) != NULL) {
+		fprintf(stderr, "check_distrust: test_fork_fails skipped: "
+		    "needs root, setpriv, prlimit and uid %s unused\n",
+		    NPROC_UID);
+		return;
+	}
+	ck_assert_int_eq(chmod(tu_dir(), 0711), 0);
+	ck_assert_int_eq(chown(key.path, (uid_t)atoi(NPROC_UID),
+	    (gid_t)atoi(NPROC_UID)), 0);
+	run_args(&pa, producer_bin, key.path);
+	arg(&pa, "-q");
+	arg(&pa, "-t");
+	arg(&pa, "8");
+	arg(&pa, "-n");
+	arg(&pa, "4");
+	arg(&pa, "-c");
+	arg(&pa, "1000");
+	spawn_as_uid(&prod, "producer", 0, pa.v);
+	args_free(&pa);
+	run_args(&ca, consumer_bin, key.path);
+	arg(&ca, "-t");
+	arg(&ca, "20");
+	arg(&ca, "-n");
+	arg(&ca, "4");
+	start = tu_now_ms();
+	spawn_as_uid(&cons, "consumer", 4, ca.v);
+	args_free(&ca);
+	tu_wait(&cons, QUICK_MS);
+	e = tu_read_file(cons.err, NULL);
+	ck_assert_msg(!cons.timed_out && tu_exit_code(&cons) == 3 && e != NULL &&
+	    strstr(e, "fork (consumer 3 of 4): stopping the others") != NULL &&
+	    strstr(e, "stopped by a signal") != NULL &&
+	    strstr(e, "killed by signal") == NULL, "consumer: %s: %s",
+	    tu_status_str(&cons, how, sizeof(how)), e ? e : "");
+	free(e);
+	/* Well before the producer's -t of 8 s, which the children used
+	 * to wait for. */
+	ck_assert_msg(tu_now_ms() - start < (uint64_t)tu_ms(4000), "the "
+	    "consumer program ended %llu ms after it started",
+	    (unsigned long long)(tu_now_ms() - start));
+	tu_wait(&prod, QUICK_MS + 8000);
+	e = tu_read_file(prod.err, NULL);
+	ck_assert_msg(!prod.timed_out && tu_exit_code(&prod) == 3 && e != NULL &&
+	    strstr(e, "only 2 of 4 consumers joined within 8 s") != NULL,
+	    "producer: %s: %s", tu_status_str(&prod, how, sizeof(how)),
+	    e ? e : "");
+	free(e);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+}
+END_TEST
+
 static Suite *
 distrust_suite(void)
 {
@@ -976,6 +1068,7 @@ distrust_suite(void)
 	tcase_add_test(tc, test_producer_stopped);
 	tcase_add_test(tc, test_killed_before_join);
 	tcase_add_test(tc, test_demo_ftok_collision);
+	tcase_add_test(tc, test_fork_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }
