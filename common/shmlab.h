@@ -35,7 +35,7 @@
 #include <stdio.h>
 
 #define SHM_MAGIC	0x4c4d4853u	/* "SHML" read as little-endian bytes */
-#define SHM_VERSION	1u		/* bump on any layout change */
+#define SHM_VERSION	2u		/* bump on any layout change */
 #define SHM_READY	0x52454459u	/* "YDER": written last by the producer */
 
 #ifndef MAXBUF
@@ -148,9 +148,9 @@ struct shm_consumer {
  *	int32_t  slots[capacity]	at hdr.slots_off (the slides' buffer)
  *	uint64_t tags[capacity]		at hdr.tags_off  (sequence numbers)
  *	struct shm_consumer table[max_consumers] at hdr.table_off
- *	uint16_t ledger[count]		at hdr.ledger_off (queue, SHM_F_VERIFY)
+ *	struct shm_ledger ledger	at hdr.ledger_off (queue, SHM_F_VERIFY)
  *
- * The ledger counts how often each sequence number was taken.  A queue run
+ * The ledger tells how often each sequence number was taken.  A queue run
  * needs it: items are spread over the consumers.  A broadcast consumer
  * must see every sequence number itself, so it keeps its own exact tally
  * (distinct, duplicated) in its record and the segment has no ledger.
@@ -191,6 +191,36 @@ struct shm_header {
 	uint64_t	reserved[10];
 };
 
+/*
+ * The queue ledger, a fixed size whatever the count (common/ledger.c):
+ * the ranges of sequence numbers taken, and two counters, from which
+ * lost = count - distinct and duplicated = taken - distinct, exactly.
+ * Written only under SEM_MUTEX, when a consumer records a claim.
+ */
+#define SHM_LEDGER_RANGES	4096
+#define SHM_LEDGER_RANGES_STR	"4096"
+#define LEDGER_PRIVATE_MAX	65536	/* an unsafe consumer's own ranges */
+#define LEDGER_PRIVATE_STR	"65536"
+
+/* shm_ledger.inexact: why lost and duplicated are not exact counts. */
+#define LEDGER_FULL	0x1u	/* ranges[] was full: items untracked */
+#define LEDGER_PRIVATE	0x2u	/* an unsafe consumer's own table was full */
+#define LEDGER_DAMAGED	0x4u	/* the ranges do not add up */
+
+struct shm_ledger {
+	uint64_t	taken;		/* in-range items recorded */
+	uint64_t	distinct;	/* numbers covered by ranges[] */
+	uint64_t	untracked;	/* items recorded while it was full */
+	uint32_t	nranges;	/* entries of ranges[] in use */
+	uint32_t	inexact;	/* LEDGER_* */
+	uint64_t	recorded[SHM_MAX_CONSUMERS]; /* consumer i's consumed
+					   count once its last claim was
+					   recorded here (a dead consumer's
+					   unreported items) */
+	uint64_t	ranges[SHM_LEDGER_RANGES][2]; /* [lo, hi), sorted,
+					   disjoint, never touching */
+};
+
 /* Atomic access to fields that another process writes concurrently. */
 #define SHM_LOAD(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define SHM_STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -202,7 +232,7 @@ struct shm_ring {
 	int32_t		*slots;
 	uint64_t	*tags;
 	struct shm_consumer *table;
-	uint16_t	*ledger;	/* NULL: no ledger array */
+	struct shm_ledger *ledger;	/* NULL: no ledger */
 	int		 shmid;
 	int		 semid;
 	key_t		 key;
@@ -265,6 +295,14 @@ item_value(uint64_t seed, uint64_t seq)
 	return (int32_t)(uint32_t)((z ^ (z >> 31)) >> 32);
 }
 uint64_t expected_checksum(uint64_t, uint64_t);
+
+/* ledger.c: the queue ledger's ranges. */
+int64_t	 rset_add(uint64_t (*)[2], uint32_t *, uint32_t, uint64_t, uint64_t);
+void	 ledger_add(struct shm_ledger *, const uint64_t (*)[2], uint32_t,
+	    uint64_t);
+uint32_t ledger_read(const struct shm_ledger *, uint64_t, uint64_t *,
+	    uint64_t *);
+const char *ledger_reason(uint32_t);
 void	 ledger_tally(const uint16_t *, uint64_t, uint32_t, uint64_t *,
 	    uint64_t *);
 
@@ -287,6 +325,7 @@ struct shm_report {
 	int		verified;
 	int		interrupted;	/* stopped early by a signal */
 	int		ledger;		/* exact ledger kept */
+	const char	*ledger_note;	/* why not exact, or NULL */
 	int		exit_status;
 	const char	*fault;		/* injected fault, or NULL */
 	const char	*error;		/* why the run failed, or NULL */

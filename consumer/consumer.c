@@ -88,6 +88,17 @@ struct tally {
 	int		inexact;
 	int		bad;		/* a sequence number beyond count */
 	uint64_t	bad_seq;
+	/*
+	 * Queue ledger: the runs of consecutive sequence numbers of the
+	 * claim in hand (one for a correct claim), recorded in the shared
+	 * ledger when the claim is done; an unsafe consumer keeps its whole
+	 * stream's ranges instead and records them once at the end.
+	 */
+	uint64_t	(*runs)[2];
+	uint32_t	nruns;
+	uint32_t	runcap;
+	uint64_t	run_taken;	/* in-range items in runs */
+	uint64_t	untracked;	/* unsafe: items its table had no room for */
 };
 
 static void	 usage(void) __attribute__((noreturn));
@@ -465,12 +476,67 @@ take(struct tally *t, uint64_t seq, int32_t v)
 	t->have_last = 1;
 	if (run.mode == MODE_BROADCAST)
 		tally_seen(t, seq);
-	else if (ring.ledger == NULL)
+	else if (t->runs == NULL)
 		return;
-	else if (run.flags & SHM_F_UNSAFE)
-		__atomic_fetch_add(&ring.ledger[seq], 1, __ATOMIC_RELAXED);
-	else
-		ring.ledger[seq]++;	/* under the mutex: no race */
+	else if (run.flags & SHM_F_UNSAFE) {
+		/* Unsafe: no lock per item, so a private table till the end. */
+		if (rset_add(t->runs, &t->nruns, t->runcap, seq, seq + 1) < 0)
+			t->untracked++;
+		else
+			t->run_taken++;
+	} else if (t->nruns > 0 && t->runs[t->nruns - 1][1] == seq) {
+		t->runs[t->nruns - 1][1]++;
+		t->run_taken++;
+	} else if (t->nruns < t->runcap) {
+		t->runs[t->nruns][0] = seq;
+		t->runs[t->nruns][1] = seq + 1;
+		t->nruns++;
+		t->run_taken++;
+	}
+}
+
+/*
+ * Records the claim's runs in the shared ledger, and how far this
+ * consumer's records go (a dead consumer's unreported items).  The caller
+ * holds SEM_MUTEX.
+ */
+static void
+ledger_record(struct tally *t)
+{
+	if (t->runs == NULL)
+		return;
+	ledger_add(ring.ledger, (const uint64_t (*)[2])t->runs, t->nruns,
+	    t->run_taken);
+	if (t->untracked > 0) {
+		ring.ledger->inexact |= LEDGER_PRIVATE;
+		ring.ledger->untracked += t->untracked;
+	}
+	SHM_STORE(&ring.ledger->recorded[my_index], t->consumed);
+	t->nruns = 0;
+	t->run_taken = t->untracked = 0;
+}
+
+/*
+ * An unsafe consumer records its stream's ranges once, at the end, under
+ * the mutex that the demonstration otherwise leaves alone.
+ */
+static void
+ledger_record_unsafe(struct tally *t)
+{
+	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
+	struct sembuf unlock = { SEM_MUTEX, 1, SEM_UNDO };
+
+	if (t->runs == NULL)
+		return;
+	for (;;) {
+		if (sem_op(ring.semid, &lock, 1, TICK_MS) == 0)
+			break;
+		if (look_around("recording its items in the ledger") == -1)
+			return;
+	}
+	ledger_record(t);
+	if (sem_op(ring.semid, &unlock, 1, 0) == -1)
+		warn(_("consumer %u: semop(release mutex)"), my_index);
 }
 
 /* Copies the tally into the record, where the producer and monitor see it. */
@@ -600,6 +666,7 @@ consume_queue(struct tally *t)
 			if (++s == cap)
 				s = 0;
 		}
+		ledger_record(t);
 		if (hold_ms > 0 && hold_after_copy)
 			sleep_ms(hold_ms);
 		me->batches++;
@@ -772,15 +839,26 @@ child_main(void)
 	}
 	memset(&t, 0, sizeof(t));
 	t.first_seq = UINT64_MAX;
+	if (ring.ledger != NULL) {
+		t.runcap = run.flags & SHM_F_UNSAFE ? LEDGER_PRIVATE_MAX :
+		    run.capacity;
+		if ((t.runs = calloc(t.runcap, sizeof(*t.runs))) == NULL)
+			warn(_("consumer %u: memory for the ledger's runs"),
+			    my_index);
+	}
 	(void)title(&t);
-	if (run.flags & SHM_F_UNSAFE)
+	if (ring.ledger != NULL && t.runs == NULL)
+		status = 3;
+	else if (run.flags & SHM_F_UNSAFE) {
 		status = consume_unsafe(&t);
-	else if (run.mode == MODE_BROADCAST)
+		ledger_record_unsafe(&t);
+	} else if (run.mode == MODE_BROADCAST)
 		status = consume_broadcast(&t);
 	else
 		status = consume_queue(&t);
 	publish(&t);
 	free(t.gaps);
+	free(t.runs);
 	me->end_ns = now_ns();
 	me->exit_status = status;
 	SHM_STORE(&me->state, (uint32_t)(status == 0 ? CS_DONE : CS_FAILED));

@@ -867,16 +867,18 @@ live_consumers(int *died)
  */
 /*
  * What a dead queue consumer had taken but not reported: its last claim,
- * if tail had moved past it and its consumed counter had not.  The items
- * it managed to count in the ledger were taken; the others are lost.
+ * if it had recorded that claim in the ledger (ledger.recorded says how
+ * far its records went) but not yet in its consumed counter.  Without the
+ * ledger the claim counts as read once tail had moved past it.  The items
+ * of a claim it never recorded are lost.
  */
 static void
 account_claim(struct shm_consumer *c)
 {
 	struct shm_header *h = ring.hdr;
-	uint64_t p, seq, n = 0;
+	uint64_t rec;
 
-	/* Once per dead consumer: later its slots hold other items. */
+	/* Once per dead consumer. */
 	if (c->state != CS_DIED || (c->flags & CF_ACCOUNTED))
 		return;
 	c->flags |= CF_ACCOUNTED;
@@ -884,13 +886,14 @@ account_claim(struct shm_consumer *c)
 	    c->claim_len > par.capacity ||
 	    SHM_LOAD(&h->tail) < c->claim_start + c->claim_len)
 		return;
-	for (p = c->claim_start; p < c->claim_start + c->claim_len; p++) {
-		seq = ring.tags[ring_slot(p, par.capacity)];
-		if (ring.ledger == NULL || (seq < par.count &&
-		    ring.ledger[seq] > 0))
-			n++;
+	if (ring.ledger == NULL) {
+		c->unreported = c->claim_len;
+		return;
 	}
-	c->unreported = n;
+	rec = SHM_LOAD(&ring.ledger->recorded[c->index % SHM_MAX_CONSUMERS]);
+	if (rec > c->claim_base)
+		c->unreported = rec - c->claim_base < c->claim_len ?
+		    rec - c->claim_base : c->claim_len;
 }
 
 /*
@@ -1421,6 +1424,7 @@ static void
 finish(void)
 {
 	static struct shm_consumer table[SHM_MAX_CONSUMERS];
+	static struct shm_ledger ledger;
 	struct shm_header *h = ring.hdr, th;
 	struct shm_ring tr = ring;
 	struct shm_report rp;
@@ -1445,6 +1449,10 @@ finish(void)
 	memcpy(table, ring.table, sizeof(*table) * th.registered);
 	tr.hdr = &th;
 	tr.table = table;
+	if (ring.ledger != NULL) {
+		memcpy(&ledger, ring.ledger, sizeof(ledger));
+		tr.ledger = &ledger;
+	}
 	memset(&rp, 0, sizeof(rp));
 	rp.ring = &tr;
 	rp.produced = my_head;
