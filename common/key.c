@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 
 static int
 user_path(char *buf, size_t len, const char *suffix)

@@ -20,10 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "shmlab.h"
-
-_Static_assert(sizeof(struct shm_ledger) == 32 + 8 * SHM_MAX_CONSUMERS +
-    16 * SHM_LEDGER_RANGES, "docs/DESIGN.md documents this size");
+#include "shmlib.h"
 
 /*
  * Adds [lo, hi) to the sorted set r[0..*n) of disjoint, non-touching

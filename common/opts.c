@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 
 int
 opt_mode(const char *s, enum shm_mode *m)

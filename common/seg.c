@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 
 static uint64_t	round8(uint64_t);
 static int	fail(char *, size_t, const char *, ...)
@@ -336,7 +336,7 @@ int
 seg_check_owner(int shmid, int semid, key_t key, uid_t owner, char *buf,
     size_t len)
 {
-	union { int val; struct semid_ds *buf; } arg;
+	union semun arg;
 	struct shmid_ds ds;
 	struct semid_ds sds;
 	char who[64], want[64];

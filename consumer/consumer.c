@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
-#include "shmlab.h"
+#include "shmlib.h"
 #include "slides_main.h"
 
 #define TICK_MS		200	/* longest a semop waits before we look around */
@@ -306,7 +306,7 @@ look_around(const char *doing)
 {
 	struct shm_header *h = ring.hdr;
 	struct semid_ds ds;
-	union { int val; struct semid_ds *buf; } arg;
+	union semun arg;
 
 	if (errno == EIDRM || errno == EINVAL) {
 		if (SHM_LOAD(&h->state) >= ST_DONE)

@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
-#include "shmlab.h"
+#include "shmlib.h"
 #include "slides_main.h"
 #include "walkthrough.h"
 
@@ -350,7 +350,7 @@ check_limits(void)
 static int
 widen(mode_t perm)
 {
-	union { int val; struct semid_ds *buf; } arg;
+	union semun arg;
 	struct shmid_ds ds;
 	struct semid_ds sds;
 
@@ -481,7 +481,7 @@ refuse_foreign_keyfile(const char *path)
 static void
 explain_eexist(key_t key, const char *what)
 {
-	union { int val; struct semid_ds *buf; } arg;
+	union semun arg;
 	struct semid_ds sds;
 	struct shmid_ds ds;
 	char who[64];
@@ -935,7 +935,7 @@ recover_queue(void)
 	struct shm_header *h = ring.hdr;
 	uint64_t inring, tail;
 	uint32_t i;
-	int full, empty;
+	union semun full, empty;
 
 	if (sem_op(semid, &lock, 1, TICK_MS * 5) == -1) {
 		if (errno != EAGAIN)
@@ -964,8 +964,8 @@ recover_queue(void)
 		return -1;
 	}
 	inring = my_head - tail;
-	full = (int)inring + (SHM_LOAD(&h->eos) ? 1 : 0);
-	empty = (int)(par.capacity - inring);
+	full.val = (int)inring + (SHM_LOAD(&h->eos) ? 1 : 0);
+	empty.val = (int)(par.capacity - inring);
 	if (semctl(semid, SEM_FULL, SETVAL, full) == -1 ||
 	    semctl(semid, SEM_EMPTY, SETVAL, empty) == -1)
 		fatal_ipc("semctl(SETVAL) during recovery");

@@ -31,7 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 #define QUICK_MS	10000	/* scaled: what must end at once */
@@ -323,7 +323,10 @@ START_TEST(test_zeroed_semaphore)
 			quiet++;
 		else {
 			quiet = 0;
-			ck_assert_int_eq(semctl(semid, r->sem, SETVAL, 0), 0);
+			union semun zero = { .val = 0 };
+
+			ck_assert_int_eq(semctl(semid, r->sem, SETVAL, zero),
+			    0);
 		}
 		tu_sleep_ms(20);
 	}

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 static void	make_file(const char *, mode_t);

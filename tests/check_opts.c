@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 static Suite	*opts_suite(void);

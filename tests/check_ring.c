@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 static Suite	*ring_suite(void);
