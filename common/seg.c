@@ -60,6 +60,9 @@ layout(struct shm_header *h, uint32_t capacity, uint32_t max_consumers,
 	off += (uint64_t)capacity * sizeof(uint64_t);
 	h->table_off = off;
 	off += (uint64_t)max_consumers * sizeof(struct shm_consumer);
+	/* Queue: done[capacity], the claims finished but not yet released. */
+	if (mode == MODE_QUEUE)
+		off = round8(off + (uint64_t)capacity * sizeof(uint32_t));
 	if ((flags & SHM_F_VERIFY) && mode == MODE_QUEUE) {
 		h->ledger_off = off;
 		off += sizeof(struct shm_ledger);
@@ -94,6 +97,9 @@ seg_map(struct shm_ring *r, void *base)
 	r->slots = (int32_t *)(void *)(b + r->hdr->slots_off);
 	r->tags = (uint64_t *)(void *)(b + r->hdr->tags_off);
 	r->table = (struct shm_consumer *)(void *)(b + r->hdr->table_off);
+	r->done = r->hdr->mode == MODE_QUEUE ? (uint32_t *)(void *)(b +
+	    r->hdr->table_off + (uint64_t)SHM_MAX_CONSUMERS *
+	    sizeof(struct shm_consumer)) : NULL;
 	r->ledger = r->hdr->ledger_off ?
 	    (struct shm_ledger *)(void *)(b + r->hdr->ledger_off) : NULL;
 	return 0;

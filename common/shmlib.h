@@ -27,6 +27,7 @@ struct shm_ring {
 	int32_t		*slots;
 	uint64_t	*tags;
 	struct shm_consumer *table;
+	uint32_t	*done;		/* queue: done[slot], NULL otherwise */
 	struct shm_ledger *ledger;	/* NULL: no ledger */
 	int		 shmid;
 	int		 semid;

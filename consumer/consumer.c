@@ -574,15 +574,69 @@ title(const struct tally *t)
 }
 
 /*
- * Queue mode.  One semop waits for an item and takes the mutex together;
- * under the mutex a consumer takes what else is there, up to -B, without
- * waiting, copies the items out, and one semop frees the slots and drops
- * the mutex.  The copy happens under the mutex because slots must be freed
- * in ring order: a consumer freeing a later claim first would let the
- * producer overwrite an earlier one still being read.
+ * Queue mode.  The mutex guards the claim and its completion, never the
+ * copy, so N consumers read the ring at the same time:
+ *   claim:    one semop waits for an item and takes the mutex; take what
+ *             else is there, up to -B, without waiting; put the claim on
+ *             record; tail += k; drop the mutex.
+ *   copy:     read and check the k items, no lock held.
+ *   complete: take the mutex; record the claim in the ledger; mark it
+ *             done[slot]; release, in ring order, every done claim from
+ *             hdr.freed on; one semop frees them and drops the mutex.
+ * Slots are freed in ring order, so the producer never overwrites a claim
+ * still being read, and a consumer that completes the oldest claim frees
+ * the completed ones after it too.  With -B 1 (or --delay) the claim,
+ * copy and completion are one critical section: the textbook protocol.
  */
 static int
-consume_queue(struct tally *t)
+queue_lock(const char *doing)
+{
+	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
+
+	for (;;) {
+		if (sem_op(ring.semid, &lock, 1, TICK_MS) == 0)
+			return 0;
+		if (look_around(doing) == -1)
+			return -1;
+	}
+}
+
+/*
+ * Called with the mutex held.  A claimer left set means the last holder
+ * died in its critical section (SEM_UNDO gave the mutex back): done[] and
+ * the semaphores may be half written until the producer's recovery has
+ * rebuilt them.  Drops the mutex (giving back the `give` FULL units) and
+ * waits a moment; returns -1 when this consumer must stop, else 1.
+ */
+static int
+queue_backoff(short give)
+{
+	struct sembuf back[2] = {
+		{ SEM_MUTEX, 1, SEM_UNDO }, { SEM_FULL, 0, 0 }
+	};
+
+	if (SHM_LOAD(&ring.hdr->claimer) == 0)
+		return 0;
+	back[1].sem_op = give;
+	if (sem_op(ring.semid, back, give ? 2 : 1, 0) == -1) {
+		(void)look_around("waiting for a recovery");
+		return -1;
+	}
+	sleep_ms(5);
+	errno = 0;
+	if (look_around("waiting for a dead consumer's claim to be accounted "
+	    "for") == -1)
+		return -1;
+	return 1;
+}
+
+/*
+ * Claims up to batch items.  Returns 1 with *startp and *kp set (the
+ * mutex still held when classic), 0 at the end of the stream, -1 on
+ * failure.
+ */
+static int
+queue_claim(struct tally *t, int classic, uint64_t *startp, uint64_t *kp)
 {
 	struct sembuf take1[2] = {
 		{ SEM_FULL, -1, 0 }, { SEM_MUTEX, -1, SEM_UNDO }
@@ -591,95 +645,169 @@ consume_queue(struct tally *t)
 	struct sembuf back[2] = {
 		{ SEM_FULL, 1, 0 }, { SEM_MUTEX, 1, SEM_UNDO }
 	};
-	struct sembuf release[2] = {
-		{ SEM_MUTEX, 1, SEM_UNDO }, { SEM_EMPTY, 0, 0 }
-	};
+	struct sembuf unlock = { SEM_MUTEX, 1, SEM_UNDO };
 	struct shm_header *h = ring.hdr;
-	uint64_t tail, head, k, extra, p;
-	uint32_t cap = run.capacity, s;
+	uint64_t tail, head, k, extra;
+	int r;
 
 	for (;;) {
 		if (sem_op(ring.semid, take1, 2, TICK_MS) == -1) {
 			if (look_around("waiting for an item") == -1)
-				return 3;
+				return -1;
 			continue;
 		}
-		if (SHM_LOAD(&h->claimer) != 0) {
-			/*
-			 * The last holder of the mutex died in its critical
-			 * section (SEM_UNDO gave the mutex back).  Releasing
-			 * slots now would let the producer overwrite its
-			 * claim before recover_queue() has read it: wait for
-			 * the producer to account for it and clear claimer.
-			 */
-			if (sem_op(ring.semid, back, 2, 0) == -1) {
-				(void)look_around("waiting for a recovery");
-				return 3;
-			}
-			sleep_ms(5);
-			errno = 0;
-			if (look_around("waiting for a dead consumer's claim "
-			    "to be accounted for") == -1)
-				return 3;
-			continue;
+		if ((r = queue_backoff(1)) == 0)
+			break;
+		if (r == -1)
+			return -1;
+	}
+	tail = h->tail;
+	head = SHM_LOAD(&h->head);
+	if (queue_damaged(tail, head)) {
+		(void)sem_op(ring.semid, back, 2, 0);
+		return -1;
+	}
+	if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total)) {
+		/* The end-of-stream token: pass it on and leave. */
+		if (sem_op(ring.semid, back, 2, 0) == -1) {
+			(void)look_around("passing the end-of-stream token");
+			return -1;
 		}
-		tail = h->tail;
-		head = SHM_LOAD(&h->head);
-		if (queue_damaged(tail, head)) {
-			(void)sem_op(ring.semid, back, 2, 0);
-			return 3;
+		return 0;
+	}
+	k = 1;
+	if (batch > 1 && head > tail + 1) {
+		extra = head - tail - 1;
+		if (extra > batch - 1)
+			extra = batch - 1;
+		/* head comes from shared memory: keep the op small. */
+		if (extra >= run.capacity)
+			extra = run.capacity - 1;
+		more.sem_op = -(short)extra;
+		if (sem_op(ring.semid, &more, 1, 0) == 0)
+			k += extra;
+	}
+	/*
+	 * The claim is on record before tail moves, so that if we die
+	 * the producer can tell what we had taken (recover_queue()).
+	 */
+	SHM_STORE(&h->claimer, my_index + 1);
+	me->claim_start = tail;
+	me->claim_base = t->consumed;
+	SHM_STORE(&me->claim_len, k);
+	h->tail = tail + k;
+	if (hold_ms > 0 && !hold_after_copy)
+		sleep_ms(hold_ms);	/* test hook: see main() */
+	*startp = tail;
+	*kp = k;
+	if (classic)
+		return 1;
+	SHM_STORE(&h->claimer, 0u);
+	if (sem_op(ring.semid, &unlock, 1, 0) == -1) {
+		(void)look_around("releasing the mutex after a claim");
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Called with the mutex held: marks the claim [start, start + k) done and
+ * frees every done claim from hdr.freed on, in ring order.  Returns how
+ * many slots to give back on SEM_EMPTY, or -1 when done[] is damaged.
+ */
+static int64_t
+queue_release_done(uint64_t start, uint64_t k)
+{
+	struct shm_header *h = ring.hdr;
+	uint64_t freed = SHM_LOAD(&h->freed), tail = h->tail, p, len;
+	uint32_t cap = run.capacity;
+
+	ring.done[ring_slot(start, cap)] = (uint32_t)k;
+	for (p = freed; p < tail; p += len) {
+		len = ring.done[ring_slot(p, cap)];
+		if (len == 0)
+			break;
+		if (len > tail - p) {
+			warnx(_("consumer %u: shm id %d is damaged: a finished "
+			    "claim of %llu slots at %llu passes tail %llu; "
+			    "stopping"), my_index, ring.shmid,
+			    (unsigned long long)len, (unsigned long long)p,
+			    (unsigned long long)tail);
+			return -1;
 		}
-		if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total)) {
-			/* The end-of-stream token: pass it on and leave. */
-			if (sem_op(ring.semid, back, 2, 0) == -1) {
-				(void)look_around(
-				    "passing the end-of-stream token");
-				return 3;
-			}
-			return 0;
-		}
-		k = 1;
-		if (batch > 1 && head > tail + 1) {
-			extra = head - tail - 1;
-			if (extra > batch - 1)
-				extra = batch - 1;
-			/* head comes from shared memory: keep the op small. */
-			if (extra >= cap)
-				extra = cap - 1;
-			more.sem_op = -(short)extra;
-			if (sem_op(ring.semid, &more, 1, 0) == 0)
-				k += extra;
-		}
-		/*
-		 * The claim is on record before tail moves, so that if we die
-		 * the producer can tell what we had taken (recover_queue()).
-		 */
-		SHM_STORE(&h->claimer, my_index + 1);
-		me->claim_start = tail;
-		me->claim_base = t->consumed;
-		SHM_STORE(&me->claim_len, k);
-		h->tail = tail + k;
-		if (hold_ms > 0 && !hold_after_copy)
-			sleep_ms(hold_ms);	/* test hook: see main() */
-		for (p = tail, s = ring_slot(tail, cap); p < tail + k; p++) {
-			take(t, ring.tags[s], ring.slots[s]);
-			if (++s == cap)
-				s = 0;
-		}
-		ledger_record(t);
-		if (hold_ms > 0 && hold_after_copy)
-			sleep_ms(hold_ms);
-		me->batches++;
-		publish(t);
-		SHM_STORE(&me->claim_len, (uint64_t)0);
+		ring.done[ring_slot(p, cap)] = 0;
+	}
+	/* freed first: the producer woken by the release sees it. */
+	SHM_STORE(&h->freed, p);
+	return (int64_t)(p - freed);
+}
+
+/* Records a checked claim, frees what can be freed, drops the mutex. */
+static int
+queue_complete(struct tally *t, int classic, uint64_t start, uint64_t k)
+{
+	struct sembuf release[2] = {
+		{ SEM_MUTEX, 1, SEM_UNDO }, { SEM_EMPTY, 0, 0 }
+	};
+	struct shm_header *h = ring.hdr;
+	int64_t n;
+	int r;
+
+	while (!classic) {
+		if (queue_lock("recording a claim") == -1)
+			return -1;
+		if ((r = queue_backoff(0)) == 0)
+			break;
+		if (r == -1)
+			return -1;
+	}
+	SHM_STORE(&h->claimer, my_index + 1);
+	ledger_record(t);
+	if (hold_ms > 0 && hold_after_copy)
+		sleep_ms(hold_ms);
+	me->batches++;
+	publish(t);
+	if ((n = queue_release_done(start, k)) < 0) {
 		SHM_STORE(&h->claimer, 0u);
-		/* freed first: the producer woken by the release sees it. */
-		SHM_ADD(&h->freed, k);
-		release[1].sem_op = (short)k;
-		if (sem_op(ring.semid, release, 2, 0) == -1) {
-			(void)look_around("releasing slots");
+		(void)sem_op(ring.semid, release, 1, 0);
+		return -1;
+	}
+	SHM_STORE(&me->claim_len, (uint64_t)0);
+	SHM_STORE(&h->claimer, 0u);
+	release[1].sem_op = (short)n;
+	if (sem_op(ring.semid, release, n > 0 ? 2 : 1, 0) == -1) {
+		(void)look_around("releasing slots");
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads and checks the claim's items, in ring order. */
+static void
+queue_copy(struct tally *t, uint64_t start, uint64_t k)
+{
+	uint64_t p;
+	uint32_t cap = run.capacity, s;
+
+	for (p = start, s = ring_slot(start, cap); p < start + k; p++) {
+		take(t, ring.tags[s], ring.slots[s]);
+		if (++s == cap)
+			s = 0;
+	}
+}
+
+static int
+consume_queue(struct tally *t)
+{
+	uint64_t start, k;
+	int classic = batch == 1, r;
+
+	for (;;) {
+		if ((r = queue_claim(t, classic, &start, &k)) <= 0)
+			return r == 0 ? 0 : 3;
+		queue_copy(t, start, k);
+		if (queue_complete(t, classic, start, k) == -1)
 			return 3;
-		}
 		if (t->bad) {
 			warnx(_("consumer %u: sequence number %llu is beyond the "
 			    "run's %llu items: the segment is corrupt"), my_index,

@@ -88,6 +88,8 @@ fabricate(struct shm_header *h, uint32_t cap, uint32_t mode,
 	h->table_off = h->tags_off + (uint64_t)cap * sizeof(uint64_t);
 	off = h->table_off +
 	    (uint64_t)SHM_MAX_CONSUMERS * sizeof(struct shm_consumer);
+	if (mode == MODE_QUEUE)				/* done[capacity] */
+		off = r8(off + (uint64_t)cap * sizeof(uint32_t));
 	if ((flags & SHM_F_VERIFY) && mode == MODE_QUEUE) {
 		/* A fixed size: counters, recorded[], ranges[] (no count). */
 		h->ledger_off = off;
