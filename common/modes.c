@@ -26,13 +26,6 @@
 
 #define TAKE_TICK_MS	200	/* longest a semop waits before we look around */
 
-static int
-fail(struct shm_taker *tk, const char *why)
-{
-	(void)snprintf(tk->why, sizeof(tk->why), "%s", why);
-	return -1;
-}
-
 /* Waits for ops, looking around every tick.  0, or -1 to stop. */
 static int
 wait_ops(struct shm_taker *tk, struct sembuf *ops, size_t n,
@@ -167,8 +160,7 @@ queue_claim_locked(struct shm_taker *tk, struct shm_claim *c)
 	tk->me->claim_base = tk->t.consumed;
 	SHM_STORE(&tk->me->claim_len, c->k);
 	h->tail = tail + c->k;
-	if (tk->hold_ms > 0 && !tk->hold_after_copy)
-		sleep_ms(tk->hold_ms);	/* test hook: see consumer.c */
+	taker_hold(tk, HOLD_CLAIM);	/* test hook: see consumer.c */
 	return 1;
 }
 
@@ -260,8 +252,7 @@ queue_complete_locked(struct shm_taker *tk, const struct shm_claim *c)
 
 	SHM_STORE(&h->claimer, tk->index + 1);
 	tally_record(tk);
-	if (tk->hold_ms > 0 && tk->hold_after_copy)
-		sleep_ms(tk->hold_ms);	/* test hook: read, not reported */
+	taker_hold(tk, HOLD_COPY);	/* test hook: read, not reported */
 	tk->me->batches++;
 	tally_publish(tk);
 	if ((n = queue_free_done(tk, c)) < 0) {
@@ -433,7 +424,8 @@ unsafe_end(struct shm_taker *tk)
 		return;
 	tally_record(tk);
 	if (sem_op(tk->ring->semid, &unlock, 1, 0) == -1)
-		(void)fail(tk, "semop(release mutex)");
+		(void)snprintf(tk->why, sizeof(tk->why),
+		    _("consumer %u: semop(release mutex)"), tk->index);
 }
 
 /* -B 1: claim, copy and release in one critical section. */

@@ -85,6 +85,19 @@ taker_free(struct shm_taker *tk)
 	tk->t.runs = NULL;
 }
 
+/*
+ * The test hook: sleeps hold_ms at the point SHMLAB_HOLD_AT names, in the
+ * consumer whose record SHMLAB_HOLD_CHILD names (every one without it),
+ * so that a test can kill it there while the others go on.
+ */
+void
+taker_hold(const struct shm_taker *tk, int at)
+{
+	if (tk->hold_ms > 0 && tk->hold_at == at &&
+	    (tk->hold_child < 0 || (uint32_t)tk->hold_child == tk->index))
+		sleep_ms(tk->hold_ms);
+}
+
 /* Adds a gap [lo, hi] at the end of the list. */
 static int
 gap_append(struct shm_tally *t, uint64_t lo, uint64_t hi)

@@ -65,6 +65,11 @@ struct shm_tally {
 	uint64_t	untracked;	/* unsafe: items its table had no room for */
 };
 
+/* Where the test hook holds (SHMLAB_HOLD_AT, see consumer.c). */
+#define HOLD_CLAIM	0
+#define HOLD_COPY	1
+#define HOLD_JOIN	2
+
 /* A claim: ring positions [start, start + k). */
 struct shm_claim {
 	uint64_t	start;
@@ -85,8 +90,9 @@ struct shm_taker {
 	uint32_t	index;		/* its record's position */
 	uint32_t	batch;		/* -B */
 	int		timeout_s;	/* -t: unsafe mode's idle bound */
-	int		hold_ms;	/* test hook SHMLAB_HOLD_MS ... */
-	int		hold_after_copy; /* ... and SHMLAB_HOLD_AT=copy */
+	int		hold_ms;	/* test hook SHMLAB_HOLD_MS, ... */
+	int		hold_at;	/* ... SHMLAB_HOLD_AT (HOLD_*) ... */
+	int		hold_child;	/* ... SHMLAB_HOLD_CHILD, -1 every one */
 	uint64_t	rng;		/* unsafe: the race window's jitter */
 	uint64_t	pos;		/* broadcast: next ring position */
 	const volatile sig_atomic_t *stop; /* set by the program's handler */
@@ -114,6 +120,7 @@ struct shm_mode_ops {
 const struct shm_mode_ops *mode_ops(const struct shm_header *, uint32_t);
 
 /* take.c */
+void	 taker_hold(const struct shm_taker *, int);
 int	 taker_init(struct shm_taker *);
 void	 taker_free(struct shm_taker *);
 void	 tally_publish(struct shm_taker *);

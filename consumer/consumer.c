@@ -73,9 +73,9 @@ static int	 look_around(struct shm_taker *, const char *);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-n consumers] [-k keyfile] [-p proj_id] "
+	fprintf(stderr, _("usage: %s [-n consumers] [-k keyfile] [-p proj_id] "
 	    "[-m queue|broadcast]\n"
-	    "\t[-B batch] [-t seconds] [--delay ms] [-q]\n", getprogname());
+	    "\t[-B batch] [-t seconds] [--delay ms] [-q]\n"), getprogname());
 	exit(2);
 }
 
@@ -115,9 +115,9 @@ refuse_foreign(const struct cons *c, key_t key, const char *keypath,
 	    sizeof(why)) == -1 && errno == EPERM : (ds.shm_perm.cuid !=
 	    st.st_uid || ds.shm_perm.uid != st.st_uid)) {
 		if (semid < 0)
-			(void)snprintf(why, sizeof(why), "shm id %d was created "
+			(void)snprintf(why, sizeof(why), _("shm id %d was created "
 			    "by %s, not by the owner of the key file: somebody "
-			    "else's run on this key, not joined", id,
+			    "else's run on this key, not joined"), id,
 			    uid_name(ds.shm_perm.cuid, who, sizeof(who)));
 		errx(3, _("key 0x%08lx (%s): %s; ask its owner or root to remove "
 		    "it (ipcrm -m %d), or use another -k/-p"),
@@ -248,6 +248,7 @@ child_register(struct cons *c)
 	SHM_STORE(&h->registered, idx + 1);
 	c->tk.me = me;
 	c->tk.index = idx;
+	taker_hold(&c->tk, HOLD_JOIN);
 	if (sem_op(c->ring.semid, done, 2, 0) == -1) {
 		warn(_("semop(release mutex, join)"));
 		return -1;
@@ -265,6 +266,9 @@ look_around(struct shm_taker *tk, const char *doing)
 	struct cons *c = (struct cons *)(void *)tk;
 	struct shm_header *h = c->ring.hdr;
 	uint32_t my_index = tk->index;
+
+	/* The callers' words are extracted as messages (-klook_around:2). */
+	doing = _(doing);
 	struct semid_ds ds;
 	union semun arg;
 
@@ -285,8 +289,8 @@ look_around(struct shm_taker *tk, const char *doing)
 	if (dump_flag) {
 		dump_flag = 0;
 		if (tk->me != NULL)
-			fprintf(stderr, "consumer %u: pid %ld, %llu items, "
-			    "last seq %llu\n", my_index, (long)getpid(),
+			fprintf(stderr, _("consumer %u: pid %ld, %llu items, "
+			    "last seq %llu\n"), my_index, (long)getpid(),
 			    (unsigned long long)tk->me->consumed,
 			    (unsigned long long)tk->me->last_seq);
 	}
@@ -462,11 +466,12 @@ child_main(struct cons *c)
 	SHM_STORE(&tk->me->state, (uint32_t)(status == 0 ? CS_DONE :
 	    CS_FAILED));
 	if (c->verbose)
-		fprintf(stderr, "consumer %u: pid %ld took %llu items, "
-		    "checksum %llu%s\n", tk->index, (long)getpid(),
-		    (unsigned long long)tk->t.consumed,
+		fprintf(stderr, ngettext("consumer %u: pid %ld took %llu item, "
+		    "checksum %llu%s\n", "consumer %u: pid %ld took %llu items, "
+		    "checksum %llu%s\n", (unsigned long)tk->t.consumed),
+		    tk->index, (long)getpid(), (unsigned long long)tk->t.consumed,
 		    (unsigned long long)tk->t.checksum,
-		    status ? " (failed)" : "");
+		    status ? _(" (failed)") : "");
 	return status;
 }
 
@@ -475,7 +480,9 @@ child_main(struct cons *c)
  * long inside its critical section, so that a test can kill it while it
  * holds the mutex and a claim: after claiming, or with SHMLAB_HOLD_AT=copy
  * after reading the items (and recording them in the ledger) but before
- * reporting them.
+ * reporting them, or with SHMLAB_HOLD_AT=join after storing registered
+ * but before posting SEM_JOIN.  SHMLAB_HOLD_CHILD=I: only the consumer
+ * with record I holds, the others go on at full speed.
  */
 static void
 test_hooks(struct cons *c)
@@ -487,11 +494,21 @@ test_hooks(struct cons *c)
 		if (errstr != NULL)
 			errx(2, _("SHMLAB_HOLD_MS: %s (0..10000)"), errstr);
 	}
+	c->tk.hold_child = -1;
 	if ((s = getenv("SHMLAB_HOLD_AT")) != NULL) {
 		if (strcmp(s, "copy") == 0)
-			c->tk.hold_after_copy = 1;
+			c->tk.hold_at = HOLD_COPY;
+		else if (strcmp(s, "join") == 0)
+			c->tk.hold_at = HOLD_JOIN;
 		else if (strcmp(s, "claim") != 0)
-			errx(2, _("SHMLAB_HOLD_AT %s: want claim or copy"), s);
+			errx(2, _("SHMLAB_HOLD_AT %s: want claim, copy or join"), s);
+	}
+	if ((s = getenv("SHMLAB_HOLD_CHILD")) != NULL) {
+		c->tk.hold_child = (int)strtonum(s, 0, SHM_MAX_CONSUMERS - 1,
+		    &errstr);
+		if (errstr != NULL)
+			errx(2, _("SHMLAB_HOLD_CHILD: %s (0..%d)"), errstr,
+			    SHM_MAX_CONSUMERS - 1);
 	}
 }
 
