@@ -1356,8 +1356,8 @@ frame(int first)
 			    "use --once"), total - used);
 			break;
 		}
-		printf("%.*s", (int)(nl - line < cols - 1 ? nl - line :
-		    cols - 1), line);
+		printf("%.*s", i18n_cut(line, (size_t)(nl - line), cols - 1),
+		    line);
 		used++;
 	}
 	fputs("\033[K\033[J", stdout);

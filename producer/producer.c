@@ -64,6 +64,8 @@ static const char *json_path, *text_path;
 static int	 json_stdout;
 static const char *abort_msg;
 static char	 abort_buf[256];
+/* abort_buf in the user's language, for the table and stderr (abort_set). */
+static char	 abort_text[256];
 static char	 title_role[16] = "producer";
 static uint64_t	 last_title_ns;
 static enum fault_kind fault = F_NONE;
@@ -116,6 +118,8 @@ static void	 finish(void) __attribute__((noreturn));
 static void	 dump_counters(void);
 static int	 title(void);
 static void	 write_report(const struct shm_report *);
+static void	 abort_set(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 static void	 fatal_ipc(const char *);
 static void	 set_state(uint32_t);
 static uint32_t registered_now(void);
@@ -626,17 +630,33 @@ title(void)
 	return 1;
 }
 
+/*
+ * Why the run ends, built twice: in English for the JSON report (a
+ * contract with scripts) and in the user's language for people.  fmt is
+ * marked with N_() by the caller.
+ */
+static void
+abort_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(abort_buf, sizeof(abort_buf), fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	(void)vsnprintf(abort_text, sizeof(abort_text), _(fmt), ap);
+	va_end(ap);
+	abort_msg = abort_buf;
+}
+
 static void
 fatal_ipc(const char *what)
 {
 	if (errno == EIDRM || errno == EINVAL)
-		(void)snprintf(abort_buf, sizeof(abort_buf), "%s: the semaphore "
-		    "set was removed from outside (ipcrm, or systemd's "
-		    "RemoveIPC at logout)", what);
+		abort_set(N_("%s: the semaphore set was removed from outside "
+		    "(ipcrm, or systemd's RemoveIPC at logout)"), what);
 	else
-		(void)snprintf(abort_buf, sizeof(abort_buf), "%s: %s", what,
-		    strerror(errno));
-	abort_msg = abort_buf;
+		abort_set("%s: %s", what, strerror(errno));
 }
 
 static void
@@ -667,10 +687,8 @@ damage(const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	(void)snprintf(abort_buf, sizeof(abort_buf), "shm id %d was damaged "
-	    "from outside: %s; the run is ended, nothing in it can be "
-	    "trusted", ring.shmid, what);
-	abort_msg = abort_buf;
+	abort_set(N_("shm id %d was damaged from outside: %s; the run is "
+	    "ended, nothing in it can be trusted"), ring.shmid, what);
 }
 
 /* The header fields written once, before hdr.ready. */
@@ -795,9 +813,14 @@ motion(void)
 static int
 stalled(const char *waiting)
 {
+	static const char *const stall_fmt = N_("nothing moved for %d s (-t) "
+	    "while waiting for %s (live consumers: %s; semaphores mutex %d, "
+	    "empty %d, full %d): a peer is wedged or a semaphore was changed "
+	    "from outside");
 	static uint64_t last_call;
 	uint64_t m = motion(), t = now_ns();
 	char who[96] = "";
+	int v[3];
 	uint32_t i, n;
 	size_t len;
 
@@ -817,12 +840,14 @@ stalled(const char *waiting)
 		(void)snprintf(who + len, sizeof(who) - len, "%s%d",
 		    len ? ", " : "", (int)ring.table[i].pid);
 	}
-	(void)snprintf(abort_buf, sizeof(abort_buf), "nothing moved for %d s "
-	    "(-t) while waiting for %s (live consumers: %s; semaphores "
-	    "mutex %d, empty %d, full %d): a peer is wedged or a semaphore "
-	    "was changed from outside", timeout_s, waiting,
-	    who[0] ? who : "none", semctl(semid, SEM_MUTEX, GETVAL),
-	    semctl(semid, SEM_EMPTY, GETVAL), semctl(semid, SEM_FULL, GETVAL));
+	v[0] = semctl(semid, SEM_MUTEX, GETVAL);
+	v[1] = semctl(semid, SEM_EMPTY, GETVAL);
+	v[2] = semctl(semid, SEM_FULL, GETVAL);
+	/* Twice, as abort_set() does: waiting is translated too. */
+	(void)snprintf(abort_buf, sizeof(abort_buf), stall_fmt, timeout_s,
+	    waiting, who[0] ? who : "none", v[0], v[1], v[2]);
+	(void)snprintf(abort_text, sizeof(abort_text), _(stall_fmt),
+	    timeout_s, _(waiting), who[0] ? who : _("none"), v[0], v[1], v[2]);
 	abort_msg = abort_buf;
 	return 1;
 }
@@ -1019,10 +1044,8 @@ tick(void)
 		return -1;
 	}
 	if (seg_removed(ring.shmid) == 1) {
-		(void)snprintf(abort_buf, sizeof(abort_buf), "shm id %d was "
-		    "removed from outside (ipcrm, or systemd's RemoveIPC at "
-		    "logout)", ring.shmid);
-		abort_msg = abort_buf;
+		abort_set(N_("shm id %d was removed from outside (ipcrm, or "
+		    "systemd's RemoveIPC at logout)"), ring.shmid);
 		return -1;
 	}
 	if (seg_damaged())
@@ -1070,13 +1093,13 @@ wait_ops(struct sembuf *ops, size_t n)
 		if ((r = tick()) != 0)
 			return r;
 		if (registered_now() > 0 && stalled(par.mode == MODE_QUEUE ?
-		    "free slots in the ring" : "every consumer to free a slot"))
+		    N_("free slots in the ring") :
+		    N_("every consumer to free a slot")))
 			return -1;
 		if (registered_now() == 0 &&
 		    now_ns() - start > (uint64_t)timeout_s * 1000000000ULL) {
-			(void)snprintf(abort_buf, sizeof(abort_buf), "no "
-			    "consumer came within %d s (-t)", timeout_s);
-			abort_msg = abort_buf;
+			abort_set(N_("no consumer came within %d s (-t)"),
+			    timeout_s);
 			return -1;
 		}
 	}
@@ -1103,11 +1126,9 @@ join_wait(void)
 		if (tick() == -1)
 			return -1;
 		if (now_ns() - start > (uint64_t)timeout_s * 1000000000ULL) {
-			(void)snprintf(abort_buf, sizeof(abort_buf), "only %u "
-			    "of %u consumers joined within %d s (-t)",
-			    registered_now(), par.expected,
+			abort_set(N_("only %u of %u consumers joined within "
+			    "%d s (-t)"), registered_now(), par.expected,
 			    timeout_s);
-			abort_msg = abort_buf;
 			return -1;
 		}
 	}
@@ -1373,14 +1394,12 @@ drain(void)
 			continue;
 		}
 		quiet = 0;
-		if (live > 0 && stalled("the consumers to take the end of "
-		    "stream"))
+		if (live > 0 && stalled(N_("the consumers to take the end "
+		    "of stream")))
 			break;
 		if (live == 0 && now_ns() - start > limit) {
-			(void)snprintf(abort_buf, sizeof(abort_buf), "no "
-			    "consumer took the items within %d s (-t)",
-			    timeout_s);
-			abort_msg = abort_buf;
+			abort_set(N_("no consumer took the items within %d s "
+			    "(-t)"), timeout_s);
 			break;
 		}
 	}
@@ -1478,6 +1497,7 @@ finish(void)
 	rp.fault = fault_spec;
 	rp.interrupted = stop_flag != 0;
 	rp.error = abort_msg;
+	rp.error_text = abort_msg == abort_buf ? abort_text : NULL;
 	for (i = 0; i < th.registered; i++)
 		if (table[i].end_ns > end)
 			end = table[i].end_ns;
@@ -1496,7 +1516,8 @@ finish(void)
 		warn(_("semctl(IPC_RMID) on sem id %d: remove it with ipcrm -s %d"),
 		    semid, semid);
 	if (abort_msg != NULL)
-		warnx("%s", _(abort_msg));	/* N_() where fixed */
+		warnx("%s", abort_msg == abort_buf ? abort_text :
+		    _(abort_msg));	/* N_() where fixed */
 	write_report(&rp);
 	if (shmdt(h) == -1)
 		warn(_("shmdt"));
