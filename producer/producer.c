@@ -538,16 +538,16 @@ explain_eexist(key_t key, const char *what)
 		    uid_name(ds.shm_perm.cuid, who, sizeof(who)), id, id);
 	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0) {
 		warnx(_("a %s already exists under key 0x%08lx (shm id %d, "
-		    "creator pid %d %s, %lu attached, owner uid %lu)"), what,
+		    "creator pid %d %s, %lu attached, owner uid %lu)"), _(what),
 		    (unsigned long)(uint32_t)key, id, (int)ds.shm_cpid,
-		    pid_alive(ds.shm_cpid) ? "still running" : "gone",
+		    pid_alive(ds.shm_cpid) ? _("still running") : _("gone"),
 		    (unsigned long)ds.shm_nattch,
 		    (unsigned long)ds.shm_perm.uid);
 		if (pid_alive(ds.shm_cpid))
 			errx(3, _("another producer is running on this key: wait "
 			    "for it, or use another -k keyfile / -p proj_id"));
 	} else
-		warnx(_("a %s already exists under key 0x%08lx"), what,
+		warnx(_("a %s already exists under key 0x%08lx"), _(what),
 		    (unsigned long)(uint32_t)key);
 	errx(3, _("if it is a crashed run of yours, remove it with "
 	    "'run_demo.sh clean' or 'producer --clean' with the same -k/-p"));
@@ -568,7 +568,7 @@ create_objects(key_t key, const char *keypath)
 	semid = sem_create(key, &sp);
 	if (semid == -1) {
 		if (errno == EEXIST)
-			explain_eexist(key, "semaphore set");
+			explain_eexist(key, N_("semaphore set"));
 		err(3, _("semget(key 0x%08lx from %s): cannot create the "
 		    "semaphore set"), (unsigned long)(uint32_t)key, keypath);
 	}
@@ -577,7 +577,7 @@ create_objects(key_t key, const char *keypath)
 		(void)semctl(semid, 0, IPC_RMID);
 		errno = saved;
 		if (errno == EEXIST)
-			explain_eexist(key, "shared memory segment");
+			explain_eexist(key, N_("shared memory segment"));
 		err(3, _("shmget/shmat(key 0x%08lx from %s): cannot create the "
 		    "segment"), (unsigned long)(uint32_t)key, keypath);
 	}
