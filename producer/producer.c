@@ -27,6 +27,7 @@
 #include <getopt.h>
 #include <libutil.h>
 #include <limits.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -655,8 +656,19 @@ fatal_ipc(const char *what)
 	if (errno == EIDRM || errno == EINVAL)
 		abort_set(N_("%s: the semaphore set was removed from outside "
 		    "(ipcrm, or systemd's RemoveIPC at logout)"), what);
-	else
-		abort_set("%s: %s", what, strerror(errno));
+	else {
+		/* The JSON's copy in English: strerror(3) follows LC_MESSAGES. */
+		int e = errno;
+		locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+
+		(void)snprintf(abort_buf, sizeof(abort_buf), "%s: %s", what,
+		    c != (locale_t)0 ? strerror_l(e, c) : strerror(e));
+		(void)snprintf(abort_text, sizeof(abort_text), "%s: %s", what,
+		    strerror(e));
+		if (c != (locale_t)0)
+			freelocale(c);
+		abort_msg = abort_buf;
+	}
 }
 
 static void
