@@ -51,12 +51,15 @@ ALL_LDFLAGS	= $(SHM_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC	= common/key.c common/seg.c common/sem.c common/ring.c \
 	  common/opts.c common/report.c common/clean.c common/i18n.c \
-	  common/runopts.c \
+	  common/runopts.c common/live.c \
 	  common/slides.c
 LIB_OBJ	= $(LIB_SRC:.c=.o)
 LIB	= common/libshmlab.a
 
 PROGS	= producer/producer consumer/consumer monitor/monitor grader/grader
+PRODUCER_OBJ = producer/producer.o producer/limits.o producer/objects.o \
+	  producer/daemon.o producer/produce.o producer/watch.o \
+	  producer/finish.o producer/walkthrough.o producer/slides.o
 SLIDES_OBJ = producer/slides.o consumer/slides.o monitor/slides.o
 GRADER_OBJ = grader/grader.o grader/run.o grader/tests.o
 
@@ -93,7 +96,7 @@ deps-lib:
 deps-check:
 	@./tests/deps.sh check
 
-$(LIB_OBJ) producer/producer.o producer/walkthrough.o consumer/consumer.o \
+$(LIB_OBJ) $(PRODUCER_OBJ) consumer/consumer.o \
   monitor/monitor.o $(SLIDES_OBJ) $(GRADER_OBJ): | deps-lib
 
 common/i18n.o: SHM_CPPFLAGS += -DLOCALEDIR='"$(LOCALEDIR)"'
@@ -104,8 +107,8 @@ common/i18n.o: SHM_CPPFLAGS += -DLOCALEDIR='"$(LOCALEDIR)"'
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $(LIB_OBJ)
 
-producer/producer: producer/producer.o producer/walkthrough.o producer/slides.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ producer/producer.o producer/walkthrough.o producer/slides.o $(LIB) $(BSD_LIBS)
+producer/producer: $(PRODUCER_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(PRODUCER_OBJ) $(LIB) $(BSD_LIBS)
 
 monitor/monitor: monitor/monitor.o monitor/slides.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ monitor/monitor.o monitor/slides.o $(LIB) $(BSD_LIBS)
