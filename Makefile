@@ -50,9 +50,10 @@ ALL_CFLAGS	= $(SHM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS	= $(SHM_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC	= common/key.c common/seg.c common/sem.c common/ring.c \
-	  common/opts.c common/report.c common/clean.c common/i18n.c \
+	  common/opts.c common/names.c common/clock.c common/liveness.c \
+	  common/signals.c common/report.c common/clean.c common/i18n.c \
 	  common/runopts.c common/live.c \
-	  common/slides.c
+	  common/slides.c common/stall.c
 LIB_OBJ	= $(LIB_SRC:.c=.o)
 LIB	= common/libshmlab.a
 
@@ -82,9 +83,9 @@ locale/%/LC_MESSAGES/shmlab.mo: po/%.po
 
 # Maintainer: regenerate the template, then merge it into each language.
 po/shmlab.pot: $(wildcard $(PO_SRC)) run_demo.sh
-	$(XGETTEXT) -L C -k_ -kN_ --from-code=UTF-8 --add-comments=TRANSLATORS \
+	$(XGETTEXT) -L C -k_ -kN_ -klook_around --from-code=UTF-8 --add-comments=TRANSLATORS \
 	  --package-name=shmlab -o $@ $(sort $(wildcard $(PO_SRC)))
-	$(XGETTEXT) -L Shell -k -kt -ktf --from-code=UTF-8 -j -o $@ run_demo.sh
+	$(XGETTEXT) -L Shell -k -kt -ktf -ktc:1c,2 --from-code=UTF-8 --add-comments=TRANSLATORS -j -o $@ run_demo.sh
 
 po-update: po/shmlab.pot
 	for l in $(LINGUAS); do msgmerge -q -U --backup=none po/$$l.po po/shmlab.pot; done

@@ -44,6 +44,8 @@ struct shm_params {
 	uint64_t	count;
 	uint64_t	seed;
 	mode_t		perm;		/* 0600 unless --perm */
+	uint32_t	timeout_s;	/* -t, declared in the header */
+	uint32_t	delay_ms;	/* --delay, declared in the header */
 };
 
 /* key.c: key files and key derivation. */
@@ -65,6 +67,17 @@ int	 seg_nattch(int, unsigned long *);
 int	 seg_removed(int);
 int	 seg_check_owner(int, int, key_t, uid_t, char *, size_t);
 const char *uid_name(uid_t, char *, size_t);
+
+/* stall.c: a consumer's bound on a run where nothing moves. */
+struct shm_stall {
+	int		bound_s;	/* stall_bound() */
+	uint64_t	mark;		/* the motion last seen ... */
+	uint64_t	since_ns;	/* ... and since when */
+	uint64_t	last_ns;	/* the previous check */
+};
+int	 stall_bound(const struct shm_header *, int);
+void	 stall_init(struct shm_stall *, const struct shm_header *, int);
+int	 stall_check(struct shm_stall *, const struct shm_ring *, uint32_t);
 
 /* clean.c: removing a crashed run's objects. */
 int	 seg_clean(key_t, char *, size_t);
@@ -123,18 +136,26 @@ void	 report_tally(struct shm_report *);
 int	 report_json(FILE *, const struct shm_report *);
 int	 report_text(FILE *, const struct shm_report *);
 
-/* opts.c: option helpers shared by the programs. */
+/* opts.c: parsing what the user types. */
 int	 opt_mode(const char *, enum shm_mode *);
-const char *mode_name(enum shm_mode);
-const char *state_name(uint32_t);
-const char *cstate_name(uint32_t);
 int	 opt_perm(const char *, mode_t *);
 long long opt_number(const char *, long long, long long, const char **);
 int	 opt_control(int, char *[]);
+
+/* names.c: the words for the protocol's enums. */
+const char *mode_name(enum shm_mode);
+const char *state_name(uint32_t);
+const char *cstate_name(uint32_t);
+
+/* clock.c: the monotonic clock, sleeping, race-window widening. */
 uint64_t now_ns(void);
-int	 pid_alive(pid_t);
 void	 sleep_ms(int);
-int	 sig_catch(void (*)(int), int);
 void	 jitter(uint32_t, uint64_t *);
+
+/* liveness.c: is a peer still there. */
+int	 pid_alive(pid_t);
+
+/* signals.c: catching the signals that end a run. */
+int	 sig_catch(void (*)(int), int);
 
 #endif /* SHMLIB_H */

@@ -41,7 +41,7 @@ finish(struct prod *p)
 	struct shm_report rp;
 
 	if (!p->created) {
-		warnx("%s", p->why);
+		warnx("%s", _(p->why));
 		if (p->pfh != NULL)
 			(void)pidfile_remove(p->pfh);
 		return 3;
@@ -51,7 +51,7 @@ finish(struct prod *p)
 	set_state(p, p->why ? ST_ABORTED : ST_DONE);
 	remove_objects(p);
 	if (p->why != NULL)
-		warnx(_("%s"), p->why);
+		warnx("%s", _(p->why));	/* N_() where fixed */
 	write_report(p, &rp);
 	if (shmdt(p->ring.hdr) == -1)
 		warn(_("shmdt"));

@@ -205,8 +205,8 @@ clean_run(struct prod *p)
 		p->keypath = "-K";
 	else if ((p->key = run_key(&p->opt, 1)) == (key_t)-1) {
 		if (p->verbose)
-			printf("%s: no key file %s: nothing of yours to clean\n",
-			    getprogname(), p->opt.keypath);
+			printf(_("%s: no key file %s: nothing of yours to "
+			    "clean\n"), getprogname(), p->opt.keypath);
 		return 0;
 	} else
 		p->keypath = p->opt.keypath;
@@ -219,7 +219,9 @@ clean_run(struct prod *p)
 	if (why[0] != '\0')
 		warnx(_("key 0x%08lx: %s"), key, why);
 	if (p->verbose)
-		printf("%s: removed %d stale object%s under key 0x%08lx (%s)\n",
-		    getprogname(), n, n == 1 ? "" : "s", key, p->keypath);
+		printf(ngettext("%s: removed %d stale object under key 0x%08lx "
+		    "(%s)\n", "%s: removed %d stale objects under key 0x%08lx "
+		    "(%s)\n", (unsigned long)n), getprogname(), n, key,
+		    p->keypath);
 	return 0;
 }

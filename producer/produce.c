@@ -71,8 +71,8 @@ publish(struct prod *p)
 	SHM_STORE(&p->ring.hdr->ready, SHM_READY);
 	memcpy(&p->orig, p->ring.hdr, sizeof(p->orig));
 	if (p->verbose && !p->json_stdout)
-		fprintf(stderr, "%s: pid %ld, key 0x%08lx, shm id %d, sem id %d, "
-		    "%s mode, MAXBUF %u, %llu items\n", getprogname(),
+		fprintf(stderr, _("%s: pid %ld, key 0x%08lx, shm id %d, sem id "
+		    "%d, %s mode, MAXBUF %u, %llu items\n"), getprogname(),
 		    (long)getpid(), (unsigned long)(uint32_t)p->key,
 		    p->ring.shmid, p->ring.semid, mode_name(p->par.mode),
 		    p->par.capacity, (unsigned long long)p->par.count);
@@ -120,7 +120,8 @@ parse_fault(struct prod *p)
 	p->fault.seq = (uint64_t)strtonum(colon + 1, 0, SHM_COUNT_MAX,
 	    &errstr);
 	if (errstr != NULL)
-		errx(2, _("SHMLAB_FAULT sequence %s: %s"), colon + 1, errstr);
+		errx(2, _("SHMLAB_FAULT sequence %s: %s"), colon + 1,
+		    strtonum_word(errstr));
 	if (p->fault.seq + (p->fault.kind == F_SWAP ? 1 : 0) >= p->par.count)
 		errx(2, _("SHMLAB_FAULT %s: sequence beyond count %llu"), s,
 		    (unsigned long long)p->par.count);
@@ -174,7 +175,7 @@ tick(struct prod *p)
 	title(p);
 	if (prod_stop) {
 		if (p->why == NULL)
-			p->why = "stopped by a signal";
+			p->why = N_("stopped by a signal");
 		return -1;
 	}
 	if (seg_removed(p->ring.shmid) == 1) {
@@ -194,8 +195,8 @@ tick(struct prod *p)
 	 */
 	if (registered_now(p) > 0 && live == 0 && p->state == ST_PRODUCING &&
 	    (seg_nattch(p->ring.shmid, &nattch) == -1 || nattch <= 1)) {
-		p->why = "every consumer died or failed: nobody is left to "
-		    "take the items";
+		p->why = N_("every consumer died or failed: nobody is "
+		    "left to take the items");
 		return -1;
 	}
 	return died != 0;
@@ -253,6 +254,13 @@ join_wait(struct prod *p)
 		}
 		if (tick(p) == -1)
 			return -1;
+		/*
+		 * The table counts too: a consumer killed after it stored
+		 * registered and before it posted SEM_JOIN has a record (which
+		 * tick() marks died) but no join, and would hold us until -t.
+		 */
+		if (registered_now(p) >= p->par.expected)
+			return 0;
 		if (now_ns() - start > limit_ns(p)) {
 			fail(p, "only %u of %u consumers joined within %d s (-t)",
 			    registered_now(p), p->par.expected,
@@ -345,7 +353,7 @@ produce_safe(struct prod *p)
 	ops = test_fail("alloc") ? NULL : calloc(p->par.expected > 0 ?
 	    p->par.expected : 1, sizeof(*ops));
 	if (ops == NULL) {
-		p->why = "out of memory";
+		p->why = N_("out of memory");
 		return;
 	}
 	if (p->opt.delay_ms > 0)
@@ -354,8 +362,8 @@ produce_safe(struct prod *p)
 	for (pos = 0; pos < total;) {
 		n = build_ops(p, ops, 0, -1, 0);
 		if (n == 0) {
-			p->why = "every consumer died or failed: nobody is "
-			    "left to take the items";
+			p->why = N_("every consumer died or failed: nobody "
+			    "is left to take the items");
 			break;
 		}
 		if ((r = wait_ops(p, ops, n)) == 1)
@@ -442,14 +450,14 @@ produce_unsafe(struct prod *p)
 		if (prod_dump)
 			dump_counters(p);
 		if (title(p) && seg_removed(p->ring.shmid) == 1) {
-			p->why = "the segment was removed from outside";
+			p->why = N_("the segment was removed from outside");
 			break;
 		}
 		if (p->opt.delay_ms > 0)
 			sleep_ms(p->opt.delay_ms);
 	}
 	if (prod_stop && p->why == NULL)
-		p->why = "stopped by a signal";
+		p->why = N_("stopped by a signal");
 }
 
 /*
@@ -471,7 +479,7 @@ post_eos(struct prod *p)
 		return;
 	ops = calloc(p->par.expected > 0 ? p->par.expected : 1, sizeof(*ops));
 	if (ops == NULL) {
-		p->why = "out of memory";
+		p->why = N_("out of memory");
 		return;
 	}
 	n = build_ops(p, ops, 1, 1, 0);

@@ -48,7 +48,7 @@ static int	 run(struct prod *);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-d] [-c count] [-b maxbuf] [-B batch] "
+	fprintf(stderr, _("usage: %s [-d] [-c count] [-b maxbuf] [-B batch] "
 	    "[-m queue|broadcast] [-n consumers]\n"
 	    "\t[-k keyfile] [-p proj_id] [-P pidfile] [-s seed] [-t seconds]\n"
 	    "\t[-o report.json] [-r report.txt] [--json] [--delay ms] "
@@ -56,7 +56,7 @@ usage(void)
 	    "\t[--unsafe] [--jitter us] [--no-verify] [-q]\n"
 	    "       %s --clean [-k keyfile [-p proj_id] | -K key]\n"
 	    "       %s --walkthrough [--step] [-k keyfile] [-p proj_id] "
-	    "[--perm mode]\n",
+	    "[--perm mode]\n"),
 	    getprogname(), getprogname(), getprogname());
 	exit(2);
 }
@@ -296,6 +296,9 @@ check_args(struct prod *p)
 		errx(2, _("--json writes to stdout, which a daemon (-d) closes: "
 		    "use -o FILE"));
 	parse_fault(p);
+	/* Declared in the header: the consumers' own stall bound uses them. */
+	p->par.timeout_s = (uint32_t)p->opt.timeout_s;
+	p->par.delay_ms = (uint32_t)p->opt.delay_ms;
 	if (p->step && !walk)
 		errx(2, _("--step goes with --walkthrough"));
 	if (walk)

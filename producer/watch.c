@@ -90,7 +90,8 @@ static const struct {
 	FIXED(capacity), FIXED(mode), FIXED(flags), FIXED(max_consumers),
 	FIXED(expected), FIXED(batch), FIXED(producer_pid), FIXED(semid),
 	FIXED(jitter_us), FIXED(count), FIXED(seed), FIXED(slots_off),
-	FIXED(tags_off), FIXED(table_off), FIXED(ledger_off), FIXED(size)
+	FIXED(tags_off), FIXED(table_off), FIXED(ledger_off), FIXED(size),
+	FIXED(timeout_s), FIXED(delay_ms)
 };
 
 /* Puts back, into a copy th of the header, the fields the producer wrote. */
@@ -253,9 +254,9 @@ dump_counters(struct prod *p)
 	struct shm_header *h = p->ring.hdr;
 
 	prod_dump = 0;
-	fprintf(stderr, "%s: pid %ld: %s, produced %llu of %llu, "
-	    "claimed %llu, freed %llu, consumers %u\n", getprogname(),
-	    (long)getpid(), state_name(SHM_LOAD(&h->state)),
+	fprintf(stderr, _("%s: pid %ld: %s, produced %llu of %llu, "
+	    "claimed %llu, freed %llu, consumers %u\n"), getprogname(),
+	    (long)getpid(), _(state_name(SHM_LOAD(&h->state))),
 	    (unsigned long long)SHM_LOAD(&h->head),
 	    (unsigned long long)p->par.count,
 	    (unsigned long long)SHM_LOAD(&h->tail),
@@ -354,7 +355,7 @@ on_death(void *arg, uint32_t i, const struct shm_consumer *c)
 	(void)arg;
 	warnx(_("consumer %u (pid %d) died after %llu items%s"), i,
 	    (int)c->pid, (unsigned long long)c->consumed,
-	    c->claim_len ? ", holding a claim" : "");
+	    c->claim_len ? _(", holding a claim") : "");
 }
 
 /* The live consumers, the gone ones marked dead (live.c). */

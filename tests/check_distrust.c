@@ -55,6 +55,8 @@ setup(void)
 	ck_assert_msg(p != NULL, "consumer/consumer not built");
 	(void)snprintf(consumer_bin, sizeof(consumer_bin), "%s", p);
 	(void)unsetenv("SHMLAB_HOLD_MS");
+	(void)unsetenv("SHMLAB_HOLD_AT");
+	(void)unsetenv("SHMLAB_HOLD_CHILD");
 	(void)signal(SIGTERM, SIG_DFL);
 	(void)signal(SIGINT, SIG_DFL);
 }
@@ -755,6 +757,137 @@ START_TEST(test_demo_consumer_parent_killed)
 }
 END_TEST
 
+/*
+ * The consumers' own stall bound: a producer that is alive but never
+ * runs (SIGSTOP) used to hold them until it was continued.  With the
+ * producer's -t 2 and --delay 1 and the consumers' -t 1, the bound is
+ * max(1, 2) + 1 + 2 = 5 s (common/stall.c): each child ends with status
+ * 3 after it, naming the producer's pid, and not long before it.  The
+ * producer, continued, finds every consumer failed and removes both
+ * objects.
+ */
+START_TEST(test_producer_stopped)
+{
+	struct tu_proc prod, cons;
+	struct shm_header *h;
+	struct args a = { 0 };
+	char how[64], says[64], *e;
+	uint64_t stopped, took;
+
+	start_producer(&prod, STALL_S, "queue", 2, "1000000", "1");
+	run_args(&a, consumer_bin, key.path);
+	arg(&a, "-t");
+	arg(&a, "1");
+	arg(&a, "-n");
+	arg(&a, "2");
+	ck_assert_int_eq(tu_spawn(&cons, "consumer", a.v), 0);
+	args_free(&a);
+	h = attach_run();
+	wait_running(h, 2, 50);
+	ck_assert_int_eq(shmdt(h), 0);
+	ck_assert_int_eq(kill(prod.pid, SIGSTOP), 0);
+	stopped = tu_now_ms();
+	tu_wait(&cons, 5000 + QUICK_MS);
+	took = tu_now_ms() - stopped;
+	e = tu_read_file(cons.err, NULL);
+	(void)snprintf(says, sizeof(says), "the producer (pid %ld) is alive",
+	    (long)prod.pid);
+	ck_assert_msg(!cons.timed_out && tu_exit_code(&cons) == 3 &&
+	    e != NULL && strstr(e, says) != NULL &&
+	    strstr(e, "nothing in the run moved for 5 s") != NULL,
+	    "consumer: %s, want exit 3 and \"%s\": %s",
+	    tu_status_str(&cons, how, sizeof(how)), says, e ? e : "");
+	ck_assert_msg(strstr(e, "killed by signal") == NULL, "a child died "
+	    "by a signal: %s", e);
+	free(e);
+	ck_assert_msg(took >= 4500 && took <= (uint64_t)tu_ms(5000 + 1500),
+	    "the consumers ended %llu ms after the producer stopped; the "
+	    "bound is 5 s", (unsigned long long)took);
+	ck_assert_int_eq(kill(prod.pid, SIGCONT), 0);
+	tu_wait(&prod, QUICK_MS);
+	ck_assert_msg(!prod.timed_out && tu_exit_code(&prod) == 3,
+	    "producer: %s", tu_status_str(&prod, how, sizeof(how)));
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+}
+END_TEST
+
+/* Waits until pid is stopped (state T in /proc/PID/stat). */
+static void
+wait_stopped(pid_t pid)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	char path[64], *st, *paren;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	for (;;) {
+		st = tu_read_file(path, NULL);
+		paren = st != NULL ? strrchr(st, ')') : NULL;
+		if (paren != NULL && paren[1] == ' ' && paren[2] == 'T') {
+			free(st);
+			return;
+		}
+		free(st);
+		ck_assert_msg(tu_now_ms() < end, "pid %ld never stopped",
+		    (long)pid);
+		tu_sleep_ms(2);
+	}
+}
+
+/*
+ * Known gap 2: a consumer child killed after it stored hdr.registered
+ * and before it posted SEM_JOIN (SHMLAB_HOLD_AT=join holds record 0
+ * there, with the mutex).  Stopped first, so that the test knows it is
+ * inside that window: registered is 1 and SEM_JOIN is still 0.  The
+ * producer (-n 3, -t 25) used to wait for the third join until -t; it
+ * now counts the table too, marks the record died and runs the queue
+ * with the other two: exit 1, every item consumed.
+ */
+START_TEST(test_killed_before_join)
+{
+	struct tu_proc prod, cons;
+	struct shm_header *h;
+	char rpath[PATH_MAX], *js;
+	unsigned long long v;
+	uint64_t end;
+	pid_t victim;
+
+	start_producer(&prod, 25, "queue", 3, "300", "1");
+	h = attach_run();
+	ck_assert_int_eq(setenv("SHMLAB_HOLD_AT", "join", 1), 0);
+	ck_assert_int_eq(setenv("SHMLAB_HOLD_CHILD", "0", 1), 0);
+	ck_assert_int_eq(setenv("SHMLAB_HOLD_MS", "5000", 1), 0);
+	start_consumer(&cons, 3, 0);
+	(void)unsetenv("SHMLAB_HOLD_AT");
+	(void)unsetenv("SHMLAB_HOLD_CHILD");
+	(void)unsetenv("SHMLAB_HOLD_MS");
+	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	while (SHM_LOAD(&h->registered) < 1 || record(h, 0)->pid <= 0) {
+		ck_assert_msg(tu_now_ms() < end, "no consumer registered");
+		tu_sleep_ms(2);
+	}
+	victim = record(h, 0)->pid;
+	ck_assert_int_eq(kill(victim, SIGSTOP), 0);
+	wait_stopped(victim);
+	ck_assert_msg(SHM_LOAD(&h->registered) == 1 &&
+	    semctl(h->semid, SEM_JOIN, GETVAL) == 0, "consumer %ld is not "
+	    "between its registration and its join: registered %u, SEM_JOIN "
+	    "%d", (long)victim, SHM_LOAD(&h->registered),
+	    semctl(h->semid, SEM_JOIN, GETVAL));
+	ck_assert_int_eq(kill(victim, SIGKILL), 0);
+	ck_assert_int_eq(shmdt(h), 0);
+	/* Well under the producer's -t of 25 s. */
+	free(expect_end(&prod, &cons, QUICK_MS, 1, 1));
+	ck_assert_int_eq(tu_path(rpath, sizeof(rpath), "report.json"), 0);
+	js = tu_read_file(rpath, NULL);
+	ck_assert_msg(js != NULL, "no report");
+	ck_assert_int_eq(tu_json_u64(js, "died", &v), 0);
+	ck_assert_uint_eq(v, 1);
+	ck_assert_int_eq(tu_json_u64(js, "consumed", &v), 0);
+	ck_assert_msg(v == 300, "consumed %llu of 300: %s", v, js);
+	free(js);
+}
+END_TEST
+
 static Suite *
 distrust_suite(void)
 {
@@ -776,6 +909,8 @@ distrust_suite(void)
 	tcase_add_test(tc, test_daemon_creates_objects);
 	tcase_add_loop_test(tc, test_demo_sigterm_early, 0, 4);
 	tcase_add_test(tc, test_demo_consumer_parent_killed);
+	tcase_add_test(tc, test_producer_stopped);
+	tcase_add_test(tc, test_killed_before_join);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,5 +1,6 @@
 /*
- * check_opts.c - option helpers, clock and liveness (common/opts.c).
+ * check_opts.c - option helpers (common/opts.c), names, clock and liveness
+ * (names.c, clock.c, liveness.c).
  */
 #include <sys/types.h>
 #include <sys/wait.h>
