@@ -209,6 +209,6 @@ clean:
 	po-update
 .SECONDARY: tests/testutil.o $(TESTS:=.o)
 
--include $(LIB_OBJ:.o=.d) producer/producer.d producer/walkthrough.d \
+-include $(LIB_OBJ:.o=.d) $(PRODUCER_OBJ:.o=.d) \
   consumer/consumer.d monitor/monitor.d $(SLIDES_OBJ:.o=.d) $(GRADER_OBJ:.o=.d) $(wildcard tests/*.d) \
   $(wildcard tests/bench/*.d)
