@@ -120,15 +120,17 @@ live_claimer_mark_dead(struct shm_ring *r, uint32_t n)
 
 /*
  * What a dead queue consumer had taken but not reported: its last claim,
- * if tail had moved past it and its consumed counter had not.  The items
- * it managed to count in the ledger were taken; the others are lost.
- * Once per dead consumer (CF_ACCOUNTED): later its slots hold other items.
+ * if it had recorded that claim in the ledger (ledger.recorded says how
+ * far its records went) but not yet in its consumed counter.  Without the
+ * ledger the claim counts as read once tail had moved past it.  The items
+ * of a claim it never recorded are lost.  Once per dead consumer
+ * (CF_ACCOUNTED).
  */
 void
 live_account_claim(const struct shm_ring *r, struct shm_consumer *c,
-    uint32_t capacity, uint64_t count)
+    uint32_t capacity)
 {
-	uint64_t p, seq, n = 0;
+	uint64_t rec;
 
 	if (c->state != CS_DIED || (c->flags & CF_ACCOUNTED))
 		return;
@@ -137,10 +139,12 @@ live_account_claim(const struct shm_ring *r, struct shm_consumer *c,
 	    c->claim_len > capacity ||
 	    SHM_LOAD(&r->hdr->tail) < c->claim_start + c->claim_len)
 		return;
-	for (p = c->claim_start; p < c->claim_start + c->claim_len; p++) {
-		seq = r->tags[ring_slot(p, capacity)];
-		if (r->ledger == NULL || (seq < count && r->ledger[seq] > 0))
-			n++;
+	if (r->ledger == NULL) {
+		c->unreported = c->claim_len;
+		return;
 	}
-	c->unreported = n;
+	rec = SHM_LOAD(&r->ledger->recorded[c->index % SHM_MAX_CONSUMERS]);
+	if (rec > c->claim_base)
+		c->unreported = rec - c->claim_base < c->claim_len ?
+		    rec - c->claim_base : c->claim_len;
 }

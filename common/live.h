@@ -38,6 +38,6 @@ uint32_t live_scan(struct live *, struct shm_consumer *, uint32_t, int *,
 int	 live_claimer_stale(const struct shm_ring *, uint32_t);
 void	 live_claimer_mark_dead(struct shm_ring *, uint32_t);
 void	 live_account_claim(const struct shm_ring *, struct shm_consumer *,
-	    uint32_t, uint64_t);
+	    uint32_t);
 
 #endif /* LIVE_H */

@@ -22,9 +22,15 @@
 #include "i18n.h"
 #include "prod.h"
 
-static void	 snapshot(struct prod *, struct shm_header *,
-		    struct shm_consumer *, struct shm_ring *,
-		    struct shm_report *);
+/* The report's private copy of the segment. */
+struct copy {
+	struct shm_header	 hdr;
+	struct shm_consumer	 table[SHM_MAX_CONSUMERS];
+	struct shm_ledger	 ledger;
+	struct shm_ring		 ring;
+};
+
+static void	 snapshot(struct prod *, struct copy *, struct shm_report *);
 static void	 remove_objects(const struct prod *);
 static void	 write_report(const struct prod *, const struct shm_report *);
 
@@ -35,9 +41,7 @@ static void	 write_report(const struct prod *, const struct shm_report *);
 int
 finish(struct prod *p)
 {
-	struct shm_consumer table[SHM_MAX_CONSUMERS];
-	struct shm_header th;
-	struct shm_ring tr;
+	struct copy cp;
 	struct shm_report rp;
 
 	if (!p->created) {
@@ -46,7 +50,7 @@ finish(struct prod *p)
 			(void)pidfile_remove(p->pfh);
 		return 3;
 	}
-	snapshot(p, &th, table, &tr, &rp);
+	snapshot(p, &cp, &rp);
 	report_tally(&rp);
 	set_state(p, p->why ? ST_ABORTED : ST_DONE);
 	remove_objects(p);
@@ -66,9 +70,11 @@ finish(struct prod *p)
  * and registered is bounded.
  */
 static void
-snapshot(struct prod *p, struct shm_header *th, struct shm_consumer *table,
-    struct shm_ring *tr, struct shm_report *rp)
+snapshot(struct prod *p, struct copy *cp, struct shm_report *rp)
 {
+	struct shm_header *th = &cp->hdr;
+	struct shm_consumer *table = cp->table;
+	struct shm_ring *tr = &cp->ring;
 	uint64_t end = 0;
 	uint32_t i;
 
@@ -83,6 +89,10 @@ snapshot(struct prod *p, struct shm_header *th, struct shm_consumer *table,
 	*tr = p->ring;
 	tr->hdr = th;
 	tr->table = table;
+	if (p->ring.ledger != NULL) {
+		memcpy(&cp->ledger, p->ring.ledger, sizeof(cp->ledger));
+		tr->ledger = &cp->ledger;
+	}
 	memset(rp, 0, sizeof(*rp));
 	rp->ring = tr;
 	rp->produced = p->head;

@@ -24,6 +24,7 @@
 
 static int	 record_damaged(struct prod *, uint32_t);
 static uint64_t	 motion(const struct prod *);
+static uint64_t	 queue_rebuild_done(struct prod *, uint64_t);
 static int	 recover_queue(struct prod *);
 static uint32_t	 live_count(struct prod *, int *);
 static void	 on_death(void *, uint32_t, const struct shm_consumer *);
@@ -294,6 +295,51 @@ title(struct prod *p)
 }
 
 /*
+ * Called with the mutex held, so no consumer is inside a claim or a
+ * completion: rebuilds done[] from the records alone.  Of the positions
+ * claimed and not freed, [freed, tail), only the live consumers' claims
+ * in hand are still being read; every other stretch was completed, or
+ * belongs to a consumer that died or failed (its items were accounted
+ * for above): it may be freed.  Returns the new freed.
+ */
+static uint64_t
+queue_rebuild_done(struct prod *p, uint64_t tail)
+{
+	uint64_t live[SHM_MAX_CONSUMERS][2];
+	struct shm_consumer *c;
+	uint64_t freed = SHM_LOAD(&p->ring.hdr->freed), cur, lo, hi;
+	uint32_t i, j, n = 0, cap = p->par.capacity;
+
+	if (freed > tail)
+		freed = tail;
+	for (i = 0; i < registered_now(p); i++) {
+		c = &p->ring.table[i];
+		lo = SHM_LOAD(&c->claim_start);
+		hi = lo + SHM_LOAD(&c->claim_len);
+		if (SHM_LOAD(&c->state) != CS_ACTIVE || hi == lo ||
+		    lo < freed || hi > tail)
+			continue;
+		for (j = n++; j > 0 && live[j - 1][0] > lo; j--)
+			memcpy(live[j], live[j - 1], sizeof(live[j]));
+		live[j][0] = lo;
+		live[j][1] = hi;
+	}
+	memset(p->ring.done, 0, (size_t)cap * sizeof(*p->ring.done));
+	if (n == 0)
+		return tail;
+	for (i = 0, cur = live[0][1]; i < n; i++) {
+		if (live[i][0] > cur)
+			p->ring.done[ring_slot(cur, cap)] =
+			    (uint32_t)(live[i][0] - cur);
+		if (live[i][1] > cur)
+			cur = live[i][1];
+	}
+	if (tail > cur)
+		p->ring.done[ring_slot(cur, cap)] = (uint32_t)(tail - cur);
+	return live[0][0];
+}
+
+/*
  * After a queue consumer died inside its critical section, SEM_UNDO has
  * released the mutex, but the counting semaphores may be off by the claim
  * it never completed.  With the mutex held no live consumer is between
@@ -305,7 +351,7 @@ recover_queue(struct prod *p)
 	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
 	struct sembuf unlock = { SEM_MUTEX, 1, SEM_UNDO };
 	struct shm_header *h = p->ring.hdr;
-	uint64_t inring, tail;
+	uint64_t inring, tail, freed;
 	uint32_t i;
 	union semun full, empty;
 
@@ -324,7 +370,7 @@ recover_queue(struct prod *p)
 	live_claimer_mark_dead(&p->ring, registered_now(p));
 	for (i = 0; i < registered_now(p); i++)
 		live_account_claim(&p->ring, &p->ring.table[i],
-		    p->par.capacity, p->par.count);
+		    p->par.capacity);
 	SHM_STORE(&h->claimer, 0u);
 	tail = SHM_LOAD(&h->tail);
 	if (tail > p->head) {
@@ -336,13 +382,14 @@ recover_queue(struct prod *p)
 			    (unsigned long long)p->head);
 		return -1;
 	}
+	freed = queue_rebuild_done(p, tail);
 	inring = p->head - tail;
 	full.val = (int)inring + (SHM_LOAD(&h->eos) ? 1 : 0);
-	empty.val = (int)(p->par.capacity - inring);
+	empty.val = (int)(p->par.capacity - (p->head - freed));
 	if (semctl(p->ring.semid, SEM_FULL, SETVAL, full) == -1 ||
 	    semctl(p->ring.semid, SEM_EMPTY, SETVAL, empty) == -1)
 		fatal_ipc(p, "semctl(SETVAL) during recovery");
-	SHM_STORE(&h->freed, tail);
+	SHM_STORE(&h->freed, freed);
 	if (sem_op(p->ring.semid, &unlock, 1, 0) == -1)
 		fatal_ipc(p, "semop(mutex) during recovery");
 	return 0;
@@ -377,8 +424,9 @@ look_around(struct prod *p, int *left)
 {
 	uint32_t live = live_count(p, left);
 
-	if ((*left & LIVE_DIED) || live_claimer_stale(&p->ring,
-	    registered_now(p)))
+	/* A queue consumer that failed may leave a claim nobody frees. */
+	if ((*left & (LIVE_DIED | LIVE_LEFT)) ||
+	    live_claimer_stale(&p->ring, registered_now(p)))
 		p->need_recovery = 1;
 	if (p->need_recovery && p->par.mode == MODE_QUEUE &&
 	    !(p->par.flags & SHM_F_UNSAFE) && recover_queue(p) == 0)
