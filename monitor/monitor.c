@@ -1103,9 +1103,10 @@ text(FILE *fp, int cols)
 		fprintf(fp, " (total %llu)", U(snap.total));
 	fputc('\n', fp);
 	if ((run.flags & SHM_F_UNSAFE) && snap.over > 0)
-		fprintf(fp, _("%-*sOVERWRITTEN: %llu items replaced before "
-		    "anyone read them (marked !)\n"), LABEL_W, "",
-		    U(snap.over));
+		fprintf(fp, ngettext("%-*sOVERWRITTEN: %llu item replaced "
+		    "before anyone read it (marked !)\n", "%-*sOVERWRITTEN: "
+		    "%llu items replaced before anyone read them (marked !)\n",
+		    (unsigned long)snap.over), LABEL_W, "", U(snap.over));
 	/* A single snapshot has no "since the last refresh": "-". */
 	fprintf(fp, _("%-*sproduced %s (avg %s), consumed %s (avg %s)\n"),
 	    lw(_("rates")), _("rates"), fmt_rate(r1, sizeof(r1), snap.prate),
@@ -1356,8 +1357,8 @@ frame(int first)
 			    "use --once"), total - used);
 			break;
 		}
-		printf("%.*s", (int)(nl - line < cols - 1 ? nl - line :
-		    cols - 1), line);
+		printf("%.*s", i18n_cut(line, (size_t)(nl - line), cols - 1),
+		    line);
 		used++;
 	}
 	fputs("\033[K\033[J", stdout);

@@ -31,6 +31,7 @@ struct copy {
 };
 
 static void	 snapshot(struct prod *, struct copy *, struct shm_report *);
+static const char *why_text(const struct prod *);
 static void	 remove_objects(const struct prod *);
 static void	 write_report(const struct prod *, const struct shm_report *);
 
@@ -45,7 +46,7 @@ finish(struct prod *p)
 	struct shm_report rp;
 
 	if (!p->created) {
-		warnx("%s", _(p->why));
+		warnx("%s", why_text(p));
 		if (p->pfh != NULL)
 			(void)pidfile_remove(p->pfh);
 		return 3;
@@ -55,13 +56,20 @@ finish(struct prod *p)
 	set_state(p, p->why ? ST_ABORTED : ST_DONE);
 	remove_objects(p);
 	if (p->why != NULL)
-		warnx("%s", _(p->why));	/* N_() where fixed */
+		warnx("%s", why_text(p));
 	write_report(p, &rp);
 	if (shmdt(p->ring.hdr) == -1)
 		warn(_("shmdt"));
 	if (p->pfh != NULL)
 		(void)pidfile_remove(p->pfh);
 	return rp.exit_status;
+}
+
+/* The reason, as people read it: N_() where fixed, else fail()'s own. */
+static const char *
+why_text(const struct prod *p)
+{
+	return p->why == p->why_buf ? p->why_text : _(p->why);
 }
 
 /*
@@ -100,6 +108,7 @@ snapshot(struct prod *p, struct copy *cp, struct shm_report *rp)
 	rp->fault = p->fault.spec;
 	rp->interrupted = prod_stop != 0;
 	rp->error = p->why;
+	rp->error_text = p->why == p->why_buf ? p->why_text : NULL;
 	for (i = 0; i < th->registered; i++)
 		if (table[i].end_ns > end)
 			end = table[i].end_ns;

@@ -125,16 +125,16 @@ explain_eexist(key_t key, const char *what)
 		    uid_name(ds.shm_perm.cuid, who, sizeof(who)), id, id);
 	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0) {
 		warnx(_("a %s already exists under key 0x%08lx (shm id %d, "
-		    "creator pid %d %s, %lu attached, owner uid %lu)"), what,
+		    "creator pid %d %s, %lu attached, owner uid %lu)"), _(what),
 		    (unsigned long)(uint32_t)key, id, (int)ds.shm_cpid,
-		    pid_alive(ds.shm_cpid) ? "still running" : "gone",
+		    pid_alive(ds.shm_cpid) ? _("still running") : _("gone"),
 		    (unsigned long)ds.shm_nattch,
 		    (unsigned long)ds.shm_perm.uid);
 		if (pid_alive(ds.shm_cpid))
 			errx(3, _("another producer is running on this key: wait "
 			    "for it, or use another -k keyfile / -p proj_id"));
 	} else
-		warnx(_("a %s already exists under key 0x%08lx"), what,
+		warnx(_("a %s already exists under key 0x%08lx"), _(what),
 		    (unsigned long)(uint32_t)key);
 	errx(3, _("if it is a crashed run of yours, remove it with "
 	    "'run_demo.sh clean' or 'producer --clean' with the same -k/-p"));
@@ -153,7 +153,7 @@ create_objects(struct prod *p)
 
 	if ((semid = sem_create(p->key, &sp)) == -1) {
 		if (errno == EEXIST)
-			explain_eexist(p->key, "semaphore set");
+			explain_eexist(p->key, N_("semaphore set"));
 		err(3, _("semget(key 0x%08lx from %s): cannot create the "
 		    "semaphore set"), key, p->keypath);
 	}
@@ -162,7 +162,7 @@ create_objects(struct prod *p)
 		(void)semctl(semid, 0, IPC_RMID);
 		errno = saved;
 		if (errno == EEXIST)
-			explain_eexist(p->key, "shared memory segment");
+			explain_eexist(p->key, N_("shared memory segment"));
 		err(3, _("shmget/shmat(key 0x%08lx from %s): cannot create the "
 		    "segment"), key, p->keypath);
 	}

@@ -86,9 +86,14 @@ struct prod {
 	struct pidfh	*pfh;		/* -d: the pidfile */
 	int		 ready_fd;	/* -d: tells the caller we are ready */
 
-	/* Why the run failed, NULL while it has not. */
+	/*
+	 * Why the run failed, NULL while it has not: a fixed N_() text, or
+	 * why_buf, built in English for the JSON (a contract) beside
+	 * why_text in the user's language for the table and stderr.
+	 */
 	const char	*why;
 	char		 why_buf[256];
+	char		 why_text[256];
 };
 
 /* Set by the signal handler (producer.c): SIGINT/TERM/HUP, SIGUSR1. */

@@ -179,8 +179,8 @@ tick(struct prod *p)
 		return -1;
 	}
 	if (seg_removed(p->ring.shmid) == 1) {
-		fail(p, "shm id %d was removed from outside (ipcrm, or "
-		    "systemd's RemoveIPC at logout)", p->ring.shmid);
+		fail(p, N_("shm id %d was removed from outside (ipcrm, or "
+		    "systemd's RemoveIPC at logout)"), p->ring.shmid);
 		return -1;
 	}
 	if (seg_damaged(p))
@@ -223,11 +223,11 @@ wait_ops(struct prod *p, struct sembuf *ops, size_t n)
 		if ((r = tick(p)) != 0)
 			return r;
 		if (registered_now(p) > 0 && stalled(p,
-		    p->par.mode == MODE_QUEUE ? "free slots in the ring" :
-		    "every consumer to free a slot"))
+		    p->par.mode == MODE_QUEUE ? N_("free slots in the ring") :
+		    N_("every consumer to free a slot")))
 			return -1;
 		if (registered_now(p) == 0 && now_ns() - start > limit_ns(p)) {
-			fail(p, "no consumer came within %d s (-t)",
+			fail(p, N_("no consumer came within %d s (-t)"),
 			    p->opt.timeout_s);
 			return -1;
 		}
@@ -262,8 +262,8 @@ join_wait(struct prod *p)
 		if (registered_now(p) >= p->par.expected)
 			return 0;
 		if (now_ns() - start > limit_ns(p)) {
-			fail(p, "only %u of %u consumers joined within %d s (-t)",
-			    registered_now(p), p->par.expected,
+			fail(p, N_("only %u of %u consumers joined within %d s "
+			    "(-t)"), registered_now(p), p->par.expected,
 			    p->opt.timeout_s);
 			return -1;
 		}
@@ -526,12 +526,12 @@ drain(struct prod *p)
 			continue;
 		}
 		quiet = 0;
-		if (live > 0 && stalled(p, "the consumers to take the end of "
-		    "stream"))
+		if (live > 0 && stalled(p, N_("the consumers to take the end "
+		    "of stream")))
 			break;
 		if (live == 0 && now_ns() - start > limit_ns(p)) {
-			fail(p, "no consumer took the items within %d s (-t)",
-			    p->opt.timeout_s);
+			fail(p, N_("no consumer took the items within %d s "
+			    "(-t)"), p->opt.timeout_s);
 			break;
 		}
 	}

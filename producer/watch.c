@@ -12,6 +12,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -29,7 +30,11 @@ static int	 recover_queue(struct prod *);
 static uint32_t	 live_count(struct prod *, int *);
 static void	 on_death(void *, uint32_t, const struct shm_consumer *);
 
-/* Ends the run with a reason of its own words. */
+/*
+ * Ends the run with a reason, built twice: in English for the JSON
+ * report (a contract with scripts) and in the user's language for
+ * people.  fmt is marked with N_() by the caller.
+ */
 void
 fail(struct prod *p, const char *fmt, ...)
 {
@@ -38,17 +43,32 @@ fail(struct prod *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(p->why_buf, sizeof(p->why_buf), fmt, ap);
 	va_end(ap);
+	va_start(ap, fmt);
+	(void)vsnprintf(p->why_text, sizeof(p->why_text), _(fmt), ap);
+	va_end(ap);
 	p->why = p->why_buf;
 }
 
 void
 fatal_ipc(struct prod *p, const char *what)
 {
-	if (errno == EIDRM || errno == EINVAL)
-		fail(p, "%s: the semaphore set was removed from outside "
-		    "(ipcrm, or systemd's RemoveIPC at logout)", what);
-	else
-		fail(p, "%s: %s", what, strerror(errno));
+	locale_t c;
+	int e = errno;
+
+	if (e == EIDRM || e == EINVAL) {
+		fail(p, N_("%s: the semaphore set was removed from outside "
+		    "(ipcrm, or systemd's RemoveIPC at logout)"), what);
+		return;
+	}
+	/* The JSON's copy in English: strerror(3) follows LC_MESSAGES. */
+	c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	(void)snprintf(p->why_buf, sizeof(p->why_buf), "%s: %s", what,
+	    c != (locale_t)0 ? strerror_l(e, c) : strerror(e));
+	(void)snprintf(p->why_text, sizeof(p->why_text), "%s: %s", what,
+	    strerror(e));
+	if (c != (locale_t)0)
+		freelocale(c);
+	p->why = p->why_buf;
 }
 
 void
@@ -76,8 +96,8 @@ damage(struct prod *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fail(p, "shm id %d was damaged from outside: %s; the run is ended, "
-	    "nothing in it can be trusted", p->ring.shmid, what);
+	fail(p, N_("shm id %d was damaged from outside: %s; the run is "
+	    "ended, nothing in it can be trusted"), p->ring.shmid, what);
 }
 
 /* The header fields written once, before hdr.ready. */
@@ -218,10 +238,15 @@ motion(const struct prod *p)
 int
 stalled(struct prod *p, const char *waiting)
 {
+	static const char *const stall_fmt = N_("nothing moved for %d s (-t) "
+	    "while waiting for %s (live consumers: %s; semaphores mutex %d, "
+	    "empty %d, full %d): a peer is wedged or a semaphore was changed "
+	    "from outside");
 	uint64_t m = motion(p), t = now_ns();
 	char who[96] = "";
 	uint32_t i, n;
 	size_t len;
+	int v[3];
 
 	if (m != p->last_motion || p->motion_ns == 0 ||
 	    t - p->last_look_ns > 10ULL * TICK_MS * 1000000ULL) {
@@ -239,13 +264,16 @@ stalled(struct prod *p, const char *waiting)
 		(void)snprintf(who + len, sizeof(who) - len, "%s%d",
 		    len ? ", " : "", (int)p->ring.table[i].pid);
 	}
-	fail(p, "nothing moved for %d s (-t) while waiting for %s (live "
-	    "consumers: %s; semaphores mutex %d, empty %d, full %d): a peer is "
-	    "wedged or a semaphore was changed from outside", p->opt.timeout_s,
-	    waiting, who[0] ? who : "none",
-	    semctl(p->ring.semid, SEM_MUTEX, GETVAL),
-	    semctl(p->ring.semid, SEM_EMPTY, GETVAL),
-	    semctl(p->ring.semid, SEM_FULL, GETVAL));
+	v[0] = semctl(p->ring.semid, SEM_MUTEX, GETVAL);
+	v[1] = semctl(p->ring.semid, SEM_EMPTY, GETVAL);
+	v[2] = semctl(p->ring.semid, SEM_FULL, GETVAL);
+	/* Twice, as fail() does: waiting is translated too. */
+	(void)snprintf(p->why_buf, sizeof(p->why_buf), stall_fmt,
+	    p->opt.timeout_s, waiting, who[0] ? who : "none", v[0], v[1], v[2]);
+	(void)snprintf(p->why_text, sizeof(p->why_text), _(stall_fmt),
+	    p->opt.timeout_s, _(waiting), who[0] ? who : _("none"), v[0], v[1],
+	    v[2]);
+	p->why = p->why_buf;
 	return 1;
 }
 
