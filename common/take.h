@@ -129,5 +129,6 @@ void	 tally_bcast_item(struct shm_taker *, uint64_t, int32_t);
 void	 tally_unsafe_item(struct shm_taker *, uint64_t, int32_t);
 int	 tally_span(struct shm_taker *, uint64_t, uint64_t, int);
 void	 tally_record(struct shm_taker *);
+void	 ring_fill(struct shm_ring *, uint32_t, uint64_t, uint64_t, uint64_t);
 
 #endif /* TAKE_H */

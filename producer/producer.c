@@ -39,6 +39,7 @@
 #include "i18n.h"
 #include "runopts.h"
 #include "shmlib.h"
+#include "take.h"
 #include "slides_main.h"
 #include "walkthrough.h"
 
@@ -110,6 +111,7 @@ static long long count_lines(const char *);
 static long long sum_column(const char *, int);
 static void	 produce_unsafe(void);
 static void	 post_eos(void);
+static void	 write_faulty(uint64_t, uint64_t);
 static void	 drain(void);
 static void	 settle(void);
 static void	 finish(void) __attribute__((noreturn));
@@ -218,6 +220,26 @@ stream_seq(uint64_t pos)
 		return pos == fault_seq + 1 ? fault_seq : pos;
 	default:
 		return pos;
+	}
+}
+
+/* Writes positions pos .. pos + k - 1 of a stream with a fault injected. */
+static void
+write_faulty(uint64_t pos, uint64_t k)
+{
+	uint64_t j, seq;
+	uint32_t sl = ring_slot(pos, par.capacity);
+	int32_t v;
+
+	for (j = 0; j < k; j++) {
+		seq = stream_seq(pos + j);
+		v = item_value(par.seed, seq);
+		if (fault == F_CORRUPT && seq == fault_seq)
+			v ^= 0x40000000;
+		ring.slots[sl] = v;
+		ring.tags[sl] = seq;
+		if (++sl == par.capacity)
+			sl = 0;
 	}
 }
 
@@ -1243,10 +1265,8 @@ produce_safe(void)
 {
 	struct shm_header *h = ring.hdr;
 	struct sembuf *ops;
-	uint64_t pos, total, k, extra, j, seq, hint;
-	uint32_t sl;
+	uint64_t pos, total, k, extra, hint;
 	uint32_t n, cap = par.capacity, batch = par.batch;
-	int32_t v;
 	int r;
 
 	ops = calloc(par.expected > 0 ? par.expected : 1, sizeof(*ops));
@@ -1283,16 +1303,11 @@ produce_safe(void)
 				break;
 			}
 		}
-		for (j = 0, sl = ring_slot(pos, cap); j < k; j++) {
-			seq = stream_seq(pos + j);
-			v = item_value(par.seed, seq);
-			if (fault == F_CORRUPT && seq == fault_seq)
-				v ^= 0x40000000;
-			ring.slots[sl] = v;
-			ring.tags[sl] = seq;
-			if (++sl == cap)
-				sl = 0;
-		}
+		/* Decided per batch: the plain stream, or one with a fault. */
+		if (fault == F_NONE)
+			ring_fill(&ring, cap, pos, k, par.seed);
+		else
+			write_faulty(pos, k);
 		/* head first: a consumer woken by the post sees it at once. */
 		my_head = pos + k;
 		SHM_STORE(&h->head, my_head);
