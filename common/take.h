@@ -98,6 +98,9 @@ struct shm_taker {
 	const volatile sig_atomic_t *stop; /* set by the program's handler */
 	span_check_fn	check;		/* decided once: seeded or not */
 	struct shm_tally t;
+	struct shm_claim next;		/* queue: claimed with the last release */
+	int		have_next;
+	int		ended;		/* queue: the token seen at a release */
 	/* The program's look around after a wait timed out: -1 to stop. */
 	int		(*look_around)(struct shm_taker *, const char *);
 	char		why[256];	/* a failure's reason, or "" */
