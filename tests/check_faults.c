@@ -7,7 +7,7 @@
  * consumer/consumer, run_demo.sh) in their own process groups with
  * deadlines, on keys of the test's private directory (tu_setup,
  * tu_key_new; run_demo.sh's own key files are adopted with
- * tu_track_key).  Teardown -- or the guardian when a test fails or times
+ * tu_key_adopt).  Teardown -- or the guardian when a test fails or times
  * out -- kills the process groups the test started and removes the objects
  * under its keys.  The test process is a child subreaper: consumers whose
  * parent was killed and run_demo.sh's daemonised producers come back to
@@ -81,7 +81,6 @@ static int	nprocs;
 static void	 faults_setup(void);
 static void	 faults_teardown(void);
 static void	 use_key(void);
-static void	 args_add(struct args *, ...) __attribute__((sentinel));
 static void	 producer_base(struct args *, const char *);
 static void	 consumer_base(struct args *, int);
 static void	 spawn_env(struct tu_proc *, const char *, char *const [],
@@ -178,19 +177,6 @@ use_key(void)
 
 /* -------------------------------------------------------- command lines */
 
-/* Appends string arguments up to a NULL. */
-static void
-args_add(struct args *a, ...)
-{
-	va_list ap;
-	const char *s;
-
-	va_start(ap, a);
-	while ((s = va_arg(ap, const char *)) != NULL)
-		arg(a, "%s", s);
-	va_end(ap);
-}
-
 /* producer -k KEY -p PROJ -q -t 30 [-o REPORT] */
 static void
 producer_base(struct args *a, const char *report)
@@ -219,16 +205,14 @@ static void
 spawn_env(struct tu_proc *p, const char *name, char *const argv[],
     const char *var, const char *val)
 {
-	int r, saved;
+	char setting[256], *env[2] = { setting, NULL };
 
 	ck_assert_int_lt(nprocs, MAX_PROCS);
 	if (var != NULL)
-		ck_assert_int_eq(setenv(var, val, 1), 0);
-	r = tu_spawn(p, name, argv);
-	saved = errno;
-	if (var != NULL)
-		(void)unsetenv(var);
-	ck_assert_msg(r == 0, "starting %s: %s", name, strerror(saved));
+		ck_assert_int_lt(snprintf(setting, sizeof(setting), "%s=%s",
+		    var, val), (int)sizeof(setting));
+	ck_assert_msg(tu_spawn_io(p, name, argv, var != NULL ? env : NULL, -1,
+	    -1, -1) == 0, "starting %s: %s", name, strerror(errno));
 	procs[nprocs++] = p;
 }
 
@@ -692,7 +676,7 @@ demo_find(struct demo *d, struct tu_proc *p)
 	d->key = ftok(path, SHM_PROJ_ID);
 	ck_assert_msg(d->key != (key_t)-1, "ftok %s: %s", path,
 	    strerror(errno));
-	ck_assert_msg(tu_track_key(d->key) == 0, "tu_track_key: %s",
+	ck_assert_msg(tu_key_adopt(d->key) == 0, "tu_key_adopt: %s",
 	    strerror(errno));
 }
 

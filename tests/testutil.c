@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shmlab.h"
 #include "testutil.h"
 
 #define TU_DIR_PREFIX	"/tmp/shmlab-test."
@@ -60,7 +62,7 @@ static void	 log_key(key_t);
 static int	 key_free(key_t);
 static int	 is_ours(const struct tu_ipc_obj *);
 static int	 snap_read(struct tu_snap *, const char *, char);
-static const char *json_find(const char *, const char *, size_t *);
+static json_t	*json_member(const char *, const char *, json_t **);
 
 /* ---------------------------------------------------------------- time */
 
@@ -604,15 +606,20 @@ exec_maybe_valgrind(char *const argv[])
 }
 
 /*
- * Starts argv[0] with stdin from /dev/null and stdout/stderr into
- * DIR/name.out and DIR/name.err.  SHMLAB_FAULT is never inherited.
+ * Starts argv[0] in its own process group (tu_fork).  stdin is in_fd, or
+ * /dev/null when -1; stdout and stderr are out_fd and err_fd, or
+ * DIR/name.out and DIR/name.err when -1.  The test hooks (SHMLAB_FAULT,
+ * SHMLAB_HOLD_MS) and TMUX are never inherited: a test that wants one
+ * passes it in env, "NAME=VALUE" strings put into the child's
+ * environment.  Returns 0, or -1 with errno set.
  */
 int
-tu_spawn(struct tu_proc *p, const char *name, char *const argv[])
+tu_spawn_io(struct tu_proc *p, const char *name, char *const argv[],
+    char *const env[], int in_fd, int out_fd, int err_fd)
 {
 	sigset_t none;
 	pid_t pid;
-	int fd;
+	int i;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = -1;
@@ -626,14 +633,24 @@ tu_spawn(struct tu_proc *p, const char *name, char *const argv[])
 	if (pid == -1)
 		return -1;
 	if (pid == 0) {
-		if ((fd = open("/dev/null", O_RDONLY)) == -1 ||
-		    dup2(fd, STDIN_FILENO) == -1 ||
-		    (fd = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) ==
-		    -1 || dup2(fd, STDOUT_FILENO) == -1 ||
-		    (fd = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600)) ==
-		    -1 || dup2(fd, STDERR_FILENO) == -1)
+		if (in_fd < 0)
+			in_fd = open("/dev/null", O_RDONLY);
+		if (out_fd < 0)
+			out_fd = open(p->out, O_WRONLY | O_CREAT | O_TRUNC,
+			    0600);
+		if (err_fd < 0)
+			err_fd = open(p->err, O_WRONLY | O_CREAT | O_TRUNC,
+			    0600);
+		if (in_fd < 0 || out_fd < 0 || err_fd < 0 ||
+		    dup2(in_fd, STDIN_FILENO) == -1 ||
+		    dup2(out_fd, STDOUT_FILENO) == -1 ||
+		    dup2(err_fd, STDERR_FILENO) == -1)
 			_exit(126);
 		(void)unsetenv("SHMLAB_FAULT");
+		(void)unsetenv("SHMLAB_HOLD_MS");
+		(void)unsetenv("TMUX");
+		for (i = 0; env != NULL && env[i] != NULL; i++)
+			(void)putenv(env[i]);
 		(void)sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		(void)signal(SIGPIPE, SIG_DFL);
@@ -644,6 +661,13 @@ tu_spawn(struct tu_proc *p, const char *name, char *const argv[])
 	}
 	p->pid = pid;
 	return 0;
+}
+
+/* tu_spawn_io() with /dev/null in and DIR/name.{out,err}, no extra env. */
+int
+tu_spawn(struct tu_proc *p, const char *name, char *const argv[])
+{
+	return tu_spawn_io(p, name, argv, NULL, -1, -1, -1);
 }
 
 /*
@@ -721,6 +745,33 @@ tu_status_str(const struct tu_proc *p, char *buf, size_t len)
 	else
 		(void)snprintf(buf, len, "status 0x%x", p->status);
 	return buf;
+}
+
+/* p has not been reaped and has not exited yet. */
+int
+tu_running(const struct tu_proc *p)
+{
+	int st;
+
+	return !p->done && waitpid(p->pid, &st, WNOHANG) == 0;
+}
+
+/*
+ * Waits up to ms (scaled) for a ready shmlab segment under k, attached
+ * read-only into r.  Returns 0, or -1 on timeout.
+ */
+int
+tu_wait_ready(key_t k, int ms, struct shm_ring *r)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
+
+	memset(r, 0, sizeof(*r));
+	while (seg_attach(k, SHM_RDONLY, r) == -1) {
+		if (tu_now_ms() >= end)
+			return -1;
+		tu_sleep_ms(5);
+	}
+	return 0;
 }
 
 /*
@@ -855,93 +906,157 @@ tu_bin(const char *rel)
 /* ---------------------------------------------------------------- JSON */
 
 /*
- * Finds key among the top-level members of a JSON object and returns its
- * value's first character, with the length of a scalar value in *vlen.
- * Enough for the producer's report; the full check is done elsewhere.
+ * The reports are read with jansson, whole and strictly: a document that
+ * does not parse, or repeats a key, has no members at all, so a test
+ * cannot pass on a half-written report.  jansson holds integers as
+ * json_int_t (long long): a u64 above 2^63-1 makes the document fail to
+ * parse, and the test fails saying the member is missing, never reading
+ * a wrong value.
  */
-static const char *
-json_find(const char *js, const char *key, size_t *vlen)
+json_t *
+tu_json_parse(const char *js)
 {
-	const char *p, *s, *v, *e;
-	size_t klen = strlen(key);
-	int depth = 0;
+	json_error_t e;
 
-	for (p = js; *p != '\0'; p++) {
-		if (*p == '"') {
-			s = p + 1;
-			for (p = s; *p != '\0' && *p != '"'; p++)
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-			if (*p == '\0')
-				return NULL;
-			if (depth != 1 || (size_t)(p - s) != klen ||
-			    memcmp(s, key, klen) != 0)
-				continue;
-			for (v = p + 1; *v == ' ' || *v == '\t' || *v == '\n';
-			    v++)
-				;
-			if (*v != ':')
-				continue;
-			for (v++; *v == ' ' || *v == '\t' || *v == '\n'; v++)
-				;
-			for (e = v; *e != '\0' && *e != ',' && *e != '}' &&
-			    *e != ']' && *e != ' ' && *e != '\n'; e++)
-				;
-			*vlen = (size_t)(e - v);
-			return v;
-		}
-		if (*p == '{' || *p == '[')
-			depth++;
-		else if (*p == '}' || *p == ']')
-			depth--;
-	}
-	return NULL;
+	return js != NULL ? json_loads(js, JSON_REJECT_DUPLICATES, &e) : NULL;
+}
+
+/* A top-level member of js (NULL when absent); *root is to json_decref. */
+static json_t *
+json_member(const char *js, const char *key, json_t **root)
+{
+	*root = tu_json_parse(js);
+	return json_object_get(*root, key);
 }
 
 /* 0 and the value when key is a non-negative integer, else -1. */
 int
 tu_json_u64(const char *js, const char *key, unsigned long long *out)
 {
-	const char *v;
-	size_t len, i;
+	json_t *root, *v = json_member(js, key, &root);
+	int r = -1;
 
-	if ((v = json_find(js, key, &len)) == NULL || len == 0 || len > 20)
-		return -1;
-	for (i = 0; i < len; i++)
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-	errno = 0;
-	*out = strtoull(v, NULL, 10);
-	return errno == 0 ? 0 : -1;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = (unsigned long long)json_integer_value(v);
+		r = 0;
+	}
+	json_decref(root);
+	return r;
 }
 
 int
 tu_json_bool(const char *js, const char *key, int *out)
 {
-	const char *v;
-	size_t len;
+	json_t *root, *v = json_member(js, key, &root);
+	int r = -1;
 
-	if ((v = json_find(js, key, &len)) == NULL)
-		return -1;
-	if (len == 4 && strncmp(v, "true", 4) == 0)
-		*out = 1;
-	else if (len == 5 && strncmp(v, "false", 5) == 0)
-		*out = 0;
-	else
-		return -1;
-	return 0;
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v);
+		r = 0;
+	}
+	json_decref(root);
+	return r;
 }
 
 /* 1 when key is null, 0 when it is something else, -1 when absent. */
 int
 tu_json_null(const char *js, const char *key)
 {
-	const char *v;
-	size_t len;
+	json_t *root, *v = json_member(js, key, &root);
+	int r = v == NULL ? -1 : json_is_null(v);
 
-	if ((v = json_find(js, key, &len)) == NULL)
-		return -1;
-	return len == 4 && strncmp(v, "null", 4) == 0;
+	json_decref(root);
+	return r;
+}
+
+/*
+ * A top-level string member, unescaped into buf.  Returns 0 for a
+ * string, 1 for null, -1 when absent, not a string, or longer than buf.
+ */
+int
+tu_json_str(const char *js, const char *key, char *buf, size_t len)
+{
+	json_t *root, *v = json_member(js, key, &root);
+	int r = -1;
+
+	if (json_is_null(v))
+		r = 1;
+	else if (json_is_string(v) && json_string_length(v) < len &&
+	    strlen(json_string_value(v)) == json_string_length(v)) {
+		memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+		r = 0;
+	}
+	json_decref(root);
+	return r;
+}
+
+/* A top-level integer the report must have (fails the test otherwise). */
+uint64_t
+tu_jnum(const char *js, const char *name)
+{
+	unsigned long long v;
+
+	ck_assert_msg(tu_json_u64(js, name, &v) == 0, "no integer %s in the "
+	    "report: %.2000s", name, js);
+	return v;
+}
+
+/* A top-level boolean the report must have (fails the test otherwise). */
+int
+tu_jbool(const char *js, const char *name)
+{
+	int b;
+
+	ck_assert_msg(tu_json_bool(js, name, &b) == 0, "no boolean %s in the "
+	    "report: %.2000s", name, js);
+	return b;
+}
+
+/* The report a program wrote at path (fails the test when there is none). */
+char *
+tu_read_report(const char *path)
+{
+	char *js = tu_read_file(path, NULL);
+
+	ck_assert_msg(js != NULL, "no report at %s: %s", path,
+	    strerror(errno));
+	return js;
+}
+
+/* ------------------------------------------------- what a process said */
+
+/* p's stdout and stderr, never NULL: "" when there is no such file. */
+char *
+tu_out_text(const struct tu_proc *p)
+{
+	char *s = tu_read_file(p->out, NULL);
+
+	return s != NULL ? s : strdup("");
+}
+
+char *
+tu_err_text(const struct tu_proc *p)
+{
+	char *s = tu_read_file(p->err, NULL);
+
+	return s != NULL ? s : strdup("");
+}
+
+/*
+ * p ended by itself with exit status want; otherwise the test fails with
+ * how it ended and what it wrote on stderr and stdout.
+ */
+void
+tu_expect_exit(const struct tu_proc *p, const char *name, int want)
+{
+	char how[64], *err, *out;
+
+	if (p->done && !p->timed_out && tu_exit_code(p) == want)
+		return;
+	err = tu_err_text(p);
+	out = tu_out_text(p);
+	ck_abort_msg("%s: %s, want exit %d; stderr: %.1500s; stdout: %.1500s",
+	    name, tu_status_str(p, how, sizeof(how)), want, err, out);
 }
 
 /* ------------------------------------------------------ appended helpers */
@@ -954,63 +1069,6 @@ tu_json_null(const char *js, const char *key)
  */
 int
 tu_key_adopt(key_t key)
-{
-	int i;
-
-	for (i = 0; i < reg->nkey; i++)
-		if (reg->key[i] == key)
-			return 0;
-	if (reg->nkey >= TU_MAX_KEYS) {
-		errno = ENOSPC;
-		return -1;
-	}
-	reg->key[reg->nkey] = key;
-	__atomic_store_n(&reg->nkey, reg->nkey + 1, __ATOMIC_RELEASE);
-	log_key(key);
-	return 0;
-}
-
-/*
- * A top-level string member of the report, with \" and \\ unescaped into
- * buf.  Returns 0 for a string, 1 for null, -1 when absent, not a string,
- * or longer than buf.
- */
-int
-tu_json_str(const char *js, const char *key, char *buf, size_t len)
-{
-	const char *v;
-	size_t vlen, n = 0;
-
-	if ((v = json_find(js, key, &vlen)) == NULL || len == 0)
-		return -1;
-	if (vlen == 4 && strncmp(v, "null", 4) == 0)
-		return 1;
-	if (*v++ != '"')
-		return -1;
-	for (; *v != '\0' && *v != '"'; v++) {
-		if (*v == '\\' && v[1] != '\0')
-			v++;
-		if (n + 1 >= len)
-			return -1;
-		buf[n++] = *v;
-	}
-	if (*v != '"')
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
-/* ------------------------------------------------------ foreign keys */
-
-/*
- * Adopts a key that a program under test derived by itself (run_demo.sh
- * makes its own key file): teardown and the guardian remove the objects
- * under it like those under tu_key_new()'s keys, and it is logged for
- * tests/run_tests.sh.  Returns 0, or -1 with errno ENOSPC when the test
- * already holds TU_MAX_KEYS keys.
- */
-int
-tu_track_key(key_t key)
 {
 	int i;
 
@@ -1041,6 +1099,27 @@ arg(struct args *a, const char *fmt, ...)
 	ck_assert_int_ge(r, 0);
 	a->v[a->n++] = s;
 	a->v[a->n] = NULL;
+}
+
+/* Appends each string argument up to the NULL that ends the list. */
+void
+args_add(struct args *a, ...)
+{
+	va_list ap;
+	const char *s;
+
+	va_start(ap, a);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		arg(a, "%s", s);
+	va_end(ap);
+}
+
+/* argv[0] and the key every program takes: BIN -k PATH -p PROJ. */
+void
+args_prog(struct args *a, const char *bin, const struct tu_key *k)
+{
+	a->n = 0;
+	args_add(a, bin, "-k", k->path, "-p", k->proj_arg, NULL);
 }
 
 void

@@ -38,6 +38,7 @@
 #include <sys/types.h>
 #include <sys/ipc.h>
 
+#include <jansson.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,7 +95,6 @@ int	 tu_path(char *, size_t, const char *);
 int	 tu_key_new(struct tu_key *);
 int	 tu_ipc_count_key(key_t);
 int	 tu_ipc_remove_key(key_t);
-int	 tu_track_key(key_t);
 
 /* Snapshots of /proc/sysvipc/{shm,sem}. */
 int	 tu_snap_take(struct tu_snap *);
@@ -106,26 +106,44 @@ size_t	 tu_snap_new(const struct tu_snap *, const struct tu_snap *, int,
 pid_t	 tu_fork(void);
 void	 tu_track_pgid(pid_t);
 int	 tu_spawn(struct tu_proc *, const char *, char *const []);
+int	 tu_spawn_io(struct tu_proc *, const char *, char *const [],
+	    char *const [], int, int, int);
 int	 tu_wait(struct tu_proc *, int);
 int	 tu_run(struct tu_proc *, const char *, char *const [], int);
 int	 tu_exit_code(const struct tu_proc *);
 const char *tu_status_str(const struct tu_proc *, char *, size_t);
 int	 tu_wait_pid_gone(pid_t, int, int *);
+int	 tu_running(const struct tu_proc *);
+
+/* A ready shmlab segment under a key, attached read-only. */
+struct shm_ring;
+int	 tu_wait_ready(key_t, int, struct shm_ring *);
 
 /* Files, binaries and the JSON report. */
 char	*tu_read_file(const char *, size_t *);
 const char *tu_bin(const char *);
+char	*tu_read_report(const char *);
+json_t	*tu_json_parse(const char *);
 int	 tu_json_u64(const char *, const char *, unsigned long long *);
 int	 tu_json_bool(const char *, const char *, int *);
 int	 tu_json_null(const char *, const char *);
-
-/* Appended for check_ledger: keys made by others, strings in the report. */
-int	 tu_key_adopt(key_t);
 int	 tu_json_str(const char *, const char *, char *, size_t);
+uint64_t tu_jnum(const char *, const char *);
+int	 tu_jbool(const char *, const char *);
+
+/* What a process wrote, and how it ended (these fail the test). */
+char	*tu_out_text(const struct tu_proc *);
+char	*tu_err_text(const struct tu_proc *);
+void	 tu_expect_exit(const struct tu_proc *, const char *, int);
+
+/* Keys made by others (run_demo.sh makes its own key file). */
+int	 tu_key_adopt(key_t);
 
 /*
  * An argv built one argument at a time, for tu_spawn(): arg() formats and
- * appends one (failing the test when full), args_free() frees them all.
+ * appends one (failing the test when full), args_add() appends strings up
+ * to a NULL, args_prog() starts one with "BIN -k PATH -p PROJ", and
+ * args_free() frees them all.
  */
 #define TU_MAX_ARGS	48
 struct args {
@@ -135,6 +153,8 @@ struct args {
 
 void	 arg(struct args *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	 args_add(struct args *, ...) __attribute__((sentinel));
+void	 args_prog(struct args *, const char *, const struct tu_key *);
 void	 args_free(struct args *);
 
 #endif /* TESTUTIL_H */
