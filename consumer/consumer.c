@@ -359,7 +359,8 @@ queue_damaged(uint64_t tail, uint64_t head)
 {
 	uint64_t freed = SHM_LOAD(&ring.hdr->freed);
 
-	if (freed <= tail && tail <= head && head <= run.count + 1)
+	if (freed <= tail && tail <= head &&
+	    head <= SHM_STREAM_MAX(run.count))
 		return 0;
 	warnx(_("consumer %u: shm id %d is damaged: freed %llu, tail %llu, "
 	    "head %llu, count %llu are out of order; stopping"), my_index,

@@ -588,6 +588,59 @@ START_TEST(test_consumer_wrong_mode)
 }
 END_TEST
 
+/*
+ * The dup fault makes the stream one position longer than the count.  A
+ * consumer that attaches after the producer has posted all of
+ * dup:5 -c 100 -b 200 (no -n) must accept the segment (head = total =
+ * 101), take every position and exit 0; the report counts the one
+ * duplicate (issue 9, protocol gap 5: every consumer exited 3).
+ */
+START_TEST(test_late_consumer_dup_stream)
+{
+	static const struct row r = { MODE_QUEUE, 0, 200, 100, 0, 0 };
+	static const struct row rc = { MODE_QUEUE, 1, 200, 100, 0, 0 };
+	char fault[] = "SHMLAB_FAULT=dup:5", *env[] = { fault, NULL };
+	struct shm_ring ring;
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	char report[PATH_MAX], *js;
+	uint64_t end;
+
+	report_path(report, sizeof(report), "report.json");
+	producer_args(&pa, &key, &r, report);
+	consumer_args(&ca, &key, &rc);
+	ck_assert_int_eq(tu_spawn_io(&prod, "producer", pa.v, env, -1, -1, -1),
+	    0);
+	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, &ring) == 0, "no ready "
+	    "segment from the producer");
+	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	while (!SHM_LOAD(&ring.hdr->eos) && tu_now_ms() < end)
+		tu_sleep_ms(5);
+	ck_assert_msg(SHM_LOAD(&ring.hdr->eos) == 1, "the producer did not "
+	    "post the end of stream with nobody attached");
+	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->head), 101);
+	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->total), 101);
+	ck_assert_int_eq(seg_detach(&ring), 0);
+	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
+	tu_expect_exit(&cons, "consumer", 0);
+	(void)tu_wait(&prod, RUN_MS);
+	tu_expect_exit(&prod, "producer (not verified: a fault)", 1);
+	js = tu_read_report(report);
+	ck_assert_uint_eq(tu_jnum(js, "produced"), 101);
+	ck_assert_uint_eq(tu_jnum(js, "consumed"), 101);
+	ck_assert_uint_eq(tu_jnum(js, "duplicated"), 1);
+	ck_assert_uint_eq(tu_jnum(js, "out_of_order"), 1);
+	ck_assert_uint_eq(tu_jnum(js, "lost"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "corrupted"), 0);
+	ck_assert_int_eq(tu_jbool(js, "verified"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 1);
+	free(js);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+}
+END_TEST
+
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *
@@ -620,6 +673,7 @@ e2e_suite(void)
 	tcase_add_test(tc, test_key_taken);
 	tcase_add_test(tc, test_pidfile_refusal);
 	tcase_add_test(tc, test_consumer_wrong_mode);
+	tcase_add_test(tc, test_late_consumer_dup_stream);
 	suite_add_tcase(s, tc);
 	return s;
 }
