@@ -50,8 +50,10 @@ ALL_CFLAGS	= $(SHM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS	= $(SHM_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC	= common/key.c common/seg.c common/sem.c common/ring.c \
-	  common/opts.c common/report.c common/clean.c common/i18n.c \
-	  common/slides.c
+	  common/opts.c common/names.c common/clock.c common/liveness.c \
+	  common/signals.c common/report.c common/clean.c common/i18n.c \
+	  common/runopts.c \
+	  common/slides.c common/stall.c
 LIB_OBJ	= $(LIB_SRC:.c=.o)
 LIB	= common/libshmlab.a
 

@@ -17,13 +17,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "shmlab.h"
-
-union semun {
-	int		 val;
-	struct semid_ds	*buf;
-	unsigned short	*array;
-};
+#include "shmlib.h"
 
 /* Is the set idle: no waiters, nobody alive who last operated on it? */
 static int

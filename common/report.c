@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "i18n.h"
-#include "shmlab.h"
+#include "shmlib.h"
 
 #define REPORT_SCHEMA	1
 

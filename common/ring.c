@@ -7,7 +7,7 @@
  */
 #include <stdint.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 
 
 uint32_t

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 
 static uint64_t	round8(uint64_t);
 static int	fail(char *, size_t, const char *, ...)
@@ -139,6 +139,8 @@ seg_create(key_t key, const struct shm_params *p, struct shm_ring *r)
 	h->batch = p->batch;
 	h->producer_pid = (int32_t)getpid();
 	h->jitter_us = p->jitter_us;
+	h->timeout_s = p->timeout_s;
+	h->delay_ms = p->delay_ms;
 	h->count = p->count;
 	h->seed = p->seed;
 	h->semid = -1;
@@ -337,7 +339,7 @@ int
 seg_check_owner(int shmid, int semid, key_t key, uid_t owner, char *buf,
     size_t len)
 {
-	union { int val; struct semid_ds *buf; } arg;
+	union semun arg;
 	struct shmid_ds ds;
 	struct semid_ds sds;
 	char who[64], want[64];

@@ -16,14 +16,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "shmlab.h"
-
-/* Linux leaves this union to the caller (semctl(2)). */
-union semun {
-	int		 val;
-	struct semid_ds	*buf;
-	unsigned short	*array;
-};
+#include "shmlib.h"
 
 /*
  * Creates and initialises the set for a run; returns its id, or -1 with

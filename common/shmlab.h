@@ -1,9 +1,11 @@
 /*
  * shmlab.h - the protocol shared by producer, consumer and monitor.
  *
- * Everything the processes share is defined here: the layout of the shared
- * memory segment, the semaphore indices and what each one counts, and the
- * small library in common/ that every program links.
+ * Everything the processes share is defined here, and nothing else: the
+ * layout of the shared memory segment, the semaphore indices and what each
+ * one counts, and the limits.  The small library in common/ that every
+ * program links is declared in shmlib.h.  The _Static_asserts at the end
+ * hold the layout to docs/DESIGN.md's tables, offset by offset.
  *
  * Who creates and removes what (docs/DESIGN.md tells the whole story):
  *   - the producer creates the semaphore set, then the segment, both with
@@ -26,13 +28,8 @@
 #ifndef SHMLAB_H
 #define SHMLAB_H
 
-#include <sys/types.h>
-#include <sys/ipc.h>
-#include <sys/sem.h>
-
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #define SHM_MAGIC	0x4c4d4853u	/* "SHML" read as little-endian bytes */
 #define SHM_VERSION	1u		/* bump on any layout change */
@@ -199,7 +196,10 @@ struct shm_header {
 	uint32_t	claimer;	/* queue: 1 + index of the consumer in
 					   its critical section, 0 none */
 	uint32_t	pad;
-	uint64_t	reserved[10];
+	uint32_t	timeout_s;	/* producer's -t, for the consumers'
+					   own stall bound (0: not said) */
+	uint32_t	delay_ms;	/* producer's --delay between items */
+	uint64_t	reserved[9];
 };
 
 /* Atomic access to fields that another process writes concurrently. */
@@ -207,119 +207,92 @@ struct shm_header {
 #define SHM_STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define SHM_ADD(p, v)	__atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
 
-/* An attached segment, as a process sees it. */
-struct shm_ring {
-	struct shm_header *hdr;
-	int32_t		*slots;
-	uint64_t	*tags;
-	struct shm_consumer *table;
-	uint16_t	*ledger;	/* NULL: no ledger array */
-	int		 shmid;
-	int		 semid;
-	key_t		 key;
-};
+/*
+ * The layout, held to docs/DESIGN.md's tables at compile time: every
+ * field at its documented offset with its documented type, and the
+ * documented sizes.  A program written from the
+ * document alone reads what these structs write; a change here that
+ * breaks that is a build error, not a failed run.
+ */
+#define SHM_FIELD(s, f, off, t)						\
+	_Static_assert(offsetof(struct s, f) == (off) &&		\
+	    _Generic(((struct s *)0)->f, t: 1, default: 0),		\
+	    #s "." #f " is not a " #t " at offset " #off " (DESIGN.md)")
+#define SHM_ARRAY(s, f, off, t, n)					\
+	_Static_assert(offsetof(struct s, f) == (off) &&		\
+	    sizeof(((struct s *)0)->f) == sizeof(t) * (n) &&		\
+	    _Generic(((struct s *)0)->f[0], t: 1, default: 0),		\
+	    #s "." #f " is not " #t "[" #n "] at offset " #off " (DESIGN.md)")
 
-/* Everything the producer chooses for a run. */
-struct shm_params {
-	uint32_t	capacity;
-	enum shm_mode	mode;
-	uint32_t	flags;
-	uint32_t	expected;	/* broadcast consumers (0 in queue) */
-	uint32_t	batch;
-	uint32_t	jitter_us;
-	uint64_t	count;
-	uint64_t	seed;
-	mode_t		perm;		/* 0600 unless --perm */
-};
+_Static_assert(sizeof(struct shm_header) == 256,
+    "struct shm_header is 256 bytes (DESIGN.md)");
+_Static_assert(sizeof(struct shm_consumer) == 160,
+    "struct shm_consumer is 160 bytes (DESIGN.md)");
+_Static_assert(SHM_MAX_CONSUMERS == 512,
+    "the consumer table has 512 entries (DESIGN.md)");
+_Static_assert(SHM_MAXBUF_MAX == 32766u,
+    "capacity is 1..32766 (DESIGN.md)");
 
-/* key.c: key files and key derivation. */
-int	 key_default_path(char *, size_t);
-int	 key_walk_path(char *, size_t);
-int	 key_ensure_file(const char *);
-key_t	 key_derive(const char *, int);
+SHM_FIELD(shm_header, magic, 0, uint32_t);
+SHM_FIELD(shm_header, version, 4, uint32_t);
+SHM_FIELD(shm_header, hdr_size, 8, uint32_t);
+SHM_FIELD(shm_header, ready, 12, uint32_t);
+SHM_FIELD(shm_header, capacity, 16, uint32_t);
+SHM_FIELD(shm_header, mode, 20, uint32_t);
+SHM_FIELD(shm_header, flags, 24, uint32_t);
+SHM_FIELD(shm_header, state, 28, uint32_t);
+SHM_FIELD(shm_header, max_consumers, 32, uint32_t);
+SHM_FIELD(shm_header, expected, 36, uint32_t);
+SHM_FIELD(shm_header, registered, 40, uint32_t);
+SHM_FIELD(shm_header, batch, 44, uint32_t);
+SHM_FIELD(shm_header, producer_pid, 48, int32_t);
+SHM_FIELD(shm_header, eos, 52, uint32_t);
+SHM_FIELD(shm_header, semid, 56, int32_t);
+SHM_FIELD(shm_header, jitter_us, 60, uint32_t);
+SHM_FIELD(shm_header, count, 64, uint64_t);
+SHM_FIELD(shm_header, seed, 72, uint64_t);
+SHM_FIELD(shm_header, head, 80, uint64_t);
+SHM_FIELD(shm_header, tail, 88, uint64_t);
+SHM_FIELD(shm_header, freed, 96, uint64_t);
+SHM_FIELD(shm_header, total, 104, uint64_t);
+SHM_FIELD(shm_header, slots_off, 112, uint64_t);
+SHM_FIELD(shm_header, tags_off, 120, uint64_t);
+SHM_FIELD(shm_header, table_off, 128, uint64_t);
+SHM_FIELD(shm_header, ledger_off, 136, uint64_t);
+SHM_FIELD(shm_header, size, 144, uint64_t);
+SHM_FIELD(shm_header, start_ns, 152, uint64_t);
+SHM_FIELD(shm_header, fill, 160, int64_t);
+SHM_FIELD(shm_header, claimer, 168, uint32_t);
+SHM_FIELD(shm_header, pad, 172, uint32_t);
+SHM_FIELD(shm_header, timeout_s, 176, uint32_t);
+SHM_FIELD(shm_header, delay_ms, 180, uint32_t);
+SHM_ARRAY(shm_header, reserved, 184, uint64_t, 9);
 
-/* seg.c: segment layout, creation, attachment and validation. */
-int	 seg_layout(const struct shm_params *, uint64_t *);
-int	 seg_create(key_t, const struct shm_params *, struct shm_ring *);
-int	 seg_attach(key_t, int, struct shm_ring *);
-int	 seg_attach_msg(key_t, int, struct shm_ring *, char *, size_t);
-int	 seg_validate(const struct shm_header *, uint64_t, char *, size_t);
-int	 seg_map(struct shm_ring *, void *);
-int	 seg_detach(struct shm_ring *);
-int	 seg_nattch(int, unsigned long *);
-int	 seg_removed(int);
-int	 seg_check_owner(int, int, key_t, uid_t, char *, size_t);
-const char *uid_name(uid_t, char *, size_t);
+SHM_FIELD(shm_consumer, pid, 0, int32_t);
+SHM_FIELD(shm_consumer, state, 4, uint32_t);
+SHM_FIELD(shm_consumer, exit_status, 8, int32_t);
+SHM_FIELD(shm_consumer, index, 12, uint32_t);
+SHM_FIELD(shm_consumer, consumed, 16, uint64_t);
+SHM_FIELD(shm_consumer, first_seq, 24, uint64_t);
+SHM_FIELD(shm_consumer, last_seq, 32, uint64_t);
+SHM_FIELD(shm_consumer, checksum, 40, uint64_t);
+SHM_FIELD(shm_consumer, out_of_order, 48, uint64_t);
+SHM_FIELD(shm_consumer, corrupted, 56, uint64_t);
+SHM_FIELD(shm_consumer, pos, 64, uint64_t);
+SHM_FIELD(shm_consumer, freed, 72, uint64_t);
+SHM_FIELD(shm_consumer, claim_start, 80, uint64_t);
+SHM_FIELD(shm_consumer, claim_len, 88, uint64_t);
+SHM_FIELD(shm_consumer, batches, 96, uint64_t);
+SHM_FIELD(shm_consumer, end_ns, 104, uint64_t);
+SHM_FIELD(shm_consumer, distinct, 112, uint64_t);
+SHM_FIELD(shm_consumer, duplicated, 120, uint64_t);
+SHM_FIELD(shm_consumer, flags, 128, uint32_t);
+SHM_FIELD(shm_consumer, pad, 132, uint32_t);
+SHM_FIELD(shm_consumer, claim_base, 136, uint64_t);
+SHM_FIELD(shm_consumer, unreported, 144, uint64_t);
+SHM_ARRAY(shm_consumer, reserved, 152, uint64_t, 1);
 
-/* clean.c: removing a crashed run's objects. */
-int	 seg_clean(key_t, char *, size_t);
-
-/* sem.c: the semaphore set. */
-int	 sem_create(key_t, const struct shm_params *);
-int	 sem_open_ready(key_t, int);
-int	 sem_wait_ready(int, int);
-int	 sem_op(int, struct sembuf *, size_t, int);
-int	 sem_limits(int *, int *, int *, int *);
-
-/* ring.c: index arithmetic and item values. */
-uint32_t ring_slot(uint64_t, uint32_t);
-static inline int32_t
-item_value(uint64_t seed, uint64_t seq)
-{
-	uint64_t z;
-
-	if (seed == 0)
-		return (int32_t)(uint32_t)seq;
-	z = seed * 0x9e3779b97f4a7c15ULL + seq;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (int32_t)(uint32_t)((z ^ (z >> 31)) >> 32);
-}
-uint64_t expected_checksum(uint64_t, uint64_t);
-void	 ledger_tally(const uint16_t *, uint64_t, uint32_t, uint64_t *,
-	    uint64_t *);
-
-/* The outcome of a run, as the producer reports it (report.c). */
-struct shm_report {
-	const struct shm_ring *ring;	/* table and parameters */
-	uint64_t	produced;	/* ring positions written */
-	uint64_t	consumed;	/* sum over consumers */
-	uint64_t	lost;
-	uint64_t	duplicated;
-	uint64_t	out_of_order;
-	uint64_t	corrupted;
-	uint64_t	checksum_expected; /* of one full stream */
-	uint64_t	checksum_total;	/* sum over consumers */
-	uint32_t	consumers;	/* records handed out */
-	uint32_t	died;		/* consumers found dead */
-	uint64_t	unreported;	/* dead consumers: read, not reported */
-	uint64_t	in_flight;	/* dead consumers: claimed at death */
-	double		elapsed_s;
-	int		verified;
-	int		interrupted;	/* stopped early by a signal */
-	int		ledger;		/* exact tally kept (SHM_F_VERIFY) */
-	int		exit_status;
-	const char	*fault;		/* injected fault, or NULL */
-	const char	*error;		/* why the run failed, or NULL */
-};
-
-/* report.c: the run's result, in JSON and as a short table. */
-void	 report_tally(struct shm_report *);
-int	 report_json(FILE *, const struct shm_report *);
-int	 report_text(FILE *, const struct shm_report *);
-
-/* opts.c: option helpers shared by the programs. */
-int	 opt_mode(const char *, enum shm_mode *);
-const char *mode_name(enum shm_mode);
-const char *state_name(uint32_t);
-const char *cstate_name(uint32_t);
-int	 opt_perm(const char *, mode_t *);
-long long opt_number(const char *, long long, long long, const char **);
-int	 opt_control(int, char *[]);
-uint64_t now_ns(void);
-int	 pid_alive(pid_t);
-void	 sleep_ms(int);
-int	 sig_catch(void (*)(int), int);
-void	 jitter(uint32_t, uint64_t *);
+#undef SHM_FIELD
+#undef SHM_ARRAY
 
 #endif /* SHMLAB_H */

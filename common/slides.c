@@ -14,18 +14,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
 
 #define SL_TICK_MS	200	/* a wait looks at the stop flag this often */
-
-/* Linux leaves this union to the caller (semctl(2)). */
-union sl_semun {
-	int		 val;
-	struct semid_ds	*buf;
-	unsigned short	*array;
-};
 
 int
 slides_maxbuf(size_t segsz, uint32_t *maxbuf)
@@ -84,7 +77,7 @@ int
 slides_create(key_t key, uint32_t maxbuf, struct slides *s)
 {
 	unsigned short init[SL_NSEMS] = { 1, 0, 0 };
-	union sl_semun arg;
+	union semun arg;
 	void *base;
 	int e;
 
@@ -127,7 +120,7 @@ slides_open(key_t key, int shmflg, struct slides *s)
 {
 	struct shmid_ds ds;
 	struct semid_ds sds;
-	union sl_semun arg;
+	union semun arg;
 	void *base;
 
 	s->key = key;

@@ -32,7 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
 

@@ -29,15 +29,10 @@
 
 #include "grader.h"
 #include "i18n.h"
+#include "semun.h"
 #include "slides.h"
 
 #define G_TICK_MS	5	/* how often a case is looked at */
-
-union g_semun {
-	int		 val;
-	struct semid_ds	*buf;
-	unsigned short	*array;
-};
 
 uint64_t
 g_now_ms(void)

@@ -21,6 +21,7 @@
 
 #include "grader.h"
 #include "i18n.h"
+#include "semun.h"
 #include "slides.h"
 
 #define CPU_MAX_S	0.25	/* CPU seconds a wait of 1 s may use */
@@ -658,7 +659,7 @@ g_foreign(struct g_case *c, int kind, struct g_result *r)
 {
 	static const size_t sizes[2] = { 16, 65536 };
 	unsigned short vals[1] = { 7 }, now[1];
-	union { int val; unsigned short *array; } arg;
+	union semun arg;
 	struct g_proc *p;
 	enum g_foul f = F_NONE;
 	unsigned char *seg = NULL;

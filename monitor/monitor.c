@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
-#include "shmlab.h"
+#include "shmlib.h"
 #include "slides_main.h"
 
 #define MONITOR_SCHEMA	1	/* bump when a JSON key changes meaning */
@@ -51,13 +51,6 @@
 #define PLAIN_COLS	80	/* layout width when not on a terminal */
 #define DRAIN_POLL_MS	20	/* how soon we let go of a drained run */
 #define HOLD_MS		600000	/* --hold: the longest the last frame stays */
-
-/* Linux leaves this union to the caller (semctl(2)). */
-union semun {
-	int		 val;
-	struct semid_ds	*buf;
-	unsigned short	*array;
-};
 
 /*
  * What stays fixed for the life of a run, copied once after validation.

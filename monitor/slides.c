@@ -27,19 +27,13 @@
 #include <unistd.h>
 
 #include "i18n.h"
-#include "shmlab.h"
+#include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
 
 #define SM_CELLS	32	/* slots shown one by one; more are summarised */
 
 static volatile sig_atomic_t sm_stop;
-
-union sm_semun {
-	int		 val;
-	struct semid_ds	*buf;
-	unsigned short	*array;
-};
 
 struct sm_view {
 	struct slides	 s;
@@ -129,7 +123,7 @@ sm_show(const struct sm_view *v)
 {
 	static const char *names[SL_NSEMS] = { "mutex", "empty", "full" };
 	unsigned short val[SL_NSEMS];
-	union sm_semun arg;
+	union semun arg;
 	struct shmid_ds ds;
 	int in, out, i, ncnt;
 	uint32_t k;

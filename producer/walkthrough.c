@@ -44,7 +44,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
-#include "shmlab.h"
+#include "shmlib.h"
 #include "walkthrough.h"
 
 #define SLIDES_KEY	1300	/* the slides' proj_id; ftok keeps 1300 & 0xff */

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 #define RUN_MS		60000	/* one program, at most (scaled) */

@@ -42,20 +42,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 #define RUN_MS		30000	/* a whole run, at most (scaled) */
 #define QUICK_MS	10000	/* something that should happen at once */
 #define MAX_PROCS	32
 #define DEMO_RUNS	8	/* concurrent run_demo.sh runs */
-
-/* Linux leaves this union to the caller (semctl(2)). */
-union semun {
-	int		 val;
-	struct semid_ds	*buf;
-	unsigned short	*array;
-};
 
 /* What /proc/PID/stat says about a process. */
 struct pstat {

@@ -48,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 #define RUN_MS		30000	/* one slow run, at most (scaled) */
@@ -1508,7 +1508,7 @@ struct run_state {
 static void
 state_take(int shmid, int semid, const void *seg, struct run_state *s)
 {
-	union { int val; struct semid_ds *buf; unsigned short *array; } a;
+	union semun a;
 	struct semid_ds sds;
 	struct shmid_ds ds;
 	int i;

@@ -50,7 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 #define RUN_MS		30000	/* one ordinary run, at most (scaled) */
@@ -1162,7 +1162,7 @@ demo_scan(struct demo *d, uint64_t start_s)
 	char path[PATH_MAX], hold[PATH_MAX], name[32], *text;
 	struct shmid_ds ds;
 	struct semid_ds sds;
-	union { int val; struct semid_ds *buf; } sarg;
+	union semun sarg;
 	struct dirent *de;
 	long pid;
 	int id;

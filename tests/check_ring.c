@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 static Suite	*ring_suite(void);

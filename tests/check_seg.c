@@ -20,15 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
-
-/* Linux leaves this union to the caller (semctl(2)). */
-union semun {
-	int		 val;
-	struct semid_ds	*buf;
-	unsigned short	*array;
-};
 
 static struct tu_key key;
 static struct shm_ring ring_a, ring_b;

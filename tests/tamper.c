@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 
 #define H(f)	{ #f, offsetof(struct shm_header, f), \
 		  sizeof(((struct shm_header *)0)->f) }
@@ -43,7 +43,7 @@ static const struct field hdr_fields[] = {
 	H(batch), H(producer_pid), H(eos), H(semid), H(jitter_us), H(count),
 	H(seed), H(head), H(tail), H(freed), H(total), H(slots_off),
 	H(tags_off), H(table_off), H(ledger_off), H(size), H(start_ns),
-	H(fill)
+	H(fill), H(timeout_s), H(delay_ms)
 };
 
 static const struct field rec_fields[] = {
@@ -110,8 +110,9 @@ main(int argc, char *argv[])
 		err(3, "shmat(shm id %d)", id);
 	if (strncmp(argv[2], "sem.", 4) == 0) {
 		int semid = ((struct shm_header *)(void *)base)->semid;
+		union semun arg = { .val = (int)v };
 
-		if (semctl(semid, atoi(argv[2] + 4), SETVAL, (int)v) == -1)
+		if (semctl(semid, atoi(argv[2] + 4), SETVAL, arg) == -1)
 			err(3, "semctl(SETVAL) on sem id %d", semid);
 	} else if (strcmp(argv[2], "random") == 0) {
 		rng = v;

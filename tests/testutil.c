@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shmlab.h"
+#include "shmlib.h"
 #include "testutil.h"
 
 #define TU_DIR_PREFIX	"/tmp/shmlab-test."
