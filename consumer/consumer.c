@@ -111,9 +111,9 @@ static void	 register_dead(pid_t, int);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-n consumers] [-k keyfile] [-p proj_id] "
+	fprintf(stderr, _("usage: %s [-n consumers] [-k keyfile] [-p proj_id] "
 	    "[-m queue|broadcast]\n"
-	    "\t[-B batch] [-t seconds] [--delay ms] [-q]\n", getprogname());
+	    "\t[-B batch] [-t seconds] [--delay ms] [-q]\n"), getprogname());
 	exit(2);
 }
 
@@ -152,9 +152,9 @@ refuse_foreign(key_t key, const char *keypath, int semid)
 	    sizeof(why)) == -1 && errno == EPERM : (ds.shm_perm.cuid !=
 	    st.st_uid || ds.shm_perm.uid != st.st_uid)) {
 		if (semid < 0)
-			(void)snprintf(why, sizeof(why), "shm id %d was created "
+			(void)snprintf(why, sizeof(why), _("shm id %d was created "
 			    "by %s, not by the owner of the key file: somebody "
-			    "else's run on this key, not joined", id,
+			    "else's run on this key, not joined"), id,
 			    uid_name(ds.shm_perm.cuid, who, sizeof(who)));
 		errx(3, _("key 0x%08lx (%s): %s; ask its owner or root to remove "
 		    "it (ipcrm -m %d), or use another -k/-p"),
@@ -299,6 +299,8 @@ look_around(const char *doing)
 	struct semid_ds ds;
 	union semun arg;
 
+	/* The callers' words are extracted as messages (-klook_around). */
+	doing = _(doing);
 	if (errno == EIDRM || errno == EINVAL) {
 		if (SHM_LOAD(&h->state) >= ST_DONE)
 			warnx(_("consumer %u: the producer ended the run while %s "
@@ -316,8 +318,8 @@ look_around(const char *doing)
 	if (dump_flag) {
 		dump_flag = 0;
 		if (me != NULL)
-			fprintf(stderr, "consumer %u: pid %ld, %llu items, "
-			    "last seq %llu\n", my_index, (long)getpid(),
+			fprintf(stderr, _("consumer %u: pid %ld, %llu items, "
+			    "last seq %llu\n"), my_index, (long)getpid(),
 			    (unsigned long long)me->consumed,
 			    (unsigned long long)me->last_seq);
 	}
@@ -795,11 +797,12 @@ child_main(void)
 	me->exit_status = status;
 	SHM_STORE(&me->state, (uint32_t)(status == 0 ? CS_DONE : CS_FAILED));
 	if (verbose)
-		fprintf(stderr, "consumer %u: pid %ld took %llu items, "
-		    "checksum %llu%s\n", my_index, (long)getpid(),
-		    (unsigned long long)t.consumed,
+		fprintf(stderr, ngettext("consumer %u: pid %ld took %llu item, "
+		    "checksum %llu%s\n", "consumer %u: pid %ld took %llu items, "
+		    "checksum %llu%s\n", (unsigned long)t.consumed), my_index,
+		    (long)getpid(), (unsigned long long)t.consumed,
 		    (unsigned long long)t.checksum,
-		    status ? " (failed)" : "");
+		    status ? _(" (failed)") : "");
 	return status;
 }
 

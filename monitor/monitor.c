@@ -191,9 +191,9 @@ static int	 hold(void);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-k keyfile] [-p proj_id] [-i interval_ms] "
+	fprintf(stderr, _("usage: %s [-k keyfile] [-p proj_id] [-i interval_ms] "
 	    "[-n iterations] [--hold]\n"
-	    "       %s [-k keyfile] [-p proj_id] --once | --json\n",
+	    "       %s [-k keyfile] [-p proj_id] --once | --json\n"),
 	    getprogname(), getprogname());
 	exit(2);
 }
@@ -212,10 +212,7 @@ lw(const char *s)
 static int
 pad(int w, const char *s)
 {
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) == 0x80)
-			w++;
-	return w;
+	return i18n_pad(w, s);
 }
 
 /*
@@ -316,17 +313,17 @@ attach_run(void)
 			break;
 		switch (errno) {
 		case ENOENT:
-			errx(3, "no shmlab run under key 0x%08lx (%s, proj_id "
-			    "%d): start a producer, or check -k/-p",
+			errx(3, _("no shmlab run under key 0x%08lx (%s, proj_id "
+			    "%d): start a producer, or check -k/-p"),
 			    (unsigned long)(uint32_t)run.key, run.keypath, run.proj);
 		case EPROTO:
 			/* The reason says what is wrong; -k/-p, what to try. */
-			errx(3, "key 0x%08lx (%s): %s; check -k/-p",
+			errx(3, _("key 0x%08lx (%s): %s; check -k/-p"),
 			    (unsigned long)(uint32_t)run.key, run.keypath, why);
 		case EACCES:
-			errx(3, "key 0x%08lx (%s): permission denied: the run "
+			errx(3, _("key 0x%08lx (%s): permission denied: the run "
 			    "belongs to another user (its producer can widen "
-			    "it with --perm), or use your own -k/-p",
+			    "it with --perm), or use your own -k/-p"),
 			    (unsigned long)(uint32_t)run.key, run.keypath);
 		case EIDRM:
 		case EINVAL:
@@ -334,14 +331,14 @@ attach_run(void)
 			break;
 		case EAGAIN:
 			if (!said) {
-				warnx("key 0x%08lx (%s): %s; waiting up to "
-				    "%d s", (unsigned long)(uint32_t)run.key,
+				warnx(_("key 0x%08lx (%s): %s; waiting up to "
+				    "%d s"), (unsigned long)(uint32_t)run.key,
 				    run.keypath, why, READY_WAIT_MS / 1000);
 				said = 1;
 			}
 			break;
 		default:
-			err(3, "attaching the segment under key 0x%08lx (%s)",
+			err(3, _("attaching the segment under key 0x%08lx (%s)"),
 			    (unsigned long)(uint32_t)run.key, run.keypath);
 		}
 		if (stop_flag)
@@ -350,14 +347,14 @@ attach_run(void)
 			id = shmget(run.key, 0, 0);
 			if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
 			    !pid_alive(ds.shm_cpid))
-				errx(3, "key 0x%08lx (%s): the segment was "
+				errx(3, _("key 0x%08lx (%s): the segment was "
 				    "never initialised and its creator (pid "
 				    "%d) is gone: remove it with 'producer "
-				    "--clean' and the same -k/-p",
+				    "--clean' and the same -k/-p"),
 				    (unsigned long)(uint32_t)run.key, run.keypath,
 				    (int)ds.shm_cpid);
-			errx(3, "key 0x%08lx (%s): the segment is still not "
-			    "initialised after %d s: is its producer stopped?",
+			errx(3, _("key 0x%08lx (%s): the segment is still not "
+			    "initialised after %d s: is its producer stopped?"),
 			    (unsigned long)(uint32_t)run.key, run.keypath,
 			    READY_WAIT_MS / 1000);
 		}
@@ -398,15 +395,15 @@ open_sems(void)
 		if (ipc_gone(errno))
 			return;
 		if (errno == EACCES)
-			errx(3, "semaphore set of key 0x%08lx (%s): permission "
-			    "denied: the run belongs to another user",
+			errx(3, _("semaphore set of key 0x%08lx (%s): permission "
+			    "denied: the run belongs to another user"),
 			    (unsigned long)(uint32_t)run.key, run.keypath);
-		err(3, "semget(key 0x%08lx from %s)", (unsigned long)(uint32_t)run.key,
+		err(3, _("semget(key 0x%08lx from %s)"), (unsigned long)(uint32_t)run.key,
 		    run.keypath);
 	}
 	if (run.semid != hdr_semid)
-		warnx("the segment names semaphore set %d but key 0x%08lx has "
-		    "set %d: showing the key's", hdr_semid,
+		warnx(_("the segment names semaphore set %d but key 0x%08lx has "
+		    "set %d: showing the key's"), hdr_semid,
 		    (unsigned long)(uint32_t)run.key, run.semid);
 	arg.buf = &ds;
 	if (semctl(run.semid, 0, IPC_STAT, arg) == -1) {
@@ -414,7 +411,7 @@ open_sems(void)
 			run.semid = -1;
 			return;
 		}
-		err(3, "semctl(IPC_STAT) on sem id %d of key 0x%08lx",
+		err(3, _("semctl(IPC_STAT) on sem id %d of key 0x%08lx"),
 		    run.semid, (unsigned long)(uint32_t)run.key);
 	}
 	run.nsems = (int)ds.sem_nsems;
@@ -473,8 +470,8 @@ collect_sems(void)
 	}
 	if (i < run.nsems) {
 		if (!ipc_gone(errno))
-			err(3, "semctl(GETNCNT/GETZCNT/GETPID) on semaphore %d "
-			    "of sem id %d", i, run.semid);
+			err(3, _("semctl(GETNCNT/GETZCNT/GETPID) on semaphore %d "
+			    "of sem id %d"), i, run.semid);
 		snap.ended = 1;
 		snap.why_ended = N_("semaphore set removed");
 		return;
@@ -1030,6 +1027,7 @@ text_consumers(FILE *fp)
 {
 	const struct con_view *c;
 	char last[24], pos[24], rate[24], avg[24];
+	const char *st;
 	uint32_t i;
 	int bc = run.mode == MODE_BROADCAST;
 
@@ -1061,9 +1059,10 @@ text_consumers(FILE *fp)
 		if (bc)
 			fprintf(fp, "%4c ", con_mark(i));
 		/* An active record whose pid is gone: soon marked died. */
-		fprintf(fp, "%7d %-6s %9llu %10s ", (int)c->pid,
-		    c->state == CS_ACTIVE && !c->alive ? "gone" :
-		    cstate_name(c->state), U(c->consumed), last);
+		st = c->state == CS_ACTIVE && !c->alive ? _("gone") :
+		    _(cstate_name(c->state));
+		fprintf(fp, "%7d %-*s %9llu %10s ", (int)c->pid, pad(6, st), st,
+		    U(c->consumed), last);
 		if (bc)
 			fprintf(fp, "%10s ", pos);
 		fprintf(fp, "%9s %9s", fmt_rate(rate, sizeof(rate), c->rate),
@@ -1090,7 +1089,7 @@ text(FILE *fp, int cols)
 	/* A batch never exceeds the ring: min(B, MAXBUF) is what moves. */
 	fprintf(fp, _("%-*s%s mode, state %s, producer pid %d %s, batch %u\n"),
 	    lw(_("run")), _("run"), mode_name((enum shm_mode)run.mode),
-	    state_name(snap.state), (int)snap.producer_pid,
+	    _(state_name(snap.state)), (int)snap.producer_pid,
 	    snap.producer_alive ? _("running") : _("gone"),
 	    run.batch < run.capacity ? run.batch : run.capacity);
 	if (run.flags & SHM_F_UNSAFE)
@@ -1346,7 +1345,7 @@ frame(int first)
 		err(3, "open_memstream");
 	text(mem, cols);
 	if (fclose(mem) == EOF)
-		err(3, "building the frame");
+		err(3, _("building the frame"));
 	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1)
 		total++;
 	fputs(first ? "\033[?25l\033[H\033[2J" : "\033[H", stdout);
@@ -1376,7 +1375,7 @@ ended_line(FILE *fp)
 {
 	fprintf(fp, _("run ended (%s): "), _(snap.why_ended));
 	if (!detached)
-		fprintf(fp, _("state %s, "), state_name(snap.state));
+		fprintf(fp, _("state %s, "), _(state_name(snap.state)));
 	fprintf(fp, _("produced %llu of %llu, consumed %llu\n"), U(snap.head),
 	    U(run.count), U(snap.consumed));
 }
@@ -1410,8 +1409,8 @@ main(int argc, char *argv[], char *envp[])
 			interval_ms = (int)strtonum(optarg, 10, 3600000,
 			    &errstr);
 			if (errstr != NULL)
-				errx(2, "interval %s: %s (10..3600000 ms)",
-				    optarg, errstr);
+				errx(2, _("interval %s: %s (10..3600000 ms)"),
+				    optarg, strtonum_word(errstr));
 			break;
 		case 'k':
 			run.keypath = optarg;
@@ -1419,16 +1418,17 @@ main(int argc, char *argv[], char *envp[])
 		case 'n':
 			iterations = strtonum(optarg, 1, LLONG_MAX, &errstr);
 			if (errstr != NULL)
-				errx(2, "iterations %s: %s", optarg, errstr);
+				errx(2, _("iterations %s: %s"), optarg,
+				    strtonum_word(errstr));
 			n_set = 1;
 			break;
 		case 'p':
 			run.proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX,
 			    &errstr);
 			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d; ftok keeps "
-				    "only 8 bits)", optarg, errstr,
-				    SHM_PROJ_MAX);
+				errx(2, _("proj_id %s: %s (1..%d; ftok keeps "
+				    "only 8 bits)"), optarg,
+				    strtonum_word(errstr), SHM_PROJ_MAX);
 			break;
 		case 'O':
 			once = 1;
@@ -1449,21 +1449,21 @@ main(int argc, char *argv[], char *envp[])
 	if (argc != 0)
 		usage();
 	if (once && as_json)
-		errx(2, "--once and --json each print one snapshot: pick one");
+		errx(2, _("--once and --json each print one snapshot: pick one"));
 	if (n_set && (once || as_json))
-		errx(2, "-n counts refreshes; --once and --json take a single "
-		    "snapshot");
+		errx(2, _("-n counts refreshes; --once and --json take a single "
+		    "snapshot"));
 
 	/* Unlike the producer, never create the key file: look, don't touch. */
 	if (run.keypath == NULL) {
 		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
-			err(2, "default key file path");
+			err(2, _("default key file path"));
 		run.keypath = keybuf;
 	}
 	if ((run.key = key_derive(run.keypath, run.proj)) == (key_t)-1) {
 		if (errno == ENOENT)
-			errx(3, "no shmlab run under key file %s: it does not "
-			    "exist; start a producer, or check -k",
+			errx(3, _("no shmlab run under key file %s: it does not "
+			    "exist; start a producer, or check -k"),
 			    run.keypath);
 		err(3, "ftok(%s, %d)", run.keypath, run.proj);
 	}
@@ -1474,7 +1474,7 @@ main(int argc, char *argv[], char *envp[])
 	attach_run();
 	open_sems();
 	if (atexit(restore_cursor) != 0)
-		errx(3, "atexit: cannot register the cursor's restoration");
+		errx(3, _("atexit: cannot register the cursor's restoration"));
 
 	live = !once && !as_json && isatty(STDOUT_FILENO);
 	for (n = 0;; n++) {
