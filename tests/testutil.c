@@ -608,10 +608,11 @@ exec_maybe_valgrind(char *const argv[])
 /*
  * Starts argv[0] in its own process group (tu_fork).  stdin is in_fd, or
  * /dev/null when -1; stdout and stderr are out_fd and err_fd, or
- * DIR/name.out and DIR/name.err when -1.  The test hooks (SHMLAB_FAULT,
- * SHMLAB_HOLD_MS) and TMUX are never inherited: a test that wants one
- * passes it in env, "NAME=VALUE" strings put into the child's
- * environment.  Returns 0, or -1 with errno set.
+ * DIR/name.out and DIR/name.err when -1.  SHMLAB_FAULT and TMUX are
+ * never inherited (a fault is passed in env, "NAME=VALUE" strings put
+ * into the child's environment); the other hooks, SHMLAB_HOLD_*, are, so
+ * that a test may setenv() them around the start.  Returns 0, or -1 with
+ * errno set.
  */
 int
 tu_spawn_io(struct tu_proc *p, const char *name, char *const argv[],
@@ -647,7 +648,6 @@ tu_spawn_io(struct tu_proc *p, const char *name, char *const argv[],
 		    dup2(err_fd, STDERR_FILENO) == -1)
 			_exit(126);
 		(void)unsetenv("SHMLAB_FAULT");
-		(void)unsetenv("SHMLAB_HOLD_MS");
 		(void)unsetenv("TMUX");
 		for (i = 0; env != NULL && env[i] != NULL; i++)
 			(void)putenv(env[i]);
