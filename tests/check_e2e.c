@@ -131,6 +131,7 @@ static void	 report_path(char *, size_t, const char *);
 static void	 expect_run_verified(struct tu_proc *, struct tu_proc *,
 		    const char *, uint64_t, uint64_t, uint64_t);
 static void	 quick_args(struct args *, const char *, const char *);
+static void	 attach_at_eos(struct shm_ring *);
 static void	 run_row(const struct row *);
 static Suite	*e2e_suite(void);
 
@@ -262,6 +263,23 @@ quick_args(struct args *a, const char *bin, const char *seconds)
 	args_add(a, "-q", "-t", seconds, NULL);
 }
 
+/*
+ * Attaches the producer's segment into ring and waits until it has posted
+ * the end of stream, with no consumer attached.
+ */
+static void
+attach_at_eos(struct shm_ring *ring)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+
+	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, ring) == 0, "no ready "
+	    "segment from the producer");
+	while (!SHM_LOAD(&ring->hdr->eos) && tu_now_ms() < end)
+		tu_sleep_ms(5);
+	ck_assert_msg(SHM_LOAD(&ring->hdr->eos) == 1, "the producer did not "
+	    "post the end of stream with nobody attached");
+}
+
 /* Producer in the background, then the consumers; both must verify. */
 static void
 run_row(const struct row *r)
@@ -337,19 +355,12 @@ START_TEST(test_late_queue_consumer)
 	struct tu_proc prod, cons;
 	struct args pa, ca;
 	char report[PATH_MAX];
-	uint64_t end;
 
 	report_path(report, sizeof(report), "report.json");
 	producer_args(&pa, &key, &r, report);
 	consumer_args(&ca, &key, &rc);
 	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
-	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, &ring) == 0, "no ready "
-	    "segment from the producer");
-	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
-	while (!SHM_LOAD(&ring.hdr->eos) && tu_now_ms() < end)
-		tu_sleep_ms(5);
-	ck_assert_msg(SHM_LOAD(&ring.hdr->eos) == 1, "the producer did not "
-	    "post the end of stream with nobody attached");
+	attach_at_eos(&ring);
 	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->head), 5);
 	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->registered), 0);
 	ck_assert_int_eq(seg_detach(&ring), 0);
@@ -604,20 +615,12 @@ START_TEST(test_late_consumer_dup_stream)
 	struct tu_proc prod, cons;
 	struct args pa, ca;
 	char report[PATH_MAX], *js;
-	uint64_t end;
 
 	report_path(report, sizeof(report), "report.json");
 	producer_args(&pa, &key, &r, report);
 	consumer_args(&ca, &key, &rc);
-	ck_assert_int_eq(tu_spawn_io(&prod, "producer", pa.v, env, -1, -1, -1),
-	    0);
-	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, &ring) == 0, "no ready "
-	    "segment from the producer");
-	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
-	while (!SHM_LOAD(&ring.hdr->eos) && tu_now_ms() < end)
-		tu_sleep_ms(5);
-	ck_assert_msg(SHM_LOAD(&ring.hdr->eos) == 1, "the producer did not "
-	    "post the end of stream with nobody attached");
+	tu_start(&prod, "producer", pa.v, env, -1, -1, -1);
+	attach_at_eos(&ring);
 	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->head), 101);
 	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->total), 101);
 	ck_assert_int_eq(seg_detach(&ring), 0);
@@ -626,14 +629,8 @@ START_TEST(test_late_consumer_dup_stream)
 	(void)tu_wait(&prod, RUN_MS);
 	tu_expect_exit(&prod, "producer (not verified: a fault)", 1);
 	js = tu_read_report(report);
-	ck_assert_uint_eq(tu_jnum(js, "produced"), 101);
-	ck_assert_uint_eq(tu_jnum(js, "consumed"), 101);
-	ck_assert_uint_eq(tu_jnum(js, "duplicated"), 1);
+	tu_expect_dup_report(js, 100, 5);
 	ck_assert_uint_eq(tu_jnum(js, "out_of_order"), 1);
-	ck_assert_uint_eq(tu_jnum(js, "lost"), 0);
-	ck_assert_uint_eq(tu_jnum(js, "corrupted"), 0);
-	ck_assert_int_eq(tu_jbool(js, "verified"), 0);
-	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 1);
 	free(js);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	args_free(&pa);

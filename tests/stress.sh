@@ -171,6 +171,23 @@ leftovers() {
 	printf '%s' "$out"
 }
 
+# Waits up to TRIES x 10 ms for the producer's first line in PLOG and
+# records the key it names (key, which the caller declares, and keys);
+# fails when the producer died first or never said it.
+producer_key() {
+	local ppid=$1 plog=$2 tries=$3 i
+	for ((i = 0; i < tries; i++)); do
+		if [[ $(<"$plog") =~ key\ (0x[0-9a-f]{8}) ]]; then
+			key=${BASH_REMATCH[1]}
+			keys+=("$key")
+			return 0
+		fi
+		alive "$ppid" || return 1
+		sleep 0.01
+	done
+	return 1
+}
+
 # Runs one scenario: name mode consumers kills.  Prints its summary line
 # and counts it as passed or failed.
 scenario() {
@@ -196,16 +213,7 @@ scenario() {
 		-c "$COUNT" -b "$MAXBUF" -t 60 -o "$report" 2>"$plog" &
 	ppid=$!
 	pgids+=("$ppid")
-	for ((i = 0; i < 200; i++)); do
-		if [[ $(<"$plog") =~ key\ (0x[0-9a-f]{8}) ]]; then
-			key=${BASH_REMATCH[1]}
-			keys+=("$key")
-			break
-		fi
-		alive "$ppid" || break
-		sleep 0.01
-	done
-	if [[ -z $key ]]; then
+	if ! producer_key "$ppid" "$plog" 200; then
 		wait "$ppid" || true
 		summary FAIL "$name" \
 			"the producer did not start: $(tr '\n' ' ' <"$plog")"
@@ -341,16 +349,7 @@ scale() {
 		-t "$TIMEOUT" -o "$report" 2>"$plog" &
 	ppid=$!
 	pgids+=("$ppid")
-	for ((i = 0; i < 500; i++)); do
-		if [[ $(<"$plog") =~ key\ (0x[0-9a-f]{8}) ]]; then
-			key=${BASH_REMATCH[1]}
-			keys+=("$key")
-			break
-		fi
-		alive "$ppid" || break
-		sleep 0.01
-	done
-	if [[ -z $key ]]; then
+	if ! producer_key "$ppid" "$plog" 500; then
 		wait "$ppid" || true
 		summary FAIL scale "the producer did not start: $(tr '\n' ' ' <"$plog")"
 		return
