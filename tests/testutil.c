@@ -1601,6 +1601,13 @@ tu_key_adopt(key_t key)
 	return 0;
 }
 
+/* The older name of tu_key_adopt(), which some suites still call. */
+int
+tu_track_key(key_t key)
+{
+	return tu_key_adopt(key);
+}
+
 void
 arg(struct args *a, const char *fmt, ...)
 {

@@ -172,6 +172,7 @@ void	 tu_expect_exit(const struct tu_proc *, const char *, int);
 
 /* Keys made by others (run_demo.sh makes its own key file). */
 int	 tu_key_adopt(key_t);
+int	 tu_track_key(key_t);		/* the same, by its older name */
 
 /*
  * An argv built one argument at a time, for tu_spawn(): arg() formats and
