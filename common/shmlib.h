@@ -139,6 +139,7 @@ struct shm_report {
 	int		exit_status;
 	const char	*fault;		/* injected fault, or NULL */
 	const char	*error;		/* why the run failed, or NULL */
+	const char	*error_text;	/* the same in the user's language */
 };
 
 /* report.c: the run's result, in JSON and as a short table. */
