@@ -2291,7 +2291,7 @@ START_TEST(test_exit_after_create)
 		reap_all();
 		tu_sleep_ms(5);
 	}
-	e = err_text(&prod);
+	e = tu_err_text(&prod);
 	ck_assert_msg(strstr(e, r->says) != NULL, "SHMLAB_FAIL=%s: stderr "
 	    "does not say \"%s\": %s", r->step, r->says, e);
 	free(e);
@@ -2305,8 +2305,8 @@ START_TEST(test_exit_after_create)
 		    "run that never started");
 		return;
 	}
-	js = read_report(report);
-	ck_assert_uint_eq(ju(js, "exit_status"), 3);
+	js = tu_read_report(report);
+	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 3);
 	free(js);
 }
 END_TEST

@@ -1616,11 +1616,11 @@ START_TEST(test_i18n_error)
 	char *out, *err;
 
 	producer_args(&a, &key, NULL, "-c 10 -t 1 --json");
-	spawn_io(&p, "producer", a.v, _i ? env_es : env_c, -1, -1, -1);
+	tu_start(&p, "producer", a.v, _i ? env_es : env_c, -1, -1, -1);
 	(void)tu_wait(&p, QUICK_MS);
-	expect_exit(&p, "producer -t 1 without consumers", 3);
-	out = out_text(&p);
-	err = err_text(&p);
+	tu_expect_exit(&p, "producer -t 1 without consumers", 3);
+	out = tu_out_text(&p);
+	err = tu_err_text(&p);
 	ck_assert_msg(strstr(out, "\"error\":\"no consumer took the items "
 	    "within 1 s (-t)\"") != NULL, "JSON: %s", out);
 	ck_assert_msg(strstr(err, said[_i]) != NULL, "want \"%s\": %s",
