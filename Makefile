@@ -52,13 +52,16 @@ ALL_LDFLAGS	= $(SHM_LDFLAGS) $(LDFLAGS)
 LIB_SRC	= common/key.c common/seg.c common/sem.c common/ring.c \
 	  common/opts.c common/names.c common/clock.c common/liveness.c \
 	  common/signals.c common/report.c common/clean.c common/i18n.c \
-	  common/runopts.c \
+	  common/runopts.c common/live.c \
 	  common/slides.c common/stall.c common/ledger.c \
 	  common/take.c common/modes.c
 LIB_OBJ	= $(LIB_SRC:.c=.o)
 LIB	= common/libshmlab.a
 
 PROGS	= producer/producer consumer/consumer monitor/monitor grader/grader
+PRODUCER_OBJ = producer/producer.o producer/limits.o producer/objects.o \
+	  producer/daemon.o producer/produce.o producer/watch.o \
+	  producer/finish.o producer/walkthrough.o producer/slides.o
 SLIDES_OBJ = producer/slides.o consumer/slides.o monitor/slides.o
 GRADER_OBJ = grader/grader.o grader/run.o grader/tests.o
 
@@ -95,7 +98,7 @@ deps-lib:
 deps-check:
 	@./tests/deps.sh check
 
-$(LIB_OBJ) producer/producer.o producer/walkthrough.o consumer/consumer.o \
+$(LIB_OBJ) $(PRODUCER_OBJ) consumer/consumer.o \
   monitor/monitor.o $(SLIDES_OBJ) $(GRADER_OBJ): | deps-lib
 
 common/i18n.o: SHM_CPPFLAGS += -DLOCALEDIR='"$(LOCALEDIR)"'
@@ -110,8 +113,8 @@ common/take.o: ALL_CFLAGS += -O3
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $(LIB_OBJ)
 
-producer/producer: producer/producer.o producer/walkthrough.o producer/slides.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ producer/producer.o producer/walkthrough.o producer/slides.o $(LIB) $(BSD_LIBS)
+producer/producer: $(PRODUCER_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(PRODUCER_OBJ) $(LIB) $(BSD_LIBS)
 
 monitor/monitor: monitor/monitor.o monitor/slides.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ monitor/monitor.o monitor/slides.o $(LIB) $(BSD_LIBS)
@@ -123,20 +126,20 @@ consumer/consumer: consumer/consumer.o consumer/slides.o $(LIB)
 grader/grader: $(GRADER_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(GRADER_OBJ) $(LIB) $(BSD_LIBS)
 
-tests/%.o: tests/%.c $(FLAGS_STAMP)
-	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
-
-tests/check_%: tests/check_%.o tests/testutil.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/testutil.o $(LIB) $(CHECK_LIBS) $(BSD_LIBS)
-
-# The grader's suite reads its JSON with jansson and grades the broken
-# student programs, which are built like a student's: no sanitizer (its
-# shadow memory would not fit the grader's RLIMIT_AS), one bug each.
+# The suites read every JSON document (reports, the monitor's, the
+# grader's) with jansson, through tests/testutil.c.
 JANSSON_CFLAGS	= $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
 JANSSON_LIBS	= $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
-tests/check_grade.o: SHM_CPPFLAGS += $(JANSSON_CFLAGS)
-tests/check_grade: tests/check_grade.o tests/testutil.o $(LIB)
+
+tests/%.o: tests/%.c $(FLAGS_STAMP)
+	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+tests/check_%: tests/check_%.o tests/testutil.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/testutil.o $(LIB) $(CHECK_LIBS) $(JANSSON_LIBS) $(BSD_LIBS)
+
+# The grader's suite grades the broken student programs, which are built
+# like a student's: no sanitizer (its shadow memory would not fit the
+# grader's RLIMIT_AS), one bug each.
 
 STUDENT_CFLAGS	= -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra
 STUDENTS	= tests/students/consumer_no_mutex tests/students/consumer_busy_wait \
@@ -211,6 +214,6 @@ clean:
 	po-update
 .SECONDARY: tests/testutil.o $(TESTS:=.o)
 
--include $(LIB_OBJ:.o=.d) producer/producer.d producer/walkthrough.d \
+-include $(LIB_OBJ:.o=.d) $(PRODUCER_OBJ:.o=.d) \
   consumer/consumer.d monitor/monitor.d $(SLIDES_OBJ:.o=.d) $(GRADER_OBJ:.o=.d) $(wildcard tests/*.d) \
   $(wildcard tests/bench/*.d)

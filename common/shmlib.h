@@ -134,11 +134,12 @@ struct shm_report {
 	double		elapsed_s;
 	int		verified;
 	int		interrupted;	/* stopped early by a signal */
-	int		ledger;		/* exact ledger kept */
+	int		ledger;		/* exact tally kept (SHM_F_VERIFY) */
 	const char	*ledger_note;	/* why not exact, or NULL */
 	int		exit_status;
 	const char	*fault;		/* injected fault, or NULL */
 	const char	*error;		/* why the run failed, or NULL */
+	const char	*error_text;	/* the same in the user's language */
 };
 
 /* report.c: the run's result, in JSON and as a short table. */
