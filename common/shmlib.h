@@ -122,6 +122,21 @@ void	 report_tally(struct shm_report *);
 int	 report_json(FILE *, const struct shm_report *);
 int	 report_text(FILE *, const struct shm_report *);
 
+/*
+ * protocol.c: the rules every side applies, each in one function.  How
+ * long a semop waits before its caller looks around, and how often a busy
+ * loop looks around anyway (process titles refresh at that pace too).
+ */
+#define SHM_TICK_MS	200
+#define SHM_LOOK_MS	100
+uint32_t proto_record_limit(enum shm_mode, uint32_t);
+uint32_t proto_records(const struct shm_header *, enum shm_mode, uint32_t);
+int	 proto_record_counts(uint32_t);
+int	 proto_drained(uint32_t, uint32_t, uint32_t);
+int	 proto_nsems(enum shm_mode, uint32_t, uint32_t);
+int	 proto_sem_used(enum shm_mode, uint32_t, int);
+int	 proto_look_due(uint64_t *, uint64_t);
+
 /* opts.c: parsing what the user types. */
 int	 opt_mode(const char *, enum shm_mode *);
 int	 opt_perm(const char *, mode_t *);
