@@ -48,31 +48,51 @@ key_walk_path(char *buf, size_t len)
 }
 
 /*
- * Makes sure the key file exists and belongs to us.  O_NOFOLLOW and the
- * owner check keep another user from planting a link or a file of theirs
- * under our name in /tmp: our key would then follow their inode.
- * O_NONBLOCK keeps a planted FIFO from hanging the open.
+ * The one way a key file comes to exist: creates path (0600) if it is
+ * missing and makes sure it is a regular file, whose owner goes to
+ * *owner.  O_NOFOLLOW keeps another user from planting a link under our
+ * name in /tmp: our key would then follow their inode (and O_CREAT would
+ * create the link's target for them).  O_NONBLOCK keeps a planted FIFO
+ * from hanging the open.  Returns -1 (EPERM: not a regular file) or 0.
  */
 int
-key_ensure_file(const char *path)
+key_file_make(const char *path, uid_t *owner)
 {
 	struct stat st;
-	int fd;
+	int fd, saved;
 
 	fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == -1) {
-		int saved = errno;
-
+		saved = errno;
 		(void)close(fd);
 		errno = saved;
 		return -1;
 	}
 	if (close(fd) == -1)
 		return -1;
-	if (!S_ISREG(st.st_mode) || st.st_uid != getuid()) {
+	if (!S_ISREG(st.st_mode)) {
+		errno = EPERM;
+		return -1;
+	}
+	*owner = st.st_uid;
+	return 0;
+}
+
+/*
+ * Makes sure the key file exists and belongs to us (key_file_make, and
+ * a file of another user's is refused with EPERM too).
+ */
+int
+key_ensure_file(const char *path)
+{
+	uid_t owner;
+
+	if (key_file_make(path, &owner) == -1)
+		return -1;
+	if (owner != getuid()) {
 		errno = EPERM;
 		return -1;
 	}

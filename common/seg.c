@@ -139,6 +139,8 @@ seg_create(key_t key, const struct shm_params *p, struct shm_ring *r)
 	h->batch = p->batch;
 	h->producer_pid = (int32_t)getpid();
 	h->jitter_us = p->jitter_us;
+	h->timeout_s = p->timeout_s;
+	h->delay_ms = p->delay_ms;
 	h->count = p->count;
 	h->seed = p->seed;
 	h->semid = -1;

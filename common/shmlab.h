@@ -185,7 +185,10 @@ struct shm_header {
 	uint32_t	claimer;	/* queue: 1 + index of the consumer in
 					   its critical section, 0 none */
 	uint32_t	pad;
-	uint64_t	reserved[10];
+	uint32_t	timeout_s;	/* producer's -t, for the consumers'
+					   own stall bound (0: not said) */
+	uint32_t	delay_ms;	/* producer's --delay between items */
+	uint64_t	reserved[9];
 };
 
 /* Atomic access to fields that another process writes concurrently. */
@@ -250,7 +253,9 @@ SHM_FIELD(shm_header, start_ns, 152, uint64_t);
 SHM_FIELD(shm_header, fill, 160, int64_t);
 SHM_FIELD(shm_header, claimer, 168, uint32_t);
 SHM_FIELD(shm_header, pad, 172, uint32_t);
-SHM_ARRAY(shm_header, reserved, 176, uint64_t, 10);
+SHM_FIELD(shm_header, timeout_s, 176, uint32_t);
+SHM_FIELD(shm_header, delay_ms, 180, uint32_t);
+SHM_ARRAY(shm_header, reserved, 184, uint64_t, 9);
 
 SHM_FIELD(shm_consumer, pid, 0, int32_t);
 SHM_FIELD(shm_consumer, state, 4, uint32_t);

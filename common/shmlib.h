@@ -44,11 +44,14 @@ struct shm_params {
 	uint64_t	count;
 	uint64_t	seed;
 	mode_t		perm;		/* 0600 unless --perm */
+	uint32_t	timeout_s;	/* -t, declared in the header */
+	uint32_t	delay_ms;	/* --delay, declared in the header */
 };
 
 /* key.c: key files and key derivation. */
 int	 key_default_path(char *, size_t);
 int	 key_walk_path(char *, size_t);
+int	 key_file_make(const char *, uid_t *);
 int	 key_ensure_file(const char *);
 key_t	 key_derive(const char *, int);
 
@@ -64,6 +67,17 @@ int	 seg_nattch(int, unsigned long *);
 int	 seg_removed(int);
 int	 seg_check_owner(int, int, key_t, uid_t, char *, size_t);
 const char *uid_name(uid_t, char *, size_t);
+
+/* stall.c: a consumer's bound on a run where nothing moves. */
+struct shm_stall {
+	int		bound_s;	/* stall_bound() */
+	uint64_t	mark;		/* the motion last seen ... */
+	uint64_t	since_ns;	/* ... and since when */
+	uint64_t	last_ns;	/* the previous check */
+};
+int	 stall_bound(const struct shm_header *, int);
+void	 stall_init(struct shm_stall *, const struct shm_header *, int);
+int	 stall_check(struct shm_stall *, const struct shm_ring *, uint32_t);
 
 /* clean.c: removing a crashed run's objects. */
 int	 seg_clean(key_t, char *, size_t);

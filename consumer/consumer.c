@@ -50,6 +50,7 @@ static struct shm_ring ring;
  */
 static struct shm_header run;
 static struct shm_consumer *me;
+static struct shm_stall stall;	/* our own bound on a run that stands still */
 static uint32_t	 my_index;
 static uint32_t	 batch = SHM_BATCH_DEFAULT;
 static uint32_t	 nchildren;
@@ -212,6 +213,7 @@ attach_wait(key_t key, const char *keypath)
 		sleep_ms(20);
 	}
 	memcpy(&run, ring.hdr, sizeof(run));
+	stall_init(&stall, &run, timeout_s);
 	refuse_foreign(key, keypath, ring.semid);
 	if (sem_wait_ready(ring.semid, timeout_s * 1000) == -1)
 		err(3, _("semaphore set %d of key 0x%08lx is not usable"),
@@ -343,6 +345,13 @@ look_around(const char *doing)
 		warnx(_("consumer %u: shm id %d was removed from outside while "
 		    "%s (ipcrm, or systemd's RemoveIPC at logout)"), my_index,
 		    ring.shmid, doing);
+		return -1;
+	}
+	if (stall_check(&stall, &ring, run.max_consumers) == 1) {
+		warnx(_("consumer %u: nothing in the run moved for %d s while "
+		    "%s: the producer (pid %d) is alive but makes no progress "
+		    "(stopped?); stopping"), my_index, stall.bound_s, doing,
+		    (int)run.producer_pid);
 		return -1;
 	}
 	return 0;

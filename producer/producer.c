@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
+#include "runopts.h"
 #include "shmlib.h"
 #include "slides_main.h"
 #include "walkthrough.h"
@@ -88,7 +89,7 @@ static uint64_t	 stream_seq(uint64_t);
 static void	 check_limits(void);
 static void	 create_objects(key_t, const char *);
 static void	 explain_eexist(key_t, const char *);
-static void	 refuse_foreign_keyfile(const char *);
+static key_t	 run_key(struct run_opts *, int);
 static void	 check_outputs(const char *, const char *, const char *);
 static void	 daemon_start(const char *);
 static int	 widen(mode_t);
@@ -455,23 +456,46 @@ check_outputs(const char *pid, const char *json, const char *text)
 }
 
 /*
- * Consumers join only objects of the key file's owner (seg_check_owner),
- * so a run on another user's key file would be refused by every one of
- * them, and would block that user's own runs: refuse it here, before
- * anything is created.
+ * The key of a run or of --clean, from -k or the user's default file.
+ * A run makes the key file the one way key files are made (missing: 0600;
+ * a link or not a regular file: refused), and refuses a file of another
+ * user's: consumers join only objects of the key file's owner
+ * (seg_check_owner), so a run on it would be refused by every one of
+ * them, and would block that user's own runs.  --clean never creates: it
+ * returns (key_t)-1 with errno ENOENT when the default file is missing.
  */
-static void
-refuse_foreign_keyfile(const char *path)
+static key_t
+run_key(struct run_opts *o, int clean)
 {
-	struct stat st;
+	int dflt = o->keypath == NULL;
+	const char *path;
 	char who[64];
+	uid_t owner = (uid_t)-1;
+	key_t key;
 
-	if (stat(path, &st) == -1)
-		err(3, _("stat %s"), path);
-	if (st.st_uid != getuid())
-		errx(2, _("key file %s belongs to %s: a run on it would pass for "
-		    "theirs; use a key file of your own (-k)"), path,
-		    uid_name(st.st_uid, who, sizeof(who)));
+	if ((path = run_keypath(o)) == NULL)
+		err(2, _("default key file path"));
+	if (clean && dflt && access(path, F_OK) == -1 && errno == ENOENT)
+		return (key_t)-1;
+	if (!clean || dflt) {
+		if (key_file_make(path, &owner) == 0 && owner != getuid()) {
+			if (!dflt)
+				errx(2, _("key file %s belongs to %s: a run on "
+				    "it would pass for theirs; use a key file of "
+				    "your own (-k)"), path,
+				    uid_name(owner, who, sizeof(who)));
+			errno = EPERM;	/* as key_ensure_file() says it */
+			owner = (uid_t)-1;
+		}
+		if (owner == (uid_t)-1)
+			err(3, dflt ? _("key file %s: cannot create it, or it is "
+			    "not a regular file of yours; pass -k PATH") :
+			    _("creating key file %s"), path);
+	}
+	if ((key = key_derive(path, o->proj)) == (key_t)-1)
+		err(3, _("ftok(%s, %d): the key file must exist and be "
+		    "readable"), path, o->proj);
+	return key;
 }
 
 /*
@@ -659,7 +683,8 @@ static const struct {
 	FIXED(capacity), FIXED(mode), FIXED(flags), FIXED(max_consumers),
 	FIXED(expected), FIXED(batch), FIXED(producer_pid), FIXED(semid),
 	FIXED(jitter_us), FIXED(count), FIXED(seed), FIXED(slots_off),
-	FIXED(tags_off), FIXED(table_off), FIXED(ledger_off), FIXED(size)
+	FIXED(tags_off), FIXED(table_off), FIXED(ledger_off), FIXED(size),
+	FIXED(timeout_s), FIXED(delay_ms)
 };
 
 /*
@@ -1484,7 +1509,7 @@ main(int argc, char *argv[], char *envp[])
 {
 	static const struct option longopts[] = {
 		{ "json",	no_argument,	   NULL, 'J' },
-		{ "delay",	required_argument, NULL, 'D' },
+		{ "delay",	required_argument, NULL, RUN_OPT_DELAY },
 		{ "perm",	required_argument, NULL, 'M' },
 		{ "unsafe",	no_argument,	   NULL, 'U' },
 		{ "jitter",	required_argument, NULL, 'j' },
@@ -1496,12 +1521,13 @@ main(int argc, char *argv[], char *envp[])
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL,		0,		   NULL, 0 }
 	};
-	char keybuf[PATH_MAX];
+	struct run_opts ro;
+	char keybuf[PATH_MAX], msg[160];
 	const char *keypath = NULL, *pidpath = NULL, *errstr;
 	unsigned long rawkey = 0;
 	char *end;
 	int rawkey_set = 0;
-	int ch, proj = SHM_PROJ_ID, daemonise = 0, perm_set = 0, clean = 0;
+	int ch, r, daemonise = 0, perm_set = 0, clean = 0;
 	int walk = 0, step = 0;
 	mode_t perm = 0600;
 	pid_t other;
@@ -1523,16 +1549,14 @@ main(int argc, char *argv[], char *envp[])
 	par.mode = MODE_QUEUE;
 	par.flags = SHM_F_VERIFY;
 	par.perm = 0600;
+	run_opts_init(&ro, 30);
 	while ((ch = getopt_long(argc, argv, "B:b:c:dhK:k:m:n:o:P:p:qr:s:t:",
 	    longopts, NULL)) != -1) {
+		if ((r = run_opt(&ro, ch, optarg, msg, sizeof(msg))) == -1)
+			errx(2, "%s", msg);
+		if (r == 1)
+			continue;
 		switch (ch) {
-		case 'B':
-			par.batch = (uint32_t)opt_number(optarg, 1, SHM_BATCH_MAX,
-			    &errstr);
-			if (errstr != NULL)
-				errx(2, _("batch %s: %s (1..%u)"), optarg, errstr,
-				    SHM_BATCH_MAX);
-			break;
 		case 'b':
 			par.capacity = (uint32_t)opt_number(optarg, 1,
 			    SHM_MAXBUF_MAX, &errstr);
@@ -1549,9 +1573,6 @@ main(int argc, char *argv[], char *envp[])
 			break;
 		case 'd':
 			daemonise = 1;
-			break;
-		case 'k':
-			keypath = optarg;
 			break;
 		case 'K':
 			/* A raw key, as ipcs prints it: for --clean only. */
@@ -1581,12 +1602,6 @@ main(int argc, char *argv[], char *envp[])
 		case 'P':
 			pidpath = optarg;
 			break;
-		case 'p':
-			proj = (int)opt_number(optarg, 1, SHM_PROJ_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, _("proj_id %s: %s (1..%d; ftok keeps only "
-				    "8 bits)"), optarg, errstr, SHM_PROJ_MAX);
-			break;
 		case 'q':
 			verbose = 0;
 			break;
@@ -1598,18 +1613,6 @@ main(int argc, char *argv[], char *envp[])
 			    &errstr);
 			if (errstr != NULL)
 				errx(2, _("seed %s: %s"), optarg, errstr);
-			break;
-		case 't':
-			timeout_s = (int)opt_number(optarg, 1, 86400, &errstr);
-			if (errstr != NULL)
-				errx(2, _("timeout %s: %s (1..86400 s)"), optarg,
-				    errstr);
-			break;
-		case 'D':
-			delay_ms = (int)opt_number(optarg, 0, 60000, &errstr);
-			if (errstr != NULL)
-				errx(2, _("delay %s: %s (0..60000 ms)"), optarg,
-				    errstr);
 			break;
 		case 'M':
 			if (opt_perm(optarg, &perm) == -1)
@@ -1651,6 +1654,9 @@ main(int argc, char *argv[], char *envp[])
 	argv += optind;
 	if (argc != 0)
 		usage();
+	par.batch = ro.batch;
+	timeout_s = ro.timeout_s;
+	delay_ms = ro.delay_ms;
 	if (par.mode == MODE_BROADCAST && par.expected == 0)
 		errx(2, _("broadcast mode needs -n: the number of consumers "
 		    "that will register before production starts"));
@@ -1660,6 +1666,9 @@ main(int argc, char *argv[], char *envp[])
 		errx(2, _("--json writes to stdout, which a daemon (-d) closes: "
 		    "use -o FILE"));
 	parse_fault();
+	/* Declared in the header: the consumers' own stall bound uses them. */
+	par.timeout_s = (uint32_t)timeout_s;
+	par.delay_ms = (uint32_t)delay_ms;
 
 	if (step && !walk)
 		errx(2, _("--step goes with --walkthrough"));
@@ -1669,7 +1678,7 @@ main(int argc, char *argv[], char *envp[])
 		 * a key file of this user's own: a class on one machine
 		 * never shares a key (the slides' /bin/cat would).
 		 */
-		if (keypath == NULL) {
+		if ((keypath = ro.keypath) == NULL) {
 			if (key_walk_path(keybuf, sizeof(keybuf)) == -1)
 				err(2, _("default walkthrough key file path"));
 			if (key_ensure_file(keybuf) == -1)
@@ -1678,7 +1687,7 @@ main(int argc, char *argv[], char *envp[])
 				    keybuf);
 			keypath = keybuf;
 		}
-		return walkthrough(keypath, proj, perm_set ? perm : 0, step);
+		return walkthrough(keypath, ro.proj, perm_set ? perm : 0, step);
 	}
 	if (rawkey_set && !clean)
 		errx(2, _("-K goes with --clean; a run takes -k keyfile"));
@@ -1696,37 +1705,16 @@ main(int argc, char *argv[], char *envp[])
 	if (rawkey_set) {
 		key = (key_t)(uint32_t)rawkey;
 		keypath = "-K";
-	} else if (keypath == NULL) {
-		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
-			err(2, _("default key file path"));
+	} else {
 		/* --clean never creates: no key file, no run of ours. */
-		if (clean && access(keybuf, F_OK) == -1 && errno == ENOENT) {
+		if ((key = run_key(&ro, clean)) == (key_t)-1) {
 			if (verbose)
 				printf("%s: no key file %s: nothing of yours "
-				    "to clean\n", getprogname(), keybuf);
+				    "to clean\n", getprogname(), ro.keypath);
 			return 0;
 		}
-		if (key_ensure_file(keybuf) == -1)
-			err(3, _("key file %s: cannot create it, or it is not a "
-			    "regular file of yours; pass -k PATH"), keybuf);
-		keypath = keybuf;
+		keypath = ro.keypath;
 	}
-	if (!rawkey_set && (key = key_derive(keypath, proj)) == (key_t)-1 &&
-	    errno == ENOENT && !clean) {
-		/* A -k file that does not exist yet is created, like ours. */
-		int fd = open(keypath, O_RDONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
-
-		if (fd == -1 || close(fd) == -1)
-			err(3, _("creating key file %s"), keypath);
-		key = key_derive(keypath, proj);
-	}
-	if (!rawkey_set && key == (key_t)-1)
-		err(3, _("ftok(%s, %d): the key file must exist and be "
-		    "readable"), keypath, proj);
-	if (!clean)
-		refuse_foreign_keyfile(keypath);
-
 	if (clean) {
 		char why[256];
 		int n;

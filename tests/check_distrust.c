@@ -755,6 +755,60 @@ START_TEST(test_demo_consumer_parent_killed)
 }
 END_TEST
 
+/*
+ * The consumers' own stall bound: a producer that is alive but never
+ * runs (SIGSTOP) used to hold them until it was continued.  With the
+ * producer's -t 2 and --delay 1 and the consumers' -t 1, the bound is
+ * max(1, 2) + 1 + 2 = 5 s (common/stall.c): each child ends with status
+ * 3 after it, naming the producer's pid, and not long before it.  The
+ * producer, continued, finds every consumer failed and removes both
+ * objects.
+ */
+START_TEST(test_producer_stopped)
+{
+	struct tu_proc prod, cons;
+	struct shm_header *h;
+	struct args a = { 0 };
+	char how[64], says[64], *e;
+	uint64_t stopped, took;
+
+	start_producer(&prod, STALL_S, "queue", 2, "1000000", "1");
+	run_args(&a, consumer_bin, key.path);
+	arg(&a, "-t");
+	arg(&a, "1");
+	arg(&a, "-n");
+	arg(&a, "2");
+	ck_assert_int_eq(tu_spawn(&cons, "consumer", a.v), 0);
+	args_free(&a);
+	h = attach_run();
+	wait_running(h, 2, 50);
+	ck_assert_int_eq(shmdt(h), 0);
+	ck_assert_int_eq(kill(prod.pid, SIGSTOP), 0);
+	stopped = tu_now_ms();
+	tu_wait(&cons, 5000 + QUICK_MS);
+	took = tu_now_ms() - stopped;
+	e = tu_read_file(cons.err, NULL);
+	(void)snprintf(says, sizeof(says), "the producer (pid %ld) is alive",
+	    (long)prod.pid);
+	ck_assert_msg(!cons.timed_out && tu_exit_code(&cons) == 3 &&
+	    e != NULL && strstr(e, says) != NULL &&
+	    strstr(e, "nothing in the run moved for 5 s") != NULL,
+	    "consumer: %s, want exit 3 and \"%s\": %s",
+	    tu_status_str(&cons, how, sizeof(how)), says, e ? e : "");
+	ck_assert_msg(strstr(e, "killed by signal") == NULL, "a child died "
+	    "by a signal: %s", e);
+	free(e);
+	ck_assert_msg(took >= 4500 && took <= (uint64_t)tu_ms(5000 + 1500),
+	    "the consumers ended %llu ms after the producer stopped; the "
+	    "bound is 5 s", (unsigned long long)took);
+	ck_assert_int_eq(kill(prod.pid, SIGCONT), 0);
+	tu_wait(&prod, QUICK_MS);
+	ck_assert_msg(!prod.timed_out && tu_exit_code(&prod) == 3,
+	    "producer: %s", tu_status_str(&prod, how, sizeof(how)));
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+}
+END_TEST
+
 static Suite *
 distrust_suite(void)
 {
@@ -776,6 +830,7 @@ distrust_suite(void)
 	tcase_add_test(tc, test_daemon_creates_objects);
 	tcase_add_loop_test(tc, test_demo_sigterm_early, 0, 4);
 	tcase_add_test(tc, test_demo_consumer_parent_killed);
+	tcase_add_test(tc, test_producer_stopped);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -287,6 +287,38 @@ START_TEST(test_ensure_refuses_fifo_without_blocking)
 }
 END_TEST
 
+/*
+ * key_file_make, the one way a key file is made: it creates a missing
+ * file 0600, keeps an existing one, tells its owner, and refuses what
+ * is not a regular file (the links: key_ensure_file's tests above).
+ */
+START_TEST(test_file_make_owner_and_refusals)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	struct stat st;
+	uid_t owner = (uid_t)-1;
+
+	ck_assert_int_eq(tu_path(path, sizeof(path), "made.key"), 0);
+	ck_assert_int_eq(key_file_make(path, &owner), 0);
+	ck_assert_uint_eq(owner, getuid());
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(key_file_make(path, &owner), 0);
+	if (getuid() == 0) {
+		ck_assert_int_eq(chown(path, 65534, 65534), 0);
+		ck_assert_int_eq(key_file_make(path, &owner), 0);
+		ck_assert_uint_eq(owner, 65534);
+		errno = 0;
+		ck_assert_int_eq(key_ensure_file(path), -1);
+		ck_assert_int_eq(errno, EPERM);
+	}
+	ck_assert_int_eq(tu_path(dir, sizeof(dir), "made-dir.key"), 0);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(key_file_make(dir, &owner), -1);
+}
+END_TEST
+
 static Suite *
 key_suite(void)
 {
@@ -320,6 +352,7 @@ key_suite(void)
 	tcase_add_test(tc, test_ensure_refuses_foreign_file);
 	tcase_add_test(tc, test_ensure_refuses_directory);
 	tcase_add_test(tc, test_ensure_refuses_fifo_without_blocking);
+	tcase_add_test(tc, test_file_make_owner_and_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runopts.h"
 #include "shmlib.h"
 #include "testutil.h"
 
@@ -171,6 +172,93 @@ START_TEST(test_pid_alive_killed_child)
 }
 END_TEST
 
+/* ------------------------------------------------------------ runopts */
+
+/* The shared options: each value lands in its field, others are not ours. */
+START_TEST(test_run_opt_takes_ours)
+{
+	struct run_opts o;
+	char msg[160] = "";
+
+	run_opts_init(&o, 30);
+	ck_assert_ptr_null(o.keypath);
+	ck_assert_int_eq(o.proj, SHM_PROJ_ID);
+	ck_assert_int_eq(o.timeout_s, 30);
+	ck_assert_uint_eq(o.batch, SHM_BATCH_DEFAULT);
+	ck_assert_int_eq(o.delay_ms, 0);
+	ck_assert_int_eq(run_opt(&o, 'k', "/x/y.key", msg, sizeof(msg)), 1);
+	ck_assert_str_eq(o.keypath, "/x/y.key");
+	ck_assert_int_eq(run_opt(&o, 'p', "255", msg, sizeof(msg)), 1);
+	ck_assert_int_eq(o.proj, 255);
+	ck_assert_int_eq(run_opt(&o, 't', "86400", msg, sizeof(msg)), 1);
+	ck_assert_int_eq(o.timeout_s, 86400);
+	ck_assert_int_eq(run_opt(&o, 'B', "32766", msg, sizeof(msg)), 1);
+	ck_assert_uint_eq(o.batch, 32766);
+	ck_assert_int_eq(run_opt(&o, RUN_OPT_DELAY, "0", msg, sizeof(msg)), 1);
+	ck_assert_int_eq(o.delay_ms, 0);
+	ck_assert_int_eq(run_opt(&o, 'c', "5", msg, sizeof(msg)), 0);
+	ck_assert_int_eq(run_opt(&o, 'n', "5", msg, sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "");
+}
+END_TEST
+
+/* The texts the programs print for a refused value, byte for byte. */
+static const struct {
+	int		 ch;
+	const char	*arg, *msg;
+} run_opt_bad[] = {
+	{ 'p', "0", "proj_id 0: too small (1..255; ftok keeps only 8 bits)" },
+	{ 'p', "+5", "proj_id +5: invalid (1..255; ftok keeps only 8 bits)" },
+	{ 't', "86401", "timeout 86401: too large (1..86400 s)" },
+	{ 't', " 5", "timeout  5: invalid (1..86400 s)" },
+	{ 'B', "0", "batch 0: too small (1..32766)" },
+	{ 'B', "32767", "batch 32767: too large (1..32766)" },
+	{ RUN_OPT_DELAY, "60001", "delay 60001: too large (0..60000 ms)" },
+	{ RUN_OPT_DELAY, "-1", "delay -1: invalid (0..60000 ms)" },
+};
+
+START_TEST(test_run_opt_refuses)
+{
+	struct run_opts o;
+	char msg[160];
+
+	run_opts_init(&o, 10);
+	errno = 0;
+	ck_assert_int_eq(run_opt(&o, run_opt_bad[_i].ch, run_opt_bad[_i].arg,
+	    msg, sizeof(msg)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_str_eq(msg, run_opt_bad[_i].msg);
+}
+END_TEST
+
+/* No -k: the user's default file, the path key_default_path() gives. */
+START_TEST(test_run_keypath_default)
+{
+	struct run_opts o;
+	char want[PATH_MAX];
+
+	run_opts_init(&o, 30);
+	ck_assert_int_eq(key_default_path(want, sizeof(want)), 0);
+	ck_assert_str_eq(run_keypath(&o), want);
+	o.keypath = "/elsewhere.key";
+	ck_assert_str_eq(run_keypath(&o), "/elsewhere.key");
+}
+END_TEST
+
+static void
+add_runopts_tests(Suite *s)
+{
+	TCase *tc = tcase_create("runopts");
+
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_run_opt_takes_ours);
+	tcase_add_loop_test(tc, test_run_opt_refuses, 0,
+	    sizeof(run_opt_bad) / sizeof(run_opt_bad[0]));
+	tcase_add_test(tc, test_run_keypath_default);
+	suite_add_tcase(s, tc);
+}
+
 static Suite *
 opts_suite(void)
 {
@@ -201,6 +289,7 @@ opts_suite(void)
 	tcase_add_test(tc, test_pid_alive_reaped_child);
 	tcase_add_test(tc, test_pid_alive_killed_child);
 	suite_add_tcase(s, tc);
+	add_runopts_tests(s);
 	return s;
 }
 

@@ -43,7 +43,7 @@ static const struct field hdr_fields[] = {
 	H(batch), H(producer_pid), H(eos), H(semid), H(jitter_us), H(count),
 	H(seed), H(head), H(tail), H(freed), H(total), H(slots_off),
 	H(tags_off), H(table_off), H(ledger_off), H(size), H(start_ns),
-	H(fill)
+	H(fill), H(timeout_s), H(delay_ms)
 };
 
 static const struct field rec_fields[] = {

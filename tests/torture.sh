@@ -151,7 +151,7 @@ attack() {
 		[[ -n $k ]] || return 0
 		fields=(registered max_consumers expected count head tail freed total
 			flags mode capacity state eos semid producer_pid ready magic
-			table_off ledger_off size)
+			table_off ledger_off size timeout_s delay_ms)
 		case $((RANDOM % 5)) in
 		0) f=${fields[RANDOM % ${#fields[@]}]} ;;
 		1) f=sem.$((RANDOM % 6)) ;;
