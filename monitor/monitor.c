@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
+#include "runopts.h"
 #include "shmlib.h"
 #include "slides_main.h"
 
@@ -144,7 +145,7 @@ struct watch {
 	int		 live;		/* redraw in place on a terminal */
 	int		 keep;		/* --hold the last frame */
 	long long	 iterations;	/* -n: refreshes, 0 unbounded */
-	char		 keybuf[PATH_MAX]; /* the default key file's path */
+	struct run_opts	 ro;		/* -k and -p, read as everywhere */
 };
 
 /* The counters of the previous refresh, for rates between two. */
@@ -1530,10 +1531,15 @@ parse_args(int argc, char *argv[], struct monitor *m, struct watch *w)
 		{ NULL,		0,		   NULL, 0 }
 	};
 	const char *errstr;
-	int ch;
+	char msg[256];
+	int ch, r;
 
 	while ((ch = getopt_long(argc, argv, "hi:k:n:p:", longopts,
 	    NULL)) != -1) {
+		if ((r = run_opt(&w->ro, ch, optarg, msg, sizeof(msg))) == -1)
+			errx(2, "%s", msg);
+		if (r == 1)
+			continue;
 		switch (ch) {
 		case 'i':
 			m->interval_ms = (int)strtonum(optarg, 10, 3600000,
@@ -1542,21 +1548,10 @@ parse_args(int argc, char *argv[], struct monitor *m, struct watch *w)
 				errx(2, "interval %s: %s (10..3600000 ms)",
 				    optarg, errstr);
 			break;
-		case 'k':
-			m->run.keypath = optarg;
-			break;
 		case 'n':
 			w->iterations = strtonum(optarg, 1, LLONG_MAX, &errstr);
 			if (errstr != NULL)
 				errx(2, "iterations %s: %s", optarg, errstr);
-			break;
-		case 'p':
-			m->run.proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX,
-			    &errstr);
-			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d; ftok keeps "
-				    "only 8 bits)", optarg, errstr,
-				    SHM_PROJ_MAX);
 			break;
 		case 'O':
 			w->once = 1;
@@ -1588,13 +1583,10 @@ resolve_key(struct monitor *m, struct watch *w)
 {
 	struct run *r = &m->run;
 
-	if (r->keypath == NULL) {
-		if (key_default_path(w->keybuf, sizeof(w->keybuf)) == -1)
-			err(2, "default key file path");
-		r->keypath = w->keybuf;
-	}
-	if ((r->key = key_derive(r->keypath, r->proj)) ==
-	    (key_t)-1) {
+	if ((r->keypath = run_keypath(&w->ro)) == NULL)
+		err(2, "default key file path");
+	r->proj = w->ro.proj;
+	if ((r->key = key_derive(r->keypath, r->proj)) == (key_t)-1) {
 		if (errno == ENOENT)
 			errx(3, "no shmlab run under key file %s: it does not "
 			    "exist; start a producer, or check -k",
@@ -1664,7 +1656,7 @@ main(int argc, char *argv[], char *envp[])
 	(void)i18n_init();
 	memset(&m, 0, sizeof(m));
 	memset(&w, 0, sizeof(w));
-	m.run.proj = SHM_PROJ_ID;
+	run_opts_init(&w.ro, 0);	/* the monitor takes no -t */
 	m.interval_ms = INTERVAL_MS;
 	parse_args(argc, argv, &m, &w);
 	resolve_key(&m, &w);
