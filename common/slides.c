@@ -11,9 +11,11 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "runopts.h"
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
@@ -42,6 +44,25 @@ int
 slides_protocol_arg(const char *s)
 {
 	return strcmp(s, "slides") == 0 ? 0 : -1;
+}
+
+/*
+ * One option of a -L slides program: -L itself, and -k, -p, -t and
+ * --delay as every shmlab program reads them (run_opt()).  Returns 1
+ * taken, 0 not one of these, -1 (EINVAL) with the one-line message in msg.
+ */
+int
+slides_opt(struct run_opts *o, int ch, const char *arg, char *msg,
+    size_t len)
+{
+	if (ch != 'L')
+		return run_opt(o, ch, arg, msg, len);
+	if (slides_protocol_arg(arg) == 0)
+		return 1;
+	(void)snprintf(msg, len, "protocol %s: want slides (or no -L for "
+	    "shmlab's own)", arg);
+	errno = EINVAL;
+	return -1;
 }
 
 /* Any -L means the caller chose a protocol; slides is the only one. */

@@ -60,6 +60,8 @@ struct slides {
 /* The one rule for the segment's size: MAXBUF from shm_segsz, or -1. */
 int	 slides_maxbuf(size_t, uint32_t *);
 int	 slides_protocol_arg(const char *);
+struct run_opts;
+int	 slides_opt(struct run_opts *, int, const char *, char *, size_t);
 
 int	 slides_create(key_t, uint32_t, struct slides *);
 int	 slides_open(key_t, int, struct slides *);

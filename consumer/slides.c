@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runopts.h"
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
@@ -57,10 +58,8 @@ struct sc_ledger {
 
 struct sc_run {
 	struct slides	 s;
-	const char	*keypath;
-	int		 proj;
+	struct run_opts	 o;		/* -k -p -t --delay */
 	uint32_t	 nchildren;
-	int		 delay_ms;
 	int		 verbose;
 	struct sc_ledger led;
 };
@@ -99,10 +98,16 @@ sc_parse(struct sc_run *r, int argc, char *argv[])
 		{ NULL,		0,		   NULL, 0 }
 	};
 	const char *errstr;
-	int ch;
+	char msg[256];
+	int ch, taken;
 
 	while ((ch = getopt_long(argc, argv, "c:hk:L:n:p:qt:", longopts,
 	    NULL)) != -1) {
+		if ((taken = slides_opt(&r->o, ch, optarg, msg,
+		    sizeof(msg))) == -1)
+			errx(2, "%s", msg);
+		if (taken)
+			continue;
 		switch (ch) {
 		case 'c':
 			r->led.limit = strtonum(optarg, 0, SL_COUNT_MAX,
@@ -111,14 +116,6 @@ sc_parse(struct sc_run *r, int argc, char *argv[])
 				errx(2, "count %s: %s (0..%lld)", optarg, errstr,
 				    SL_COUNT_MAX);
 			break;
-		case 'k':
-			r->keypath = optarg;
-			break;
-		case 'L':
-			if (slides_protocol_arg(optarg) == -1)
-				errx(2, "protocol %s: want slides (or no -L for "
-				    "shmlab's own)", optarg);
-			break;
 		case 'n':
 			r->nchildren = (uint32_t)strtonum(optarg, 1,
 			    SHM_MAX_CONSUMERS, &errstr);
@@ -126,27 +123,8 @@ sc_parse(struct sc_run *r, int argc, char *argv[])
 				errx(2, "consumers %s: %s (1..%d)", optarg,
 				    errstr, SHM_MAX_CONSUMERS);
 			break;
-		case 'p':
-			r->proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
-				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
-			break;
 		case 'q':
 			r->verbose = 0;
-			break;
-		case 't':
-			r->s.timeout_ms = (int)strtonum(optarg, 1, 86400,
-			    &errstr) * 1000;
-			if (errstr != NULL)
-				errx(2, "timeout %s: %s (1..86400 s)", optarg,
-				    errstr);
-			break;
-		case 'D':
-			r->delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
-			if (errstr != NULL)
-				errx(2, "delay %s: %s (0..60000 ms)", optarg,
-				    errstr);
 			break;
 		case 'h':
 		default:
@@ -155,6 +133,7 @@ sc_parse(struct sc_run *r, int argc, char *argv[])
 	}
 	if (optind != argc)
 		sc_usage();
+	r->s.timeout_ms = r->o.timeout_s * 1000;
 }
 
 /*
@@ -165,36 +144,34 @@ sc_parse(struct sc_run *r, int argc, char *argv[])
 static void
 sc_attach(struct sc_run *r)
 {
-	char keybuf[PATH_MAX];
 	uint64_t start = now_ns(), limit;
 	key_t key = (key_t)-1;
 
 	limit = (uint64_t)r->s.timeout_ms * 1000000ULL;
-	if (r->keypath == NULL) {
-		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
-			err(2, "default key file path");
-		r->keypath = keybuf;
-	}
+	if (run_keypath(&r->o) == NULL)
+		err(2, "default key file path");
 	for (;;) {
 		if (key == (key_t)-1)
-			key = key_derive(r->keypath, r->proj);
+			key = key_derive(r->o.keypath, r->o.proj);
 		if (key != (key_t)-1 && slides_open(key, 0, &r->s) == 0)
 			break;
 		if (key != (key_t)-1 && errno == EPROTO)
 			errx(3, "key 0x%08lx (%s, proj_id %d): not a slides run "
 			    "(segment size or semaphore count); check -k/-p",
-			    (unsigned long)(uint32_t)key, r->keypath, r->proj);
+			    (unsigned long)(uint32_t)key, r->o.keypath,
+			    r->o.proj);
 		if (errno == EACCES)
 			errx(3, "key 0x%08lx (%s): permission denied: the run "
 			    "belongs to another user; use your own -k/-p",
-			    (unsigned long)(uint32_t)key, r->keypath);
+			    (unsigned long)(uint32_t)key, r->o.keypath);
 		if (errno != ENOENT && errno != EIDRM && errno != EINVAL)
 			err(3, "attaching the slides run under %s, proj_id %d",
-			    r->keypath, r->proj);
+			    r->o.keypath, r->o.proj);
 		if (sc_stop || now_ns() - start >= limit)
 			errx(3, "no slides run under %s, proj_id %d after %d s: "
 			    "start the producer (producer -L slides), or check "
-			    "-k/-p", r->keypath, r->proj, r->s.timeout_ms / 1000);
+			    "-k/-p", r->o.keypath, r->o.proj,
+			    r->s.timeout_ms / 1000);
 		sleep_ms(SC_POLL_MS);
 	}
 }
@@ -224,8 +201,8 @@ sc_child(struct sc_run *r, int fd)
 			return 0;
 		if (got == -1)
 			break;
-		if (r->delay_ms > 0)
-			sleep_ms(r->delay_ms);	/* outside the mutex */
+		if (r->o.delay_ms > 0)
+			sleep_ms(r->o.delay_ms);	/* outside the mutex */
 	}
 	if (errno == ETIMEDOUT)
 		warnx("consumer %ld: no item and no end marker in %d s: is the "
@@ -383,9 +360,8 @@ slides_consumer(int argc, char *argv[])
 	pid_t pid;
 
 	memset(&r, 0, sizeof(r));
-	r.s.timeout_ms = 10000;
 	r.s.stop = &sc_stop;
-	r.proj = SHM_PROJ_ID;
+	run_opts_init(&r.o, 10);
 	r.nchildren = 1;
 	r.verbose = 1;
 	r.led.limit = -1;

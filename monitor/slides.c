@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
+#include "runopts.h"
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
@@ -37,8 +38,7 @@ static volatile sig_atomic_t sm_stop;
 
 struct sm_view {
 	struct slides	 s;
-	const char	*keypath;
-	int		 proj;
+	struct run_opts	 o;		/* -k -p */
 	int		 interval_ms;
 	long long	 iterations;
 	int		 once;
@@ -74,10 +74,16 @@ sm_parse(struct sm_view *v, int argc, char *argv[])
 		{ NULL,		0,		   NULL, 0 }
 	};
 	const char *errstr;
-	int ch;
+	char msg[256];
+	int ch, taken;
 
 	while ((ch = getopt_long(argc, argv, "hi:k:L:n:p:", longopts,
 	    NULL)) != -1) {
+		if ((taken = slides_opt(&v->o, ch, optarg, msg,
+		    sizeof(msg))) == -1)
+			errx(2, "%s", msg);
+		if (taken)
+			continue;
 		switch (ch) {
 		case 'i':
 			v->interval_ms = (int)strtonum(optarg, 10, 3600000,
@@ -86,24 +92,10 @@ sm_parse(struct sm_view *v, int argc, char *argv[])
 				errx(2, "interval %s: %s (10..3600000 ms)",
 				    optarg, errstr);
 			break;
-		case 'k':
-			v->keypath = optarg;
-			break;
-		case 'L':
-			if (slides_protocol_arg(optarg) == -1)
-				errx(2, "protocol %s: want slides (or no -L for "
-				    "shmlab's own)", optarg);
-			break;
 		case 'n':
 			v->iterations = strtonum(optarg, 1, LLONG_MAX, &errstr);
 			if (errstr != NULL)
 				errx(2, "refreshes %s: %s", optarg, errstr);
-			break;
-		case 'p':
-			v->proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d)", optarg, errstr,
-				    SHM_PROJ_MAX);
 			break;
 		case 'O':
 			v->once = 1;
@@ -159,32 +151,29 @@ int
 slides_monitor(int argc, char *argv[])
 {
 	struct sm_view v;
-	char keybuf[PATH_MAX];
+	const char *path;
 	key_t key;
 	long long n;
 
 	(void)i18n_init();
 	memset(&v, 0, sizeof(v));
-	v.proj = SHM_PROJ_ID;
+	run_opts_init(&v.o, 0);	/* the monitor takes no -t */
 	v.interval_ms = 500;
 	sm_parse(&v, argc, argv);
-	if (v.keypath == NULL) {
-		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
-			err(2, "default key file path");
-		v.keypath = keybuf;
-	}
-	if ((key = key_derive(v.keypath, v.proj)) == (key_t)-1)
+	if ((path = run_keypath(&v.o)) == NULL)
+		err(2, "default key file path");
+	if ((key = key_derive(path, v.o.proj)) == (key_t)-1)
 		err(3, "ftok(%s, %d): start the producer first, or check -k",
-		    v.keypath, v.proj);
+		    path, v.o.proj);
 	if (slides_open(key, SHM_RDONLY, &v.s) == -1) {
 		if (errno == ENOENT)
 			errx(3, "no slides run under key 0x%08lx (%s, proj_id "
 			    "%d): start one (producer -L slides), or check -k/-p",
-			    (unsigned long)(uint32_t)key, v.keypath, v.proj);
+			    (unsigned long)(uint32_t)key, path, v.o.proj);
 		if (errno == EPROTO)
 			errx(3, "key 0x%08lx (%s): not a slides run; without -L "
 			    "the monitor shows shmlab's own runs",
-			    (unsigned long)(uint32_t)key, v.keypath);
+			    (unsigned long)(uint32_t)key, path);
 		err(3, "attaching the slides run under key 0x%08lx",
 		    (unsigned long)(uint32_t)key);
 	}

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runopts.h"
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
@@ -36,17 +37,15 @@ static volatile sig_atomic_t sp_stop;
 /* One run of the slides producer. */
 struct sp_run {
 	struct slides	 s;
-	const char	*keypath;
-	int		 proj;
+	struct run_opts	 o;		/* -k -p -t --delay */
 	long long	 count;
-	int		 delay_ms;
 	int		 verbose;
 };
 
 static void	 sp_usage(void) __attribute__((noreturn));
 static void	 sp_on_signal(int);
 static void	 sp_parse(struct sp_run *, int, char *[]);
-static void	 sp_create(struct sp_run *, char *, size_t);
+static void	 sp_create(struct sp_run *);
 static int	 sp_produce(struct sp_run *);
 static int	 sp_wait_alone(struct sp_run *);
 static void	 sp_fail(struct sp_run *, const char *) __attribute__((noreturn));
@@ -76,10 +75,16 @@ sp_parse(struct sp_run *r, int argc, char *argv[])
 		{ NULL,		0,		   NULL, 0 }
 	};
 	const char *errstr;
-	int ch;
+	char msg[256];
+	int ch, taken;
 
 	while ((ch = getopt_long(argc, argv, "b:c:hk:L:p:qt:", longopts,
 	    NULL)) != -1) {
+		if ((taken = slides_opt(&r->o, ch, optarg, msg,
+		    sizeof(msg))) == -1)
+			errx(2, "%s", msg);
+		if (taken)
+			continue;
 		switch (ch) {
 		case 'b':
 			r->s.maxbuf = (uint32_t)strtonum(optarg, 1,
@@ -94,35 +99,8 @@ sp_parse(struct sp_run *r, int argc, char *argv[])
 				errx(2, "count %s: %s (0..%lld: values are ints)",
 				    optarg, errstr, SL_COUNT_MAX);
 			break;
-		case 'k':
-			r->keypath = optarg;
-			break;
-		case 'L':
-			if (slides_protocol_arg(optarg) == -1)
-				errx(2, "protocol %s: want slides (or no -L for "
-				    "shmlab's own)", optarg);
-			break;
-		case 'p':
-			r->proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
-				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
-			break;
 		case 'q':
 			r->verbose = 0;
-			break;
-		case 't':
-			r->s.timeout_ms = (int)strtonum(optarg, 1, 86400,
-			    &errstr) * 1000;
-			if (errstr != NULL)
-				errx(2, "timeout %s: %s (1..86400 s)", optarg,
-				    errstr);
-			break;
-		case 'D':
-			r->delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
-			if (errstr != NULL)
-				errx(2, "delay %s: %s (0..60000 ms)", optarg,
-				    errstr);
 			break;
 		case 'h':
 		default:
@@ -131,33 +109,32 @@ sp_parse(struct sp_run *r, int argc, char *argv[])
 	}
 	if (optind != argc)
 		sp_usage();
+	r->s.timeout_ms = r->o.timeout_s * 1000;
 }
 
 static void
-sp_create(struct sp_run *r, char *keybuf, size_t len)
+sp_create(struct sp_run *r)
 {
+	const char *path;
 	key_t key;
 
-	if (r->keypath == NULL) {
-		if (key_default_path(keybuf, len) == -1)
-			err(2, "default key file path");
-		r->keypath = keybuf;
-	}
-	if (key_ensure_file(r->keypath) == -1)
+	if ((path = run_keypath(&r->o)) == NULL)
+		err(2, "default key file path");
+	if (key_ensure_file(path) == -1)
 		err(3, "key file %s: cannot create it, or it is not a regular "
-		    "file of yours; pass another -k", r->keypath);
-	if ((key = key_derive(r->keypath, r->proj)) == (key_t)-1)
-		err(3, "ftok(%s, %d)", r->keypath, r->proj);
+		    "file of yours; pass another -k", path);
+	if ((key = key_derive(path, r->o.proj)) == (key_t)-1)
+		err(3, "ftok(%s, %d)", path, r->o.proj);
 	if (slides_create(key, r->s.maxbuf, &r->s) == -1) {
 		if (errno == EEXIST)
 			errx(3, "key 0x%08lx (%s, proj_id %d) is taken: a "
 			    "segment or semaphore set exists under it; pick "
 			    "another -k/-p, or remove it (ipcs, ipcrm) if it "
 			    "is a crashed run of yours",
-			    (unsigned long)(uint32_t)key, r->keypath, r->proj);
+			    (unsigned long)(uint32_t)key, path, r->o.proj);
 		err(3, "creating the slides run under key 0x%08lx (%s, "
-		    "proj_id %d)", (unsigned long)(uint32_t)key, r->keypath,
-		    r->proj);
+		    "proj_id %d)", (unsigned long)(uint32_t)key, path,
+		    r->o.proj);
 	}
 }
 
@@ -189,8 +166,8 @@ sp_produce(struct sp_run *r)
 	long long v;
 
 	for (v = 0; v <= r->count; v++) {
-		if (r->delay_ms > 0)
-			sleep_ms(r->delay_ms);	/* outside the mutex */
+		if (r->o.delay_ms > 0)
+			sleep_ms(r->o.delay_ms);	/* outside the mutex */
 		if (slides_put(&r->s, v < r->count ? (int)v : SL_END) == -1)
 			return -1;
 	}
@@ -225,19 +202,17 @@ int
 slides_producer(int argc, char *argv[])
 {
 	struct sp_run r;
-	char keybuf[PATH_MAX];
 
 	memset(&r, 0, sizeof(r));
 	r.s.maxbuf = MAXBUF;
-	r.s.timeout_ms = 30000;
 	r.s.stop = &sp_stop;
-	r.proj = SHM_PROJ_ID;
+	run_opts_init(&r.o, 30);
 	r.count = 1000;
 	r.verbose = 1;
 	sp_parse(&r, argc, argv);
 	if (sig_catch(sp_on_signal, 0) == -1)
 		err(3, "sigaction");
-	sp_create(&r, keybuf, sizeof(keybuf));
+	sp_create(&r);
 	if (r.verbose)
 		fprintf(stderr, "%s: slides protocol, key 0x%08lx, shm id %d, "
 		    "sem id %d, MAXBUF %u, %lld items\n", getprogname(),
