@@ -32,7 +32,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runopts.h"
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
@@ -58,9 +57,7 @@ struct sc_ledger {
 
 struct sc_run {
 	struct slides	 s;
-	struct run_opts	 o;		/* -k -p -t --delay */
-	uint32_t	 nchildren;
-	int		 verbose;
+	struct slides_opts o;		/* the command line */
 	struct sc_ledger led;
 };
 
@@ -92,48 +89,17 @@ sc_on_signal(int sig)
 static void
 sc_parse(struct sc_run *r, int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "delay",	required_argument, NULL, 'D' },
-		{ "help",	no_argument,	   NULL, 'h' },
-		{ NULL,		0,		   NULL, 0 }
-	};
-	const char *errstr;
 	char msg[256];
-	int ch, taken;
 
-	while ((ch = getopt_long(argc, argv, "c:hk:L:n:p:qt:", longopts,
-	    NULL)) != -1) {
-		if ((taken = slides_opt(&r->o, ch, optarg, msg,
-		    sizeof(msg))) == -1)
+	slides_opts_init(&r->o, 10, -1);
+	if (slides_parse(&r->o, argc, argv, "c:hk:L:n:p:qt:", msg,
+	    sizeof(msg)) == -1) {
+		if (msg[0] != '\0')
 			errx(2, "%s", msg);
-		if (taken)
-			continue;
-		switch (ch) {
-		case 'c':
-			r->led.limit = strtonum(optarg, 0, SL_COUNT_MAX,
-			    &errstr);
-			if (errstr != NULL)
-				errx(2, "count %s: %s (0..%lld)", optarg, errstr,
-				    SL_COUNT_MAX);
-			break;
-		case 'n':
-			r->nchildren = (uint32_t)strtonum(optarg, 1,
-			    SHM_MAX_CONSUMERS, &errstr);
-			if (errstr != NULL)
-				errx(2, "consumers %s: %s (1..%d)", optarg,
-				    errstr, SHM_MAX_CONSUMERS);
-			break;
-		case 'q':
-			r->verbose = 0;
-			break;
-		case 'h':
-		default:
-			sc_usage();
-		}
-	}
-	if (optind != argc)
 		sc_usage();
-	r->s.timeout_ms = r->o.timeout_s * 1000;
+	}
+	r->led.limit = r->o.count;
+	r->s.timeout_ms = r->o.ro.timeout_s * 1000;
 }
 
 /*
@@ -148,29 +114,29 @@ sc_attach(struct sc_run *r)
 	key_t key = (key_t)-1;
 
 	limit = (uint64_t)r->s.timeout_ms * 1000000ULL;
-	if (run_keypath(&r->o) == NULL)
+	if (run_keypath(&r->o.ro) == NULL)
 		err(2, "default key file path");
 	for (;;) {
 		if (key == (key_t)-1)
-			key = key_derive(r->o.keypath, r->o.proj);
+			key = key_derive(r->o.ro.keypath, r->o.ro.proj);
 		if (key != (key_t)-1 && slides_open(key, 0, &r->s) == 0)
 			break;
 		if (key != (key_t)-1 && errno == EPROTO)
 			errx(3, "key 0x%08lx (%s, proj_id %d): not a slides run "
 			    "(segment size or semaphore count); check -k/-p",
-			    (unsigned long)(uint32_t)key, r->o.keypath,
-			    r->o.proj);
+			    (unsigned long)(uint32_t)key, r->o.ro.keypath,
+			    r->o.ro.proj);
 		if (errno == EACCES)
 			errx(3, "key 0x%08lx (%s): permission denied: the run "
 			    "belongs to another user; use your own -k/-p",
-			    (unsigned long)(uint32_t)key, r->o.keypath);
+			    (unsigned long)(uint32_t)key, r->o.ro.keypath);
 		if (errno != ENOENT && errno != EIDRM && errno != EINVAL)
 			err(3, "attaching the slides run under %s, proj_id %d",
-			    r->o.keypath, r->o.proj);
+			    r->o.ro.keypath, r->o.ro.proj);
 		if (sc_stop || now_ns() - start >= limit)
 			errx(3, "no slides run under %s, proj_id %d after %d s: "
 			    "start the producer (producer -L slides), or check "
-			    "-k/-p", r->o.keypath, r->o.proj,
+			    "-k/-p", r->o.ro.keypath, r->o.ro.proj,
 			    r->s.timeout_ms / 1000);
 		sleep_ms(SC_POLL_MS);
 	}
@@ -201,8 +167,8 @@ sc_child(struct sc_run *r, int fd)
 			return 0;
 		if (got == -1)
 			break;
-		if (r->o.delay_ms > 0)
-			sleep_ms(r->o.delay_ms);	/* outside the mutex */
+		if (r->o.ro.delay_ms > 0)
+			sleep_ms(r->o.ro.delay_ms);	/* outside the mutex */
 	}
 	if (errno == ETIMEDOUT)
 		warnx("consumer %ld: no item and no end marker in %d s: is the "
@@ -325,10 +291,10 @@ sc_report(const struct sc_run *r)
 			first[missing] = (int)v;
 		missing++;
 	}
-	if (r->verbose || missing || l->duplicated || l->out_of_range) {
+	if (r->o.verbose || missing || l->duplicated || l->out_of_range) {
 		fprintf(stderr, "%s: ledger: %lld items read by %u consumer%s",
-		    getprogname(), l->items, r->nchildren,
-		    r->nchildren == 1 ? "" : "s");
+		    getprogname(), l->items, r->o.nchildren,
+		    r->o.nchildren == 1 ? "" : "s");
 		if (!missing && !l->duplicated && !l->out_of_range)
 			fprintf(stderr, ": 0..%lld each exactly once", top - 1);
 		if (missing) {
@@ -361,22 +327,18 @@ slides_consumer(int argc, char *argv[])
 
 	memset(&r, 0, sizeof(r));
 	r.s.stop = &sc_stop;
-	run_opts_init(&r.o, 10);
-	r.nchildren = 1;
-	r.verbose = 1;
-	r.led.limit = -1;
 	r.led.highest = -1;
 	sc_parse(&r, argc, argv);
 	if (sig_catch(sc_on_signal, 0) == -1)
 		err(3, "sigaction");
 	sc_attach(&r);
-	if ((fds = calloc(r.nchildren, sizeof(*fds))) == NULL)
+	if ((fds = calloc(r.o.nchildren, sizeof(*fds))) == NULL)
 		err(3, "calloc");
 	fflush(NULL);
-	for (i = 0; i < r.nchildren && !sc_stop; i++) {
+	for (i = 0; i < r.o.nchildren && !sc_stop; i++) {
 		if (pipe(p) == -1 || (pid = fork()) == -1) {
 			warn("pipe/fork (consumer %u of %u): the others go on",
-			    i + 1, r.nchildren);
+			    i + 1, r.o.nchildren);
 			worst = 3;
 			break;
 		}

@@ -39,12 +39,13 @@
 #include <unistd.h>
 
 #include "i18n.h"
+#include "optloop.h"
 #include "runopts.h"
 #include "shmlib.h"
 #include "slides_main.h"
+#include "watch.h"
 
 #define MONITOR_SCHEMA	1	/* bump when a JSON key changes meaning */
-#define INTERVAL_MS	500	/* default refresh, for 100 ms/item demos */
 #define READY_WAIT_MS	5000	/* a producer initialises in microseconds */
 #define RING_CELLS	64	/* rings up to this size: shown slot by slot */
 #define MARK_MAX	6	/* characters of a slot's marker cell */
@@ -136,18 +137,6 @@ struct snapshot {
 	char		 map[RING_CELLS];
 };
 
-/*
- * How the watch was asked for: options only, fixed once parsed.
- */
-struct watch {
-	int		 once;		/* --once: one text snapshot */
-	int		 as_json;	/* --json: one JSON snapshot */
-	int		 live;		/* redraw in place on a terminal */
-	int		 keep;		/* --hold the last frame */
-	long long	 iterations;	/* -n: refreshes, 0 unbounded */
-	struct run_opts	 ro;		/* -k and -p, read as everywhere */
-};
-
 /* The counters of the previous refresh, for rates between two. */
 struct prev {
 	int		 have;
@@ -170,7 +159,6 @@ struct monitor {
 	unsigned short	*semvals;	/* GETALL's buffer */
 	struct prev	 prev;
 	int		 detached;	/* header counters are final */
-	int		 interval_ms;
 };
 
 /*
@@ -182,7 +170,7 @@ static volatile sig_atomic_t stop_flag;
 static int	 cursor_hidden;
 
 static void	 usage(void) __attribute__((noreturn));
-static void	 parse_args(int, char *[], struct monitor *, struct watch *);
+static void	 parse_args(int, char *[], struct watch *);
 static void	 resolve_key(struct monitor *, struct watch *);
 static void	 watch_loop(struct monitor *, const struct watch *);
 static void	 show(struct monitor *, const struct watch *, long long);
@@ -1515,12 +1503,64 @@ ended_line(const struct monitor *m, FILE *fp)
 	    U(m->run.count), U(sn->consumed));
 }
 
+/* One of the watch's own options (opt_loop's callback). */
+static int
+watch_opt(void *ctx, int ch, const char *arg, char *msg, size_t len)
+{
+	struct watch *w = ctx;
+	const char *errstr = NULL;
+
+	switch (ch) {
+	case 'i':
+		w->interval_ms = (int)strtonum(arg, 10, 3600000, &errstr);
+		if (errstr != NULL)
+			(void)snprintf(msg, len, "interval %s: %s "
+			    "(10..3600000 ms)", arg, errstr);
+		break;
+	case 'n':
+		w->iterations = strtonum(arg, 1, LLONG_MAX, &errstr);
+		if (errstr != NULL)
+			(void)snprintf(msg, len, "iterations %s: %s", arg,
+			    errstr);
+		break;
+	case 'O':
+		w->once = 1;
+		break;
+	case 'H':
+		w->keep = 1;
+		break;
+	case 'J':
+		w->as_json = 1;
+		break;
+	default:
+		return 0;
+	}
+	return errstr == NULL ? 1 : -1;
+}
+
+/* Defaults, then the options of either monitor. */
+int
+watch_parse(struct watch *w, int argc, char *argv[], const char *optstring,
+    const struct option *longopts, int slides, char *msg, size_t len)
+{
+	struct opt_loop l = { optstring, longopts, &w->ro, slides, watch_opt,
+	    w };
+
+	memset(w, 0, sizeof(*w));
+	run_opts_init(&w->ro, 0);	/* a monitor takes no -t */
+	w->interval_ms = WATCH_INTERVAL_MS;
+	if (opt_loop(&l, argc, argv, msg, len) == -1)
+		return -1;
+	w->live = !w->once && !w->as_json && isatty(STDOUT_FILENO);
+	return 0;
+}
+
 /*
- * Options, then the arity check: nothing is looked at before the whole
+ * Options, then the combinations: nothing is looked at before the whole
  * command line is known to be good (exit 2).
  */
 static void
-parse_args(int argc, char *argv[], struct monitor *m, struct watch *w)
+parse_args(int argc, char *argv[], struct watch *w)
 {
 	static const struct option longopts[] = {
 		{ "once",	no_argument,	   NULL, 'O' },
@@ -1530,51 +1570,19 @@ parse_args(int argc, char *argv[], struct monitor *m, struct watch *w)
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL,		0,		   NULL, 0 }
 	};
-	const char *errstr;
 	char msg[256];
-	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "hi:k:n:p:", longopts,
-	    NULL)) != -1) {
-		if ((r = run_opt(&w->ro, ch, optarg, msg, sizeof(msg))) == -1)
+	if (watch_parse(w, argc, argv, "hi:k:n:p:", longopts, 0, msg,
+	    sizeof(msg)) == -1) {
+		if (msg[0] != '\0')
 			errx(2, "%s", msg);
-		if (r == 1)
-			continue;
-		switch (ch) {
-		case 'i':
-			m->interval_ms = (int)strtonum(optarg, 10, 3600000,
-			    &errstr);
-			if (errstr != NULL)
-				errx(2, "interval %s: %s (10..3600000 ms)",
-				    optarg, errstr);
-			break;
-		case 'n':
-			w->iterations = strtonum(optarg, 1, LLONG_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "iterations %s: %s", optarg, errstr);
-			break;
-		case 'O':
-			w->once = 1;
-			break;
-		case 'H':
-			w->keep = 1;
-			break;
-		case 'J':
-			w->as_json = 1;
-			break;
-		case 'h':
-		default:
-			usage();
-		}
-	}
-	if (argc != optind)
 		usage();
+	}
 	if (w->once && w->as_json)
 		errx(2, "--once and --json each print one snapshot: pick one");
 	if (w->iterations > 0 && (w->once || w->as_json))
 		errx(2, "-n counts refreshes; --once and --json take a single "
 		    "snapshot");
-	w->live = !w->once && !w->as_json && isatty(STDOUT_FILENO);
 }
 
 /* Unlike the producer, never create the key file: look, don't touch. */
@@ -1634,7 +1642,7 @@ watch_loop(struct monitor *m, const struct watch *w)
 			break;
 		if (!m->detached && drained(m))
 			let_go(m);
-		nap(m, m->interval_ms);
+		nap(m, w->interval_ms);
 		if (stop_flag)
 			break;
 	}
@@ -1655,10 +1663,7 @@ main(int argc, char *argv[], char *envp[])
 	setproctitle_init(argc, argv, envp);
 	(void)i18n_init();
 	memset(&m, 0, sizeof(m));
-	memset(&w, 0, sizeof(w));
-	run_opts_init(&w.ro, 0);	/* the monitor takes no -t */
-	m.interval_ms = INTERVAL_MS;
-	parse_args(argc, argv, &m, &w);
+	parse_args(argc, argv, &w);
 	resolve_key(&m, &w);
 	setproctitle("-monitor: key 0x%08lx",
 	    (unsigned long)(uint32_t)m.run.key);

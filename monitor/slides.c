@@ -31,6 +31,7 @@
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
+#include "watch.h"
 
 #define SM_CELLS	32	/* slots shown one by one; more are summarised */
 
@@ -38,10 +39,7 @@ static volatile sig_atomic_t sm_stop;
 
 struct sm_view {
 	struct slides	 s;
-	struct run_opts	 o;		/* -k -p */
-	int		 interval_ms;
-	long long	 iterations;
-	int		 once;
+	struct watch	 w;		/* what the main monitor takes */
 };
 
 static void	 sm_usage(void) __attribute__((noreturn));
@@ -73,40 +71,14 @@ sm_parse(struct sm_view *v, int argc, char *argv[])
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL,		0,		   NULL, 0 }
 	};
-	const char *errstr;
 	char msg[256];
-	int ch, taken;
 
-	while ((ch = getopt_long(argc, argv, "hi:k:L:n:p:", longopts,
-	    NULL)) != -1) {
-		if ((taken = slides_opt(&v->o, ch, optarg, msg,
-		    sizeof(msg))) == -1)
+	if (watch_parse(&v->w, argc, argv, "hi:k:L:n:p:", longopts, 1, msg,
+	    sizeof(msg)) == -1) {
+		if (msg[0] != '\0')
 			errx(2, "%s", msg);
-		if (taken)
-			continue;
-		switch (ch) {
-		case 'i':
-			v->interval_ms = (int)strtonum(optarg, 10, 3600000,
-			    &errstr);
-			if (errstr != NULL)
-				errx(2, "interval %s: %s (10..3600000 ms)",
-				    optarg, errstr);
-			break;
-		case 'n':
-			v->iterations = strtonum(optarg, 1, LLONG_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "refreshes %s: %s", optarg, errstr);
-			break;
-		case 'O':
-			v->once = 1;
-			break;
-		case 'h':
-		default:
-			sm_usage();
-		}
-	}
-	if (optind != argc)
 		sm_usage();
+	}
 }
 
 /* One snapshot; -1 once the run is gone. */
@@ -157,19 +129,17 @@ slides_monitor(int argc, char *argv[])
 
 	(void)i18n_init();
 	memset(&v, 0, sizeof(v));
-	run_opts_init(&v.o, 0);	/* the monitor takes no -t */
-	v.interval_ms = 500;
 	sm_parse(&v, argc, argv);
-	if ((path = run_keypath(&v.o)) == NULL)
+	if ((path = run_keypath(&v.w.ro)) == NULL)
 		err(2, "default key file path");
-	if ((key = key_derive(path, v.o.proj)) == (key_t)-1)
+	if ((key = key_derive(path, v.w.ro.proj)) == (key_t)-1)
 		err(3, "ftok(%s, %d): start the producer first, or check -k",
-		    path, v.o.proj);
+		    path, v.w.ro.proj);
 	if (slides_open(key, SHM_RDONLY, &v.s) == -1) {
 		if (errno == ENOENT)
 			errx(3, "no slides run under key 0x%08lx (%s, proj_id "
 			    "%d): start one (producer -L slides), or check -k/-p",
-			    (unsigned long)(uint32_t)key, path, v.o.proj);
+			    (unsigned long)(uint32_t)key, path, v.w.ro.proj);
 		if (errno == EPROTO)
 			errx(3, "key 0x%08lx (%s): not a slides run; without -L "
 			    "the monitor shows shmlab's own runs",
@@ -186,9 +156,9 @@ slides_monitor(int argc, char *argv[])
 			printf("the run ended (its objects are removed)\n");
 			break;
 		}
-		if (v.once || (v.iterations > 0 && n + 1 >= v.iterations))
+		if (v.w.once || (v.w.iterations > 0 && n + 1 >= v.w.iterations))
 			break;
-		sleep_ms(v.interval_ms);
+		sleep_ms(v.w.interval_ms);
 	}
 	if (slides_detach(&v.s) == -1)
 		err(3, "shmdt");

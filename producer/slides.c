@@ -25,7 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runopts.h"
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
@@ -37,9 +36,7 @@ static volatile sig_atomic_t sp_stop;
 /* One run of the slides producer. */
 struct sp_run {
 	struct slides	 s;
-	struct run_opts	 o;		/* -k -p -t --delay */
-	long long	 count;
-	int		 verbose;
+	struct slides_opts o;		/* the command line */
 };
 
 static void	 sp_usage(void) __attribute__((noreturn));
@@ -69,47 +66,17 @@ sp_on_signal(int sig)
 static void
 sp_parse(struct sp_run *r, int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "delay",	required_argument, NULL, 'D' },
-		{ "help",	no_argument,	   NULL, 'h' },
-		{ NULL,		0,		   NULL, 0 }
-	};
-	const char *errstr;
 	char msg[256];
-	int ch, taken;
 
-	while ((ch = getopt_long(argc, argv, "b:c:hk:L:p:qt:", longopts,
-	    NULL)) != -1) {
-		if ((taken = slides_opt(&r->o, ch, optarg, msg,
-		    sizeof(msg))) == -1)
+	slides_opts_init(&r->o, 30, 1000);
+	if (slides_parse(&r->o, argc, argv, "b:c:hk:L:p:qt:", msg,
+	    sizeof(msg)) == -1) {
+		if (msg[0] != '\0')
 			errx(2, "%s", msg);
-		if (taken)
-			continue;
-		switch (ch) {
-		case 'b':
-			r->s.maxbuf = (uint32_t)strtonum(optarg, 1,
-			    SL_MAXBUF_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "maxbuf %s: %s (1..%u)", optarg, errstr,
-				    SL_MAXBUF_MAX);
-			break;
-		case 'c':
-			r->count = strtonum(optarg, 0, SL_COUNT_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "count %s: %s (0..%lld: values are ints)",
-				    optarg, errstr, SL_COUNT_MAX);
-			break;
-		case 'q':
-			r->verbose = 0;
-			break;
-		case 'h':
-		default:
-			sp_usage();
-		}
-	}
-	if (optind != argc)
 		sp_usage();
-	r->s.timeout_ms = r->o.timeout_s * 1000;
+	}
+	r->s.maxbuf = r->o.maxbuf;
+	r->s.timeout_ms = r->o.ro.timeout_s * 1000;
 }
 
 static void
@@ -118,23 +85,23 @@ sp_create(struct sp_run *r)
 	const char *path;
 	key_t key;
 
-	if ((path = run_keypath(&r->o)) == NULL)
+	if ((path = run_keypath(&r->o.ro)) == NULL)
 		err(2, "default key file path");
 	if (key_ensure_file(path) == -1)
 		err(3, "key file %s: cannot create it, or it is not a regular "
 		    "file of yours; pass another -k", path);
-	if ((key = key_derive(path, r->o.proj)) == (key_t)-1)
-		err(3, "ftok(%s, %d)", path, r->o.proj);
+	if ((key = key_derive(path, r->o.ro.proj)) == (key_t)-1)
+		err(3, "ftok(%s, %d)", path, r->o.ro.proj);
 	if (slides_create(key, r->s.maxbuf, &r->s) == -1) {
 		if (errno == EEXIST)
 			errx(3, "key 0x%08lx (%s, proj_id %d) is taken: a "
 			    "segment or semaphore set exists under it; pick "
 			    "another -k/-p, or remove it (ipcs, ipcrm) if it "
 			    "is a crashed run of yours",
-			    (unsigned long)(uint32_t)key, path, r->o.proj);
+			    (unsigned long)(uint32_t)key, path, r->o.ro.proj);
 		err(3, "creating the slides run under key 0x%08lx (%s, "
 		    "proj_id %d)", (unsigned long)(uint32_t)key, path,
-		    r->o.proj);
+		    r->o.ro.proj);
 	}
 }
 
@@ -165,10 +132,10 @@ sp_produce(struct sp_run *r)
 {
 	long long v;
 
-	for (v = 0; v <= r->count; v++) {
-		if (r->o.delay_ms > 0)
-			sleep_ms(r->o.delay_ms);	/* outside the mutex */
-		if (slides_put(&r->s, v < r->count ? (int)v : SL_END) == -1)
+	for (v = 0; v <= r->o.count; v++) {
+		if (r->o.ro.delay_ms > 0)
+			sleep_ms(r->o.ro.delay_ms);	/* outside the mutex */
+		if (slides_put(&r->s, v < r->o.count ? (int)v : SL_END) == -1)
 			return -1;
 	}
 	return 0;
@@ -204,20 +171,16 @@ slides_producer(int argc, char *argv[])
 	struct sp_run r;
 
 	memset(&r, 0, sizeof(r));
-	r.s.maxbuf = MAXBUF;
 	r.s.stop = &sp_stop;
-	run_opts_init(&r.o, 30);
-	r.count = 1000;
-	r.verbose = 1;
 	sp_parse(&r, argc, argv);
 	if (sig_catch(sp_on_signal, 0) == -1)
 		err(3, "sigaction");
 	sp_create(&r);
-	if (r.verbose)
+	if (r.o.verbose)
 		fprintf(stderr, "%s: slides protocol, key 0x%08lx, shm id %d, "
 		    "sem id %d, MAXBUF %u, %lld items\n", getprogname(),
 		    (unsigned long)(uint32_t)r.s.key, r.s.shmid, r.s.semid,
-		    r.s.maxbuf, r.count);
+		    r.s.maxbuf, r.o.count);
 	if (sp_produce(&r) == -1)
 		sp_fail(&r, "writing an item");
 	if (sp_wait_alone(&r) == -1)
@@ -226,8 +189,8 @@ slides_producer(int argc, char *argv[])
 		sp_fail(&r, "shmdt");
 	if (slides_remove(&r.s) == -1)
 		err(3, "removing the slides run (IPC_RMID)");
-	if (r.verbose)
+	if (r.o.verbose)
 		fprintf(stderr, "%s: %lld items and the end marker written; "
-		    "objects removed\n", getprogname(), r.count);
+		    "objects removed\n", getprogname(), r.o.count);
 	return 0;
 }
