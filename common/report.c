@@ -15,7 +15,6 @@
 
 #define REPORT_SCHEMA	1
 
-static void	json_str(FILE *, const char *);
 
 /* Fills in everything that the table and the ledger tell. */
 void
@@ -98,25 +97,6 @@ report_tally(struct shm_report *rp)
 		rp->exit_status = 3;
 	else
 		rp->exit_status = rp->verified ? 0 : 1;
-}
-
-static void
-json_str(FILE *fp, const char *s)
-{
-	if (s == NULL) {
-		fputs("null", fp);
-		return;
-	}
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(fp, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(fp, "\\u%04x", (unsigned char)*s);
-		else
-			fputc(*s, fp);
-	}
-	fputc('"', fp);
 }
 
 #define U(x)	((unsigned long long)(x))

@@ -131,6 +131,9 @@ struct shm_report {
 	const char	*error;		/* why the run failed, or NULL */
 };
 
+/* json.c: a string in a JSON document (null for NULL). */
+void	 json_str(FILE *, const char *);
+
 /* report.c: the run's result, in JSON and as a short table. */
 void	 report_tally(struct shm_report *);
 int	 report_json(FILE *, const struct shm_report *);

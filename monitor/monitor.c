@@ -209,7 +209,6 @@ static void	 json_counters(const struct monitor *, FILE *);
 static void	 json_sems(const struct monitor *, FILE *);
 static void	 json_consumers(const struct monitor *, FILE *);
 static void	 json_ring(const struct monitor *, FILE *);
-static void	 json_str(FILE *, const char *);
 static void	 json_rate(FILE *, double);
 static void	 term_size(int *, int *);
 static void	 frame(const struct monitor *, int);
@@ -1208,53 +1207,6 @@ text_notes(const struct monitor *m, FILE *fp)
 		    "-k/-p removes them\n"), (int)sn->producer_pid);
 }
 
-/*
- * Writes s as a JSON string.  Key file paths are bytes, not text: valid
- * UTF-8 passes through, anything else becomes U+FFFD so that the document
- * stays valid JSON.
- */
-static void
-json_str(FILE *fp, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n, i;
-
-	fputc('"', fp);
-	while (*p != '\0') {
-		if (*p == '"' || *p == '\\') {
-			fprintf(fp, "\\%c", *p++);
-			continue;
-		}
-		if (*p < 0x20 || *p == 0x7f) {
-			fprintf(fp, "\\u%04x", *p++);
-			continue;
-		}
-		if (*p < 0x80) {
-			fputc(*p++, fp);
-			continue;
-		}
-		n = (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 :
-		    (*p & 0xf0) == 0xe0 ? 3 :
-		    (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
-		for (i = 1; i < n; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				break;
-		/* Overlong, surrogate and out-of-range forms are invalid. */
-		if (n == 0 || i < n ||
-		    (n == 3 && *p == 0xe0 && p[1] < 0xa0) ||
-		    (n == 3 && *p == 0xed && p[1] >= 0xa0) ||
-		    (n == 4 && *p == 0xf0 && p[1] < 0x90) ||
-		    (n == 4 && *p == 0xf4 && p[1] >= 0x90)) {
-			fputs("\\ufffd", fp);
-			p++;
-			continue;
-		}
-		(void)fwrite(p, 1, n, fp);
-		p += n;
-	}
-	fputc('"', fp);
-}
-
 static void
 json_rate(FILE *fp, double r)
 {
@@ -1297,10 +1249,7 @@ json_head(const struct monitor *m, FILE *fp)
 	    "  \"time\": %lld,\n  \"ended\": %s,\n  \"ended_why\": ",
 	    m->run.proj, (long)getpid(), (long long)sn->wall,
 	    sn->ended ? "true" : "false");
-	if (sn->why_ended != NULL)
-		json_str(fp, sn->why_ended);
-	else
-		fputs("null", fp);
+	json_str(fp, sn->why_ended);
 	fputs(",\n", fp);
 }
 
