@@ -80,9 +80,9 @@ locale/%/LC_MESSAGES/shmlab.mo: po/%.po
 
 # Maintainer: regenerate the template, then merge it into each language.
 po/shmlab.pot: $(wildcard $(PO_SRC)) run_demo.sh
-	$(XGETTEXT) -L C -k_ -kN_ --from-code=UTF-8 --add-comments=TRANSLATORS \
+	$(XGETTEXT) -L C -k_ -kN_ -klook_around --from-code=UTF-8 --add-comments=TRANSLATORS \
 	  --package-name=shmlab -o $@ $(sort $(wildcard $(PO_SRC)))
-	$(XGETTEXT) -L Shell -k -kt -ktf --from-code=UTF-8 -j -o $@ run_demo.sh
+	$(XGETTEXT) -L Shell -k -kt -ktf -ktc:1c,2 --from-code=UTF-8 --add-comments=TRANSLATORS -j -o $@ run_demo.sh
 
 po-update: po/shmlab.pot
 	for l in $(LINGUAS); do msgmerge -q -U --backup=none po/$$l.po po/shmlab.pot; done

@@ -80,6 +80,15 @@ t() {
 		printf '%s' "$1"
 	fi
 }
+# A word that also means something else (a column head): its context
+# says which (tc option consumers), as msgctxt in po/es.po.
+tc() {
+	if command -v gettext >/dev/null 2>&1; then
+		TEXTDOMAIN=shmlab TEXTDOMAINDIR=$LOCALEDIR gettext -c "$1" -- "$2"
+	else
+		printf '%s' "$2"
+	fi
+}
 tf() {
 	local fmt
 	fmt=$(t "$1")
@@ -242,8 +251,9 @@ progress() {
 	((total > 0)) || return 0
 	pct=$((got * 100 / total))
 	fill=$((got * width / total))
-	printf '\r[%-*s] %3d%% %s/%s items ' "$width" \
-		"$(printf '%*s' "$fill" '' | tr ' ' '#')" "$pct" "$got" "$total" >&2
+	printf '\r[%-*s] %3d%% %s ' "$width" \
+		"$(printf '%*s' "$fill" '' | tr ' ' '#')" "$pct" \
+		"$(tf '%s/%s items' "$got" "$total")" >&2
 }
 
 # Shows the monitor during the run: in a tmux split inside tmux, else in
@@ -319,7 +329,7 @@ main() {
 		# The slides protocol's grader (docs/slides-protocol.md).
 		shift
 		ensure_built
-		[[ -x $GRADER ]] || die 3 "cannot find $GRADER: run make"
+		[[ -x $GRADER ]] || die 3 "$(tf 'cannot find %s: run make' "$GRADER")"
 		exec "$GRADER" "$@"
 	fi
 	# First of all: a signal at any moment ends the run with 130.
@@ -333,27 +343,27 @@ main() {
 	fi
 	while (($#)); do
 		case $1 in
-		-n) number consumers "${2:-}" 1 512; consumers=$2; shift ;;
-		-c) number count "${2:-}" 0 1099511627776; count=$2 count_set=1; shift ;;
-		-b) number maxbuf "${2:-}" 1 32766; maxbuf=$2; shift ;;
-		-B) number batch "${2:-}" 1 32766; batch=$2; shift ;;
+		-n) number "$(tc option consumers)" "${2:-}" 1 512; consumers=$2; shift ;;
+		-c) number "$(tc option count)" "${2:-}" 0 1099511627776; count=$2 count_set=1; shift ;;
+		-b) number "$(tc option maxbuf)" "${2:-}" 1 32766; maxbuf=$2; shift ;;
+		-B) number "$(tc option batch)" "${2:-}" 1 32766; batch=$2; shift ;;
 		-m)
 			[[ ${2:-} == queue || ${2:-} == broadcast ]] ||
 				die 2 "$(tf 'mode %s: want queue or broadcast' "${2:-}")"
 			mode=$2; shift ;;
-		-s | --seed) number seed "${2:-}" 0 999999999999999999; seed=$2; shift ;;
-		-t) number timeout "${2:-}" 1 86400; timeout=$2; shift ;;
+		-s | --seed) number "$(tc option seed)" "${2:-}" 0 999999999999999999; seed=$2; shift ;;
+		-t) number "$(tc option timeout)" "${2:-}" 1 86400; timeout=$2; shift ;;
 		--json) json=1 ;;
 		--unsafe) unsafe=1 ;;
-		--jitter) number jitter "${2:-}" 0 100000; jitter=$2; shift ;;
-		--delay) number delay "${2:-}" 0 60000; delay=$2 delay_set=1; shift ;;
+		--jitter) number "$(tc option jitter)" "${2:-}" 0 100000; jitter=$2; shift ;;
+		--delay) number "$(tc option delay)" "${2:-}" 0 60000; delay=$2 delay_set=1; shift ;;
 		--slow)
 			# Slow motion, SPEED times slower still (--slow 2: twice
 			# as slow); the delays are set below, once --slow-side
 			# is known.  A short stream, unless -c says otherwise.
 			slow=1
 			if [[ ${2:-} =~ ^[0-9]+$ ]]; then
-				number speed "$2" 1 20
+				number "$(tc option speed)" "$2" 1 20
 				slow=$2
 				shift
 			fi ;;
@@ -389,14 +399,14 @@ main() {
 	fi
 
 	[[ -d ${TMPDIR:-/tmp} && -w ${TMPDIR:-/tmp} ]] ||
-		die 2 "TMPDIR ${TMPDIR:-/tmp} is not a writable directory: set TMPDIR to one, or unset it"
+		die 2 "$(tf 'TMPDIR %s is not a writable directory: set TMPDIR to one, or unset it' "${TMPDIR:-/tmp}")"
 	ensure_built
 	# Named before it exists, so that a trap at any moment removes it
 	# (the result of a $(mktemp) that a signal interrupts is lost).
 	tmpdir=${TMPDIR:-/tmp}/shmlab-demo.$$.$RANDOM$RANDOM
 	mkdir -m 0700 "$tmpdir" 2>/dev/null || {
 		tmpdir=""
-		die 3 "cannot create a private directory in ${TMPDIR:-/tmp}"
+		die 3 "$(tf 'cannot create a private directory in %s' "${TMPDIR:-/tmp}")"
 	}
 	new_key
 
@@ -411,7 +421,11 @@ main() {
 		pstatus=0
 		"$PRODUCER" "${args[@]}" 2>"$tmpdir/producer.log" || pstatus=$?
 		# Another run took this key meanwhile: a new key file, again.
-		if ((pstatus != 3)) || ! grep -q 'already exists under key' \
+		# (The producer's message in the user's language too.
+		# TRANSLATORS: the fixed part of your translation of
+		# "a %s already exists under key 0x%08lx".)
+		if ((pstatus != 3)) || ! grep -qF -e 'already exists under key' \
+			-e "$(t 'already exists under key')" \
 			"$tmpdir/producer.log"; then
 			break
 		fi
@@ -480,7 +494,7 @@ main() {
 	elif ((!quiet)); then
 		cat "$tmpdir/report.txt"
 		((changed)) &&
-			printf '  but a consumer process failed: run exit %d\n' "$status"
+			printf '%s\n' "$(tf '  but a consumer process failed: run exit %d' "$status")"
 	fi
 	if ((status != 0)); then
 		cat "$tmpdir/producer.log" "$tmpdir/consumer.log" >&2

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlib.h"
 
 /* Is the set idle: no waiters, nobody alive who last operated on it? */
@@ -63,23 +64,23 @@ seg_clean(key_t key, char *buf, size_t len)
 		    ds.shm_perm.cuid != getuid()) {
 			char who[64];
 
-			(void)snprintf(buf, len, "shm id %d belongs to %s, not "
+			(void)snprintf(buf, len, _("shm id %d belongs to %s, not "
 			    "to you: left alone; only that user or root can "
-			    "remove it (ipcrm -m %d)", shmid,
+			    "remove it (ipcrm -m %d)"), shmid,
 			    uid_name(ds.shm_perm.cuid, who, sizeof(who)), shmid);
 			errno = EPERM;
 			return -1;
 		}
 		if (ds.shm_nattch != 0) {
-			(void)snprintf(buf, len, "shm id %d has %lu processes "
-			    "attached: the run is alive, left alone", shmid,
+			(void)snprintf(buf, len, _("shm id %d has %lu processes "
+			    "attached: the run is alive, left alone"), shmid,
 			    (unsigned long)ds.shm_nattch);
 			errno = EBUSY;
 			return -1;
 		}
 		if (ds.shm_segsz < sizeof(*h)) {
-			(void)snprintf(buf, len, "shm id %d is too small to be "
-			    "shmlab's: left alone", shmid);
+			(void)snprintf(buf, len, _("shm id %d is too small to be "
+			    "shmlab's: left alone"), shmid);
 			errno = EPROTO;
 			return -1;
 		}
@@ -90,16 +91,16 @@ seg_clean(key_t key, char *buf, size_t len)
 		named = h->semid;
 		if (h->magic != SHM_MAGIC) {
 			(void)shmdt(h);
-			(void)snprintf(buf, len, "shm id %d has no shmlab magic: "
-			    "not ours, left alone", shmid);
+			(void)snprintf(buf, len, _("shm id %d has no shmlab magic: "
+			    "not ours, left alone"), shmid);
 			errno = EPROTO;
 			return -1;
 		}
 		if (shmdt(h) == -1)
 			return -1;
 		if (pid_alive(ppid) && ppid != getpid()) {
-			(void)snprintf(buf, len, "shm id %d: its producer (pid "
-			    "%d) is still running, left alone", shmid,
+			(void)snprintf(buf, len, _("shm id %d: its producer (pid "
+			    "%d) is still running, left alone"), shmid,
 			    (int)ppid);
 			errno = EBUSY;
 			return -1;
@@ -118,8 +119,8 @@ seg_clean(key_t key, char *buf, size_t len)
 	    sds.sem_perm.uid != getuid() || sds.sem_nsems < SEM_BASE ||
 	    (sds.sem_nsems - SEM_BASE) % 2 != 0 ||
 	    !sem_idle(semid, sds.sem_nsems)) {
-		(void)snprintf(buf, len, "sem id %d under this key is not a "
-		    "stale shmlab set of yours: left alone", semid);
+		(void)snprintf(buf, len, _("sem id %d under this key is not a "
+		    "stale shmlab set of yours: left alone"), semid);
 		errno = EBUSY;
 		return removed > 0 ? removed : -1;
 	}

@@ -67,3 +67,34 @@ i18n_init(void)
 		return -1;
 	return 0;
 }
+
+/*
+ * strtonum(3)'s errstr ("invalid", "too small", "too large") in the
+ * user's language: opt_number's, and that of the callers of strtonum.
+ */
+const char *
+strtonum_word(const char *errstr)
+{
+	static const char *const words[] = {
+		N_("invalid"), N_("too small"), N_("too large")
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (errstr != NULL && strcmp(errstr, words[i]) == 0)
+			return _(words[i]);
+	return errstr;
+}
+
+/*
+ * The printf field width that pads s to w columns: printf counts bytes,
+ * and an accented letter of a translation takes two in UTF-8.
+ */
+int
+i18n_pad(int w, const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) == 0x80)
+			w++;
+	return w;
+}

@@ -17,5 +17,7 @@
 #define N_(s)	(s)
 
 int	 i18n_init(void);
+const char *strtonum_word(const char *);
+int	 i18n_pad(int, const char *);
 
 #endif /* SHMLAB_I18N_H */

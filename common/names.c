@@ -2,6 +2,7 @@
  * names.c - the words reports, titles and the monitor use for the
  * protocol's enums (shmlab.h).
  */
+#include "i18n.h"
 #include "shmlib.h"
 
 const char *
@@ -10,25 +11,28 @@ mode_name(enum shm_mode m)
 	return m == MODE_BROADCAST ? "broadcast" : "queue";
 }
 
-/* The names reports, titles and the monitor use for enum shm_state. */
+/*
+ * The names reports, titles and the monitor use for enum shm_state: the
+ * JSON's values, in English always; a table shows _(state_name(s)).
+ */
 const char *
 state_name(uint32_t s)
 {
 	switch (s) {
 	case ST_INIT:
-		return "init";
+		return N_("init");
 	case ST_WAITING:
-		return "waiting";
+		return N_("waiting");
 	case ST_PRODUCING:
-		return "producing";
+		return N_("producing");
 	case ST_DRAINING:
-		return "draining";
+		return N_("draining");
 	case ST_DONE:
-		return "done";
+		return N_("done");
 	case ST_ABORTED:
-		return "aborted";
+		return N_("aborted");
 	default:
-		return "unknown";
+		return N_("unknown");
 	}
 }
 
@@ -38,16 +42,16 @@ cstate_name(uint32_t s)
 {
 	switch (s) {
 	case CS_FREE:
-		return "free";
+		return N_("free");
 	case CS_ACTIVE:
-		return "active";
+		return N_("active");
 	case CS_DONE:
-		return "done";
+		return N_("done");
 	case CS_FAILED:
-		return "failed";
+		return N_("failed");
 	case CS_DIED:
-		return "died";
+		return N_("died");
 	default:
-		return "unknown";
+		return N_("unknown");
 	}
 }

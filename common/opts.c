@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "shmlib.h"
 
 int
@@ -53,15 +54,20 @@ long long
 opt_number(const char *s, long long min, long long max, const char **errstr)
 {
 	const char *p = s;
+	long long v;
 
 	if (*p == '-' && min < 0)
 		p++;
 	if (*p == '\0' || strspn(p, "0123456789") != strlen(p)) {
-		*errstr = "invalid";
+		*errstr = _("invalid");
 		errno = EINVAL;
 		return 0;
 	}
-	return strtonum(s, min, max, errstr);
+	v = strtonum(s, min, max, errstr);
+	/* strtonum's words, in the user's language: the message is one. */
+	if (*errstr != NULL)
+		*errstr = strtonum_word(*errstr);
+	return v;
 }
 
 /*

@@ -178,12 +178,15 @@ report_text(FILE *fp, const struct shm_report *rp)
 	    h->capacity, h->batch, U(h->count),
 	    (h->flags & SHM_F_UNSAFE) ? _(" (UNSAFE: no semaphores)") : "");
 	/* TRANSLATORS: column heads; keep each within its width. */
-	fprintf(fp, "  %-6s %-8s %-7s %12s %12s %12s %s\n", _("index"), "pid",
-	    _("state"), _("consumed"), "first_seq", "last_seq", _("exit"));
+	fprintf(fp, "  %-*s %-8s %-*s %*s %*s %*s %s\n", i18n_pad(6, _("index")),
+	    _("index"), "pid", i18n_pad(7, _("state")), _("state"),
+	    i18n_pad(12, _("consumed")), _("consumed"), i18n_pad(12, _("first_seq")),
+	    _("first_seq"), i18n_pad(12, _("last_seq")), _("last_seq"), _("exit"));
 	for (i = 0; i < rp->consumers; i++) {
 		c = &rp->ring->table[i];
-		fprintf(fp, "  %-6u %-8d %-7s %12llu ", c->index, (int)c->pid,
-		    cstate_name(c->state), U(c->consumed));
+		fprintf(fp, "  %-6u %-8d %-*s %12llu ", c->index, (int)c->pid,
+		    i18n_pad(7, _(cstate_name(c->state))), _(cstate_name(c->state)),
+		    U(c->consumed));
 		if (c->consumed > 0)
 			fprintf(fp, "%12llu %12llu ", U(c->first_seq),
 			    U(c->last_seq));
@@ -209,8 +212,10 @@ report_text(FILE *fp, const struct shm_report *rp)
 	fprintf(fp, _("  %.3f s, %.0f items/s%s%s\n"), rp->elapsed_s, rate,
 	    rp->fault ? _(", injected fault ") : "", rp->fault ? rp->fault :
 	    "");
+	/* A fixed error (N_() where it is set) is translated; built ones not. */
 	if (rp->error != NULL)
-		fprintf(fp, _("  FAILED: %s\n"), rp->error);
+		fprintf(fp, _("  FAILED: %s\n"), *rp->error ? _(rp->error) :
+		    "");
 	fprintf(fp, _("  %s (exit %d)\n"), rp->verified ? _("VERIFIED: every "
 	    "item delivered exactly as the mode requires") : _("NOT VERIFIED"),
 	    rp->exit_status);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlib.h"
 
 static uint64_t	round8(uint64_t);
@@ -167,48 +168,48 @@ seg_validate(const struct shm_header *h, uint64_t real_size, char *buf,
 	struct shm_header want;
 
 	if (real_size < sizeof(*h))
-		return fail(buf, len, "segment of %llu bytes is smaller than "
-		    "a shmlab header (%zu bytes)",
+		return fail(buf, len, _("segment of %llu bytes is smaller than "
+		    "a shmlab header (%zu bytes)"),
 		    (unsigned long long)real_size, sizeof(*h));
 	if (h->magic == 0 && h->ready == 0) {
-		(void)snprintf(buf, len, "segment not initialised yet");
+		(void)snprintf(buf, len, _("segment not initialised yet"));
 		errno = EAGAIN;
 		return -1;
 	}
 	if (h->magic != SHM_MAGIC)
-		return fail(buf, len, "bad magic 0x%08x (want 0x%08x): not a "
-		    "shmlab segment", h->magic, SHM_MAGIC);
+		return fail(buf, len, _("bad magic 0x%08x (want 0x%08x): not a "
+		    "shmlab segment"), h->magic, SHM_MAGIC);
 	if (h->version != SHM_VERSION)
-		return fail(buf, len, "layout version %u, this program speaks "
-		    "%u: rebuild both programs from one tree", h->version,
+		return fail(buf, len, _("layout version %u, this program speaks "
+		    "%u: rebuild both programs from one tree"), h->version,
 		    SHM_VERSION);
 	if (h->hdr_size != sizeof(*h))
-		return fail(buf, len, "header size %u, want %zu", h->hdr_size,
+		return fail(buf, len, _("header size %u, want %zu"), h->hdr_size,
 		    sizeof(*h));
 	if (h->ready == 0) {
 		/* The producer writes ready last: the rest may be half done. */
-		(void)snprintf(buf, len, "segment not initialised yet");
+		(void)snprintf(buf, len, _("segment not initialised yet"));
 		errno = EAGAIN;
 		return -1;
 	}
 	if (h->capacity < 1 || h->capacity > SHM_MAXBUF_MAX)
-		return fail(buf, len, "capacity %u out of range 1..%u",
+		return fail(buf, len, _("capacity %u out of range 1..%u"),
 		    h->capacity, SHM_MAXBUF_MAX);
 	if (h->mode != MODE_QUEUE && h->mode != MODE_BROADCAST)
-		return fail(buf, len, "unknown mode %u", h->mode);
+		return fail(buf, len, _("unknown mode %u"), h->mode);
 	if (h->max_consumers != SHM_MAX_CONSUMERS)
-		return fail(buf, len, "consumer table of %u entries, want %u",
+		return fail(buf, len, _("consumer table of %u entries, want %u"),
 		    h->max_consumers, SHM_MAX_CONSUMERS);
 	if (h->expected > h->max_consumers ||
 	    (h->mode == MODE_BROADCAST && h->expected == 0))
-		return fail(buf, len, "expected consumers %u out of range",
+		return fail(buf, len, _("expected consumers %u out of range"),
 		    h->expected);
 	if (h->count > (uint64_t)SHM_COUNT_MAX)
-		return fail(buf, len, "count %llu out of range",
+		return fail(buf, len, _("count %llu out of range"),
 		    (unsigned long long)h->count);
 	if (h->head > h->count || h->total > h->count)
-		return fail(buf, len, "counters beyond the item count "
-		    "(head %llu, total %llu, count %llu)",
+		return fail(buf, len, _("counters beyond the item count "
+		    "(head %llu, total %llu, count %llu)"),
 		    (unsigned long long)h->head, (unsigned long long)h->total,
 		    (unsigned long long)h->count);
 	layout(&want, h->capacity, h->max_consumers, h->count, h->flags,
@@ -216,15 +217,15 @@ seg_validate(const struct shm_header *h, uint64_t real_size, char *buf,
 	if (want.slots_off != h->slots_off || want.tags_off != h->tags_off ||
 	    want.table_off != h->table_off ||
 	    want.ledger_off != h->ledger_off || want.size != h->size)
-		return fail(buf, len, "layout offsets do not match capacity "
-		    "%u and count %llu", h->capacity,
+		return fail(buf, len, _("layout offsets do not match capacity "
+		    "%u and count %llu"), h->capacity,
 		    (unsigned long long)h->count);
 	if (h->size > real_size)
-		return fail(buf, len, "header describes %llu bytes but the "
-		    "segment has %llu", (unsigned long long)h->size,
+		return fail(buf, len, _("header describes %llu bytes but the "
+		    "segment has %llu"), (unsigned long long)h->size,
 		    (unsigned long long)real_size);
 	if (h->ready != SHM_READY) {
-		(void)snprintf(buf, len, "segment not initialised yet");
+		(void)snprintf(buf, len, _("segment not initialised yet"));
 		errno = EAGAIN;
 		return -1;
 	}
@@ -347,9 +348,9 @@ seg_check_owner(int shmid, int semid, key_t key, uid_t owner, char *buf,
 	if (shmctl(shmid, IPC_STAT, &ds) == -1)
 		return -1;
 	if (ds.shm_perm.uid != owner || ds.shm_perm.cuid != owner) {
-		(void)snprintf(buf, len, "shm id %d was created by %s, not by "
+		(void)snprintf(buf, len, _("shm id %d was created by %s, not by "
 		    "%s, who owns the key file: somebody else's run on this "
-		    "key, not joined", shmid,
+		    "key, not joined"), shmid,
 		    uid_name(ds.shm_perm.cuid, who, sizeof(who)),
 		    uid_name(owner, want, sizeof(want)));
 		errno = EPERM;
@@ -360,8 +361,8 @@ seg_check_owner(int shmid, int semid, key_t key, uid_t owner, char *buf,
 		return -1;
 	if (sds.sem_perm.uid != owner || sds.sem_perm.cuid != owner ||
 	    sds.sem_perm.__key != key) {
-		(void)snprintf(buf, len, "the segment names sem id %d, which "
-		    "belongs to %s under key 0x%08lx: not this run's set",
+		(void)snprintf(buf, len, _("the segment names sem id %d, which "
+		    "belongs to %s under key 0x%08lx: not this run's set"),
 		    semid, uid_name(sds.sem_perm.cuid, who, sizeof(who)),
 		    (unsigned long)(uint32_t)sds.sem_perm.__key);
 		errno = EPERM;

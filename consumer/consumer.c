@@ -61,7 +61,13 @@ static int	 want_mode = -1;
 static uint64_t	 last_title_ns;
 static uint64_t	 rng;
 static int	 hold_ms;
-static int	 hold_after_copy;
+static int	 hold_at;		/* HOLD_CLAIM, HOLD_COPY or HOLD_JOIN */
+static int	 hold_child = -1;	/* the record that holds; -1 every one */
+
+/* Where the test hook holds (see main()). */
+#define HOLD_CLAIM	0
+#define HOLD_COPY	1
+#define HOLD_JOIN	2
 
 /*
  * What a child accumulates between two updates of its record.  A
@@ -107,13 +113,14 @@ static int	 look_around(const char *);
 static int	 queue_damaged(uint64_t, uint64_t);
 static int	 title(const struct tally *);
 static void	 register_dead(pid_t, int);
+static void	 hold(int);
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-n consumers] [-k keyfile] [-p proj_id] "
+	fprintf(stderr, _("usage: %s [-n consumers] [-k keyfile] [-p proj_id] "
 	    "[-m queue|broadcast]\n"
-	    "\t[-B batch] [-t seconds] [--delay ms] [-q]\n", getprogname());
+	    "\t[-B batch] [-t seconds] [--delay ms] [-q]\n"), getprogname());
 	exit(2);
 }
 
@@ -152,9 +159,9 @@ refuse_foreign(key_t key, const char *keypath, int semid)
 	    sizeof(why)) == -1 && errno == EPERM : (ds.shm_perm.cuid !=
 	    st.st_uid || ds.shm_perm.uid != st.st_uid)) {
 		if (semid < 0)
-			(void)snprintf(why, sizeof(why), "shm id %d was created "
+			(void)snprintf(why, sizeof(why), _("shm id %d was created "
 			    "by %s, not by the owner of the key file: somebody "
-			    "else's run on this key, not joined", id,
+			    "else's run on this key, not joined"), id,
 			    uid_name(ds.shm_perm.cuid, who, sizeof(who)));
 		errx(3, _("key 0x%08lx (%s): %s; ask its owner or root to remove "
 		    "it (ipcrm -m %d), or use another -k/-p"),
@@ -281,6 +288,7 @@ child_register(void)
 	SHM_STORE(&me->state, (uint32_t)CS_ACTIVE);
 	SHM_STORE(&h->registered, idx + 1);
 	my_index = idx;
+	hold(HOLD_JOIN);
 	if (sem_op(ring.semid, done, 2, 0) == -1) {
 		warn(_("semop(release mutex, join)"));
 		return -1;
@@ -299,6 +307,8 @@ look_around(const char *doing)
 	struct semid_ds ds;
 	union semun arg;
 
+	/* The callers' words are extracted as messages (-klook_around). */
+	doing = _(doing);
 	if (errno == EIDRM || errno == EINVAL) {
 		if (SHM_LOAD(&h->state) >= ST_DONE)
 			warnx(_("consumer %u: the producer ended the run while %s "
@@ -316,8 +326,8 @@ look_around(const char *doing)
 	if (dump_flag) {
 		dump_flag = 0;
 		if (me != NULL)
-			fprintf(stderr, "consumer %u: pid %ld, %llu items, "
-			    "last seq %llu\n", my_index, (long)getpid(),
+			fprintf(stderr, _("consumer %u: pid %ld, %llu items, "
+			    "last seq %llu\n"), my_index, (long)getpid(),
 			    (unsigned long long)me->consumed,
 			    (unsigned long long)me->last_seq);
 	}
@@ -355,6 +365,19 @@ look_around(const char *doing)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The test hook: sleeps hold_ms at the point SHMLAB_HOLD_AT names, in the
+ * consumer whose record SHMLAB_HOLD_CHILD names (every one without it),
+ * so that a test can kill it there while the others go on.
+ */
+static void
+hold(int at)
+{
+	if (hold_ms > 0 && hold_at == at &&
+	    (hold_child < 0 || (uint32_t)hold_child == my_index))
+		sleep_ms(hold_ms);
 }
 
 /*
@@ -602,15 +625,13 @@ consume_queue(struct tally *t)
 		me->claim_base = t->consumed;
 		SHM_STORE(&me->claim_len, k);
 		h->tail = tail + k;
-		if (hold_ms > 0 && !hold_after_copy)
-			sleep_ms(hold_ms);	/* test hook: see main() */
+		hold(HOLD_CLAIM);
 		for (p = tail, s = ring_slot(tail, cap); p < tail + k; p++) {
 			take(t, ring.tags[s], ring.slots[s]);
 			if (++s == cap)
 				s = 0;
 		}
-		if (hold_ms > 0 && hold_after_copy)
-			sleep_ms(hold_ms);
+		hold(HOLD_COPY);
 		me->batches++;
 		publish(t);
 		SHM_STORE(&me->claim_len, (uint64_t)0);
@@ -794,11 +815,12 @@ child_main(void)
 	me->exit_status = status;
 	SHM_STORE(&me->state, (uint32_t)(status == 0 ? CS_DONE : CS_FAILED));
 	if (verbose)
-		fprintf(stderr, "consumer %u: pid %ld took %llu items, "
-		    "checksum %llu%s\n", my_index, (long)getpid(),
-		    (unsigned long long)t.consumed,
+		fprintf(stderr, ngettext("consumer %u: pid %ld took %llu item, "
+		    "checksum %llu%s\n", "consumer %u: pid %ld took %llu items, "
+		    "checksum %llu%s\n", (unsigned long)t.consumed), my_index,
+		    (long)getpid(), (unsigned long long)t.consumed,
 		    (unsigned long long)t.checksum,
-		    status ? " (failed)" : "");
+		    status ? _(" (failed)") : "");
 	return status;
 }
 
@@ -887,7 +909,9 @@ main(int argc, char *argv[], char *envp[])
 	 * that long inside its critical section, so that a test can kill
 	 * it while it holds the mutex and a claim: after claiming, or with
 	 * SHMLAB_HOLD_AT=copy after reading the items but before reporting
-	 * them.
+	 * them, or with SHMLAB_HOLD_AT=join after storing registered but
+	 * before posting SEM_JOIN.  SHMLAB_HOLD_CHILD=I: only the consumer
+	 * with record I holds, the others go on at full speed.
 	 */
 	if ((errstr = getenv("SHMLAB_HOLD_MS")) != NULL) {
 		hold_ms = (int)strtonum(errstr, 0, 10000, &errstr);
@@ -896,9 +920,19 @@ main(int argc, char *argv[], char *envp[])
 	}
 	if ((errstr = getenv("SHMLAB_HOLD_AT")) != NULL) {
 		if (strcmp(errstr, "copy") == 0)
-			hold_after_copy = 1;
+			hold_at = HOLD_COPY;
+		else if (strcmp(errstr, "join") == 0)
+			hold_at = HOLD_JOIN;
 		else if (strcmp(errstr, "claim") != 0)
-			errx(2, _("SHMLAB_HOLD_AT %s: want claim or copy"), errstr);
+			errx(2, _("SHMLAB_HOLD_AT %s: want claim, copy or join"),
+			    errstr);
+	}
+	if ((errstr = getenv("SHMLAB_HOLD_CHILD")) != NULL) {
+		hold_child = (int)strtonum(errstr, 0, SHM_MAX_CONSUMERS - 1,
+		    &errstr);
+		if (errstr != NULL)
+			errx(2, _("SHMLAB_HOLD_CHILD: %s (0..%d)"), errstr,
+			    SHM_MAX_CONSUMERS - 1);
 	}
 	while ((ch = getopt_long(argc, argv, "B:hk:m:n:p:qt:", longopts,
 	    NULL)) != -1) {

@@ -125,15 +125,15 @@ parse(struct grader *g, struct g_opts *o, int argc, char *argv[])
 		case 't':
 			g->timeout_s = (int)strtonum(optarg, 1, 600, &errstr);
 			if (errstr != NULL)
-				errx(2, "timeout %s: %s (1..600 s per test)",
-				    optarg, errstr);
+				errx(2, _("timeout %s: %s (1..600 s per test)"),
+				    optarg, strtonum_word(errstr));
 			break;
 		case 'M':
 			g->memory_mb = (long)strtonum(optarg, 0, 1048576,
 			    &errstr);
 			if (errstr != NULL)
-				errx(2, "memory %s: %s (0..1048576 MB; 0: no "
-				    "limit)", optarg, errstr);
+				errx(2, _("memory %s: %s (0..1048576 MB; 0: no "
+				    "limit)"), optarg, strtonum_word(errstr));
 			break;
 		case 'h':
 		default:
@@ -143,18 +143,18 @@ parse(struct grader *g, struct g_opts *o, int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	if (o->cmd[G_PRODUCER] == NULL && o->cmd[G_CONSUMER] == NULL)
-		errx(2, "nothing to grade: give --producer CMD, --consumer CMD "
-		    "or both");
+		errx(2, _("nothing to grade: give --producer CMD, --consumer CMD "
+		    "or both"));
 	for (s = 0; s < 2; s++) {
 		if (o->cmd[s] == NULL)
 			continue;
 		if (g_cmd_split(&g->cmd[s], o->cmd[s], 1) == -1)
-			errx(2, "%s command '%s': empty, or more than %d words",
+			errx(2, _("%s command '%s': empty, or more than %d words"),
 			    s == G_PRODUCER ? "producer" : "consumer", o->cmd[s],
 			    G_MAX_ARGS);
 		if (!runnable(g->cmd[s].argv[0]))
-			errx(2, "%s command: %s is not an executable program "
-			    "(build it first, or give its path)",
+			errx(2, _("%s command: %s is not an executable program "
+			    "(build it first, or give its path)"),
 			    s == G_PRODUCER ? "producer" : "consumer",
 			    g->cmd[s].argv[0]);
 	}
@@ -177,8 +177,8 @@ reference(struct grader *g, enum g_side side)
 	ssize_t n;
 
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
-		err(3, "readlink /proc/self/exe: cannot find the reference "
-		    "programs");
+		err(3, _("readlink /proc/self/exe: cannot find the reference "
+		    "programs"));
 	self[n] = '\0';
 	if ((slash = strrchr(self, '/')) != NULL)
 		*slash = '\0';
@@ -187,10 +187,10 @@ reference(struct grader *g, enum g_side side)
 	if (access(path, X_OK) == -1)
 		(void)snprintf(path, sizeof(path), "%s/%s", self, names[side]);
 	if (access(path, X_OK) == -1)
-		errx(3, "shmlab's reference %s is missing (%s): run make",
+		errx(3, _("shmlab's reference %s is missing (%s): run make"),
 		    names[side], path);
 	if (g_cmd_split(&g->cmd[side], words[side], 0) == -1)
-		err(3, "reference command");
+		err(3, _("reference command"));
 	/* The path as a word of its own: it may contain spaces. */
 	memmove(&g->cmd[side].argv[1], &g->cmd[side].argv[0],
 	    (size_t)g->cmd[side].argc * sizeof(char *));
@@ -230,11 +230,11 @@ rmdir_all(const char *dir)
 			continue;
 		(void)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (unlink(path) == -1)
-			warn("removing %s", path);
+			warn(_("removing %s"), path);
 	}
 	(void)closedir(d);
 	if (rmdir(dir) == -1)
-		warn("removing %s", dir);
+		warn(_("removing %s"), dir);
 }
 
 /* One object: passed, score, max_score, tests [{name, passed, ...}]. */
@@ -353,7 +353,7 @@ main(int argc, char *argv[])
 	(void)snprintf(g.dir, sizeof(g.dir), "%s/shmlab-grade.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(g.dir) == NULL)
-		err(3, "mkdtemp %s: set TMPDIR to a writable directory", g.dir);
+		err(3, _("mkdtemp %s: set TMPDIR to a writable directory"), g.dir);
 	if (sig_catch_grader(on_signal) == -1)
 		err(3, "sigaction");
 	for (s = G_CONSUMER; ; s = G_PRODUCER) {
@@ -363,10 +363,10 @@ main(int argc, char *argv[])
 				g_case_end(&cur);
 				rmdir_all(g.dir);
 				if (stop_flag)
-					errx(3, "interrupted: every process the "
+					errx(3, _("interrupted: every process the "
 					    "grader started is gone and its "
-					    "IPC objects are removed");
-				err(3, "the grader itself failed");
+					    "IPC objects are removed"));
+				err(3, _("the grader itself failed"));
 			}
 			n += k;
 		}
@@ -382,7 +382,7 @@ main(int argc, char *argv[])
 		out_table(stdout, &g, &o, res, n);
 	if (o.gradescope != NULL && out_gradescope(o.gradescope, res, n,
 	    both) == -1)
-		err(3, "writing %s", o.gradescope);
+		err(3, _("writing %s"), o.gradescope);
 	if (fflush(stdout) == EOF)
 		err(3, "stdout");
 	g_cmd_free(&g.cmd[G_PRODUCER]);

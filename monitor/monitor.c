@@ -222,9 +222,9 @@ static int	 hold(void);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-k keyfile] [-p proj_id] [-i interval_ms] "
+	fprintf(stderr, _("usage: %s [-k keyfile] [-p proj_id] [-i interval_ms] "
 	    "[-n iterations] [--hold]\n"
-	    "       %s [-k keyfile] [-p proj_id] --once | --json\n",
+	    "       %s [-k keyfile] [-p proj_id] --once | --json\n"),
 	    getprogname(), getprogname());
 	exit(2);
 }
@@ -243,10 +243,7 @@ lw(const char *s)
 static int
 pad(int w, const char *s)
 {
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) == 0x80)
-			w++;
-	return w;
+	return i18n_pad(w, s);
 }
 
 /*
@@ -348,18 +345,18 @@ attach_run(struct monitor *m)
 			break;
 		switch (errno) {
 		case ENOENT:
-			errx(3, "no shmlab run under key 0x%08lx (%s, proj_id "
-			    "%d): start a producer, or check -k/-p",
+			errx(3, _("no shmlab run under key 0x%08lx (%s, proj_id "
+			    "%d): start a producer, or check -k/-p"),
 			    (unsigned long)(uint32_t)r->key, r->keypath,
 			    r->proj);
 		case EPROTO:
 			/* The reason says what is wrong; -k/-p, what to try. */
-			errx(3, "key 0x%08lx (%s): %s; check -k/-p",
+			errx(3, _("key 0x%08lx (%s): %s; check -k/-p"),
 			    (unsigned long)(uint32_t)r->key, r->keypath, why);
 		case EACCES:
-			errx(3, "key 0x%08lx (%s): permission denied: the run "
+			errx(3, _("key 0x%08lx (%s): permission denied: the run "
 			    "belongs to another user (its producer can widen "
-			    "it with --perm), or use your own -k/-p",
+			    "it with --perm), or use your own -k/-p"),
 			    (unsigned long)(uint32_t)r->key, r->keypath);
 		case EIDRM:
 		case EINVAL:
@@ -367,14 +364,14 @@ attach_run(struct monitor *m)
 			break;
 		case EAGAIN:
 			if (!said) {
-				warnx("key 0x%08lx (%s): %s; waiting up to "
-				    "%d s", (unsigned long)(uint32_t)r->key,
+				warnx(_("key 0x%08lx (%s): %s; waiting up to "
+				    "%d s"), (unsigned long)(uint32_t)r->key,
 				    r->keypath, why, READY_WAIT_MS / 1000);
 				said = 1;
 			}
 			break;
 		default:
-			err(3, "attaching the segment under key 0x%08lx (%s)",
+			err(3, _("attaching the segment under key 0x%08lx (%s)"),
 			    (unsigned long)(uint32_t)r->key, r->keypath);
 		}
 		if (stop_flag)
@@ -383,14 +380,14 @@ attach_run(struct monitor *m)
 			id = shmget(r->key, 0, 0);
 			if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
 			    !pid_alive(ds.shm_cpid))
-				errx(3, "key 0x%08lx (%s): the segment was "
+				errx(3, _("key 0x%08lx (%s): the segment was "
 				    "never initialised and its creator (pid "
 				    "%d) is gone: remove it with 'producer "
-				    "--clean' and the same -k/-p",
+				    "--clean' and the same -k/-p"),
 				    (unsigned long)(uint32_t)r->key, r->keypath,
 				    (int)ds.shm_cpid);
-			errx(3, "key 0x%08lx (%s): the segment is still not "
-			    "initialised after %d s: is its producer stopped?",
+			errx(3, _("key 0x%08lx (%s): the segment is still not "
+			    "initialised after %d s: is its producer stopped?"),
 			    (unsigned long)(uint32_t)r->key, r->keypath,
 			    READY_WAIT_MS / 1000);
 		}
@@ -432,15 +429,15 @@ open_sems(struct monitor *m)
 		if (ipc_gone(errno))
 			return;
 		if (errno == EACCES)
-			errx(3, "semaphore set of key 0x%08lx (%s): permission "
-			    "denied: the run belongs to another user",
+			errx(3, _("semaphore set of key 0x%08lx (%s): permission "
+			    "denied: the run belongs to another user"),
 			    (unsigned long)(uint32_t)r->key, r->keypath);
-		err(3, "semget(key 0x%08lx from %s)",
+		err(3, _("semget(key 0x%08lx from %s)"),
 		    (unsigned long)(uint32_t)r->key, r->keypath);
 	}
 	if (r->semid != hdr_semid)
-		warnx("the segment names semaphore set %d but key 0x%08lx has "
-		    "set %d: showing the key's", hdr_semid,
+		warnx(_("the segment names semaphore set %d but key 0x%08lx has "
+		    "set %d: showing the key's"), hdr_semid,
 		    (unsigned long)(uint32_t)r->key, r->semid);
 	arg.buf = &ds;
 	if (semctl(r->semid, 0, IPC_STAT, arg) == -1) {
@@ -448,7 +445,7 @@ open_sems(struct monitor *m)
 			r->semid = -1;
 			return;
 		}
-		err(3, "semctl(IPC_STAT) on sem id %d of key 0x%08lx",
+		err(3, _("semctl(IPC_STAT) on sem id %d of key 0x%08lx"),
 		    r->semid, (unsigned long)(uint32_t)r->key);
 	}
 	r->nsems = (int)ds.sem_nsems;
@@ -478,9 +475,9 @@ sems_gone(struct monitor *m, const char *what, int sem)
 {
 	if (!ipc_gone(errno)) {
 		if (sem >= 0)
-			err(3, "%s on semaphore %d of sem id %d", what, sem,
+			err(3, _("%s on semaphore %d of sem id %d"), what, sem,
 			    m->run.semid);
-		err(3, "%s on sem id %d", what, m->run.semid);
+		err(3, _("%s on sem id %d"), what, m->run.semid);
 	}
 	ended(m, N_("semaphore set removed"));
 	return -1;
@@ -1067,6 +1064,7 @@ text_consumers(const struct monitor *m, FILE *fp)
 	const struct snapshot *sn = &m->snap;
 	const struct con_view *c;
 	char last[24], pos[24], rate[24], avg[24];
+	const char *st;
 	uint32_t i;
 	int bc = m->run.mode == MODE_BROADCAST;
 
@@ -1098,9 +1096,10 @@ text_consumers(const struct monitor *m, FILE *fp)
 		if (bc)
 			fprintf(fp, "%4c ", con_mark(i));
 		/* An active record whose pid is gone: soon marked died. */
-		fprintf(fp, "%7d %-6s %9llu %10s ", (int)c->pid,
-		    c->state == CS_ACTIVE && !c->alive ? "gone" :
-		    cstate_name(c->state), U(c->consumed), last);
+		st = c->state == CS_ACTIVE && !c->alive ? _("gone") :
+		    _(cstate_name(c->state));
+		fprintf(fp, "%7d %-*s %9llu %10s ", (int)c->pid, pad(6, st), st,
+		    U(c->consumed), last);
 		if (bc)
 			fprintf(fp, "%10s ", pos);
 		fprintf(fp, "%9s %9s", fmt_rate(rate, sizeof(rate), c->rate),
@@ -1130,7 +1129,7 @@ text(const struct monitor *m, FILE *fp, int cols)
 	/* A batch never exceeds the ring: min(B, MAXBUF) is what moves. */
 	fprintf(fp, _("%-*s%s mode, state %s, producer pid %d %s, batch %u\n"),
 	    lw(_("run")), _("run"), mode_name((enum shm_mode)r->mode),
-	    state_name(sn->state), (int)sn->producer_pid,
+	    _(state_name(sn->state)), (int)sn->producer_pid,
 	    sn->producer_alive ? _("running") : _("gone"),
 	    r->batch < r->capacity ? r->batch : r->capacity);
 	if (r->flags & SHM_F_UNSAFE)
@@ -1415,7 +1414,7 @@ frame(const struct monitor *m, int first)
 		err(3, "open_memstream");
 	text(m, mem, cols);
 	if (fclose(mem) == EOF)
-		err(3, "building the frame");
+		err(3, _("building the frame"));
 	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1)
 		total++;
 	fputs(first ? "\033[?25l\033[H\033[2J" : "\033[H", stdout);
@@ -1447,7 +1446,7 @@ ended_line(const struct monitor *m, FILE *fp)
 
 	fprintf(fp, _("run ended (%s): "), _(sn->why_ended));
 	if (!m->detached)
-		fprintf(fp, _("state %s, "), state_name(sn->state));
+		fprintf(fp, _("state %s, "), _(state_name(sn->state)));
 	fprintf(fp, _("produced %llu of %llu, consumed %llu\n"), U(sn->head),
 	    U(m->run.count), U(sn->consumed));
 }
@@ -1463,14 +1462,14 @@ watch_opt(void *ctx, int ch, const char *arg, char *msg, size_t len)
 	case 'i':
 		w->interval_ms = (int)strtonum(arg, 10, 3600000, &errstr);
 		if (errstr != NULL)
-			(void)snprintf(msg, len, "interval %s: %s "
-			    "(10..3600000 ms)", arg, errstr);
+			(void)snprintf(msg, len, _("interval %s: %s "
+			    "(10..3600000 ms)"), arg, strtonum_word(errstr));
 		break;
 	case 'n':
 		w->iterations = strtonum(arg, 1, LLONG_MAX, &errstr);
 		if (errstr != NULL)
-			(void)snprintf(msg, len, "iterations %s: %s", arg,
-			    errstr);
+			(void)snprintf(msg, len, _("iterations %s: %s"), arg,
+			    strtonum_word(errstr));
 		break;
 	case 'O':
 		w->once = 1;
@@ -1528,10 +1527,10 @@ parse_args(int argc, char *argv[], struct watch *w)
 		usage();
 	}
 	if (w->once && w->as_json)
-		errx(2, "--once and --json each print one snapshot: pick one");
+		errx(2, _("--once and --json each print one snapshot: pick one"));
 	if (w->iterations > 0 && (w->once || w->as_json))
-		errx(2, "-n counts refreshes; --once and --json take a single "
-		    "snapshot");
+		errx(2, _("-n counts refreshes; --once and --json take a single "
+		    "snapshot"));
 }
 
 /* Unlike the producer, never create the key file: look, don't touch. */
@@ -1541,12 +1540,12 @@ resolve_key(struct monitor *m, struct watch *w)
 	struct run *r = &m->run;
 
 	if ((r->keypath = run_keypath(&w->ro)) == NULL)
-		err(2, "default key file path");
+		err(2, _("default key file path"));
 	r->proj = w->ro.proj;
 	if ((r->key = key_derive(r->keypath, r->proj)) == (key_t)-1) {
 		if (errno == ENOENT)
-			errx(3, "no shmlab run under key file %s: it does not "
-			    "exist; start a producer, or check -k",
+			errx(3, _("no shmlab run under key file %s: it does not "
+			    "exist; start a producer, or check -k"),
 			    r->keypath);
 		err(3, "ftok(%s, %d)", r->keypath, r->proj);
 	}
@@ -1622,7 +1621,7 @@ main(int argc, char *argv[], char *envp[])
 	attach_run(&m);
 	open_sems(&m);
 	if (atexit(restore_cursor) != 0)
-		errx(3, "atexit: cannot register the cursor's restoration");
+		errx(3, _("atexit: cannot register the cursor's restoration"));
 
 	watch_loop(&m, &w);
 	restore_cursor();

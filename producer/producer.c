@@ -128,7 +128,7 @@ static int	 stalled(const char *);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-d] [-c count] [-b maxbuf] [-B batch] "
+	fprintf(stderr, _("usage: %s [-d] [-c count] [-b maxbuf] [-B batch] "
 	    "[-m queue|broadcast] [-n consumers]\n"
 	    "\t[-k keyfile] [-p proj_id] [-P pidfile] [-s seed] [-t seconds]\n"
 	    "\t[-o report.json] [-r report.txt] [--json] [--delay ms] "
@@ -136,7 +136,7 @@ usage(void)
 	    "\t[--unsafe] [--jitter us] [--no-verify] [-q]\n"
 	    "       %s --clean [-k keyfile [-p proj_id] | -K key]\n"
 	    "       %s --walkthrough [--step] [-k keyfile] [-p proj_id] "
-	    "[--perm mode]\n",
+	    "[--perm mode]\n"),
 	    getprogname(), getprogname(), getprogname());
 	exit(2);
 }
@@ -184,7 +184,8 @@ parse_fault(void)
 		    s);
 	fault_seq = (uint64_t)strtonum(colon + 1, 0, SHM_COUNT_MAX, &errstr);
 	if (errstr != NULL)
-		errx(2, _("SHMLAB_FAULT sequence %s: %s"), colon + 1, errstr);
+		errx(2, _("SHMLAB_FAULT sequence %s: %s"), colon + 1,
+		    strtonum_word(errstr));
 	if (fault_seq + (fault == F_SWAP ? 1 : 0) >= par.count)
 		errx(2, _("SHMLAB_FAULT %s: sequence beyond count %llu"), s,
 		    (unsigned long long)par.count);
@@ -587,9 +588,9 @@ dump_counters(void)
 	struct shm_header *h = ring.hdr;
 
 	dump_flag = 0;
-	fprintf(stderr, "%s: pid %ld: %s, produced %llu of %llu, "
-	    "claimed %llu, freed %llu, consumers %u\n", getprogname(),
-	    (long)getpid(), state_name(SHM_LOAD(&h->state)),
+	fprintf(stderr, _("%s: pid %ld: %s, produced %llu of %llu, "
+	    "claimed %llu, freed %llu, consumers %u\n"), getprogname(),
+	    (long)getpid(), _(state_name(SHM_LOAD(&h->state))),
 	    (unsigned long long)SHM_LOAD(&h->head),
 	    (unsigned long long)par.count, (unsigned long long)SHM_LOAD(&h->tail),
 	    (unsigned long long)SHM_LOAD(&h->freed), SHM_LOAD(&h->registered));
@@ -869,7 +870,7 @@ live_consumers(int *died)
 				warnx(_("consumer %u (pid %d) died after %llu "
 				    "items%s"), i, (int)c->pid,
 				    (unsigned long long)c->consumed,
-				    c->claim_len ? ", holding a claim" : "");
+				    c->claim_len ? _(", holding a claim") : "");
 		}
 	}
 	/* Its parent may have marked it first: count, don't compare states. */
@@ -1014,7 +1015,7 @@ tick(void)
 	title();
 	if (stop_flag) {
 		if (abort_msg == NULL)
-			abort_msg = "stopped by a signal";
+			abort_msg = N_("stopped by a signal");
 		return -1;
 	}
 	if (seg_removed(ring.shmid) == 1) {
@@ -1041,8 +1042,8 @@ tick(void)
 	 */
 	if (registered_now() > 0 && live == 0 && my_state == ST_PRODUCING &&
 	    (seg_nattch(ring.shmid, &nattch) == -1 || nattch <= 1)) {
-		abort_msg = "every consumer died or failed: nobody is left to "
-		    "take the items";
+		abort_msg = N_("every consumer died or failed: nobody is "
+		    "left to take the items");
 		return -1;
 	}
 	return died != 0;
@@ -1101,6 +1102,13 @@ join_wait(void)
 		}
 		if (tick() == -1)
 			return -1;
+		/*
+		 * The table counts too: a consumer killed after it stored
+		 * registered and before it posted SEM_JOIN has a record (which
+		 * tick() marks died) but no join, and would hold us until -t.
+		 */
+		if (registered_now() >= par.expected)
+			return 0;
 		if (now_ns() - start > (uint64_t)timeout_s * 1000000000ULL) {
 			(void)snprintf(abort_buf, sizeof(abort_buf), "only %u "
 			    "of %u consumers joined within %d s (-t)",
@@ -1193,7 +1201,7 @@ produce_safe(void)
 
 	ops = calloc(par.expected > 0 ? par.expected : 1, sizeof(*ops));
 	if (ops == NULL) {
-		abort_msg = "out of memory";
+		abort_msg = N_("out of memory");
 		return;
 	}
 	if (delay_ms > 0)
@@ -1202,8 +1210,8 @@ produce_safe(void)
 	for (pos = 0; pos < total;) {
 		n = build_ops(ops, 0, -1, 0);
 		if (n == 0) {
-			abort_msg = "every consumer died or failed: nobody is "
-			    "left to take the items";
+			abort_msg = N_("every consumer died or failed: nobody "
+			    "is left to take the items");
 			break;
 		}
 		if ((r = wait_ops(ops, n)) == 1)
@@ -1290,14 +1298,14 @@ produce_unsafe(void)
 		if (dump_flag)
 			dump_counters();
 		if (title() && seg_removed(ring.shmid) == 1) {
-			abort_msg = "the segment was removed from outside";
+			abort_msg = N_("the segment was removed from outside");
 			break;
 		}
 		if (delay_ms > 0)
 			sleep_ms(delay_ms);
 	}
 	if (stop_flag && abort_msg == NULL)
-		abort_msg = "stopped by a signal";
+		abort_msg = N_("stopped by a signal");
 }
 
 /*
@@ -1319,7 +1327,7 @@ post_eos(void)
 		return;
 	ops = calloc(par.expected > 0 ? par.expected : 1, sizeof(*ops));
 	if (ops == NULL) {
-		abort_msg = "out of memory";
+		abort_msg = N_("out of memory");
 		return;
 	}
 	n = build_ops(ops, 1, 1, 0);
@@ -1495,7 +1503,7 @@ finish(void)
 		warn(_("semctl(IPC_RMID) on sem id %d: remove it with ipcrm -s %d"),
 		    semid, semid);
 	if (abort_msg != NULL)
-		warnx(_("%s"), abort_msg);
+		warnx("%s", _(abort_msg));	/* N_() where fixed */
 	write_report(&rp);
 	if (shmdt(h) == -1)
 		warn(_("shmdt"));
@@ -1709,8 +1717,8 @@ main(int argc, char *argv[], char *envp[])
 		/* --clean never creates: no key file, no run of ours. */
 		if ((key = run_key(&ro, clean)) == (key_t)-1) {
 			if (verbose)
-				printf("%s: no key file %s: nothing of yours "
-				    "to clean\n", getprogname(), ro.keypath);
+				printf(_("%s: no key file %s: nothing of "
+				    "yours to clean\n"), getprogname(), ro.keypath);
 			return 0;
 		}
 		keypath = ro.keypath;
@@ -1731,9 +1739,10 @@ main(int argc, char *argv[], char *envp[])
 			warnx(_("key 0x%08lx: %s"), (unsigned long)(uint32_t)key,
 			    why);
 		if (verbose)
-			printf("%s: removed %d stale object%s under key 0x%08lx "
-			    "(%s)\n", getprogname(), n, n == 1 ? "" : "s",
-			    (unsigned long)(uint32_t)key, keypath);
+			printf(ngettext("%s: removed %d stale object under key "
+			    "0x%08lx (%s)\n", "%s: removed %d stale objects under "
+			    "key 0x%08lx (%s)\n", (unsigned long)n), getprogname(),
+			    n, (unsigned long)(uint32_t)key, keypath);
 		return 0;
 	}
 	if (daemonise) {
@@ -1762,8 +1771,8 @@ main(int argc, char *argv[], char *envp[])
 	SHM_STORE(&ring.hdr->ready, SHM_READY);
 	memcpy(&orig, ring.hdr, sizeof(orig));
 	if (verbose && !json_stdout)
-		fprintf(stderr, "%s: pid %ld, key 0x%08lx, shm id %d, sem id %d, "
-		    "%s mode, MAXBUF %u, %llu items\n", getprogname(),
+		fprintf(stderr, _("%s: pid %ld, key 0x%08lx, shm id %d, sem id "
+		    "%d, %s mode, MAXBUF %u, %llu items\n"), getprogname(),
 		    (long)getpid(), (unsigned long)(uint32_t)key, ring.shmid, semid,
 		    mode_name(par.mode), par.capacity,
 		    (unsigned long long)par.count);

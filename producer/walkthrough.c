@@ -290,10 +290,10 @@ restore_signals(void)
 
 	for (i = 0; i < NSTOP; i++)
 		if (sigaction(stop_sigs[i], &old_stop[i], NULL) == -1)
-			warn("restoring the action of %s",
+			warn(_("restoring the action of %s"),
 			    strsignal(stop_sigs[i]));
 	if (sigaction(SIGPIPE, &old_pipe, NULL) == -1)
-		warn("restoring the action of SIGPIPE");
+		warn(_("restoring the action of SIGPIPE"));
 }
 
 /*
@@ -388,7 +388,7 @@ static int
 stat_seg(const struct walk *w, struct shmid_ds *ds)
 {
 	if (shmctl(w->id, IPC_STAT, ds) == -1) {
-		warn("shmctl(%d, IPC_STAT) on the walkthrough's segment", w->id);
+		warn(_("shmctl(%d, IPC_STAT) on the walkthrough's segment"), w->id);
 		return -1;
 	}
 	return 0;
@@ -816,24 +816,24 @@ child_read(struct walk *w, struct child_msg *m)
 	if ((r = wait_readable(w->ready[0], CHILD_WAIT_MS)) == -1)
 		return -1;
 	if (r == 0) {
-		warnx("child pid %ld did not answer within %d ms; killing it",
+		warnx(_("child pid %ld did not answer within %d ms; killing it"),
 		    (long)w->child, CHILD_WAIT_MS);
 		return -1;
 	}
 	while ((n = read(w->ready[0], m, sizeof(*m))) == -1 && errno == EINTR)
 		continue;
 	if (n == -1) {
-		warn("reading from child pid %ld", (long)w->child);
+		warn(_("reading from child pid %ld"), (long)w->child);
 		return -1;
 	}
 	if (n != (ssize_t)sizeof(*m)) {
-		warnx("child pid %ld ended without reporting (%zd bytes)",
+		warnx(_("child pid %ld ended without reporting (%zd bytes)"),
 		    (long)w->child, n);
 		return -1;
 	}
 	if (m->err != 0) {
 		errno = m->err;
-		warn("child pid %ld: %s on segment %d", (long)w->child, m->call,
+		warn(_("child pid %ld: %s on segment %d"), (long)w->child, m->call,
 		    w->id);
 		return -1;
 	}
@@ -1048,15 +1048,15 @@ cleanup(struct walk *w)
 
 	if (w->id != -1 && !w->removed) {
 		if (shmctl(w->id, IPC_RMID, NULL) == -1) {
-			warn("shmctl(%d, IPC_RMID): remove it with 'ipcrm -m "
-			    "%d'", w->id, w->id);
+			warn(_("shmctl(%d, IPC_RMID): remove it with 'ipcrm -m "
+			    "%d'"), w->id, w->id);
 			rc = -1;
 		} else
 			w->removed = 1;
 	}
 	if (w->attached) {
 		if (shmdt(w->buffer) == -1) {
-			warn("shmdt(%p) of segment %d", w->addr, w->id);
+			warn(_("shmdt(%p) of segment %d"), w->addr, w->id);
 			rc = -1;
 		}
 		w->attached = 0;

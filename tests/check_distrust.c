@@ -55,6 +55,8 @@ setup(void)
 	ck_assert_msg(p != NULL, "consumer/consumer not built");
 	(void)snprintf(consumer_bin, sizeof(consumer_bin), "%s", p);
 	(void)unsetenv("SHMLAB_HOLD_MS");
+	(void)unsetenv("SHMLAB_HOLD_AT");
+	(void)unsetenv("SHMLAB_HOLD_CHILD");
 	(void)signal(SIGTERM, SIG_DFL);
 	(void)signal(SIGINT, SIG_DFL);
 }
@@ -809,6 +811,83 @@ START_TEST(test_producer_stopped)
 }
 END_TEST
 
+/* Waits until pid is stopped (state T in /proc/PID/stat). */
+static void
+wait_stopped(pid_t pid)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	char path[64], *st, *paren;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	for (;;) {
+		st = tu_read_file(path, NULL);
+		paren = st != NULL ? strrchr(st, ')') : NULL;
+		if (paren != NULL && paren[1] == ' ' && paren[2] == 'T') {
+			free(st);
+			return;
+		}
+		free(st);
+		ck_assert_msg(tu_now_ms() < end, "pid %ld never stopped",
+		    (long)pid);
+		tu_sleep_ms(2);
+	}
+}
+
+/*
+ * Known gap 2: a consumer child killed after it stored hdr.registered
+ * and before it posted SEM_JOIN (SHMLAB_HOLD_AT=join holds record 0
+ * there, with the mutex).  Stopped first, so that the test knows it is
+ * inside that window: registered is 1 and SEM_JOIN is still 0.  The
+ * producer (-n 3, -t 25) used to wait for the third join until -t; it
+ * now counts the table too, marks the record died and runs the queue
+ * with the other two: exit 1, every item consumed.
+ */
+START_TEST(test_killed_before_join)
+{
+	struct tu_proc prod, cons;
+	struct shm_header *h;
+	char rpath[PATH_MAX], *js;
+	unsigned long long v;
+	uint64_t end;
+	pid_t victim;
+
+	start_producer(&prod, 25, "queue", 3, "300", "1");
+	h = attach_run();
+	ck_assert_int_eq(setenv("SHMLAB_HOLD_AT", "join", 1), 0);
+	ck_assert_int_eq(setenv("SHMLAB_HOLD_CHILD", "0", 1), 0);
+	ck_assert_int_eq(setenv("SHMLAB_HOLD_MS", "5000", 1), 0);
+	start_consumer(&cons, 3, 0);
+	(void)unsetenv("SHMLAB_HOLD_AT");
+	(void)unsetenv("SHMLAB_HOLD_CHILD");
+	(void)unsetenv("SHMLAB_HOLD_MS");
+	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	while (SHM_LOAD(&h->registered) < 1 || record(h, 0)->pid <= 0) {
+		ck_assert_msg(tu_now_ms() < end, "no consumer registered");
+		tu_sleep_ms(2);
+	}
+	victim = record(h, 0)->pid;
+	ck_assert_int_eq(kill(victim, SIGSTOP), 0);
+	wait_stopped(victim);
+	ck_assert_msg(SHM_LOAD(&h->registered) == 1 &&
+	    semctl(h->semid, SEM_JOIN, GETVAL) == 0, "consumer %ld is not "
+	    "between its registration and its join: registered %u, SEM_JOIN "
+	    "%d", (long)victim, SHM_LOAD(&h->registered),
+	    semctl(h->semid, SEM_JOIN, GETVAL));
+	ck_assert_int_eq(kill(victim, SIGKILL), 0);
+	ck_assert_int_eq(shmdt(h), 0);
+	/* Well under the producer's -t of 25 s. */
+	free(expect_end(&prod, &cons, QUICK_MS, 1, 1));
+	ck_assert_int_eq(tu_path(rpath, sizeof(rpath), "report.json"), 0);
+	js = tu_read_file(rpath, NULL);
+	ck_assert_msg(js != NULL, "no report");
+	ck_assert_int_eq(tu_json_u64(js, "died", &v), 0);
+	ck_assert_uint_eq(v, 1);
+	ck_assert_int_eq(tu_json_u64(js, "consumed", &v), 0);
+	ck_assert_msg(v == 300, "consumed %llu of 300: %s", v, js);
+	free(js);
+}
+END_TEST
+
 static Suite *
 distrust_suite(void)
 {
@@ -831,6 +910,7 @@ distrust_suite(void)
 	tcase_add_loop_test(tc, test_demo_sigterm_early, 0, 4);
 	tcase_add_test(tc, test_demo_consumer_parent_killed);
 	tcase_add_test(tc, test_producer_stopped);
+	tcase_add_test(tc, test_killed_before_join);
 	suite_add_tcase(s, tc);
 	return s;
 }

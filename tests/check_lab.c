@@ -2134,6 +2134,8 @@ END_TEST
 START_TEST(test_i18n_run)
 {
 	static const char *const verified[] = { "VERIFIED", "VERIFICADO" };
+	static const char *const done[] = { " done ", " fin " };
+	static const char *const invalid[] = { ": invalid (", ": no válido (" };
 	char *const *env = _i ? env_es : env_c;
 	struct tu_proc d;
 	struct args a;
@@ -2154,6 +2156,9 @@ START_TEST(test_i18n_run)
 	    "(min(-B 4096, MAXBUF))") != NULL, "%.2000s", out);
 	ck_assert_msg(_i == 0 || strstr(out, "NO VERIFICADO") == NULL, "%s",
 	    out);
+	/* The consumers' state in the table: the JSON's word, translated. */
+	ck_assert_msg(strstr(out, done[_i]) != NULL, "want \"%s\": %s",
+	    done[_i], out);
 	free(out);
 	args_free(&a);
 
@@ -2181,6 +2186,11 @@ START_TEST(test_i18n_run)
 	spawn_io(&d, "usage", a.v, env, -1, -1, -1);
 	(void)tu_wait(&d, QUICK_MS);
 	expect_exit(&d, "producer -c lots", 2);
+	/* strtonum's word too, not only the sentence around it. */
+	out = err_text(&d);
+	ck_assert_msg(strstr(out, invalid[_i]) != NULL, "want \"%s\": %s",
+	    invalid[_i], out);
+	free(out);
 	args_free(&a);
 }
 END_TEST
