@@ -49,6 +49,21 @@ slides_protocol_arg(const char *s)
 	return strcmp(s, "slides") == 0 ? 0 : -1;
 }
 
+/*
+ * Set by slides_on_signal(): the slides' programs catch SIGINT, SIGTERM
+ * and SIGHUP with it (sig_catch), and every wait of theirs looks at it
+ * (struct slides.stop).  The one mutable global here, because a signal
+ * handler must reach it; a process runs one slides program at most.
+ */
+volatile sig_atomic_t slides_stop;
+
+void
+slides_on_signal(int sig)
+{
+	(void)sig;
+	slides_stop = 1;
+}
+
 /* The long options of the slides' producer and consumer. */
 const struct option slides_longopts[] = {
 	{ "delay",	required_argument, NULL, RUN_OPT_DELAY },

@@ -66,6 +66,10 @@ int	 slides_protocol_arg(const char *);
 int	 slides_opt(struct run_opts *, int, const char *, char *, size_t);
 extern const struct option slides_longopts[];	/* --delay, --help */
 
+/* Set by slides_on_signal, the slides' programs' handler. */
+extern volatile sig_atomic_t slides_stop;
+void	 slides_on_signal(int);
+
 /* What the slides' producer and consumer read from their command line. */
 struct slides_opts {
 	struct run_opts	 ro;		/* -k -p -t --delay */

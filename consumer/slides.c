@@ -40,8 +40,6 @@
 #define SC_CHUNK	256	/* ints a child sends at once */
 #define SC_POLL_MS	20	/* retry period while there is no segment */
 
-static volatile sig_atomic_t sc_stop;
-
 /* The parent's ledger of everything its children read. */
 struct sc_ledger {
 	uint8_t		*seen;		/* bit per value */
@@ -61,8 +59,7 @@ struct sc_run {
 	struct sc_ledger led;
 };
 
-static void	 sc_usage(void) __attribute__((noreturn));
-static void	 sc_on_signal(int);
+static void	 sc_usage(const char *) __attribute__((noreturn));
 static void	 sc_parse(struct sc_run *, int, char *[]);
 static void	 sc_attach(struct sc_run *);
 static int	 sc_child(struct sc_run *, int);
@@ -70,20 +67,16 @@ static void	 sc_collect(struct sc_run *, int *, uint32_t);
 static void	 sc_tally(struct sc_ledger *, int);
 static int	 sc_report(const struct sc_run *);
 
+/* A refused value's one-line error (msg), or the usage line. */
 static void
-sc_usage(void)
+sc_usage(const char *msg)
 {
+	if (msg != NULL && msg[0] != '\0')
+		errx(2, "%s", msg);
 	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
 	    "[-n consumers] [-c count]\n"
 	    "\t[-t seconds] [--delay ms] [-q]\n", getprogname());
 	exit(2);
-}
-
-static void
-sc_on_signal(int sig)
-{
-	(void)sig;
-	sc_stop = 1;
 }
 
 static void
@@ -93,11 +86,8 @@ sc_parse(struct sc_run *r, int argc, char *argv[])
 
 	slides_opts_init(&r->o, 10, -1);
 	if (slides_parse(&r->o, argc, argv, "c:hk:L:n:p:qt:", msg,
-	    sizeof(msg)) == -1) {
-		if (msg[0] != '\0')
-			errx(2, "%s", msg);
-		sc_usage();
-	}
+	    sizeof(msg)) == -1)
+		sc_usage(msg);
 	r->led.limit = r->o.count;
 	r->s.timeout_ms = r->o.ro.timeout_s * 1000;
 }
@@ -133,7 +123,7 @@ sc_attach(struct sc_run *r)
 		if (errno != ENOENT && errno != EIDRM && errno != EINVAL)
 			err(3, "attaching the slides run under %s, proj_id %d",
 			    r->o.ro.keypath, r->o.ro.proj);
-		if (sc_stop || now_ns() - start >= limit)
+		if (slides_stop || now_ns() - start >= limit)
 			errx(3, "no slides run under %s, proj_id %d after %d s: "
 			    "start the producer (producer -L slides), or check "
 			    "-k/-p", r->o.ro.keypath, r->o.ro.proj,
@@ -326,16 +316,16 @@ slides_consumer(int argc, char *argv[])
 	pid_t pid;
 
 	memset(&r, 0, sizeof(r));
-	r.s.stop = &sc_stop;
+	r.s.stop = &slides_stop;
 	r.led.highest = -1;
 	sc_parse(&r, argc, argv);
-	if (sig_catch(sc_on_signal, 0) == -1)
+	if (sig_catch(slides_on_signal, 0) == -1)
 		err(3, "sigaction");
 	sc_attach(&r);
 	if ((fds = calloc(r.o.nchildren, sizeof(*fds))) == NULL)
 		err(3, "calloc");
 	fflush(NULL);
-	for (i = 0; i < r.o.nchildren && !sc_stop; i++) {
+	for (i = 0; i < r.o.nchildren && !slides_stop; i++) {
 		if (pipe(p) == -1 || (pid = fork()) == -1) {
 			warn("pipe/fork (consumer %u of %u): the others go on",
 			    i + 1, r.o.nchildren);

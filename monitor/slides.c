@@ -35,31 +35,24 @@
 
 #define SM_CELLS	32	/* slots shown one by one; more are summarised */
 
-static volatile sig_atomic_t sm_stop;
-
 struct sm_view {
 	struct slides	 s;
 	struct watch	 w;		/* what the main monitor takes */
 };
 
-static void	 sm_usage(void) __attribute__((noreturn));
-static void	 sm_on_signal(int);
+static void	 sm_usage(const char *) __attribute__((noreturn));
 static void	 sm_parse(struct sm_view *, int, char *[]);
 static int	 sm_show(const struct sm_view *);
 
+/* A refused value's one-line error (msg), or the usage line. */
 static void
-sm_usage(void)
+sm_usage(const char *msg)
 {
+	if (msg != NULL && msg[0] != '\0')
+		errx(2, "%s", msg);
 	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
 	    "[-i interval_ms] [-n refreshes] [--once]\n", getprogname());
 	exit(2);
-}
-
-static void
-sm_on_signal(int sig)
-{
-	(void)sig;
-	sm_stop = 1;
 }
 
 static void
@@ -74,11 +67,8 @@ sm_parse(struct sm_view *v, int argc, char *argv[])
 	char msg[256];
 
 	if (watch_parse(&v->w, argc, argv, "hi:k:L:n:p:", longopts, 1, msg,
-	    sizeof(msg)) == -1) {
-		if (msg[0] != '\0')
-			errx(2, "%s", msg);
-		sm_usage();
-	}
+	    sizeof(msg)) == -1)
+		sm_usage(msg);
 }
 
 /* One snapshot; -1 once the run is gone. */
@@ -147,9 +137,9 @@ slides_monitor(int argc, char *argv[])
 		err(3, "attaching the slides run under key 0x%08lx",
 		    (unsigned long)(uint32_t)key);
 	}
-	if (sig_catch(sm_on_signal, 0) == -1)
+	if (sig_catch(slides_on_signal, 0) == -1)
 		err(3, "sigaction");
-	for (n = 0; !sm_stop; n++) {
+	for (n = 0; !slides_stop; n++) {
 		if (n > 0)
 			putchar('\n');
 		if (sm_show(&v) == -1) {

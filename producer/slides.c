@@ -31,36 +31,29 @@
 
 #define SP_POLL_MS	10	/* how often we look at shm_nattch */
 
-static volatile sig_atomic_t sp_stop;
-
 /* One run of the slides producer. */
 struct sp_run {
 	struct slides	 s;
 	struct slides_opts o;		/* the command line */
 };
 
-static void	 sp_usage(void) __attribute__((noreturn));
-static void	 sp_on_signal(int);
+static void	 sp_usage(const char *) __attribute__((noreturn));
 static void	 sp_parse(struct sp_run *, int, char *[]);
 static void	 sp_create(struct sp_run *);
 static int	 sp_produce(struct sp_run *);
 static int	 sp_wait_alone(struct sp_run *);
 static void	 sp_fail(struct sp_run *, const char *) __attribute__((noreturn));
 
+/* A refused value's one-line error (msg), or the usage line. */
 static void
-sp_usage(void)
+sp_usage(const char *msg)
 {
+	if (msg != NULL && msg[0] != '\0')
+		errx(2, "%s", msg);
 	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
 	    "[-c count] [-b maxbuf]\n"
 	    "\t[-t seconds] [--delay ms] [-q]\n", getprogname());
 	exit(2);
-}
-
-static void
-sp_on_signal(int sig)
-{
-	(void)sig;
-	sp_stop = 1;
 }
 
 static void
@@ -70,11 +63,8 @@ sp_parse(struct sp_run *r, int argc, char *argv[])
 
 	slides_opts_init(&r->o, 30, 1000);
 	if (slides_parse(&r->o, argc, argv, "b:c:hk:L:p:qt:", msg,
-	    sizeof(msg)) == -1) {
-		if (msg[0] != '\0')
-			errx(2, "%s", msg);
-		sp_usage();
-	}
+	    sizeof(msg)) == -1)
+		sp_usage(msg);
 	r->s.maxbuf = r->o.maxbuf;
 	r->s.timeout_ms = r->o.ro.timeout_s * 1000;
 }
@@ -153,7 +143,7 @@ sp_wait_alone(struct sp_run *r)
 			return -1;
 		if (ds.shm_nattch <= 1)
 			return 0;
-		if (sp_stop) {
+		if (slides_stop) {
 			errno = EINTR;
 			return -1;
 		}
@@ -171,9 +161,9 @@ slides_producer(int argc, char *argv[])
 	struct sp_run r;
 
 	memset(&r, 0, sizeof(r));
-	r.s.stop = &sp_stop;
+	r.s.stop = &slides_stop;
 	sp_parse(&r, argc, argv);
-	if (sig_catch(sp_on_signal, 0) == -1)
+	if (sig_catch(slides_on_signal, 0) == -1)
 		err(3, "sigaction");
 	sp_create(&r);
 	if (r.o.verbose)
