@@ -1,6 +1,7 @@
 /*
  * optloop.c - the getopt_long loop, once (optloop.h).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <unistd.h>
@@ -11,9 +12,9 @@
 
 /*
  * Reads every option, then checks that no operand is left.  Returns 0, or
- * -1 with the message in msg for a bad value, or -1 with msg empty when
- * the command line needs the usage line (an unknown option, -h, a missing
- * argument -- getopt has said which -- or an operand).
+ * -1 (errno EINVAL) with the message in msg for a bad value, or with msg
+ * empty when the command line needs the usage line (an unknown option,
+ * -h, a missing argument -- getopt has said which -- or an operand).
  */
 int
 opt_loop(const struct opt_loop *l, int argc, char *argv[], char *msg,
@@ -25,7 +26,7 @@ opt_loop(const struct opt_loop *l, int argc, char *argv[], char *msg,
 	while ((ch = getopt_long(argc, argv, l->optstring, l->longopts,
 	    NULL)) != -1) {
 		if (ch == '?' || ch == ':' || ch == 'h')
-			return -1;
+			break;
 		r = l->slides ? slides_opt(l->ro, ch, optarg, msg, len) :
 		    run_opt(l->ro, ch, optarg, msg, len);
 		if (r == 0)
@@ -33,8 +34,11 @@ opt_loop(const struct opt_loop *l, int argc, char *argv[], char *msg,
 		if (r != 1) {
 			if (r == 0)
 				msg[0] = '\0';
-			return -1;
+			break;
 		}
 	}
-	return optind == argc ? 0 : -1;
+	if (ch == -1 && optind == argc)
+		return 0;
+	errno = EINVAL;
+	return -1;
 }

@@ -135,7 +135,10 @@ slides_own(void *ctx, int ch, const char *arg, char *msg, size_t len)
 	default:
 		return 0;
 	}
-	return errstr == NULL ? 1 : -1;
+	if (errstr == NULL)
+		return 1;
+	errno = EINVAL;
+	return -1;
 }
 
 /*
