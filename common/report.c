@@ -101,15 +101,21 @@ report_tally(struct shm_report *rp)
 
 #define U(x)	((unsigned long long)(x))
 
+/* Items per second over the run; 0 for a run that took no time. */
+static double
+report_rate(const struct shm_report *rp)
+{
+	return rp->elapsed_s > 0 ? (double)rp->produced / rp->elapsed_s : 0;
+}
+
 int
 report_json(FILE *fp, const struct shm_report *rp)
 {
 	const struct shm_header *h = rp->ring->hdr;
 	const struct shm_consumer *c;
-	double rate;
+	double rate = report_rate(rp);
 	uint32_t i;
 
-	rate = rp->elapsed_s > 0 ? (double)rp->produced / rp->elapsed_s : 0;
 	fprintf(fp, "{\"schema\":%d,\"mode\":\"%s\",\"consumers\":%u,"
 	    "\"maxbuf\":%u,\"count\":%llu,\"seed\":%llu,\"batch\":%u,"
 	    "\"unsafe\":%s,\"ledger\":%s,",
@@ -165,10 +171,9 @@ report_text(FILE *fp, const struct shm_report *rp)
 {
 	const struct shm_header *h = rp->ring->hdr;
 	const struct shm_consumer *c;
-	double rate;
+	double rate = report_rate(rp);
 	uint32_t i;
 
-	rate = rp->elapsed_s > 0 ? (double)rp->produced / rp->elapsed_s : 0;
 	/* A batch never exceeds the ring: min(B, MAXBUF) is what moves. */
 	fprintf(fp, ngettext("shmlab %s run: %u consumer, MAXBUF %u, batch %u "
 	    "(min(-B %u, MAXBUF)), %llu items%s\n", "shmlab %s run: %u "
