@@ -177,6 +177,8 @@ static void	 show(struct monitor *, const struct watch *, long long);
 static void	 on_signal(int);
 static void	 restore_cursor(void);
 static void	 attach_run(struct monitor *);
+static void	 attach_refused(const struct run *, const char *, int *);
+static void	 never_ready(const struct run *) __attribute__((noreturn));
 static void	 open_sems(struct monitor *);
 static int	 ipc_gone(int);
 static void	 collect(struct monitor *);
@@ -326,6 +328,67 @@ nap(struct monitor *m, int ms)
 }
 
 /*
+ * Why seg_attach_msg() failed, as errno says: a reason to stop (exit 3),
+ * or one to look again (the segment was removed between shmget and shmat,
+ * or is not initialised yet: said once).
+ */
+static void
+attach_refused(const struct run *r, const char *why, int *said)
+{
+	switch (errno) {
+	case ENOENT:
+		errx(3, _("no shmlab run under key 0x%08lx (%s, proj_id "
+		    "%d): start a producer, or check -k/-p"),
+		    (unsigned long)(uint32_t)r->key, r->keypath, r->proj);
+	case EPROTO:
+		/* The reason says what is wrong; -k/-p, what to try. */
+		errx(3, _("key 0x%08lx (%s): %s; check -k/-p"),
+		    (unsigned long)(uint32_t)r->key, r->keypath, why);
+	case EACCES:
+		errx(3, _("key 0x%08lx (%s): permission denied: the run "
+		    "belongs to another user (its producer can widen "
+		    "it with --perm), or use your own -k/-p"),
+		    (unsigned long)(uint32_t)r->key, r->keypath);
+	case EIDRM:
+	case EINVAL:
+		/* Removed between shmget and shmat: look again. */
+		break;
+	case EAGAIN:
+		if (!*said)
+			warnx(_("key 0x%08lx (%s): %s; waiting up to "
+			    "%d s"), (unsigned long)(uint32_t)r->key,
+			    r->keypath, why, READY_WAIT_MS / 1000);
+		*said = 1;
+		break;
+	default:
+		err(3, _("attaching the segment under key 0x%08lx (%s)"),
+		    (unsigned long)(uint32_t)r->key, r->keypath);
+	}
+}
+
+/* READY_WAIT_MS passed and the segment is still not ready: say why. */
+static void
+never_ready(const struct run *r)
+{
+	struct shmid_ds ds;
+	int id;
+
+	id = shmget(r->key, 0, 0);
+	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
+	    !pid_alive(ds.shm_cpid))
+		errx(3, _("key 0x%08lx (%s): the segment was "
+		    "never initialised and its creator (pid "
+		    "%d) is gone: remove it with 'producer "
+		    "--clean' and the same -k/-p"),
+		    (unsigned long)(uint32_t)r->key, r->keypath,
+		    (int)ds.shm_cpid);
+	errx(3, _("key 0x%08lx (%s): the segment is still not "
+	    "initialised after %d s: is its producer stopped?"),
+	    (unsigned long)(uint32_t)r->key, r->keypath,
+	    READY_WAIT_MS / 1000);
+}
+
+/*
  * Attaches read-only and validates.  ENOENT and EPROTO end the program at
  * once; a segment that exists but is not ready yet is the producer between
  * shmget and its last store, so it is polled for a while.
@@ -333,75 +396,31 @@ nap(struct monitor *m, int ms)
 static void
 attach_run(struct monitor *m)
 {
+	const struct shm_header *h;
 	struct run *r = &m->run;
-	struct shmid_ds ds;
 	char why[256];
 	uint64_t start = now_ns();
-	int said = 0, id;
+	int said = 0;
 
-	for (;;) {
-		if (seg_attach_msg(r->key, SHM_RDONLY, &m->ring, why,
-		    sizeof(why)) == 0)
-			break;
-		switch (errno) {
-		case ENOENT:
-			errx(3, _("no shmlab run under key 0x%08lx (%s, proj_id "
-			    "%d): start a producer, or check -k/-p"),
-			    (unsigned long)(uint32_t)r->key, r->keypath,
-			    r->proj);
-		case EPROTO:
-			/* The reason says what is wrong; -k/-p, what to try. */
-			errx(3, _("key 0x%08lx (%s): %s; check -k/-p"),
-			    (unsigned long)(uint32_t)r->key, r->keypath, why);
-		case EACCES:
-			errx(3, _("key 0x%08lx (%s): permission denied: the run "
-			    "belongs to another user (its producer can widen "
-			    "it with --perm), or use your own -k/-p"),
-			    (unsigned long)(uint32_t)r->key, r->keypath);
-		case EIDRM:
-		case EINVAL:
-			/* Removed between shmget and shmat: look again. */
-			break;
-		case EAGAIN:
-			if (!said) {
-				warnx(_("key 0x%08lx (%s): %s; waiting up to "
-				    "%d s"), (unsigned long)(uint32_t)r->key,
-				    r->keypath, why, READY_WAIT_MS / 1000);
-				said = 1;
-			}
-			break;
-		default:
-			err(3, _("attaching the segment under key 0x%08lx (%s)"),
-			    (unsigned long)(uint32_t)r->key, r->keypath);
-		}
+	while (seg_attach_msg(r->key, SHM_RDONLY, &m->ring, why,
+	    sizeof(why)) == -1) {
+		attach_refused(r, why, &said);
 		if (stop_flag)
 			exit(0);
-		if (now_ns() - start > READY_WAIT_MS * 1000000ULL) {
-			id = shmget(r->key, 0, 0);
-			if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
-			    !pid_alive(ds.shm_cpid))
-				errx(3, _("key 0x%08lx (%s): the segment was "
-				    "never initialised and its creator (pid "
-				    "%d) is gone: remove it with 'producer "
-				    "--clean' and the same -k/-p"),
-				    (unsigned long)(uint32_t)r->key, r->keypath,
-				    (int)ds.shm_cpid);
-			errx(3, _("key 0x%08lx (%s): the segment is still not "
-			    "initialised after %d s: is its producer stopped?"),
-			    (unsigned long)(uint32_t)r->key, r->keypath,
-			    READY_WAIT_MS / 1000);
-		}
+		if (now_ns() - start > READY_WAIT_MS * 1000000ULL)
+			never_ready(r);
 		nap_ms(20);
 	}
+	h = m->ring.hdr;
 	r->shmid = m->ring.shmid;
-	r->capacity = m->ring.hdr->capacity;
-	r->mode = m->ring.hdr->mode;
-	r->flags = m->ring.hdr->flags;
-	r->expected = m->ring.hdr->expected;
-	r->max_consumers = m->ring.hdr->max_consumers;
-	r->batch = m->ring.hdr->batch;
-	r->count = m->ring.hdr->count;
-	r->seed = m->ring.hdr->seed;
+	r->capacity = h->capacity;
+	r->mode = h->mode;
+	r->flags = h->flags;
+	r->expected = h->expected;
+	r->max_consumers = h->max_consumers;
+	r->batch = h->batch;
+	r->count = h->count;
+	r->seed = h->seed;
 }
 
 /* EINVAL and EIDRM from an id we held: the object was removed. */
