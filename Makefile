@@ -53,7 +53,8 @@ LIB_SRC	= common/key.c common/seg.c common/sem.c common/ring.c \
 	  common/opts.c common/names.c common/clock.c common/liveness.c \
 	  common/signals.c common/protocol.c common/json.c common/report.c \
 	  common/clean.c common/i18n.c common/runopts.c common/optloop.c \
-	  common/slides.c common/stall.c
+	  common/slides.c common/stall.c common/ledger.c common/take.c \
+	  common/modes.c
 LIB_OBJ	= $(LIB_SRC:.c=.o)
 LIB	= common/libshmlab.a
 
@@ -80,7 +81,7 @@ locale/%/LC_MESSAGES/shmlab.mo: po/%.po
 
 # Maintainer: regenerate the template, then merge it into each language.
 po/shmlab.pot: $(wildcard $(PO_SRC)) run_demo.sh
-	$(XGETTEXT) -L C -k_ -kN_ -klook_around --from-code=UTF-8 --add-comments=TRANSLATORS \
+	$(XGETTEXT) -L C -k_ -kN_ -klook_around:2 -kwait_ops:4 --from-code=UTF-8 --add-comments=TRANSLATORS \
 	  --package-name=shmlab -o $@ $(sort $(wildcard $(PO_SRC)))
 	$(XGETTEXT) -L Shell -k -kt -ktf -ktc:1c,2 --from-code=UTF-8 --add-comments=TRANSLATORS -j -o $@ run_demo.sh
 

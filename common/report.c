@@ -23,7 +23,7 @@ report_tally(struct shm_report *rp)
 	const struct shm_header *h = rp->ring->hdr;
 	const struct shm_consumer *c;
 	uint64_t want, lost, dup;
-	uint32_t i, n, expect;
+	uint32_t i, n, expect, why;
 	int sums_ok = 1;
 
 	n = h->registered < h->max_consumers ? h->registered :
@@ -32,6 +32,7 @@ report_tally(struct shm_report *rp)
 	rp->consumed = rp->out_of_order = rp->corrupted = 0;
 	rp->checksum_total = rp->unreported = rp->in_flight = 0;
 	rp->died = 0;
+	rp->ledger_note = NULL;
 	for (i = 0; i < n; i++) {
 		c = &rp->ring->table[i];
 		/* A dead consumer's unreported items were taken all the same. */
@@ -69,23 +70,20 @@ report_tally(struct shm_report *rp)
 		if (n < expect)
 			lost += (uint64_t)(expect - n) * h->count;
 	} else if (rp->ring->ledger != NULL && n == 0) {
-		/*
-		 * No consumer registered, so none took a number (a consumer
-		 * registers before its first claim): the whole stream is lost,
-		 * and the 2-byte-per-item pass would only touch pages nobody
-		 * wrote (2 GB for 1e9 items).
-		 */
+		/* No consumer registered, so none took a number. */
 		lost = h->count;
 		dup = 0;
 		rp->ledger = 1;
-	} else if (rp->ring->ledger != NULL) {
-		ledger_tally(rp->ring->ledger, h->count, expect, &lost, &dup);
+	} else if (rp->ring->ledger != NULL && (why = ledger_read(
+	    rp->ring->ledger, h->count, &lost, &dup)) == 0) {
 		rp->ledger = 1;
 	} else {
-		/* Without the ledger only the totals can be compared. */
+		/* Without an exact ledger only the totals can be compared. */
 		lost = rp->consumed < want ? want - rp->consumed : 0;
 		dup = rp->consumed > want ? rp->consumed - want : 0;
 		rp->ledger = 0;
+		if (rp->ring->ledger != NULL)
+			rp->ledger_note = ledger_reason(why);
 	}
 	rp->lost = lost;
 	rp->duplicated = dup;
@@ -140,6 +138,8 @@ report_json(FILE *fp, const struct shm_report *rp)
 	json_str(fp, rp->fault);
 	fputs(",\"error\":", fp);
 	json_str(fp, rp->error);
+	fputs(",\"ledger_note\":", fp);
+	json_str(fp, rp->ledger_note);
 	fputs(",\"per_consumer\":[", fp);
 	for (i = 0; i < rp->consumers; i++) {
 		c = &rp->ring->table[i];
@@ -214,6 +214,8 @@ report_text(FILE *fp, const struct shm_report *rp)
 	    U(rp->produced),
 	    U(rp->consumed), U(rp->lost), U(rp->duplicated),
 	    U(rp->out_of_order), U(rp->corrupted));
+	if (rp->ledger_note != NULL)
+		fprintf(fp, _("  ledger inexact: %s\n"), rp->ledger_note);
 	fprintf(fp, _("  %.3f s, %.0f items/s%s%s\n"), rp->elapsed_s, rate,
 	    rp->fault ? _(", injected fault ") : "", rp->fault ? rp->fault :
 	    "");

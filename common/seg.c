@@ -50,7 +50,7 @@ fail(char *buf, size_t len, const char *fmt, ...)
  */
 static void
 layout(struct shm_header *h, uint32_t capacity, uint32_t max_consumers,
-    uint64_t count, uint32_t flags, uint32_t mode)
+    uint32_t flags, uint32_t mode)
 {
 	uint64_t off;
 
@@ -61,9 +61,12 @@ layout(struct shm_header *h, uint32_t capacity, uint32_t max_consumers,
 	off += (uint64_t)capacity * sizeof(uint64_t);
 	h->table_off = off;
 	off += (uint64_t)max_consumers * sizeof(struct shm_consumer);
+	/* Queue: done[capacity], the claims finished but not yet released. */
+	if (mode == MODE_QUEUE)
+		off = round8(off + (uint64_t)capacity * sizeof(uint32_t));
 	if ((flags & SHM_F_VERIFY) && mode == MODE_QUEUE) {
 		h->ledger_off = off;
-		off = round8(off + count * sizeof(uint16_t));
+		off += sizeof(struct shm_ledger);
 	} else
 		h->ledger_off = 0;
 	h->size = off;
@@ -79,7 +82,7 @@ seg_layout(const struct shm_params *p, uint64_t *sizep)
 		errno = EINVAL;
 		return -1;
 	}
-	layout(&h, p->capacity, SHM_MAX_CONSUMERS, p->count, p->flags,
+	layout(&h, p->capacity, SHM_MAX_CONSUMERS, p->flags,
 	    p->mode);
 	*sizep = h.size;
 	return 0;
@@ -95,8 +98,11 @@ seg_map(struct shm_ring *r, void *base)
 	r->slots = (int32_t *)(void *)(b + r->hdr->slots_off);
 	r->tags = (uint64_t *)(void *)(b + r->hdr->tags_off);
 	r->table = (struct shm_consumer *)(void *)(b + r->hdr->table_off);
+	r->done = r->hdr->mode == MODE_QUEUE ? (uint32_t *)(void *)(b +
+	    r->hdr->table_off + (uint64_t)SHM_MAX_CONSUMERS *
+	    sizeof(struct shm_consumer)) : NULL;
 	r->ledger = r->hdr->ledger_off ?
-	    (uint16_t *)(void *)(b + r->hdr->ledger_off) : NULL;
+	    (struct shm_ledger *)(void *)(b + r->hdr->ledger_off) : NULL;
 	return 0;
 }
 
@@ -127,7 +133,7 @@ seg_create(key_t key, const struct shm_params *p, struct shm_ring *r)
 	}
 	/* A new segment is zero-filled by the kernel: no memset needed. */
 	h = base;
-	layout(h, p->capacity, SHM_MAX_CONSUMERS, p->count, p->flags,
+	layout(h, p->capacity, SHM_MAX_CONSUMERS, p->flags,
 	    p->mode);
 	h->version = SHM_VERSION;
 	h->hdr_size = sizeof(*h);
@@ -212,7 +218,7 @@ seg_validate(const struct shm_header *h, uint64_t real_size, char *buf,
 		    "(head %llu, total %llu, count %llu)"),
 		    (unsigned long long)h->head, (unsigned long long)h->total,
 		    (unsigned long long)h->count);
-	layout(&want, h->capacity, h->max_consumers, h->count, h->flags,
+	layout(&want, h->capacity, h->max_consumers, h->flags,
 	    h->mode);
 	if (want.slots_off != h->slots_off || want.tags_off != h->tags_off ||
 	    want.table_off != h->table_off ||

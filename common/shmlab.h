@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC	0x4c4d4853u	/* "SHML" read as little-endian bytes */
-#define SHM_VERSION	1u		/* bump on any layout change */
+#define SHM_VERSION	2u		/* bump on any layout change */
 #define SHM_READY	0x52454459u	/* "YDER": written last by the producer */
 
 #ifndef MAXBUF
@@ -145,9 +145,9 @@ struct shm_consumer {
  *	int32_t  slots[capacity]	at hdr.slots_off (the slides' buffer)
  *	uint64_t tags[capacity]		at hdr.tags_off  (sequence numbers)
  *	struct shm_consumer table[max_consumers] at hdr.table_off
- *	uint16_t ledger[count]		at hdr.ledger_off (queue, SHM_F_VERIFY)
+ *	struct shm_ledger ledger	at hdr.ledger_off (queue, SHM_F_VERIFY)
  *
- * The ledger counts how often each sequence number was taken.  A queue run
+ * The ledger tells how often each sequence number was taken.  A queue run
  * needs it: items are spread over the consumers.  A broadcast consumer
  * must see every sequence number itself, so it keeps its own exact tally
  * (distinct, duplicated) in its record and the segment has no ledger.
@@ -189,6 +189,36 @@ struct shm_header {
 					   own stall bound (0: not said) */
 	uint32_t	delay_ms;	/* producer's --delay between items */
 	uint64_t	reserved[9];
+};
+
+/*
+ * The queue ledger, a fixed size whatever the count (common/ledger.c):
+ * the ranges of sequence numbers taken, and two counters, from which
+ * lost = count - distinct and duplicated = taken - distinct, exactly.
+ * Written only under SEM_MUTEX, when a consumer records a claim.
+ */
+#define SHM_LEDGER_RANGES	4096
+#define SHM_LEDGER_RANGES_STR	"4096"
+#define LEDGER_PRIVATE_MAX	65536	/* an unsafe consumer's own ranges */
+#define LEDGER_PRIVATE_STR	"65536"
+
+/* shm_ledger.inexact: why lost and duplicated are not exact counts. */
+#define LEDGER_FULL	0x1u	/* ranges[] was full: items untracked */
+#define LEDGER_PRIVATE	0x2u	/* an unsafe consumer's own table was full */
+#define LEDGER_DAMAGED	0x4u	/* the ranges do not add up */
+
+struct shm_ledger {
+	uint64_t	taken;		/* in-range items recorded */
+	uint64_t	distinct;	/* numbers covered by ranges[] */
+	uint64_t	untracked;	/* items recorded while it was full */
+	uint32_t	nranges;	/* entries of ranges[] in use */
+	uint32_t	inexact;	/* LEDGER_* */
+	uint64_t	recorded[SHM_MAX_CONSUMERS]; /* consumer i's consumed
+					   count once its last claim was
+					   recorded here (a dead consumer's
+					   unreported items) */
+	uint64_t	ranges[SHM_LEDGER_RANGES][2]; /* [lo, hi), sorted,
+					   disjoint, never touching */
 };
 
 /* Atomic access to fields that another process writes concurrently. */
@@ -280,6 +310,16 @@ SHM_FIELD(shm_consumer, pad, 132, uint32_t);
 SHM_FIELD(shm_consumer, claim_base, 136, uint64_t);
 SHM_FIELD(shm_consumer, unreported, 144, uint64_t);
 SHM_ARRAY(shm_consumer, reserved, 152, uint64_t, 1);
+
+SHM_FIELD(shm_ledger, taken, 0, uint64_t);
+SHM_FIELD(shm_ledger, distinct, 8, uint64_t);
+SHM_FIELD(shm_ledger, untracked, 16, uint64_t);
+SHM_FIELD(shm_ledger, nranges, 24, uint32_t);
+SHM_FIELD(shm_ledger, inexact, 28, uint32_t);
+SHM_ARRAY(shm_ledger, recorded, 32, uint64_t, 512);
+_Static_assert(offsetof(struct shm_ledger, ranges) == 4128 &&
+    sizeof(struct shm_ledger) == 69664,
+    "struct shm_ledger is 69664 bytes, ranges at 4128 (DESIGN.md)");
 
 #undef SHM_FIELD
 #undef SHM_ARRAY

@@ -27,7 +27,8 @@ struct shm_ring {
 	int32_t		*slots;
 	uint64_t	*tags;
 	struct shm_consumer *table;
-	uint16_t	*ledger;	/* NULL: no ledger array */
+	uint32_t	*done;		/* queue: done[slot], NULL otherwise */
+	struct shm_ledger *ledger;	/* NULL: no ledger */
 	int		 shmid;
 	int		 semid;
 	key_t		 key;
@@ -104,6 +105,14 @@ item_value(uint64_t seed, uint64_t seq)
 	return (int32_t)(uint32_t)((z ^ (z >> 31)) >> 32);
 }
 uint64_t expected_checksum(uint64_t, uint64_t);
+
+/* ledger.c: the queue ledger's ranges. */
+int64_t	 rset_add(uint64_t (*)[2], uint32_t *, uint32_t, uint64_t, uint64_t);
+void	 ledger_add(struct shm_ledger *, const uint64_t (*)[2], uint32_t,
+	    uint64_t);
+uint32_t ledger_read(const struct shm_ledger *, uint64_t, uint64_t *,
+	    uint64_t *);
+const char *ledger_reason(uint32_t);
 void	 ledger_tally(const uint16_t *, uint64_t, uint32_t, uint64_t *,
 	    uint64_t *);
 
@@ -126,6 +135,7 @@ struct shm_report {
 	int		verified;
 	int		interrupted;	/* stopped early by a signal */
 	int		ledger;		/* exact ledger kept */
+	const char	*ledger_note;	/* why not exact, or NULL */
 	int		exit_status;
 	const char	*fault;		/* injected fault, or NULL */
 	const char	*error;		/* why the run failed, or NULL */

@@ -893,16 +893,18 @@ live_consumers(int *died)
  */
 /*
  * What a dead queue consumer had taken but not reported: its last claim,
- * if tail had moved past it and its consumed counter had not.  The items
- * it managed to count in the ledger were taken; the others are lost.
+ * if it had recorded that claim in the ledger (ledger.recorded says how
+ * far its records went) but not yet in its consumed counter.  Without the
+ * ledger the claim counts as read once tail had moved past it.  The items
+ * of a claim it never recorded are lost.
  */
 static void
 account_claim(struct shm_consumer *c)
 {
 	struct shm_header *h = ring.hdr;
-	uint64_t p, seq, n = 0;
+	uint64_t rec;
 
-	/* Once per dead consumer: later its slots hold other items. */
+	/* Once per dead consumer. */
 	if (c->state != CS_DIED || (c->flags & CF_ACCOUNTED))
 		return;
 	c->flags |= CF_ACCOUNTED;
@@ -910,13 +912,14 @@ account_claim(struct shm_consumer *c)
 	    c->claim_len > par.capacity ||
 	    SHM_LOAD(&h->tail) < c->claim_start + c->claim_len)
 		return;
-	for (p = c->claim_start; p < c->claim_start + c->claim_len; p++) {
-		seq = ring.tags[ring_slot(p, par.capacity)];
-		if (ring.ledger == NULL || (seq < par.count &&
-		    ring.ledger[seq] > 0))
-			n++;
+	if (ring.ledger == NULL) {
+		c->unreported = c->claim_len;
+		return;
 	}
-	c->unreported = n;
+	rec = SHM_LOAD(&ring.ledger->recorded[c->index % SHM_MAX_CONSUMERS]);
+	if (rec > c->claim_base)
+		c->unreported = rec - c->claim_base < c->claim_len ?
+		    rec - c->claim_base : c->claim_len;
 }
 
 /*
@@ -950,13 +953,58 @@ claimer_mark_dead(void)
 		c->end_ns = now_ns();
 }
 
+/*
+ * Called with the mutex held, so no consumer is inside a claim or a
+ * completion: rebuilds done[] from the records alone.  Of the positions
+ * claimed and not freed, [freed, tail), only the live consumers' claims
+ * in hand are still being read; every other stretch was completed, or
+ * belongs to a consumer that died or failed (its items were accounted
+ * for above): it may be freed.  Returns the new freed.
+ */
+static uint64_t
+queue_rebuild_done(uint64_t tail)
+{
+	static uint64_t live[SHM_MAX_CONSUMERS][2];
+	struct shm_consumer *c;
+	uint64_t freed = SHM_LOAD(&ring.hdr->freed), cur, lo, hi;
+	uint32_t i, j, n = 0, cap = par.capacity;
+
+	if (freed > tail)
+		freed = tail;
+	for (i = 0; i < registered_now(); i++) {
+		c = &ring.table[i];
+		lo = SHM_LOAD(&c->claim_start);
+		hi = lo + SHM_LOAD(&c->claim_len);
+		if (SHM_LOAD(&c->state) != CS_ACTIVE || hi == lo || lo < freed ||
+		    hi > tail)
+			continue;
+		for (j = n++; j > 0 && live[j - 1][0] > lo; j--)
+			memcpy(live[j], live[j - 1], sizeof(live[j]));
+		live[j][0] = lo;
+		live[j][1] = hi;
+	}
+	memset(ring.done, 0, (size_t)cap * sizeof(*ring.done));
+	if (n == 0)
+		return tail;
+	for (i = 0, cur = live[0][1]; i < n; i++) {
+		if (live[i][0] > cur)
+			ring.done[ring_slot(cur, cap)] =
+			    (uint32_t)(live[i][0] - cur);
+		if (live[i][1] > cur)
+			cur = live[i][1];
+	}
+	if (tail > cur)
+		ring.done[ring_slot(cur, cap)] = (uint32_t)(tail - cur);
+	return live[0][0];
+}
+
 static int
 recover_queue(void)
 {
 	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
 	struct sembuf unlock = { SEM_MUTEX, 1, SEM_UNDO };
 	struct shm_header *h = ring.hdr;
-	uint64_t inring, tail;
+	uint64_t inring, tail, freed;
 	uint32_t i;
 	union semun full, empty;
 
@@ -986,13 +1034,14 @@ recover_queue(void)
 			    (unsigned long long)my_head);
 		return -1;
 	}
+	freed = queue_rebuild_done(tail);
 	inring = my_head - tail;
 	full.val = (int)inring + (SHM_LOAD(&h->eos) ? 1 : 0);
-	empty.val = (int)(par.capacity - inring);
+	empty.val = (int)(par.capacity - (my_head - freed));
 	if (semctl(semid, SEM_FULL, SETVAL, full) == -1 ||
 	    semctl(semid, SEM_EMPTY, SETVAL, empty) == -1)
 		fatal_ipc("semctl(SETVAL) during recovery");
-	SHM_STORE(&h->freed, tail);
+	SHM_STORE(&h->freed, freed);
 	if (sem_op(semid, &unlock, 1, 0) == -1)
 		fatal_ipc("semop(mutex) during recovery");
 	return 0;
@@ -1028,7 +1077,8 @@ tick(void)
 	if (seg_damaged())
 		return -1;
 	live = live_consumers(&died);
-	if ((died & LEFT_DIED) || claimer_stale())
+	/* A queue consumer that failed may leave a claim nobody frees. */
+	if ((died & (LEFT_DIED | LEFT_ANY)) || claimer_stale())
 		need_recovery = 1;
 	if (need_recovery && par.mode == MODE_QUEUE &&
 	    !(par.flags & SHM_F_UNSAFE) && recover_queue() == 0)
@@ -1359,7 +1409,7 @@ drain(void)
 			dump_counters();
 		title();
 		live = live_consumers(&died);
-		if ((died & LEFT_DIED) || claimer_stale())
+		if ((died & (LEFT_DIED | LEFT_ANY)) || claimer_stale())
 			need_recovery = 1;
 		if (need_recovery && par.mode == MODE_QUEUE &&
 		    !(par.flags & SHM_F_UNSAFE) && recover_queue() == 0)
@@ -1454,6 +1504,7 @@ static void
 finish(void)
 {
 	static struct shm_consumer table[SHM_MAX_CONSUMERS];
+	static struct shm_ledger ledger;
 	struct shm_header *h = ring.hdr, th;
 	struct shm_ring tr = ring;
 	struct shm_report rp;
@@ -1478,6 +1529,10 @@ finish(void)
 	memcpy(table, ring.table, sizeof(*table) * th.registered);
 	tr.hdr = &th;
 	tr.table = table;
+	if (ring.ledger != NULL) {
+		memcpy(&ledger, ring.ledger, sizeof(ledger));
+		tr.ledger = &ledger;
+	}
 	memset(&rp, 0, sizeof(rp));
 	rp.ring = &tr;
 	rp.produced = my_head;

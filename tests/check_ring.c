@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "shmlib.h"
 #include "testutil.h"
@@ -248,6 +249,154 @@ START_TEST(test_ledger_loss_and_dup_do_not_cancel)
 }
 END_TEST
 
+/* ------------------------------------------------------ range ledger */
+
+/*
+ * Feeds a multiset of sequence numbers to the range ledger, in claims of
+ * runs as a consumer cuts them, in the order given.
+ */
+static void
+feed(struct shm_ledger *l, const uint64_t *seqs, size_t n, size_t claim)
+{
+	static uint64_t runs[64][2];
+	uint32_t nr;
+	size_t i, j;
+
+	for (i = 0; i < n; i += claim) {
+		nr = 0;
+		for (j = i; j < n && j < i + claim; j++) {
+			if (nr > 0 && runs[nr - 1][1] == seqs[j])
+				runs[nr - 1][1]++;
+			else {
+				ck_assert_uint_lt(nr, 64);
+				runs[nr][0] = seqs[j];
+				runs[nr][1] = seqs[j] + 1;
+				nr++;
+			}
+		}
+		ledger_add(l, (const uint64_t (*)[2])runs, nr, j - i);
+	}
+}
+
+/* Ranges touching, overlapping and swallowing others merge into one. */
+START_TEST(test_rset_add_merges)
+{
+	uint64_t r[8][2];
+	uint32_t n = 0;
+
+	ck_assert_int_eq(rset_add(r, &n, 8, 10, 20), 10);
+	ck_assert_int_eq(rset_add(r, &n, 8, 30, 40), 10);
+	ck_assert_int_eq(rset_add(r, &n, 8, 0, 5), 5);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(rset_add(r, &n, 8, 20, 30), 10);	/* touches both */
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(r[1][0], 10);
+	ck_assert_uint_eq(r[1][1], 40);
+	ck_assert_int_eq(rset_add(r, &n, 8, 12, 18), 0);	/* inside */
+	ck_assert_int_eq(rset_add(r, &n, 8, 3, 50), 50 - 3 - 2 - 30);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(r[0][0], 0);
+	ck_assert_uint_eq(r[0][1], 50);
+	ck_assert_int_eq(rset_add(r, &n, 8, 7, 7), 0);		/* empty */
+	n = 0;
+	ck_assert_int_eq(rset_add(r, &n, 1, 0, 1), 1);
+	ck_assert_int_eq(rset_add(r, &n, 1, 1, 2), 1);		/* extends */
+	ck_assert_int_eq(rset_add(r, &n, 1, 5, 6), -1);	/* no room */
+	ck_assert_uint_eq(n, 1);
+}
+END_TEST
+
+/*
+ * The range ledger gives exactly what the old array of counters gave,
+ * for streams with drops, repeats and reordering, in claims of any size
+ * and completed in any order.
+ */
+START_TEST(test_ledger_ranges_match_counters)
+{
+	static struct shm_ledger l;
+	static uint64_t seqs[3000];
+	static uint16_t counters[1000];
+	uint64_t rng = 0x2545f4914f6cdd1dULL + (uint64_t)_i, lost, dup, wl, wd;
+	size_t n = 0, i, claim = 1 + (size_t)_i % 40;
+	uint64_t s;
+
+	memset(&l, 0, sizeof(l));
+	memset(counters, 0, sizeof(counters));
+	for (s = 0; s < 1000 && n < 3000; s++) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		switch ((rng >> 33) % 50) {
+		case 0:				/* dropped */
+			break;
+		case 1:				/* repeated */
+			seqs[n++] = s;
+			seqs[n++] = s;
+			break;
+		case 2:				/* one taken far ahead */
+			seqs[n++] = (rng >> 13) % 1000;
+			seqs[n++] = s;
+			break;
+		default:
+			seqs[n++] = s;
+		}
+	}
+	/* Claims complete out of order: swap neighbouring claims. */
+	for (i = 0; i + 2 * claim <= n; i += 2 * claim * 3) {
+		uint64_t tmp[40];
+
+		memcpy(tmp, seqs + i, claim * sizeof(*tmp));
+		memmove(seqs + i, seqs + i + claim, claim * sizeof(*tmp));
+		memcpy(seqs + i + claim, tmp, claim * sizeof(*tmp));
+	}
+	for (i = 0; i < n; i++)
+		counters[seqs[i]]++;
+	feed(&l, seqs, n, claim);
+	ledger_tally(counters, 1000, 1, &wl, &wd);
+	ck_assert_uint_eq(ledger_read(&l, 1000, &lost, &dup), 0);
+	ck_assert_uint_eq(lost, wl);
+	ck_assert_uint_eq(dup, wd);
+	ck_assert_uint_gt(wl + wd, 0);
+}
+END_TEST
+
+/* A stream too broken for the table says so; damage is never believed. */
+START_TEST(test_ledger_inexact)
+{
+	static struct shm_ledger l;
+	static uint64_t seqs[2 * SHM_LEDGER_RANGES + 10];
+	uint64_t lost = 7, dup = 7;
+	size_t i;
+
+	memset(&l, 0, sizeof(l));
+	for (i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++)
+		seqs[i] = 2 * i;		/* every other number */
+	feed(&l, seqs, sizeof(seqs) / sizeof(seqs[0]), 16);
+	ck_assert_uint_eq(l.nranges, SHM_LEDGER_RANGES);
+	ck_assert_uint_gt(l.untracked, 0);
+	ck_assert_uint_eq(ledger_read(&l, 1000000, &lost, &dup) & LEDGER_FULL,
+	    LEDGER_FULL);
+	ck_assert_ptr_nonnull(ledger_reason(LEDGER_FULL));
+
+	memset(&l, 0, sizeof(l));
+	seqs[0] = 5;
+	feed(&l, seqs, 1, 1);
+	ck_assert_uint_eq(ledger_read(&l, 10, &lost, &dup), 0);
+	ck_assert_uint_eq(lost, 9);
+	ck_assert_uint_eq(dup, 0);
+	l.distinct = 2;				/* does not add up */
+	ck_assert_uint_eq(ledger_read(&l, 10, &lost, &dup), LEDGER_DAMAGED);
+	l.distinct = 1;
+	l.ranges[0][1] = 11;			/* beyond the count */
+	ck_assert_uint_eq(ledger_read(&l, 10, &lost, &dup), LEDGER_DAMAGED);
+	l.ranges[0][1] = 6;
+	l.nranges = SHM_LEDGER_RANGES + 1;	/* beyond the table */
+	ck_assert_uint_eq(ledger_read(&l, 10, &lost, &dup), LEDGER_DAMAGED);
+	ledger_add(&l, (const uint64_t (*)[2])l.ranges, 1, 1);
+	ck_assert_uint_eq(l.inexact & LEDGER_DAMAGED, LEDGER_DAMAGED);
+	ck_assert_ptr_nonnull(ledger_reason(LEDGER_DAMAGED));
+	ck_assert_ptr_null(ledger_reason(0));
+}
+END_TEST
+
 static Suite *
 ring_suite(void)
 {
@@ -280,6 +429,9 @@ ring_suite(void)
 	tcase_add_test(tc, test_ledger_counts_expect_one);
 	tcase_add_test(tc, test_ledger_counts_expect_three);
 	tcase_add_test(tc, test_ledger_loss_and_dup_do_not_cancel);
+	tcase_add_test(tc, test_rset_add_merges);
+	tcase_add_loop_test(tc, test_ledger_ranges_match_counters, 0, 40);
+	tcase_add_test(tc, test_ledger_inexact);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -88,9 +88,12 @@ fabricate(struct shm_header *h, uint32_t cap, uint32_t mode,
 	h->table_off = h->tags_off + (uint64_t)cap * sizeof(uint64_t);
 	off = h->table_off +
 	    (uint64_t)SHM_MAX_CONSUMERS * sizeof(struct shm_consumer);
+	if (mode == MODE_QUEUE)				/* done[capacity] */
+		off = r8(off + (uint64_t)cap * sizeof(uint32_t));
 	if ((flags & SHM_F_VERIFY) && mode == MODE_QUEUE) {
+		/* A fixed size: counters, recorded[], ranges[] (no count). */
 		h->ledger_off = off;
-		off = r8(off + count * sizeof(uint16_t));
+		off += 32 + 8 * SHM_MAX_CONSUMERS + 16 * SHM_LEDGER_RANGES;
 	}
 	h->size = off;
 }
@@ -211,11 +214,11 @@ START_TEST(test_create_attach_round_trip)
 	ring_a.slots[9] = -77;
 	ring_a.tags[9] = 99;
 	ring_a.table[511].pid = 4242;
-	ring_a.ledger[99] = 7;
+	ring_a.ledger->ranges[99][1] = 7;
 	ck_assert_int_eq(ring_b.slots[9], -77);
 	ck_assert_uint_eq(ring_b.tags[9], 99);
 	ck_assert_int_eq(ring_b.table[511].pid, 4242);
-	ck_assert_uint_eq(ring_b.ledger[99], 7);
+	ck_assert_uint_eq(ring_b.ledger->ranges[99][1], 7);
 	ck_assert_int_eq(seg_nattch(ring_a.shmid, &nattch), 0);
 	ck_assert_uint_eq(nattch, 2);
 
@@ -334,7 +337,7 @@ END_TEST
 START_TEST(test_layout_bounds)
 {
 	struct shm_params p;
-	uint64_t size = 0;
+	uint64_t size = 0, small = 0;
 
 	p = params(0, MODE_QUEUE, 0, 10, SHM_F_VERIFY);
 	errno = 0;
@@ -350,9 +353,12 @@ START_TEST(test_layout_bounds)
 	ck_assert_int_eq(seg_layout(&p, &size), 0);
 	p.capacity = 1;
 	ck_assert_int_eq(seg_layout(&p, &size), 0);
+	ck_assert_int_eq(seg_layout(&p, &small), 0);
 	p.count = (uint64_t)SHM_COUNT_MAX;
 	ck_assert_int_eq(seg_layout(&p, &size), 0);
-	ck_assert_uint_ge(size, (uint64_t)SHM_COUNT_MAX * 2);
+	/* The ledger's memory does not grow with the count (issue 12). */
+	ck_assert_uint_eq(size, small);
+	ck_assert_uint_lt(size, 1024 * 1024);
 	p.count = (uint64_t)SHM_COUNT_MAX + 1;
 	errno = 0;
 	ck_assert_int_eq(seg_layout(&p, &size), -1);
@@ -544,7 +550,9 @@ START_TEST(test_validate_tampered)
 	case T_NOT_READY: h.ready = 0; break;
 	case T_MAGIC0_READY0: h.magic = 0; h.ready = 0; break;
 	case T_ALL_ONES: memset(&h, 0xff, sizeof(h)); real = UINT64_MAX; break;
-	case T_COUNT_MISMATCH: h.count = 2000; real = UINT64_MAX; break;
+	/* The layout no longer depends on count: a count below head does. */
+	case T_COUNT_MISMATCH: h.head = h.count; h.count /= 2;
+		real = UINT64_MAX; break;
 	case T_CAP_MISMATCH: h.capacity = 11; real = UINT64_MAX; break;
 	}
 	memset(why, 'x', sizeof(why));

@@ -24,7 +24,7 @@ main() {
 	# The languages: po/*.po, as the Makefile's LINGUAS.
 	langs=(po/*.po)
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmlab-po.XXXXXX")
-	xgettext -L C -k_ -kN_ -klook_around --from-code=UTF-8 -o "$tmp/all.pot" \
+	xgettext -L C -k_ -kN_ -klook_around:2 -kwait_ops:4 --from-code=UTF-8 -o "$tmp/all.pot" \
 		common/*.c producer/*.c consumer/*.c monitor/*.c grader/*.c
 	xgettext -L Shell -k -kt -ktf -ktc:1c,2 --from-code=UTF-8 -j -o "$tmp/all.pot" \
 		run_demo.sh

@@ -12,7 +12,10 @@
 #	tests/bench/bench.sh		# default run, under 3 minutes on 2 cores
 #	BENCH_FULL=1 tests/bench/bench.sh	# modes x N x MAXBUF x B
 #
-# Knobs (environment): BENCH_FULL=1, BENCH_REPS (3), BENCH_COUNT (10000000,
+# Knobs (environment): BENCH_OLD=REV (also measure the programs built from
+# git revision REV, e.g. the commit before issue 12, in the same
+# invocation: the "old" rows of issue 12's table), BENCH_FULL=1,
+# BENCH_REPS (3), BENCH_COUNT (10000000,
 # fast variants), BENCH_SLOW_COUNT (1000000, per-item variants: classic,
 # pipe1, posix_sem and shmlab points with -B 16 or less), BENCH_OUT
 # (tests/bench/out).
@@ -53,6 +56,9 @@ readonly SUMMARIZE="$HERE/summarize.py"
 readonly PLOT="$HERE/plot.gp"
 
 readonly FULL="${BENCH_FULL:-0}"
+readonly OLD="${BENCH_OLD:-}"
+OLD_PRODUCER=""
+OLD_CONSUMER=""
 readonly REPS="${BENCH_REPS:-3}"
 readonly COUNT="${BENCH_COUNT:-10000000}"
 readonly SLOW_COUNT="${BENCH_SLOW_COUNT:-1000000}"
@@ -175,6 +181,7 @@ plan() {
 				done
 			done
 		done
+		add slides queue "$n" 10 1 "$SLOW_COUNT"
 		add pipe1 queue "$n" 0 1 "$SLOW_COUNT"
 		add pipe4k queue "$n" 0 1024 "$COUNT"
 		add posix_sem queue "$n" "$BIG" 1 "$SLOW_COUNT"
@@ -183,6 +190,14 @@ plan() {
 	for b in 1024 4096 65536; do
 		add "lockstep_$b" queue 1 0 $((b / 4)) "$COUNT"
 	done
+	# Issue 12's table: the same points with the programs of BENCH_OLD.
+	if [[ -n $OLD ]]; then
+		for n in 1 2 4; do
+			for mode in queue broadcast; do
+				add shmlab_old "$mode" "$n" "$BIG" 4096 "$COUNT"
+			done
+		done
+	fi
 	# For the record: the best -B, and what the ledger costs.
 	for n in 1 4; do
 		for b in 1 16 64 256 1024 4096 "$BIG"; do
@@ -243,6 +258,11 @@ run_shmlab() {
 	if [[ ${7:-} == time ]]; then
 		wrap=(/usr/bin/time -v -o "$8")
 	fi
+	local prod=$PRODUCER cons=$CONSUMER
+	if [[ $variant == shmlab_old ]]; then
+		prod=$OLD_PRODUCER
+		cons=$OLD_CONSUMER
+	fi
 	popts=(-k "$KEY" -p "$PROJ" -n "$n" -c "$count" -b "$maxbuf"
 	    -B "$batch" -m "$mode" -t "$IPC_TIMEOUT_S" -q --json)
 	if [[ $variant == *_noverify ]]; then
@@ -252,7 +272,7 @@ run_shmlab() {
 	    -t "$IPC_TIMEOUT_S" -q)
 	: >"$errf"
 	: >"$json"
-	"$PRODUCER" "${popts[@]}" >"$json" 2>>"$errf" &
+	"$prod" "${popts[@]}" >"$json" 2>>"$errf" &
 	ppid=$!
 	PIDS=("$ppid")
 	if ! SEGSIZE=$(wait_created "$ppid"); then
@@ -261,7 +281,7 @@ run_shmlab() {
 		log "producer failed: $(head -c 300 "$errf")"
 		return 0
 	fi
-	timeout -k 5 "$LIMIT_S" "${wrap[@]}" "$CONSUMER" "${copts[@]}" \
+	timeout -k 5 "$LIMIT_S" "${wrap[@]}" "$cons" "${copts[@]}" \
 	    2>>"$errf" &
 	cpid=$!
 	PIDS+=("$cpid")
@@ -277,6 +297,54 @@ run_shmlab() {
 }
 
 # One baseline run; the programs print key=value lines.
+# BENCH_OLD: the programs of another revision, built in our directory.
+build_old() {
+	[[ -n $OLD ]] || return 0
+	git -C "$ROOT" rev-parse --verify -q "$OLD^{commit}" >/dev/null ||
+	    die "BENCH_OLD=$OLD: not a revision of $ROOT"
+	mkdir -p "$WORK/old"
+	git -C "$ROOT" archive "$OLD" | tar -x -C "$WORK/old" ||
+	    die "BENCH_OLD=$OLD: git archive failed"
+	log "building $OLD in $WORK/old"
+	make -C "$WORK/old" producer/producer consumer/consumer \
+	    >"$WORK/old.log" 2>&1 ||
+	    die "BENCH_OLD=$OLD does not build: $(tail -n 3 "$WORK/old.log")"
+	OLD_PRODUCER="$WORK/old/producer/producer"
+	OLD_CONSUMER="$WORK/old/consumer/consumer"
+}
+
+# The slides' protocol (-L slides): one item per semop pair, as taught.
+# It writes no report: the rate is count over the wall time of the pair,
+# and the run counts as verified when both programs exit 0 (each checks
+# what it takes against the slides' stream).
+run_slides() {
+	local n=$1 maxbuf=$2 count=$3 ppid cpid crc prc t0 t1
+	local errf="$WORK/run.err"
+
+	RATE=0
+	OK=false
+	: >"$errf"
+	t0=$(date +%s%N)
+	"$PRODUCER" -L slides -k "$KEY" -p "$PROJ" -c "$count" -b "$maxbuf" \
+	    -t "$IPC_TIMEOUT_S" -q 2>>"$errf" &
+	ppid=$!
+	PIDS=("$ppid")
+	timeout -k 5 "$LIMIT_S" "$CONSUMER" -L slides -k "$KEY" -p "$PROJ" \
+	    -n "$n" -c "$count" -t "$IPC_TIMEOUT_S" -q 2>>"$errf" &
+	cpid=$!
+	PIDS+=("$cpid")
+	if wait "$cpid"; then crc=0; else crc=$?; fi
+	if wait "$ppid"; then prc=0; else prc=$?; fi
+	t1=$(date +%s%N)
+	PIDS=()
+	if ((crc != 0 || prc != 0)); then
+		log "slides: consumer exit $crc, producer exit $prc: $(head -c 300 "$errf")"
+		return 0
+	fi
+	RATE=$(awk -v c="$count" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", c / (ns / 1e9) }')
+	OK=true
+}
+
 run_baseline() {
 	local variant=$1 n=$2 maxbuf=$3 batch=$4 count=$5 line
 	local cpid errf="$WORK/run.err" outf="$WORK/run.out"
@@ -321,6 +389,7 @@ run_all() {
 			case $variant in
 			shmlab*) run_shmlab "$variant" "$mode" "$n" \
 			    "$maxbuf" "$batch" "$count" ;;
+			slides) run_slides "$n" "$maxbuf" "$count" ;;
 			*) run_baseline "$variant" "$n" "$maxbuf" \
 			    "$batch" "$count" ;;
 			esac
@@ -375,6 +444,8 @@ describe_commit() {
 describe_machine() {
 	{
 		echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+		echo "cores: $(nproc) (nproc: N above it oversubscribes the machine)"
+		[[ -z $OLD ]] || echo "old: $OLD ($(git -C "$ROOT" rev-parse --short "$OLD" 2>/dev/null))"
 		echo "host: nproc=$(nproc), cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), kernel=$(uname -r)"
 		echo "commit: $(describe_commit)"
 		echo "full: $FULL, reps: $REPS, count: $COUNT, slow count: $SLOW_COUNT"
@@ -404,6 +475,7 @@ main() {
 
 	check_programs
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/shmlab-bench.XXXXXX")
+	build_old
 	KEY="$WORK/key"
 	: >"$KEY"
 	PROJ=$((RANDOM % 255 + 1))

@@ -328,6 +328,59 @@ def ledger(m, med):
     print()
 
 
+def issue12(m, med, env):
+    """Issue 12's table (new code, and BENCH_OLD's when measured) and goals."""
+    cores = None
+    for line in env.splitlines():
+        if line.startswith("cores: "):
+            cores = int(line.split()[1])
+    rows = [("shmlab queue -B 4096", "shmlab", "queue", BIG, 4096),
+            ("  old (BENCH_OLD)", "shmlab_old", "queue", BIG, 4096),
+            ("shmlab broadcast -B 4096", "shmlab", "broadcast", BIG, 4096),
+            ("  old (BENCH_OLD)", "shmlab_old", "broadcast", BIG, 4096),
+            ("shmlab queue -B 1 (textbook), MAXBUF 10", "shmlab", "queue", 10,
+             1),
+            ("-L slides (textbook), MAXBUF 10", "slides", "queue", 10, 1),
+            ("pipe, 4 KiB writes (pipe4k)", "pipe4k", "queue", None, None),
+            ("lockstep pair, 64 KiB blocks", "lockstep_65536", "queue", None,
+             None),
+            ("lockstep pair, 1 KiB blocks", "lockstep_1024", "queue", None,
+             None)]
+    print("Issue 12's table (M items/s, medians [min-max]; cores: %s):" %
+          ("?" if cores is None else cores))
+    print("  %-40s" % "" + "".join("%22s" % ("N=%d" % n) for n in (1, 2, 4)))
+    for name, variant, mode, maxbuf, batch in rows:
+        cells = []
+        for n in (1, 2, 4):
+            v = m.get(variant, mode, n, maxbuf, batch)
+            cells.append("%22s" % ("" if v is None else mps(v).strip() +
+                                   m.spread(variant, mode, n, maxbuf,
+                                            batch)))
+        if any(c.strip() for c in cells):
+            print("  %-40s" % name + "".join(cells))
+    q1 = m.get("shmlab", "queue", 1, BIG, 4096)
+    q4 = m.get("shmlab", "queue", 4, BIG, 4096)
+    b1 = m.get("shmlab", "broadcast", 1, BIG, 4096)
+    b4 = m.get("shmlab", "broadcast", 4, BIG, 4096)
+    p1 = m.get("pipe4k", "queue", 1)
+    for text, r, goal in (
+            ("queue N=1 / pipe4k N=1", ratio(q1, p1), 1.0),
+            ("queue N=4 / queue N=1", ratio(q4, q1), 0.9),
+            ("broadcast N=4 / broadcast N=1", ratio(b4, b1), 0.9)):
+        print("  %-32s %s (goal >= %.1f: %s)" % (
+            text, "n/a" if r is None else "%.2f" % r, goal,
+            verdict(r is not None and r >= goal)))
+    for variant, mode in (("shmlab_old", "queue"),
+                          ("shmlab_old", "broadcast")):
+        for n in (1, 4):
+            o = m.get(variant, mode, n, BIG, 4096)
+            v = m.get("shmlab", mode, n, BIG, 4096)
+            r = ratio(v, o)
+            if r is not None:
+                print("  new / old, %-9s N=%d: %.2fx" % (mode, n, r))
+    print()
+
+
 def memory(work):
     path = os.path.join(work, "memory.csv")
     if not os.path.exists(path):
@@ -338,10 +391,9 @@ def memory(work):
         for row in csv.DictReader(f):
             seg = int(row["segment_bytes"]) // 1024
             rss = int(row["consumer_maxrss_kib"])
-            print("  count %9s: peak RSS %7d KiB, segment %7d KiB "
-                  "(ledger %d KiB), RSS - segment %6d KiB%s" % (
-                      row["count"], rss, seg,
-                      2 * int(row["count"]) // 1024, rss - seg,
+            print("  count %9s: peak RSS %7d KiB, segment %7d KiB, "
+                  "RSS - segment %6d KiB%s" % (
+                      row["count"], rss, seg, rss - seg,
                       "" if row["verified"] == "true" else " (FAILED)"))
     print()
 
@@ -355,8 +407,10 @@ def main():
     m = Medians(med)
     full = any(k[2] == 64 for k in med)
     with open(os.path.join(work, "env.txt")) as f:
-        sys.stdout.write(f.read())
+        env = f.read()
+    sys.stdout.write(env)
     print()
+    issue12(m, med, env)
     table(med)
     goals(m, med)
     sweep(m, med)

@@ -1,0 +1,466 @@
+/*
+ * modes.c - each delivery mode's consumer operations, in one table per
+ * mode: how a consumer claims items, copies and checks them, releases
+ * them to the producer, and ends the stream.
+ *
+ *	queue		the mutex guards the claim and its completion, never
+ *			the copy; slots are freed in ring order (done[]).
+ *	queue, -B 1	the textbook protocol: claim, copy and release in one
+ *			critical section (also with --delay).
+ *	broadcast	consumer i's own pair FULL_I/EMPTY_I, no mutex.
+ *	unsafe		the race demonstration: no semaphore around the ring.
+ *
+ * docs/DESIGN.md gives each step.  Every blocking semop is bounded by
+ * TAKE_TICK_MS; on a timeout tk->look_around() (the program's) decides.
+ */
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "i18n.h"
+#include "take.h"
+
+#define TAKE_TICK_MS	200	/* longest a semop waits before we look around */
+
+/* Waits for ops, looking around every tick.  0, or -1 to stop. */
+static int
+wait_ops(struct shm_taker *tk, struct sembuf *ops, size_t n,
+    const char *doing)
+{
+	for (;;) {
+		if (sem_op(tk->ring->semid, ops, n, TAKE_TICK_MS) == 0)
+			return 0;
+		if (tk->look_around(tk, doing) == -1)
+			return -1;
+	}
+}
+
+/*
+ * Under the mutex the queue's counters keep an order: freed <= tail <=
+ * head, and head at most one past the count (an injected dup).  Anything
+ * else was written by somebody outside the protocol: claiming from it
+ * would read slots nobody wrote and never end.
+ */
+static int
+queue_damaged(struct shm_taker *tk, uint64_t tail, uint64_t head)
+{
+	uint64_t freed = SHM_LOAD(&tk->ring->hdr->freed);
+
+	if (freed <= tail && tail <= head && head <= tk->run->count + 1)
+		return 0;
+	(void)snprintf(tk->why, sizeof(tk->why), _("consumer %u: shm id %d is "
+	    "damaged: freed %llu, tail %llu, head %llu, count %llu are out of "
+	    "order; stopping"), tk->index, tk->ring->shmid,
+	    (unsigned long long)freed, (unsigned long long)tail,
+	    (unsigned long long)head, (unsigned long long)tk->run->count);
+	return 1;
+}
+
+/*
+ * Called with the mutex held.  A claimer left set means the last holder
+ * died in its critical section (SEM_UNDO gave the mutex back): done[] and
+ * the semaphores may be half written until the producer's recovery has
+ * rebuilt them.  Then drops the mutex (giving back `give` FULL units),
+ * waits a moment and returns 1; 0 when all is well; -1 to stop.
+ */
+static int
+queue_backoff(struct shm_taker *tk, short give)
+{
+	struct sembuf back[2] = {
+		{ SEM_MUTEX, 1, SEM_UNDO }, { SEM_FULL, 0, 0 }
+	};
+
+	if (SHM_LOAD(&tk->ring->hdr->claimer) == 0)
+		return 0;
+	back[1].sem_op = give;
+	if (sem_op(tk->ring->semid, back, give ? 2 : 1, 0) == -1) {
+		(void)tk->look_around(tk, "waiting for a recovery");
+		return -1;
+	}
+	sleep_ms(5);
+	errno = 0;
+	if (tk->look_around(tk, "waiting for a dead consumer's claim to be "
+	    "accounted for") == -1)
+		return -1;
+	return 1;
+}
+
+/*
+ * How many more items to take without waiting from semaphore num, beyond
+ * the one at pos: up to -B, within the ring.
+ */
+static uint64_t
+claim_more(struct shm_taker *tk, unsigned short num, uint64_t pos,
+    uint64_t head)
+{
+	struct sembuf more = { 0, 0, IPC_NOWAIT };
+	uint64_t extra;
+
+	if (tk->batch <= 1 || head <= pos + 1)
+		return 0;
+	extra = head - pos - 1;
+	if (extra > tk->batch - 1)
+		extra = tk->batch - 1;
+	/* head comes from shared memory: keep the op small. */
+	if (extra >= tk->run->capacity)
+		extra = tk->run->capacity - 1;
+	more.sem_num = num;
+	more.sem_op = -(short)extra;
+	return sem_op(tk->ring->semid, &more, 1, 0) == 0 ? extra : 0;
+}
+
+/*
+ * Takes an item and the mutex, then what else is there.  The claim is on
+ * record (claimer, claim_start, claim_len) before tail moves, so that if
+ * we die the producer can tell what we had taken.  Returns with the
+ * mutex held, 1; or 0 at the end of the stream, -1 to stop (not held).
+ */
+static int
+queue_claim_locked(struct shm_taker *tk, struct shm_claim *c)
+{
+	struct sembuf take1[2] = {
+		{ SEM_FULL, -1, 0 }, { SEM_MUTEX, -1, SEM_UNDO }
+	};
+	struct sembuf back[2] = {
+		{ SEM_FULL, 1, 0 }, { SEM_MUTEX, 1, SEM_UNDO }
+	};
+	struct shm_header *h = tk->ring->hdr;
+	uint64_t tail, head;
+	int r;
+
+	do {
+		if (wait_ops(tk, take1, 2, "waiting for an item") == -1)
+			return -1;
+	} while ((r = queue_backoff(tk, 1)) == 1);
+	if (r == -1)
+		return -1;
+	tail = h->tail;
+	head = SHM_LOAD(&h->head);
+	if (queue_damaged(tk, tail, head)) {
+		(void)sem_op(tk->ring->semid, back, 2, 0);
+		return -1;
+	}
+	if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total)) {
+		/* The end-of-stream token: pass it on and leave. */
+		if (sem_op(tk->ring->semid, back, 2, 0) == -1) {
+			(void)tk->look_around(tk,
+			    "passing the end-of-stream token");
+			return -1;
+		}
+		return 0;
+	}
+	c->start = tail;
+	c->k = 1 + claim_more(tk, SEM_FULL, tail, head);
+	SHM_STORE(&h->claimer, tk->index + 1);
+	tk->me->claim_start = tail;
+	tk->me->claim_base = tk->t.consumed;
+	SHM_STORE(&tk->me->claim_len, c->k);
+	h->tail = tail + c->k;
+	taker_hold(tk, HOLD_CLAIM);	/* test hook: see consumer.c */
+	return 1;
+}
+
+/* The parallel claim: the mutex is dropped before the copy. */
+static int
+queue_claim(struct shm_taker *tk, struct shm_claim *c)
+{
+	struct sembuf unlock = { SEM_MUTEX, 1, SEM_UNDO };
+	int r;
+
+	if ((r = queue_claim_locked(tk, c)) != 1)
+		return r;
+	SHM_STORE(&tk->ring->hdr->claimer, 0u);
+	if (sem_op(tk->ring->semid, &unlock, 1, 0) == -1) {
+		(void)tk->look_around(tk, "releasing the mutex after a claim");
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Per claim, not per item: the fast span, else item by item with the
+ * mode's own per-item tally.
+ */
+static void
+copy_claim(struct shm_taker *tk, const struct shm_claim *c, int bcast,
+    void (*item)(struct shm_taker *, uint64_t, int32_t))
+{
+	const struct shm_ring *r = tk->ring;
+	uint32_t cap = tk->run->capacity, s;
+	uint64_t p;
+
+	if (tally_span(tk, c->start, c->k, bcast))
+		return;
+	for (p = c->start, s = ring_slot(p, cap); p < c->start + c->k; p++) {
+		item(tk, r->tags[s], r->slots[s]);
+		if (++s == cap)
+			s = 0;
+	}
+}
+
+static void
+queue_copy(struct shm_taker *tk, const struct shm_claim *c)
+{
+	copy_claim(tk, c, 0, tally_queue_item);
+}
+
+/*
+ * Called with the mutex held: marks the claim done and frees every done
+ * claim from hdr.freed on, in ring order.  Returns how many slots to give
+ * back on SEM_EMPTY, or -1 when done[] is damaged.
+ */
+static int64_t
+queue_free_done(struct shm_taker *tk, const struct shm_claim *c)
+{
+	struct shm_header *h = tk->ring->hdr;
+	uint32_t *done = tk->ring->done, cap = tk->run->capacity;
+	uint64_t freed = SHM_LOAD(&h->freed), tail = h->tail, p, len;
+
+	done[ring_slot(c->start, cap)] = (uint32_t)c->k;
+	for (p = freed; p < tail; p += len) {
+		len = done[ring_slot(p, cap)];
+		if (len == 0)
+			break;
+		if (len > tail - p) {
+			(void)snprintf(tk->why, sizeof(tk->why), _("consumer %u: "
+			    "shm id %d is damaged: a finished claim of %llu "
+			    "slots at %llu passes tail %llu; stopping"),
+			    tk->index, tk->ring->shmid, (unsigned long long)len,
+			    (unsigned long long)p, (unsigned long long)tail);
+			return -1;
+		}
+		done[ring_slot(p, cap)] = 0;
+	}
+	/* freed first: the producer woken by the release sees it. */
+	SHM_STORE(&h->freed, p);
+	return (int64_t)(p - freed);
+}
+
+/* Records the checked claim, frees what can be freed, drops the mutex. */
+static int
+queue_complete_locked(struct shm_taker *tk, const struct shm_claim *c)
+{
+	struct sembuf release[2] = {
+		{ SEM_MUTEX, 1, SEM_UNDO }, { SEM_EMPTY, 0, 0 }
+	};
+	struct shm_header *h = tk->ring->hdr;
+	int64_t n;
+
+	SHM_STORE(&h->claimer, tk->index + 1);
+	tally_record(tk);
+	taker_hold(tk, HOLD_COPY);	/* test hook: read, not reported */
+	tk->me->batches++;
+	tally_publish(tk);
+	if ((n = queue_free_done(tk, c)) < 0) {
+		SHM_STORE(&h->claimer, 0u);
+		(void)sem_op(tk->ring->semid, release, 1, 0);
+		return -1;
+	}
+	SHM_STORE(&tk->me->claim_len, (uint64_t)0);
+	SHM_STORE(&h->claimer, 0u);
+	release[1].sem_op = (short)n;
+	if (sem_op(tk->ring->semid, release, n > 0 ? 2 : 1, 0) == -1) {
+		(void)tk->look_around(tk, "releasing slots");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+queue_release(struct shm_taker *tk, const struct shm_claim *c)
+{
+	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
+	int r;
+
+	do {
+		if (wait_ops(tk, &lock, 1, "recording a claim") == -1)
+			return -1;
+	} while ((r = queue_backoff(tk, 0)) == 1);
+	if (r == -1)
+		return -1;
+	return queue_complete_locked(tk, c);
+}
+
+static void
+no_end(struct shm_taker *tk)
+{
+	(void)tk;
+}
+
+/*
+ * Broadcast.  Consumer i has its own pair: FULL_I(i) counts the items it
+ * has not read yet, EMPTY_I(i) the slots it has finished with.  Nobody
+ * else moves its position, so no mutex is needed; the producer's single
+ * semop over every EMPTY_I is what keeps a slot until all have read it.
+ */
+static int
+bcast_claim(struct shm_taker *tk, struct shm_claim *c)
+{
+	struct sembuf take1 = { 0, -1, 0 };
+	struct shm_header *h = tk->ring->hdr;
+
+	take1.sem_num = (unsigned short)SEM_FULL_I(tk->index);
+	if (wait_ops(tk, &take1, 1, "waiting for an item") == -1)
+		return -1;
+	if (SHM_LOAD(&h->eos) && tk->pos >= SHM_LOAD(&h->total))
+		return 0;	/* our own token */
+	c->start = tk->pos;
+	c->k = 1 + claim_more(tk, take1.sem_num, tk->pos,
+	    SHM_LOAD(&h->head));
+	return 1;
+}
+
+static void
+bcast_copy(struct shm_taker *tk, const struct shm_claim *c)
+{
+	copy_claim(tk, c, 1, tally_bcast_item);
+}
+
+static int
+bcast_release(struct shm_taker *tk, const struct shm_claim *c)
+{
+	struct sembuf release = { 0, 0, 0 };
+	uint64_t pos = c->start + c->k;
+
+	release.sem_num = (unsigned short)SEM_EMPTY_I(tk->index);
+	tk->pos = pos;
+	tk->me->pos = pos;
+	tk->me->batches++;
+	tally_publish(tk);
+	SHM_STORE(&tk->me->freed, pos);
+	release.sem_op = (short)c->k;
+	if (sem_op(tk->ring->semid, &release, 1, 0) == -1) {
+		(void)tk->look_around(tk, "releasing slots");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The race demonstration's consumer: reads the shared tail, reads the
+ * slot, writes tail + 1 back and decrements the fill count, with no lock
+ * anywhere.  Two consumers can read the same tail (a duplicate), a slow
+ * one can move tail backwards, a lost count-- or count++ lets the producer
+ * overwrite unread items, and the producer may be half-way through the
+ * slot.  It ends when the stream has ended and the tail has reached its
+ * total, or when nothing has moved for -t seconds.
+ */
+static int
+unsafe_claim(struct shm_taker *tk, struct shm_claim *c)
+{
+	struct shm_header *h = tk->ring->hdr;
+	uint64_t tail, idle = now_ns();
+
+	for (;;) {
+		tail = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
+		if (tail < __atomic_load_n(&h->head, __ATOMIC_RELAXED))
+			break;
+		if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total))
+			return 0;
+		if (*tk->stop || now_ns() - idle >
+		    (uint64_t)tk->timeout_s * 1000000000ULL) {
+			(void)snprintf(tk->why, sizeof(tk->why),
+			    _("consumer %u: nothing moved for %d s"), tk->index,
+			    tk->timeout_s);
+			return -1;
+		}
+		if (!SHM_LOAD(&h->eos) && !pid_alive(tk->run->producer_pid)) {
+			(void)snprintf(tk->why, sizeof(tk->why),
+			    _("consumer %u: the producer died"), tk->index);
+			return -1;
+		}
+		sleep_ms(0);
+	}
+	c->start = tail;
+	c->k = 1;
+	return 1;
+}
+
+static void
+unsafe_copy(struct shm_taker *tk, const struct shm_claim *c)
+{
+	struct shm_header *h = tk->ring->hdr;
+	uint32_t s = ring_slot(c->start, tk->run->capacity);
+	uint64_t seq;
+	int64_t fill;
+	int32_t v;
+
+	jitter(tk->run->jitter_us, &tk->rng);
+	seq = __atomic_load_n(&tk->ring->tags[s], __ATOMIC_RELAXED);
+	v = __atomic_load_n(&tk->ring->slots[s], __ATOMIC_RELAXED);
+	__atomic_store_n(&h->tail, c->start + 1, __ATOMIC_RELAXED);
+	/* count--, as a load and a store, racing the producer's. */
+	fill = __atomic_load_n(&h->fill, __ATOMIC_RELAXED);
+	jitter(tk->run->jitter_us / 4, &tk->rng);
+	__atomic_store_n(&h->fill, fill - 1, __ATOMIC_RELAXED);
+	tally_unsafe_item(tk, seq, v);
+}
+
+static int
+unsafe_release(struct shm_taker *tk, const struct shm_claim *c)
+{
+	(void)c;
+	tally_publish(tk);
+	return 0;
+}
+
+/*
+ * An unsafe consumer records its stream's ranges once, at the end, under
+ * the mutex that the demonstration otherwise leaves alone.
+ */
+static void
+unsafe_end(struct shm_taker *tk)
+{
+	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
+	struct sembuf unlock = { SEM_MUTEX, 1, SEM_UNDO };
+
+	if (tk->t.runs == NULL)
+		return;
+	if (wait_ops(tk, &lock, 1, "recording its items in the ledger") == -1)
+		return;
+	tally_record(tk);
+	if (sem_op(tk->ring->semid, &unlock, 1, 0) == -1)
+		(void)snprintf(tk->why, sizeof(tk->why),
+		    _("consumer %u: semop(release mutex)"), tk->index);
+}
+
+/* -B 1: claim, copy and release in one critical section. */
+static int
+classic_claim(struct shm_taker *tk, struct shm_claim *c)
+{
+	return queue_claim_locked(tk, c);
+}
+
+static int
+classic_release(struct shm_taker *tk, const struct shm_claim *c)
+{
+	return queue_complete_locked(tk, c);
+}
+
+static const struct shm_mode_ops queue_ops = {
+	"queue", queue_claim, queue_copy, queue_release, no_end
+};
+static const struct shm_mode_ops classic_ops = {
+	"queue (classic)", classic_claim, queue_copy, classic_release, no_end
+};
+static const struct shm_mode_ops bcast_ops = {
+	"broadcast", bcast_claim, bcast_copy, bcast_release, no_end
+};
+static const struct shm_mode_ops unsafe_ops = {
+	"unsafe", unsafe_claim, unsafe_copy, unsafe_release, unsafe_end
+};
+
+/* The table of a run, as its validated header and -B choose it. */
+const struct shm_mode_ops *
+mode_ops(const struct shm_header *run, uint32_t batch)
+{
+	if (run->flags & SHM_F_UNSAFE)
+		return &unsafe_ops;
+	if (run->mode == MODE_BROADCAST)
+		return &bcast_ops;
+	return batch <= 1 ? &classic_ops : &queue_ops;
+}
