@@ -14,6 +14,7 @@
  */
 #include <sys/types.h>
 #include <sys/ipc.h>
+#include <sys/mount.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -888,6 +890,160 @@ START_TEST(test_killed_before_join)
 }
 END_TEST
 
+/*
+ * Item 9: ftok keeps 16 bits of the inode, so two key files can give one
+ * key.  On a tmpfs of our own (a private mount namespace) inode numbers
+ * are handed out in order: a probe file shows the next ones, and the
+ * test holds the keys of the next FTOK_TAKEN inodes with semaphore sets
+ * of its own, as other runs would.  run_demo.sh's first key files fall
+ * on them; it must move on to a free key and verify, and leave the
+ * holders alone.  Without its check the producer finds the key taken
+ * and the run fails.
+ */
+#define FTOK_TAKEN	7	/* the setup has one of TU_MAX_KEYS (8) */
+
+START_TEST(test_demo_ftok_collision)
+{
+	struct tu_proc d;
+	struct stat st;
+	char tmp[PATH_MAX], probe[PATH_MAX + 8], *out;
+	key_t keys[FTOK_TAKEN];
+	int ids[FTOK_TAKEN], i;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) == -1) {
+		fprintf(stderr, "check_distrust: test_demo_ftok_collision "
+		    "skipped: needs root (a mount namespace)\n");
+		return;
+	}
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(tu_path(tmp, sizeof(tmp), "tmpfs"), 0);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	ck_assert_msg(mount("shmlab-test", tmp, "tmpfs", 0, "size=4m,mode=0700")
+	    == 0, "mount tmpfs on %s: %s", tmp, strerror(errno));
+	(void)snprintf(probe, sizeof(probe), "%s/probe", tmp);
+	ck_assert_int_eq(close(open(probe, O_CREAT | O_WRONLY, 0600)), 0);
+	ck_assert_int_eq(stat(probe, &st), 0);
+	/* ftok(3)'s formula, checked against ftok itself. */
+	ck_assert_int_eq(ftok(probe, SHM_PROJ_ID), (key_t)((SHM_PROJ_ID << 24) |
+	    ((st.st_dev & 0xff) << 16) | (st.st_ino & 0xffff)));
+	ck_assert_int_eq(unlink(probe), 0);
+	for (i = 0; i < FTOK_TAKEN; i++) {
+		keys[i] = (key_t)((SHM_PROJ_ID << 24) | ((st.st_dev & 0xff) <<
+		    16) | ((st.st_ino + 1 + (unsigned)i) & 0xffff));
+		ck_assert_int_eq(tu_track_key(keys[i]), 0);
+		ids[i] = semget(keys[i], 1, IPC_CREAT | IPC_EXCL | 0600);
+		ck_assert_msg(ids[i] != -1, "semget key 0x%08x: %s",
+		    (unsigned)keys[i], strerror(errno));
+	}
+	start_demo(&d, tmp, 1);
+	tu_wait(&d, 30000);
+	out = tu_read_file(d.out, NULL);
+	ck_assert_msg(tu_exit_code(&d) == 0 && out != NULL &&
+	    strstr(out, "\"verified\":true") != NULL, "exit %d: %s",
+	    tu_exit_code(&d), out ? out : "");
+	free(out);
+	for (i = 0; i < FTOK_TAKEN; i++) {
+		ck_assert_msg(semget(keys[i], 0, 0) == ids[i], "the set under "
+		    "key 0x%08x is not the test's any more", (unsigned)keys[i]);
+		ck_assert_int_eq(semctl(ids[i], 0, IPC_RMID), 0);
+	}
+	ck_assert_msg(proc_naming(tmp) == 0, "a process of the run is left");
+	ck_assert_int_eq(umount2(tmp, MNT_DETACH), 0);
+}
+END_TEST
+
+/*
+ * Item 10, as a user that RLIMIT_NPROC binds (root is not bound: the
+ * programs run as uid NPROC_UID, which no account uses, and the consumer
+ * under prlimit --nproc=4).  The producer and the consumer parent are
+ * two of the four processes, so the third fork fails: the parent says so
+ * and sends the two children SIGTERM at once (they used to wait for the
+ * producer's -t).  The producer, waiting for -n 4, gives up at its -t.
+ */
+#define NPROC_UID	"61234"
+
+static void
+spawn_as_uid(struct tu_proc *p, const char *name, int nproc,
+    char *const argv[])
+{
+	struct args a = { 0 };
+	int i;
+
+	arg(&a, "/usr/bin/setpriv");
+	arg(&a, "--reuid=" NPROC_UID);
+	arg(&a, "--regid=" NPROC_UID);
+	arg(&a, "--clear-groups");
+	if (nproc > 0) {
+		arg(&a, "/usr/bin/prlimit");
+		arg(&a, "--nproc=%d", nproc);
+		arg(&a, "--");
+	}
+	for (i = 0; argv[i] != NULL; i++)
+		arg(&a, "%s", argv[i]);
+	ck_assert_int_eq(tu_spawn(p, name, a.v), 0);
+	args_free(&a);
+}
+
+START_TEST(test_fork_fails)
+{
+	struct tu_proc prod, cons;
+	struct args pa = { 0 }, ca = { 0 };
+	char how[64], *e;
+	uint64_t start;
+
+	if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0 ||
+	    access("/usr/bin/prlimit", X_OK) != 0 ||
+	    getpwuid((uid_t)atoi(NPROC_UID)) != NULL) {
+		fprintf(stderr, "check_distrust: test_fork_fails skipped: "
+		    "needs root, setpriv, prlimit and uid %s unused\n",
+		    NPROC_UID);
+		return;
+	}
+	ck_assert_int_eq(chmod(tu_dir(), 0711), 0);
+	ck_assert_int_eq(chown(key.path, (uid_t)atoi(NPROC_UID),
+	    (gid_t)atoi(NPROC_UID)), 0);
+	run_args(&pa, producer_bin, key.path);
+	arg(&pa, "-q");
+	arg(&pa, "-t");
+	arg(&pa, "8");
+	arg(&pa, "-n");
+	arg(&pa, "4");
+	arg(&pa, "-c");
+	arg(&pa, "1000");
+	spawn_as_uid(&prod, "producer", 0, pa.v);
+	args_free(&pa);
+	run_args(&ca, consumer_bin, key.path);
+	arg(&ca, "-t");
+	arg(&ca, "20");
+	arg(&ca, "-n");
+	arg(&ca, "4");
+	start = tu_now_ms();
+	spawn_as_uid(&cons, "consumer", 4, ca.v);
+	args_free(&ca);
+	tu_wait(&cons, QUICK_MS);
+	e = tu_read_file(cons.err, NULL);
+	ck_assert_msg(!cons.timed_out && tu_exit_code(&cons) == 3 && e != NULL &&
+	    strstr(e, "fork (consumer 3 of 4): stopping the others") != NULL &&
+	    strstr(e, "stopped by a signal") != NULL &&
+	    strstr(e, "killed by signal") == NULL, "consumer: %s: %s",
+	    tu_status_str(&cons, how, sizeof(how)), e ? e : "");
+	free(e);
+	/* Well before the producer's -t of 8 s, which the children used
+	 * to wait for. */
+	ck_assert_msg(tu_now_ms() - start < (uint64_t)tu_ms(4000), "the "
+	    "consumer program ended %llu ms after it started",
+	    (unsigned long long)(tu_now_ms() - start));
+	tu_wait(&prod, QUICK_MS + 8000);
+	e = tu_read_file(prod.err, NULL);
+	ck_assert_msg(!prod.timed_out && tu_exit_code(&prod) == 3 && e != NULL &&
+	    strstr(e, "only 2 of 4 consumers joined within 8 s") != NULL,
+	    "producer: %s: %s", tu_status_str(&prod, how, sizeof(how)),
+	    e ? e : "");
+	free(e);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+}
+END_TEST
+
 static Suite *
 distrust_suite(void)
 {
@@ -911,6 +1067,8 @@ distrust_suite(void)
 	tcase_add_test(tc, test_demo_consumer_parent_killed);
 	tcase_add_test(tc, test_producer_stopped);
 	tcase_add_test(tc, test_killed_before_join);
+	tcase_add_test(tc, test_demo_ftok_collision);
+	tcase_add_test(tc, test_fork_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }

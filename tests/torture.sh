@@ -288,20 +288,28 @@ run_options() {
 
 # run_demo.sh interrupted at a random moment: status 130, nothing left.
 run_demo_trial() {
-	local st pid sig sigs
+	local st pid sig sigs pause
 	sigs=(INT TERM HUP)
 	sig=${sigs[RANDOM % 3]}
+	pause=0.$((RANDOM % 3))$((RANDOM % 10))
 	set -m
 	"$DEMO" -q -n 2 -c 3000 --delay 1 -t "$T_S" >/dev/null 2>"$dir/d.err" &
 	pid=$!
 	set +m
 	ppid=$pid cpid=$pid
-	sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
-	note="run_demo.sh, SIG$sig after a random pause"
+	sleep "$pause"
+	note="run_demo.sh, SIG$sig after $pause s"
 	kill "-$sig" -- "-$pid" 2>/dev/null || true
 	wait_child "$pid" $((SECONDS + BOUND_S)) || { fail "run_demo.sh did not end"; kill -KILL -- "-$pid"; wait "$pid" || true; }
 	st=${REPLY:-0}
-	((st == 130 || st == 0)) || fail "run_demo.sh exit $st, want 130"
+	# No pause: the signal may come before bash has read the script's
+	# first line, which no script can trap (FAULTS.md, known gaps);
+	# nothing exists yet, and check_leftovers still checks that.
+	if [[ $pause == 0.00 ]] && ((st == 128 + $(kill -l "$sig"))); then
+		note="$note: ended by the signal before its first line (a known gap)"
+	elif ((st != 130 && st != 0)); then
+		fail "run_demo.sh exit $st, want 130"
+	fi
 	check_leftovers
 }
 
