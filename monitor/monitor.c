@@ -155,14 +155,18 @@ struct monitor;
  * a pair of semaphores; the race demonstration guards nothing, so items
  * can be overwritten unread.  The texts are translated where shown.
  */
-struct view {
-	int		 shared_tail;	/* 'T', and the tail/freed counters */
-	int		 own_pos;	/* each consumer's mark, pos, pair */
-	int		 unsafe;	/* '!' and OVERWRITTEN are possible */
+struct view_texts {
 	const char	*bar_marks;	/* a large ring's legend of marks */
 	const char	*cell_marks;	/* a small ring's */
 	const char	*held;		/* what '+' means */
 	const char	*words;		/* the glossary line */
+};
+
+struct view {
+	int		 shared_tail;	/* 'T', and the tail/freed counters */
+	int		 own_pos;	/* each consumer's mark, pos, pair */
+	int		 unsafe;	/* '!' and OVERWRITTEN are possible */
+	const struct view_texts *text;
 	/* [*lo, head) is held and [*mid, head) not yet taken. */
 	void		(*window)(const struct monitor *, uint64_t *,
 			    uint64_t *);
@@ -1009,10 +1013,10 @@ text_ring(const struct monitor *m, FILE *fp, int cols)
 	    U(m->snap.fill), cap);
 	if (cap > RING_CELLS)
 		(void)snprintf(legend, sizeof(legend), _("next: P producer, %s"),
-		    _(v->bar_marks));
+		    _(v->text->bar_marks));
 	else
 		(void)snprintf(legend, sizeof(legend), _("P producer, %s; "
-		    "# item, + %s, . free%s"), _(v->cell_marks), _(v->held),
+		    "# item, + %s, . free%s"), _(v->text->cell_marks), _(v->text->held),
 		    v->unsafe ? _(", ! overwrote an unread item") : "");
 	if (LABEL_W + n + 2 + (int)strlen(legend) <= cols - 1)
 		fprintf(fp, "%-*s%s; %s\n", lw(_("ring")), _("ring"), head,
@@ -1257,7 +1261,7 @@ text_notes(const struct monitor *m, FILE *fp)
 	const struct snapshot *sn = &m->snap;
 
 	/* The words above, for a class that meets them for the first time. */
-	fputs(_(m->view->words), fp);
+	fputs(_(m->view->text->words), fp);
 	if (m->detached)
 		fprintf(fp, "%s", _("note: every consumer has finished; the "
 		    "monitor detached so that the\n      producer need not wait "
@@ -1513,39 +1517,29 @@ ended_line(const struct monitor *m, FILE *fp)
 	    U(m->run.count), U(sn->consumed));
 }
 
+static const struct view_texts queue_texts = {
+	N_("T consumers' claim (tail)"), N_("T tail"), N_("being read"),
+	N_("words: tail = next item to claim, freed = released so far, eos "
+	    "= end of data, ncnt = waiting\n")
+};
+
+static const struct view_texts broadcast_texts = {
+	N_("0-9a-zA-Z consumer i's read"), N_("0-9a-z consumer i"),
+	N_("unreleased"),
+	N_("words: pos = next item to read, eos = end of data, ncnt = "
+	    "waiting, full[i]/empty[i] = its own pair\n")
+};
+
+/* shared_tail, own_pos, unsafe, text, window, balance */
 static const struct view view_queue = {
-	.shared_tail = 1,
-	.bar_marks = N_("T consumers' claim (tail)"),
-	.cell_marks = N_("T tail"),
-	.held = N_("being read"),
-	.words = N_("words: tail = next item to claim, freed = released so "
-	    "far, eos = end of data, ncnt = waiting\n"),
-	.window = window_queue,
-	.balance = balance_queue,
+	1, 0, 0, &queue_texts, window_queue, balance_queue
 };
-
 static const struct view view_broadcast = {
-	.own_pos = 1,
-	.bar_marks = N_("0-9a-zA-Z consumer i's read"),
-	.cell_marks = N_("0-9a-z consumer i"),
-	.held = N_("unreleased"),
-	.words = N_("words: pos = next item to read, eos = end of data, ncnt "
-	    "= waiting, full[i]/empty[i] = its own pair\n"),
-	.window = window_broadcast,
-	.balance = balance_broadcast,
+	0, 1, 0, &broadcast_texts, window_broadcast, balance_broadcast
 };
-
 /* The race demonstration: a queue run with nothing guarding the ring. */
 static const struct view view_unsafe = {
-	.shared_tail = 1,
-	.unsafe = 1,
-	.bar_marks = N_("T consumers' claim (tail)"),
-	.cell_marks = N_("T tail"),
-	.held = N_("being read"),
-	.words = N_("words: tail = next item to claim, freed = released so "
-	    "far, eos = end of data, ncnt = waiting\n"),
-	.window = window_unsafe,
-	.balance = NULL,
+	1, 0, 1, &queue_texts, window_unsafe, NULL
 };
 
 /* The one place the monitor looks at the run's mode and flags. */
