@@ -146,11 +146,40 @@ struct prev {
 	uint64_t	 con[SHM_MAX_CONSUMERS];
 };
 
+struct monitor;
+
+/*
+ * What each kind of run shows, chosen once when the run is attached
+ * (view_of), so that no function below tests the mode again.  Queue
+ * consumers share one tail; broadcast consumers each have a position and
+ * a pair of semaphores; the race demonstration guards nothing, so items
+ * can be overwritten unread.  The texts are translated where shown.
+ */
+struct view_texts {
+	const char	*bar_marks;	/* a large ring's legend of marks */
+	const char	*cell_marks;	/* a small ring's */
+	const char	*held;		/* what '+' means */
+	const char	*words;		/* the glossary line */
+};
+
+struct view {
+	int		 shared_tail;	/* 'T', and the tail/freed counters */
+	int		 own_pos;	/* each consumer's mark, pos, pair */
+	int		 unsafe;	/* '!' and OVERWRITTEN are possible */
+	const struct view_texts *text;
+	/* [*lo, head) is held and [*mid, head) not yet taken. */
+	void		(*window)(const struct monitor *, uint64_t *,
+			    uint64_t *);
+	/* The semaphore invariant's line, or NULL: none holds. */
+	void		(*balance)(const struct monitor *, FILE *);
+};
+
 /*
  * The monitor's whole state, passed to every function that needs it: the
  * run as attached, the latest snapshot, and what the rates compare to.
  */
 struct monitor {
+	const struct view *view;	/* how this run's mode is shown */
 	struct run	 run;
 	struct shm_ring	 ring;
 	struct snapshot	 snap;
@@ -189,6 +218,11 @@ static void	 ended(struct monitor *, const char *);
 static int	 sems_gone(struct monitor *, const char *, int);
 static void	 collect_consumers(struct monitor *);
 static void	 window(struct monitor *);
+static void	 window_queue(const struct monitor *, uint64_t *, uint64_t *);
+static void	 window_broadcast(const struct monitor *, uint64_t *,
+		    uint64_t *);
+static void	 window_unsafe(const struct monitor *, uint64_t *, uint64_t *);
+static const struct view *view_of(const struct run *);
 static void	 rates(struct monitor *);
 static double	 per_s(uint64_t, uint64_t);
 static const char *sem_name(int, char *, size_t);
@@ -201,7 +235,8 @@ static void	 text_notes(const struct monitor *, FILE *);
 static void	 text_ring(const struct monitor *, FILE *, int);
 static void	 text_cells(const struct monitor *, FILE *, int);
 static void	 text_bar(const struct monitor *, FILE *);
-static void	 text_balance(const struct monitor *, FILE *);
+static void	 balance_queue(const struct monitor *, FILE *);
+static void	 balance_broadcast(const struct monitor *, FILE *);
 static void	 text_sems(const struct monitor *, FILE *);
 static void	 text_consumers(const struct monitor *, FILE *);
 static void	 json(const struct monitor *, FILE *);
@@ -421,6 +456,7 @@ attach_run(struct monitor *m)
 	r->batch = h->batch;
 	r->count = h->count;
 	r->seed = h->seed;
+	m->view = view_of(r);
 }
 
 /* EINVAL and EIDRM from an id we held: the object was removed. */
@@ -584,44 +620,61 @@ collect_consumers(struct monitor *m)
 		sn->end_ns = 0;
 }
 
+/* Queue: [freed, tail) is claimed and being read, [tail, head) waits. */
+static void
+window_queue(const struct monitor *m, uint64_t *lo, uint64_t *mid)
+{
+	*lo = m->snap.freed;
+	*mid = m->snap.tail;
+}
+
+/* The race demonstration never counts freed: its window is the tail's. */
+static void
+window_unsafe(const struct monitor *m, uint64_t *lo, uint64_t *mid)
+{
+	*lo = *mid = m->snap.tail;
+}
+
 /*
- * Which positions the ring still holds.  Queue: [freed, tail) is claimed
- * and being read, [tail, head) waits.  Broadcast: [min freed, min pos) has
- * been read by every consumer but not yet released by all of them, [min
- * pos, head) waits for someone.  The race demonstration never counts
- * freed, so its window starts at the tail.  Counters were read oldest
- * first, so lo <= mid <= head holds except through --unsafe's races,
- * which the clamps absorb.
+ * Broadcast: [min freed, min pos) has been read by every consumer but not
+ * yet released by all of them, [min pos, head) waits for someone.  The
+ * producer waits on exactly these records (build_ops).
+ */
+static void
+window_broadcast(const struct monitor *m, uint64_t *lo, uint64_t *mid)
+{
+	uint32_t i;
+
+	*lo = *mid = UINT64_MAX;
+	for (i = 0; i < m->snap.ncons; i++) {
+		if (!proto_record_counts(m->cons[i].state))
+			continue;
+		if (m->cons[i].freed < *lo)
+			*lo = m->cons[i].freed;
+		if (m->cons[i].pos < *mid)
+			*mid = m->cons[i].pos;
+	}
+}
+
+/*
+ * Which positions the ring still holds (the view's window), and the
+ * small ring's map of them.  Counters were read oldest first, so lo <=
+ * mid <= head holds except through --unsafe's races, which the clamps
+ * absorb.
  */
 static void
 window(struct monitor *m)
 {
 	struct snapshot *sn = &m->snap;
-	struct run *r = &m->run;
-	uint64_t lo = UINT64_MAX, mid = UINT64_MAX, p;
-	uint32_t i, cap = r->capacity;
+	uint64_t lo, mid, p;
+	uint32_t i, cap = m->run.capacity;
 
-	if (r->flags & SHM_F_UNSAFE)
-		lo = mid = sn->tail;
-	else if (r->mode == MODE_QUEUE) {
-		lo = sn->freed;
-		mid = sn->tail;
-	} else {
-		/* The producer waits on exactly these records (build_ops). */
-		for (i = 0; i < sn->ncons; i++) {
-			if (!proto_record_counts(m->cons[i].state))
-				continue;
-			if (m->cons[i].freed < lo)
-				lo = m->cons[i].freed;
-			if (m->cons[i].pos < mid)
-				mid = m->cons[i].pos;
-		}
-	}
+	m->view->window(m, &lo, &mid);
 	/*
 	 * --unsafe: a head more than a ring ahead of the tail has written
 	 * over items that nobody read ([tail, head - cap) are gone).
 	 */
-	sn->over = (r->flags & SHM_F_UNSAFE) && sn->head > sn->tail &&
+	sn->over = m->view->unsafe && sn->head > sn->tail &&
 	    sn->head - sn->tail > cap ? sn->head - sn->tail - cap : 0;
 	if (lo > sn->head)
 		lo = sn->head;
@@ -859,10 +912,9 @@ text_cells(const struct monitor *m, FILE *fp, int cols)
 		n = 0;
 		if (sn->head % cap == i)
 			mark[i][n++] = 'P';
-		if (m->run.mode == MODE_QUEUE && sn->tail % cap == i)
+		if (m->view->shared_tail && sn->tail % cap == i)
 			mark[i][n++] = 'T';
-		for (j = 0; m->run.mode == MODE_BROADCAST && j < sn->ncons;
-		    j++) {
+		for (j = 0; m->view->own_pos && j < sn->ncons; j++) {
 			if (m->cons[j].state != CS_ACTIVE ||
 			    m->cons[j].pos % cap != i)
 				continue;
@@ -933,9 +985,9 @@ text_bar(const struct monitor *m, FILE *fp)
 	marks[c] = marks[c] == ' ' ? (ch) : '*';			\
 } while (0)
 	MARK(sn->head, 'P');
-	if (m->run.mode == MODE_QUEUE)
+	if (m->view->shared_tail)
 		MARK(sn->tail, 'T');
-	for (i = 0; m->run.mode == MODE_BROADCAST && i < sn->ncons; i++)
+	for (i = 0; m->view->own_pos && i < sn->ncons; i++)
 		if (m->cons[i].state == CS_ACTIVE)
 			MARK(m->cons[i].pos, con_mark(i));
 #undef MARK
@@ -952,24 +1004,20 @@ text_bar(const struct monitor *m, FILE *fp)
 static void
 text_ring(const struct monitor *m, FILE *fp, int cols)
 {
-	const struct run *r = &m->run;
+	const struct view *v = m->view;
 	char head[64], legend[80];
-	uint32_t cap = r->capacity;
+	uint32_t cap = m->run.capacity;
 	int n;
 
 	n = snprintf(head, sizeof(head), _("%u slots, fill %llu/%u"), cap,
 	    U(m->snap.fill), cap);
 	if (cap > RING_CELLS)
 		(void)snprintf(legend, sizeof(legend), _("next: P producer, %s"),
-		    r->mode == MODE_QUEUE ? _("T consumers' claim (tail)") :
-		    _("0-9a-zA-Z consumer i's read"));
+		    _(v->text->bar_marks));
 	else
 		(void)snprintf(legend, sizeof(legend), _("P producer, %s; "
-		    "# item, + %s, . free%s"), r->mode == MODE_QUEUE ?
-		    _("T tail") : _("0-9a-z consumer i"), r->mode ==
-		    MODE_QUEUE ? _("being read") : _("unreleased"),
-		    (r->flags & SHM_F_UNSAFE) ? _(", ! overwrote an unread "
-		    "item") : "");
+		    "# item, + %s, . free%s"), _(v->text->cell_marks), _(v->text->held),
+		    v->unsafe ? _(", ! overwrote an unread item") : "");
 	if (LABEL_W + n + 2 + (int)strlen(legend) <= cols - 1)
 		fprintf(fp, "%-*s%s; %s\n", lw(_("ring")), _("ring"), head,
 		    legend);
@@ -988,37 +1036,39 @@ text_ring(const struct monitor *m, FILE *fp, int cols)
  * the end-of-stream token adds one to full while its reader is active
  * (a queue consumer puts it back, a broadcast one keeps its own).  Values
  * and counters are read a moment apart, so a busy run may be off by a
- * batch for one refresh.
+ * batch for one refresh.  Signed: a sum caught mid-operation may dip
+ * below the token.
  */
 static void
-text_balance(const struct monitor *m, FILE *fp)
+balance_queue(const struct monitor *m, FILE *fp)
 {
 	const struct snapshot *sn = &m->snap;
-	const struct run *r = &m->run;
+	long long reading;
+	int empty = m->sems[SEM_EMPTY].value, full = m->sems[SEM_FULL].value;
+
+	reading = sn->tail >= sn->freed ? (long long)(sn->tail - sn->freed) :
+	    0;
+	fprintf(fp, _("%-*sempty %d + full %d + being read %lld%s = "
+	    "%lld, MAXBUF %u\n"), LABEL_W, "", empty, full, reading,
+	    sn->eos ? _(" - eos token") : "",
+	    empty + full + reading - (sn->eos ? 1 : 0), m->run.capacity);
+}
+
+/* ... and for each broadcast consumer, on its own pair. */
+static void
+balance_broadcast(const struct monitor *m, FILE *fp)
+{
+	const struct snapshot *sn = &m->snap;
 	const struct con_view *c;
 	long long reading, sum;
 	uint32_t i, n;
 
-	if (r->flags & SHM_F_UNSAFE)
-		return;
-	/* Signed: a sum caught mid-operation may dip below the token. */
-	if (r->mode == MODE_QUEUE) {
-		reading = sn->tail >= sn->freed ?
-		    (long long)(sn->tail - sn->freed) : 0;
-		fprintf(fp, _("%-*sempty %d + full %d + being read %lld%s = "
-		    "%lld, MAXBUF %u\n"), LABEL_W, "", m->sems[SEM_EMPTY].value,
-		    m->sems[SEM_FULL].value, reading,
-		    sn->eos ? _(" - eos token") : "",
-		    m->sems[SEM_EMPTY].value + m->sems[SEM_FULL].value +
-		    reading - (sn->eos ? 1 : 0), r->capacity);
-		return;
-	}
 	/* Broadcast records are one per expected consumer (proto_records). */
 	n = sn->ncons;
-	if (n == 0 || r->nsems < (int)SEM_FULL_I(n - 1) + 1)
+	if (n == 0 || m->run.nsems < (int)SEM_FULL_I(n - 1) + 1)
 		return;
 	fprintf(fp, _("%-*sempty[i] + full[i] + being read%s, MAXBUF %u:"),
-	    LABEL_W, "", sn->eos ? _(" - eos token") : "", r->capacity);
+	    LABEL_W, "", sn->eos ? _(" - eos token") : "", m->run.capacity);
 	for (i = 0; i < n; i++) {
 		if (i == 8) {
 			fputs(" ...", fp);
@@ -1073,8 +1123,8 @@ text_sems(const struct monitor *m, FILE *fp)
 			fprintf(fp, "  %5d  %-10s %6d %6d %6d %8d\n", i,
 			    sem_name(i, buf, sizeof(buf)), m->sems[i].value,
 			    m->sems[i].ncnt, m->sems[i].zcnt, m->sems[i].pid);
-	if (r->nsems >= SEM_BASE)
-		text_balance(m, fp);
+	if (r->nsems >= SEM_BASE && m->view->balance != NULL)
+		m->view->balance(m, fp);
 }
 
 static void
@@ -1085,7 +1135,7 @@ text_consumers(const struct monitor *m, FILE *fp)
 	char last[24], pos[24], rate[24], avg[24];
 	const char *st;
 	uint32_t i;
-	int bc = m->run.mode == MODE_BROADCAST;
+	int bc = m->view->own_pos;
 
 	fprintf(fp, _("%-*s%u registered"), lw(_("consumers")), _("consumers"),
 	    sn->registered);
@@ -1151,20 +1201,20 @@ text(const struct monitor *m, FILE *fp, int cols)
 	    _(state_name(sn->state)), (int)sn->producer_pid,
 	    sn->producer_alive ? _("running") : _("gone"),
 	    r->batch < r->capacity ? r->batch : r->capacity);
-	if (r->flags & SHM_F_UNSAFE)
+	if (m->view->unsafe)
 		fprintf(fp, _("%-*sUNSAFE: the race demonstration, no "
 		    "semaphores guard the ring\n"), LABEL_W, "");
 	fprintf(fp, _("%-*sproduced %llu of %llu, consumed %llu"),
 	    lw(_("items")), _("items"), U(sn->head), U(r->count),
 	    U(sn->consumed));
-	if (r->mode == MODE_QUEUE)
+	if (m->view->shared_tail)
 		fprintf(fp, ", tail %llu, freed %llu", U(sn->tail),
 		    U(sn->freed));
 	fprintf(fp, ", eos %s", sn->eos ? _("yes") : _("no"));
 	if (sn->eos)
 		fprintf(fp, " (total %llu)", U(sn->total));
 	fputc('\n', fp);
-	if ((r->flags & SHM_F_UNSAFE) && sn->over > 0)
+	if (m->view->unsafe && sn->over > 0)
 		fprintf(fp, _("%-*sOVERWRITTEN: %llu items replaced before "
 		    "anyone read them (marked !)\n"), LABEL_W, "",
 		    U(sn->over));
@@ -1211,10 +1261,7 @@ text_notes(const struct monitor *m, FILE *fp)
 	const struct snapshot *sn = &m->snap;
 
 	/* The words above, for a class that meets them for the first time. */
-	fputs(m->run.mode == MODE_QUEUE ? _("words: tail = next item to claim, "
-	    "freed = released so far, eos = end of data, ncnt = waiting\n") :
-	    _("words: pos = next item to read, eos = end of data, ncnt = "
-	    "waiting, full[i]/empty[i] = its own pair\n"), fp);
+	fputs(_(m->view->text->words), fp);
 	if (m->detached)
 		fprintf(fp, "%s", _("note: every consumer has finished; the "
 		    "monitor detached so that the\n      producer need not wait "
@@ -1359,7 +1406,7 @@ json_consumers(const struct monitor *m, FILE *fp)
 		else
 			fprintf(fp, "\"first_seq\": %llu, \"last_seq\": %llu, ",
 			    U(c->first_seq), U(c->last_seq));
-		if (m->run.mode == MODE_BROADCAST)
+		if (m->view->own_pos)
 			fprintf(fp, "\"pos\": %llu, \"freed\": %llu, ",
 			    U(c->pos), U(c->freed));
 		else
@@ -1468,6 +1515,40 @@ ended_line(const struct monitor *m, FILE *fp)
 		fprintf(fp, _("state %s, "), _(state_name(sn->state)));
 	fprintf(fp, _("produced %llu of %llu, consumed %llu\n"), U(sn->head),
 	    U(m->run.count), U(sn->consumed));
+}
+
+static const struct view_texts queue_texts = {
+	N_("T consumers' claim (tail)"), N_("T tail"), N_("being read"),
+	N_("words: tail = next item to claim, freed = released so far, eos "
+	    "= end of data, ncnt = waiting\n")
+};
+
+static const struct view_texts broadcast_texts = {
+	N_("0-9a-zA-Z consumer i's read"), N_("0-9a-z consumer i"),
+	N_("unreleased"),
+	N_("words: pos = next item to read, eos = end of data, ncnt = "
+	    "waiting, full[i]/empty[i] = its own pair\n")
+};
+
+/* shared_tail, own_pos, unsafe, text, window, balance */
+static const struct view view_queue = {
+	1, 0, 0, &queue_texts, window_queue, balance_queue
+};
+static const struct view view_broadcast = {
+	0, 1, 0, &broadcast_texts, window_broadcast, balance_broadcast
+};
+/* The race demonstration: a queue run with nothing guarding the ring. */
+static const struct view view_unsafe = {
+	1, 0, 1, &queue_texts, window_unsafe, NULL
+};
+
+/* The one place the monitor looks at the run's mode and flags. */
+static const struct view *
+view_of(const struct run *r)
+{
+	if (r->flags & SHM_F_UNSAFE)
+		return &view_unsafe;
+	return r->mode == MODE_BROADCAST ? &view_broadcast : &view_queue;
 }
 
 /* One of the watch's own options (opt_loop's callback). */
