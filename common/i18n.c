@@ -98,3 +98,24 @@ i18n_pad(int w, const char *s)
 			w++;
 	return w;
 }
+
+/*
+ * How many bytes of s (at most len) fill at most cols columns of a
+ * terminal, never cutting a UTF-8 sequence in two: a translated line is
+ * cut where the screen ends, not a few letters before it.
+ */
+int
+i18n_cut(const char *s, size_t len, int cols)
+{
+	size_t i;
+	int used = 0;
+
+	for (i = 0; i < len; i++) {
+		if (((unsigned char)s[i] & 0xc0) == 0x80)
+			continue;	/* a continuation byte: same column */
+		if (used == cols)
+			break;
+		used++;
+	}
+	return (int)i;
+}

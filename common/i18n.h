@@ -10,6 +10,7 @@
 #define SHMLAB_I18N_H
 
 #include <libintl.h>
+#include <stddef.h>
 
 #define SHM_TEXTDOMAIN	"shmlab"	/* po/es.po -> shmlab.mo */
 
@@ -19,5 +20,6 @@
 int	 i18n_init(void);
 const char *strtonum_word(const char *);
 int	 i18n_pad(int, const char *);
+int	 i18n_cut(const char *, size_t, int);
 
 #endif /* SHMLAB_I18N_H */

@@ -219,10 +219,10 @@ report_text(FILE *fp, const struct shm_report *rp)
 	fprintf(fp, _("  %.3f s, %.0f items/s%s%s\n"), rp->elapsed_s, rate,
 	    rp->fault ? _(", injected fault ") : "", rp->fault ? rp->fault :
 	    "");
-	/* A fixed error (N_() where it is set) is translated; built ones not. */
+	/* A fixed error is N_() where it is set; a built one comes twice. */
 	if (rp->error != NULL)
-		fprintf(fp, _("  FAILED: %s\n"), *rp->error ? _(rp->error) :
-		    "");
+		fprintf(fp, _("  FAILED: %s\n"), rp->error_text != NULL ?
+		    rp->error_text : *rp->error ? _(rp->error) : "");
 	fprintf(fp, _("  %s (exit %d)\n"), rp->verified ? _("VERIFIED: every "
 	    "item delivered exactly as the mode requires") : _("NOT VERIFIED"),
 	    rp->exit_status);

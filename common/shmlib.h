@@ -139,6 +139,7 @@ struct shm_report {
 	int		exit_status;
 	const char	*fault;		/* injected fault, or NULL */
 	const char	*error;		/* why the run failed, or NULL */
+	const char	*error_text;	/* the same in the user's language */
 };
 
 /* json.c: a string in a JSON document (null for NULL). */

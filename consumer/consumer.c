@@ -225,10 +225,12 @@ child_register(struct cons *c)
 			return 1;
 		}
 		if (run->mode == MODE_BROADCAST && idx >= limit)
-			warnx(_("this broadcast run already has its %u "
-			    "consumers (producer -n)%s"), run->expected,
-			    h->state >= ST_PRODUCING ? " and has started: a late "
-			    "consumer would miss items" : "");
+			warnx(ngettext("this broadcast run already has its "
+			    "%u consumer (producer -n)%s", "this broadcast run "
+			    "already has its %u consumers (producer -n)%s",
+			    run->expected), run->expected,
+			    h->state >= ST_PRODUCING ? _(" and has started: a "
+			    "late consumer would miss items") : "");
 		else if (run->mode == MODE_BROADCAST)
 			warnx(_("this broadcast run has started: a late "
 			    "consumer would miss items"));

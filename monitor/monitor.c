@@ -1215,9 +1215,10 @@ text(const struct monitor *m, FILE *fp, int cols)
 		fprintf(fp, " (total %llu)", U(sn->total));
 	fputc('\n', fp);
 	if (m->view->unsafe && sn->over > 0)
-		fprintf(fp, _("%-*sOVERWRITTEN: %llu items replaced before "
-		    "anyone read them (marked !)\n"), LABEL_W, "",
-		    U(sn->over));
+		fprintf(fp, ngettext("%-*sOVERWRITTEN: %llu item replaced "
+		    "before anyone read it (marked !)\n", "%-*sOVERWRITTEN: "
+		    "%llu items replaced before anyone read them (marked !)\n",
+		    (unsigned long)sn->over), LABEL_W, "", U(sn->over));
 	/* A single snapshot has no "since the last refresh": "-". */
 	fprintf(fp, _("%-*sproduced %s (avg %s), consumed %s (avg %s)\n"),
 	    lw(_("rates")), _("rates"), fmt_rate(r1, sizeof(r1), sn->prate),
@@ -1494,8 +1495,8 @@ frame(const struct monitor *m, int first)
 			    "use --once"), total - used);
 			break;
 		}
-		printf("%.*s", (int)(nl - line < cols - 1 ? nl - line :
-		    cols - 1), line);
+		printf("%.*s", i18n_cut(line, (size_t)(nl - line), cols - 1),
+		    line);
 		used++;
 	}
 	fputs("\033[K\033[J", stdout);

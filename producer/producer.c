@@ -27,6 +27,7 @@
 #include <getopt.h>
 #include <libutil.h>
 #include <limits.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +65,8 @@ static const char *json_path, *text_path;
 static int	 json_stdout;
 static const char *abort_msg;
 static char	 abort_buf[256];
+/* abort_buf in the user's language, for the table and stderr (abort_set). */
+static char	 abort_text[256];
 static char	 title_role[16] = "producer";
 static uint64_t	 last_title_ns;
 static enum fault_kind fault = F_NONE;
@@ -116,6 +119,8 @@ static void	 finish(void) __attribute__((noreturn));
 static void	 dump_counters(void);
 static int	 title(void);
 static void	 write_report(const struct shm_report *);
+static void	 abort_set(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 static void	 fatal_ipc(const char *);
 static void	 set_state(uint32_t);
 static uint32_t registered_now(void);
@@ -534,16 +539,16 @@ explain_eexist(key_t key, const char *what)
 		    uid_name(ds.shm_perm.cuid, who, sizeof(who)), id, id);
 	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0) {
 		warnx(_("a %s already exists under key 0x%08lx (shm id %d, "
-		    "creator pid %d %s, %lu attached, owner uid %lu)"), what,
+		    "creator pid %d %s, %lu attached, owner uid %lu)"), _(what),
 		    (unsigned long)(uint32_t)key, id, (int)ds.shm_cpid,
-		    pid_alive(ds.shm_cpid) ? "still running" : "gone",
+		    pid_alive(ds.shm_cpid) ? _("still running") : _("gone"),
 		    (unsigned long)ds.shm_nattch,
 		    (unsigned long)ds.shm_perm.uid);
 		if (pid_alive(ds.shm_cpid))
 			errx(3, _("another producer is running on this key: wait "
 			    "for it, or use another -k keyfile / -p proj_id"));
 	} else
-		warnx(_("a %s already exists under key 0x%08lx"), what,
+		warnx(_("a %s already exists under key 0x%08lx"), _(what),
 		    (unsigned long)(uint32_t)key);
 	errx(3, _("if it is a crashed run of yours, remove it with "
 	    "'run_demo.sh clean' or 'producer --clean' with the same -k/-p"));
@@ -564,7 +569,7 @@ create_objects(key_t key, const char *keypath)
 	semid = sem_create(key, &sp);
 	if (semid == -1) {
 		if (errno == EEXIST)
-			explain_eexist(key, "semaphore set");
+			explain_eexist(key, N_("semaphore set"));
 		err(3, _("semget(key 0x%08lx from %s): cannot create the "
 		    "semaphore set"), (unsigned long)(uint32_t)key, keypath);
 	}
@@ -573,7 +578,7 @@ create_objects(key_t key, const char *keypath)
 		(void)semctl(semid, 0, IPC_RMID);
 		errno = saved;
 		if (errno == EEXIST)
-			explain_eexist(key, "shared memory segment");
+			explain_eexist(key, N_("shared memory segment"));
 		err(3, _("shmget/shmat(key 0x%08lx from %s): cannot create the "
 		    "segment"), (unsigned long)(uint32_t)key, keypath);
 	}
@@ -626,17 +631,44 @@ title(void)
 	return 1;
 }
 
+/*
+ * Why the run ends, built twice: in English for the JSON report (a
+ * contract with scripts) and in the user's language for people.  fmt is
+ * marked with N_() by the caller.
+ */
+static void
+abort_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(abort_buf, sizeof(abort_buf), fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	(void)vsnprintf(abort_text, sizeof(abort_text), _(fmt), ap);
+	va_end(ap);
+	abort_msg = abort_buf;
+}
+
 static void
 fatal_ipc(const char *what)
 {
 	if (errno == EIDRM || errno == EINVAL)
-		(void)snprintf(abort_buf, sizeof(abort_buf), "%s: the semaphore "
-		    "set was removed from outside (ipcrm, or systemd's "
-		    "RemoveIPC at logout)", what);
-	else
+		abort_set(N_("%s: the semaphore set was removed from outside "
+		    "(ipcrm, or systemd's RemoveIPC at logout)"), what);
+	else {
+		/* The JSON's copy in English: strerror(3) follows LC_MESSAGES. */
+		int e = errno;
+		locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+
 		(void)snprintf(abort_buf, sizeof(abort_buf), "%s: %s", what,
-		    strerror(errno));
-	abort_msg = abort_buf;
+		    c != (locale_t)0 ? strerror_l(e, c) : strerror(e));
+		(void)snprintf(abort_text, sizeof(abort_text), "%s: %s", what,
+		    strerror(e));
+		if (c != (locale_t)0)
+			freelocale(c);
+		abort_msg = abort_buf;
+	}
 }
 
 static void
@@ -667,10 +699,8 @@ damage(const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	(void)snprintf(abort_buf, sizeof(abort_buf), "shm id %d was damaged "
-	    "from outside: %s; the run is ended, nothing in it can be "
-	    "trusted", ring.shmid, what);
-	abort_msg = abort_buf;
+	abort_set(N_("shm id %d was damaged from outside: %s; the run is "
+	    "ended, nothing in it can be trusted"), ring.shmid, what);
 }
 
 /* The header fields written once, before hdr.ready. */
@@ -795,9 +825,14 @@ motion(void)
 static int
 stalled(const char *waiting)
 {
+	static const char *const stall_fmt = N_("nothing moved for %d s (-t) "
+	    "while waiting for %s (live consumers: %s; semaphores mutex %d, "
+	    "empty %d, full %d): a peer is wedged or a semaphore was changed "
+	    "from outside");
 	static uint64_t last_call;
 	uint64_t m = motion(), t = now_ns();
 	char who[96] = "";
+	int v[3];
 	uint32_t i, n;
 	size_t len;
 
@@ -817,12 +852,14 @@ stalled(const char *waiting)
 		(void)snprintf(who + len, sizeof(who) - len, "%s%d",
 		    len ? ", " : "", (int)ring.table[i].pid);
 	}
-	(void)snprintf(abort_buf, sizeof(abort_buf), "nothing moved for %d s "
-	    "(-t) while waiting for %s (live consumers: %s; semaphores "
-	    "mutex %d, empty %d, full %d): a peer is wedged or a semaphore "
-	    "was changed from outside", timeout_s, waiting,
-	    who[0] ? who : "none", semctl(semid, SEM_MUTEX, GETVAL),
-	    semctl(semid, SEM_EMPTY, GETVAL), semctl(semid, SEM_FULL, GETVAL));
+	v[0] = semctl(semid, SEM_MUTEX, GETVAL);
+	v[1] = semctl(semid, SEM_EMPTY, GETVAL);
+	v[2] = semctl(semid, SEM_FULL, GETVAL);
+	/* Twice, as abort_set() does: waiting is translated too. */
+	(void)snprintf(abort_buf, sizeof(abort_buf), stall_fmt, timeout_s,
+	    waiting, who[0] ? who : "none", v[0], v[1], v[2]);
+	(void)snprintf(abort_text, sizeof(abort_text), _(stall_fmt),
+	    timeout_s, _(waiting), who[0] ? who : _("none"), v[0], v[1], v[2]);
 	abort_msg = abort_buf;
 	return 1;
 }
@@ -1068,10 +1105,8 @@ tick(void)
 		return -1;
 	}
 	if (seg_removed(ring.shmid) == 1) {
-		(void)snprintf(abort_buf, sizeof(abort_buf), "shm id %d was "
-		    "removed from outside (ipcrm, or systemd's RemoveIPC at "
-		    "logout)", ring.shmid);
-		abort_msg = abort_buf;
+		abort_set(N_("shm id %d was removed from outside (ipcrm, or "
+		    "systemd's RemoveIPC at logout)"), ring.shmid);
 		return -1;
 	}
 	if (seg_damaged())
@@ -1120,13 +1155,13 @@ wait_ops(struct sembuf *ops, size_t n)
 		if ((r = tick()) != 0)
 			return r;
 		if (registered_now() > 0 && stalled(par.mode == MODE_QUEUE ?
-		    "free slots in the ring" : "every consumer to free a slot"))
+		    N_("free slots in the ring") :
+		    N_("every consumer to free a slot")))
 			return -1;
 		if (registered_now() == 0 &&
 		    now_ns() - start > (uint64_t)timeout_s * 1000000000ULL) {
-			(void)snprintf(abort_buf, sizeof(abort_buf), "no "
-			    "consumer came within %d s (-t)", timeout_s);
-			abort_msg = abort_buf;
+			abort_set(N_("no consumer came within %d s (-t)"),
+			    timeout_s);
 			return -1;
 		}
 	}
@@ -1160,11 +1195,9 @@ join_wait(void)
 		if (registered_now() >= par.expected)
 			return 0;
 		if (now_ns() - start > (uint64_t)timeout_s * 1000000000ULL) {
-			(void)snprintf(abort_buf, sizeof(abort_buf), "only %u "
-			    "of %u consumers joined within %d s (-t)",
-			    registered_now(), par.expected,
+			abort_set(N_("only %u of %u consumers joined within "
+			    "%d s (-t)"), registered_now(), par.expected,
 			    timeout_s);
-			abort_msg = abort_buf;
 			return -1;
 		}
 	}
@@ -1430,14 +1463,12 @@ drain(void)
 			continue;
 		}
 		quiet = 0;
-		if (live > 0 && stalled("the consumers to take the end of "
-		    "stream"))
+		if (live > 0 && stalled(N_("the consumers to take the end "
+		    "of stream")))
 			break;
 		if (live == 0 && now_ns() - start > limit) {
-			(void)snprintf(abort_buf, sizeof(abort_buf), "no "
-			    "consumer took the items within %d s (-t)",
-			    timeout_s);
-			abort_msg = abort_buf;
+			abort_set(N_("no consumer took the items within %d s "
+			    "(-t)"), timeout_s);
 			break;
 		}
 	}
@@ -1540,6 +1571,7 @@ finish(void)
 	rp.fault = fault_spec;
 	rp.interrupted = stop_flag != 0;
 	rp.error = abort_msg;
+	rp.error_text = abort_msg == abort_buf ? abort_text : NULL;
 	for (i = 0; i < th.registered; i++)
 		if (table[i].end_ns > end)
 			end = table[i].end_ns;
@@ -1558,7 +1590,8 @@ finish(void)
 		warn(_("semctl(IPC_RMID) on sem id %d: remove it with ipcrm -s %d"),
 		    semid, semid);
 	if (abort_msg != NULL)
-		warnx("%s", _(abort_msg));	/* N_() where fixed */
+		warnx("%s", abort_msg == abort_buf ? abort_text :
+		    _(abort_msg));	/* N_() where fixed */
 	write_report(&rp);
 	if (shmdt(h) == -1)
 		warn(_("shmdt"));

@@ -2195,6 +2195,37 @@ START_TEST(test_i18n_run)
 }
 END_TEST
 
+/*
+ * A failure whose reason is built with numbers (here: nobody came within
+ * -t) is in the user's language on stderr, and in English in the JSON,
+ * under both locales: the JSON is a contract.
+ */
+START_TEST(test_i18n_error)
+{
+	static const char *const said[] = {
+		"no consumer took the items within 1 s (-t)",
+		"ningún consumidor tomó los elementos en 1 s (-t)" };
+	struct tu_proc p;
+	struct args a;
+	char *out, *err;
+
+	producer_args(&a, &key, NULL, "-c 10 -t 1 --json");
+	spawn_io(&p, "producer", a.v, _i ? env_es : env_c, -1, -1, -1);
+	(void)tu_wait(&p, QUICK_MS);
+	expect_exit(&p, "producer -t 1 without consumers", 3);
+	out = out_text(&p);
+	err = err_text(&p);
+	ck_assert_msg(strstr(out, "\"error\":\"no consumer took the items "
+	    "within 1 s (-t)\"") != NULL, "JSON: %s", out);
+	ck_assert_msg(strstr(err, said[_i]) != NULL, "want \"%s\": %s",
+	    said[_i], err);
+	free(out);
+	free(err);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&a);
+}
+END_TEST
+
 /* -------------------------------------------------------------- titles */
 
 /*
@@ -2435,6 +2466,7 @@ lab_suite(void)
 	tcase_add_loop_test(tc, test_i18n_walk, 0, 2);
 	tcase_add_test(tc, test_step_dest);
 	tcase_add_loop_test(tc, test_i18n_run, 0, 2);
+	tcase_add_loop_test(tc, test_i18n_error, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("titles");
