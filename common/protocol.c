@@ -5,35 +5,10 @@
  * the same counters; when two of them restate a rule, they drift.  Each
  * rule here is one small function (or constant in shmlib.h) with the
  * reason for it, and the programs call it instead of writing it again.
- * Nothing here blocks, allocates or exits.
+ * The liveness rules (which records exist, the drain condition, who is
+ * dead) are live.c's.  Nothing here blocks, allocates or exits.
  */
 #include "shmlib.h"
-
-/*
- * The table entries a run can hand out.  A broadcast run has exactly one
- * record per expected consumer (a late one would miss items, so it is
- * refused); a queue run has the whole table.
- */
-uint32_t
-proto_record_limit(enum shm_mode mode, uint32_t expected)
-{
-	return mode == MODE_BROADCAST ? expected : SHM_MAX_CONSUMERS;
-}
-
-/*
- * The records handed out so far, as far as they can exist: hdr.registered
- * is written by every consumer, so it is clamped to the limit before it
- * bounds any loop over the table.
- */
-uint32_t
-proto_records(const struct shm_header *h, enum shm_mode mode,
-    uint32_t expected)
-{
-	uint32_t n = SHM_LOAD(&h->registered);
-	uint32_t limit = proto_record_limit(mode, expected);
-
-	return n < limit ? n : limit;
-}
 
 /*
  * Does a record still count in the run's flow control?  An active or a
@@ -45,19 +20,6 @@ int
 proto_record_counts(uint32_t cstate)
 {
 	return cstate == CS_ACTIVE || cstate == CS_DONE;
-}
-
-/*
- * The drain condition: the producer's last wait may end once no consumer
- * is active and enough have registered -- -n of them, or at least one,
- * so that a run nobody has joined yet is not taken for a finished one.
- */
-int
-proto_drained(uint32_t records, uint32_t expected, uint32_t active)
-{
-	uint32_t need = expected > 0 ? expected : 1;
-
-	return active == 0 && records >= need;
 }
 
 /*

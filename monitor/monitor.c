@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
+#include "live.h"
 #include "optloop.h"
 #include "runopts.h"
 #include "shmlib.h"
@@ -587,7 +588,7 @@ collect_consumers(struct monitor *m)
 	uint32_t i;
 
 	sn->registered = SHM_LOAD(&m->ring.hdr->registered);
-	sn->ncons = proto_records(m->ring.hdr, (enum shm_mode)m->run.mode,
+	sn->ncons = live_records(sn->registered, (enum shm_mode)m->run.mode,
 	    m->run.expected);
 	sn->consumed = 0;
 	sn->end_ns = 0;
@@ -811,15 +812,17 @@ static int
 drained(const struct monitor *m)
 {
 	const struct shm_header *h = m->ring.hdr;
-	uint32_t i, n, active = 0;
+	uint32_t i, n, reg, active = 0;
 
 	if (m->detached || SHM_LOAD(&h->state) != ST_DRAINING)
 		return 0;
-	n = proto_records(h, (enum shm_mode)m->run.mode, m->run.expected);
+	reg = SHM_LOAD(&h->registered);
+	n = live_records(reg, (enum shm_mode)m->run.mode, m->run.expected);
 	for (i = 0; i < n; i++)
 		if (SHM_LOAD(&m->ring.table[i].state) == CS_ACTIVE)
 			active++;
-	return proto_drained(n, m->run.expected, active);
+	/* The drain condition is the producer's own (common/live.c). */
+	return live_drained(reg, m->run.expected, active);
 }
 
 /*
@@ -1063,7 +1066,7 @@ balance_broadcast(const struct monitor *m, FILE *fp)
 	long long reading, sum;
 	uint32_t i, n;
 
-	/* Broadcast records are one per expected consumer (proto_records). */
+	/* Broadcast records are one per expected consumer (live_records). */
 	n = sn->ncons;
 	if (n == 0 || m->run.nsems < (int)SEM_FULL_I(n - 1) + 1)
 		return;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "live.h"
 #include "optloop.h"
 #include "runopts.h"
 #include "shmlib.h"
@@ -263,22 +264,17 @@ add_runopts_tests(Suite *s)
 }
 
 /*
- * common/protocol.c: each rule on the values where it turns.  A header
- * in plain memory: proto_records() reads only hdr.registered.
+ * common/live.c and common/protocol.c: each rule on the values where it
+ * turns.
  */
-START_TEST(test_proto_records_clamp)
+START_TEST(test_live_records_clamp)
 {
-	struct shm_header h;
-
-	memset(&h, 0, sizeof(h));
-	h.registered = 3;
-	ck_assert_uint_eq(proto_records(&h, MODE_QUEUE, 0), 3);
-	ck_assert_uint_eq(proto_records(&h, MODE_BROADCAST, 2), 2);
-	ck_assert_uint_eq(proto_records(&h, MODE_BROADCAST, 5), 3);
+	ck_assert_uint_eq(live_records(3, MODE_QUEUE, 0), 3);
+	ck_assert_uint_eq(live_records(3, MODE_BROADCAST, 2), 2);
+	ck_assert_uint_eq(live_records(3, MODE_BROADCAST, 5), 3);
 	/* A hostile count never takes a loop past the table. */
-	h.registered = UINT32_MAX;
-	ck_assert_uint_eq(proto_records(&h, MODE_QUEUE, 0), SHM_MAX_CONSUMERS);
-	ck_assert_uint_eq(proto_record_limit(MODE_BROADCAST, 7), 7);
+	ck_assert_uint_eq(live_records(UINT32_MAX, MODE_QUEUE, 0),
+	    SHM_MAX_CONSUMERS);
 }
 END_TEST
 
@@ -293,15 +289,15 @@ START_TEST(test_proto_record_counts)
 }
 END_TEST
 
-START_TEST(test_proto_drained)
+START_TEST(test_live_drained)
 {
 	/* Without -n one consumer must have come; with -n 3, three. */
-	ck_assert(!proto_drained(0, 0, 0));
-	ck_assert(proto_drained(1, 0, 0));
-	ck_assert(!proto_drained(1, 0, 1));
-	ck_assert(!proto_drained(2, 3, 0));
-	ck_assert(proto_drained(3, 3, 0));
-	ck_assert(!proto_drained(3, 3, 1));
+	ck_assert(!live_drained(0, 0, 0));
+	ck_assert(live_drained(1, 0, 0));
+	ck_assert(!live_drained(1, 0, 1));
+	ck_assert(!live_drained(2, 3, 0));
+	ck_assert(live_drained(3, 3, 0));
+	ck_assert(!live_drained(3, 3, 1));
 }
 END_TEST
 
@@ -450,9 +446,9 @@ add_protocol_tests(Suite *s)
 
 	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 10);
-	tcase_add_test(tc, test_proto_records_clamp);
+	tcase_add_test(tc, test_live_records_clamp);
 	tcase_add_test(tc, test_proto_record_counts);
-	tcase_add_test(tc, test_proto_drained);
+	tcase_add_test(tc, test_live_drained);
 	tcase_add_test(tc, test_proto_semaphores);
 	tcase_add_test(tc, test_proto_look_due);
 	tcase_add_test(tc, test_opt_loop);
