@@ -52,13 +52,16 @@ ALL_LDFLAGS	= $(SHM_LDFLAGS) $(LDFLAGS)
 LIB_SRC	= common/key.c common/seg.c common/sem.c common/ring.c \
 	  common/opts.c common/names.c common/clock.c common/liveness.c \
 	  common/signals.c common/report.c common/clean.c common/i18n.c \
-	  common/runopts.c \
+	  common/runopts.c common/live.c \
 	  common/slides.c common/stall.c common/ledger.c \
 	  common/take.c common/modes.c
 LIB_OBJ	= $(LIB_SRC:.c=.o)
 LIB	= common/libshmlab.a
 
 PROGS	= producer/producer consumer/consumer monitor/monitor grader/grader
+PRODUCER_OBJ = producer/producer.o producer/limits.o producer/objects.o \
+	  producer/daemon.o producer/produce.o producer/watch.o \
+	  producer/finish.o producer/walkthrough.o producer/slides.o
 SLIDES_OBJ = producer/slides.o consumer/slides.o monitor/slides.o
 GRADER_OBJ = grader/grader.o grader/run.o grader/tests.o
 
@@ -95,7 +98,7 @@ deps-lib:
 deps-check:
 	@./tests/deps.sh check
 
-$(LIB_OBJ) producer/producer.o producer/walkthrough.o consumer/consumer.o \
+$(LIB_OBJ) $(PRODUCER_OBJ) consumer/consumer.o \
   monitor/monitor.o $(SLIDES_OBJ) $(GRADER_OBJ): | deps-lib
 
 common/i18n.o: SHM_CPPFLAGS += -DLOCALEDIR='"$(LOCALEDIR)"'
@@ -106,8 +109,8 @@ common/i18n.o: SHM_CPPFLAGS += -DLOCALEDIR='"$(LOCALEDIR)"'
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $(LIB_OBJ)
 
-producer/producer: producer/producer.o producer/walkthrough.o producer/slides.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ producer/producer.o producer/walkthrough.o producer/slides.o $(LIB) $(BSD_LIBS)
+producer/producer: $(PRODUCER_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(PRODUCER_OBJ) $(LIB) $(BSD_LIBS)
 
 monitor/monitor: monitor/monitor.o monitor/slides.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ monitor/monitor.o monitor/slides.o $(LIB) $(BSD_LIBS)
@@ -207,6 +210,6 @@ clean:
 	po-update
 .SECONDARY: tests/testutil.o $(TESTS:=.o)
 
--include $(LIB_OBJ:.o=.d) producer/producer.d producer/walkthrough.d \
+-include $(LIB_OBJ:.o=.d) $(PRODUCER_OBJ:.o=.d) \
   consumer/consumer.d monitor/monitor.d $(SLIDES_OBJ:.o=.d) $(GRADER_OBJ:.o=.d) $(wildcard tests/*.d) \
   $(wildcard tests/bench/*.d)

@@ -39,6 +39,8 @@
 #include <unistd.h>
 
 #include "i18n.h"
+#include "live.h"
+#include "runopts.h"
 #include "shmlib.h"
 #include "slides_main.h"
 
@@ -695,19 +697,17 @@ static int
 drained(void)
 {
 	struct shm_header *h = ring.hdr;
-	uint32_t i, n, need = run.expected > 0 ? run.expected : 1;
+	uint32_t i, n, reg, active = 0;
 
 	if (detached || SHM_LOAD(&h->state) != ST_DRAINING)
 		return 0;
-	n = SHM_LOAD(&h->registered);
-	if (n < need)
-		return 0;
-	if (n > run.max_consumers)
-		n = run.max_consumers;
+	reg = SHM_LOAD(&h->registered);
+	n = reg < run.max_consumers ? reg : run.max_consumers;
 	for (i = 0; i < n; i++)
 		if (SHM_LOAD(&ring.table[i].state) == CS_ACTIVE)
-			return 0;
-	return 1;
+			active++;
+	/* The drain condition is the producer's own (common/live.c). */
+	return live_drained(reg, run.expected, active);
 }
 
 /*
@@ -1389,7 +1389,8 @@ main(int argc, char *argv[], char *envp[])
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL,		0,		   NULL, 0 }
 	};
-	char keybuf[PATH_MAX];
+	struct run_opts ro;
+	char msg[160];
 	const char *errstr;
 	long long iterations = 0, n;
 	int ch, once = 0, as_json = 0, live, n_set = 0, keep = 0;
@@ -1399,9 +1400,13 @@ main(int argc, char *argv[], char *envp[])
 		return slides_monitor(argc, argv);
 	setproctitle_init(argc, argv, envp);
 	(void)i18n_init();
-	run.proj = SHM_PROJ_ID;
+	run_opts_init(&ro, 0);
 	while ((ch = getopt_long(argc, argv, "hi:k:n:p:", longopts,
 	    NULL)) != -1) {
+		/* -k and -p as every program reads them (common/runopts.c). */
+		if ((ch == 'k' || ch == 'p') &&
+		    run_opt(&ro, ch, optarg, msg, sizeof(msg)) == -1)
+			errx(2, "%s", msg);
 		switch (ch) {
 		case 'i':
 			interval_ms = (int)strtonum(optarg, 10, 3600000,
@@ -1411,7 +1416,7 @@ main(int argc, char *argv[], char *envp[])
 				    optarg, strtonum_word(errstr));
 			break;
 		case 'k':
-			run.keypath = optarg;
+		case 'p':
 			break;
 		case 'n':
 			iterations = strtonum(optarg, 1, LLONG_MAX, &errstr);
@@ -1419,14 +1424,6 @@ main(int argc, char *argv[], char *envp[])
 				errx(2, _("iterations %s: %s"), optarg,
 				    strtonum_word(errstr));
 			n_set = 1;
-			break;
-		case 'p':
-			run.proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX,
-			    &errstr);
-			if (errstr != NULL)
-				errx(2, _("proj_id %s: %s (1..%d; ftok keeps "
-				    "only 8 bits)"), optarg,
-				    strtonum_word(errstr), SHM_PROJ_MAX);
 			break;
 		case 'O':
 			once = 1;
@@ -1453,11 +1450,9 @@ main(int argc, char *argv[], char *envp[])
 		    "snapshot"));
 
 	/* Unlike the producer, never create the key file: look, don't touch. */
-	if (run.keypath == NULL) {
-		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
-			err(2, _("default key file path"));
-		run.keypath = keybuf;
-	}
+	if ((run.keypath = run_keypath(&ro)) == NULL)
+		err(2, _("default key file path"));
+	run.proj = ro.proj;
 	if ((run.key = key_derive(run.keypath, run.proj)) == (key_t)-1) {
 		if (errno == ENOENT)
 			errx(3, _("no shmlab run under key file %s: it does not "

@@ -2368,6 +2368,76 @@ END_TEST
 
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
+/*
+ * Issue 9: every exit after the objects exist removes both.  The
+ * test-only hook SHMLAB_FAIL makes one step of the run fail (--perm's
+ * IPC_SET, the producer's allocation), with -d or without: the run ends
+ * with status 3 (a daemon's caller: 3 before the run is ready, 0 after),
+ * its reason on stderr and in the report, nothing under its key in ipcs,
+ * and no pidfile.  "sigaction" fails just before the objects are made:
+ * nothing is created, and a daemon's pidfile goes too.
+ */
+static const struct exit_row {
+	const char	*step;
+	const char	*says;
+	int		 daemon;
+	int		 perm;
+	int		 caller;	/* the exit status of the command */
+} exit_rows[] = {
+	{ "perm", "IPC_SET (--perm)", 0, 1, 3 },
+	{ "perm", "IPC_SET (--perm)", 1, 1, 3 },
+	{ "alloc", "out of memory", 0, 0, 3 },
+	{ "alloc", "out of memory", 1, 0, 0 },
+	{ "sigaction", "sigaction", 1, 0, 3 },
+	{ "sigaction", "sigaction", 0, 1, 3 },
+};
+
+START_TEST(test_exit_after_create)
+{
+	const struct exit_row *r = &exit_rows[_i];
+	char pidpath[PATH_MAX], report[PATH_MAX], *e, *js;
+	struct args a = { 0 };
+	struct tu_proc prod;
+	uint64_t end;
+
+	use_key();
+	path_in(pidpath, "producer.pid");
+	path_in(report, "report.json");
+	producer_base(&a, report);
+	args_add(&a, "-c", "100", NULL);
+	if (r->daemon)
+		args_add(&a, "-d", "-P", pidpath, NULL);
+	if (r->perm)
+		args_add(&a, "--perm", "0640", NULL);
+	spawn_env(&prod, "producer", a.v, "SHMLAB_FAIL", r->step);
+	args_free(&a);
+	finish(&prod, "producer", r->caller, QUICK_MS);
+	/* A daemon that was ready ends on its own: its pidfile goes last. */
+	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	while (access(pidpath, F_OK) == 0 && tu_now_ms() < end) {
+		reap_all();
+		tu_sleep_ms(5);
+	}
+	e = err_text(&prod);
+	ck_assert_msg(strstr(e, r->says) != NULL, "SHMLAB_FAIL=%s: stderr "
+	    "does not say \"%s\": %s", r->step, r->says, e);
+	free(e);
+	ck_assert_msg(tu_ipc_count_key(key.key) == 0, "SHMLAB_FAIL=%s%s: "
+	    "objects left under key 0x%08x", r->step, r->daemon ? " -d" : "",
+	    (unsigned)key.key);
+	ck_assert_msg(access(pidpath, F_OK) == -1 && errno == ENOENT,
+	    "SHMLAB_FAIL=%s: the pidfile %s is left", r->step, pidpath);
+	if (strcmp(r->step, "sigaction") == 0) {
+		ck_assert_msg(access(report, F_OK) == -1, "a report from a "
+		    "run that never started");
+		return;
+	}
+	js = read_report(report);
+	ck_assert_uint_eq(ju(js, "exit_status"), 3);
+	free(js);
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -2421,6 +2491,12 @@ faults_suite(void)
 	tcase_add_loop_test(tc, test_object_modes, 0, NELEM(mode_rows));
 	tcase_add_test(tc, test_nobody_denied);
 	tcase_add_test(tc, test_concurrent_demos);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("exits");
+	tcase_add_checked_fixture(tc, faults_setup, faults_teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_loop_test(tc, test_exit_after_create, 0, NELEM(exit_rows));
 	suite_add_tcase(s, tc);
 	return s;
 }
