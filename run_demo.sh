@@ -98,15 +98,15 @@ tf() {
 }
 
 usage() {
-	cat >&2 <<EOF
-usage: ${0##*/} [-n consumers] [-c count] [-b maxbuf] [-B batch]
+	local p=${0##*/}
+	tf 'usage: %s [-n consumers] [-c count] [-b maxbuf] [-B batch]
        [-m queue|broadcast] [-s seed] [-t seconds] [--json] [--unsafe]
        [--jitter us] [--delay ms] [--slow [speed]] [--slow-side
        producer|consumers] [--monitor] [--no-verify] [-q]
-       ${0##*/} clean
-       ${0##*/} grade [--producer CMD] [--consumer CMD] [--json]
-       [--gradescope FILE] [-t seconds]
-EOF
+       %s clean
+       %s grade [--producer CMD] [--consumer CMD] [--json]
+       [--gradescope FILE] [-t seconds]' "$p" "$p" "$p" >&2
+	printf '\n' >&2	# $(...) in tf drops a final newline
 	exit 2
 }
 

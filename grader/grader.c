@@ -59,8 +59,8 @@ static void	 out_table(FILE *, const struct grader *, const struct g_opts *,
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [--producer CMD] [--consumer CMD] [--json] "
-	    "[--gradescope FILE]\n\t[-t seconds] [--memory MB]\n",
+	fprintf(stderr, _("usage: %s [--producer CMD] [--consumer CMD] "
+	    "[--json] [--gradescope FILE]\n\t[-t seconds] [--memory MB]\n"),
 	    getprogname());
 	exit(2);
 }

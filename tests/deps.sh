@@ -5,7 +5,8 @@
 #	tests/deps.sh lib	libbsd-dev, pkg-config and gettext (msgfmt,
 #				for the message catalogue), python3 (its
 #				json module reads run_demo.sh's report)
-#	tests/deps.sh check	the above, check (the tests) and the
+#	tests/deps.sh check	the above, check and libjansson-dev (the
+#				tests and their JSON reader) and the
 #				es_ES.UTF-8 locale (the Spanish test run)
 #
 # As root it installs what is missing with apt-get; otherwise it stops
