@@ -24,7 +24,7 @@
 #include "i18n.h"
 #include "take.h"
 
-#define TAKE_TICK_MS	200	/* longest a semop waits before we look around */
+#define TAKE_TICK_MS	SHM_TICK_MS	/* semop bound, then look around */
 
 /* Waits for ops, looking around every tick.  0, or -1 to stop. */
 static int
