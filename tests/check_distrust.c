@@ -503,7 +503,7 @@ START_TEST(test_other_users_run)
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert_int_eq(chown(theirkey, pw->pw_uid, pw->pw_gid), 0);
-	ck_assert_int_eq(tu_track_key(ftok(theirkey, key.proj)), 0);
+	ck_assert_int_eq(tu_key_adopt(ftok(theirkey, key.proj)), 0);
 	run_args(&a, producer_bin, theirkey);
 	arg(&a, "-q");
 	arg(&a, "-n");
