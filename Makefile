@@ -122,20 +122,20 @@ consumer/consumer: consumer/consumer.o consumer/slides.o $(LIB)
 grader/grader: $(GRADER_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(GRADER_OBJ) $(LIB) $(BSD_LIBS)
 
-tests/%.o: tests/%.c $(FLAGS_STAMP)
-	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
-
-tests/check_%: tests/check_%.o tests/testutil.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/testutil.o $(LIB) $(CHECK_LIBS) $(BSD_LIBS)
-
-# The grader's suite reads its JSON with jansson and grades the broken
-# student programs, which are built like a student's: no sanitizer (its
-# shadow memory would not fit the grader's RLIMIT_AS), one bug each.
+# The suites read every JSON document (reports, the monitor's, the
+# grader's) with jansson, through tests/testutil.c.
 JANSSON_CFLAGS	= $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
 JANSSON_LIBS	= $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
-tests/check_grade.o: SHM_CPPFLAGS += $(JANSSON_CFLAGS)
-tests/check_grade: tests/check_grade.o tests/testutil.o $(LIB)
+
+tests/%.o: tests/%.c $(FLAGS_STAMP)
+	$(CC) $(ALL_CPPFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+tests/check_%: tests/check_%.o tests/testutil.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/testutil.o $(LIB) $(CHECK_LIBS) $(JANSSON_LIBS) $(BSD_LIBS)
+
+# The grader's suite grades the broken student programs, which are built
+# like a student's: no sanitizer (its shadow memory would not fit the
+# grader's RLIMIT_AS), one bug each.
 
 STUDENT_CFLAGS	= -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra
 STUDENTS	= tests/students/consumer_no_mutex tests/students/consumer_busy_wait \

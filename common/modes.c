@@ -50,7 +50,8 @@ queue_damaged(struct shm_taker *tk, uint64_t tail, uint64_t head)
 {
 	uint64_t freed = SHM_LOAD(&tk->ring->hdr->freed);
 
-	if (freed <= tail && tail <= head && head <= tk->run->count + 1)
+	if (freed <= tail && tail <= head &&
+	    head <= SHM_STREAM_MAX(tk->run->count))
 		return 0;
 	(void)snprintf(tk->why, sizeof(tk->why), _("consumer %u: shm id %d is "
 	    "damaged: freed %llu, tail %llu, head %llu, count %llu are out of "

@@ -213,7 +213,8 @@ seg_validate(const struct shm_header *h, uint64_t real_size, char *buf,
 	if (h->count > (uint64_t)SHM_COUNT_MAX)
 		return fail(buf, len, _("count %llu out of range"),
 		    (unsigned long long)h->count);
-	if (h->head > h->count || h->total > h->count)
+	if (h->head > SHM_STREAM_MAX(h->count) ||
+	    h->total > SHM_STREAM_MAX(h->count))
 		return fail(buf, len, _("counters beyond the item count "
 		    "(head %llu, total %llu, count %llu)"),
 		    (unsigned long long)h->head, (unsigned long long)h->total,

@@ -45,6 +45,13 @@
 #define SHM_MAXBUF_MAX	32766u
 #define SHM_MAX_CONSUMERS 512		/* consumer table size */
 #define SHM_COUNT_MAX	(1LL << 40)	/* items per run */
+/*
+ * Ring positions a stream of count items may fill: count, and one more
+ * when the test-only dup fault writes an item twice (SHMLAB_FAULT=dup).
+ * head and total never exceed it; a reader that saw them beyond it is
+ * looking at a damaged segment.
+ */
+#define SHM_STREAM_MAX(count)	((count) + 1)
 #define SHM_BATCH_MAX	SHM_MAXBUF_MAX	/* a batch never exceeds the ring */
 /*
  * Up to 4096 slots per claim: measured best or tied at 1 and 4 consumers
@@ -68,7 +75,11 @@ enum shm_mode {
 };
 
 /* hdr.flags */
-#define SHM_F_VERIFY	0x1u	/* the exact ledger is kept */
+/*
+ * The exact tally is on (not --no-verify): in ledger[] in queue mode, in
+ * each consumer's private tally in broadcast mode, which has no ledger[].
+ */
+#define SHM_F_VERIFY	0x1u
 #define SHM_F_UNSAFE	0x2u	/* race demonstration: no semaphore guards */
 
 /* hdr.state, the producer's phase. */

@@ -134,7 +134,7 @@ struct shm_report {
 	double		elapsed_s;
 	int		verified;
 	int		interrupted;	/* stopped early by a signal */
-	int		ledger;		/* exact ledger kept */
+	int		ledger;		/* exact tally kept (SHM_F_VERIFY) */
 	const char	*ledger_note;	/* why not exact, or NULL */
 	int		exit_status;
 	const char	*fault;		/* injected fault, or NULL */

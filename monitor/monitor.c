@@ -934,9 +934,12 @@ sem_used(int i)
  * The invariant a class can check: every slot is free (empty), holds an
  * item not yet taken (full), or is being read (taken, not yet released);
  * the end-of-stream token adds one to full while its reader is active
- * (a queue consumer puts it back, a broadcast one keeps its own).  Values
- * and counters are read a moment apart, so a busy run may be off by a
- * batch for one refresh.
+ * (a queue consumer puts it back, a broadcast one keeps its own).  It
+ * is exact only at a quiet moment: each side moves a semaphore and its
+ * counter in two steps, so a moving run is below it by up to the
+ * producer's batch plus one consumer's claim (docs/DESIGN.md, "What the
+ * values say about the counters").  Values and counters are also read a
+ * moment apart, which can move it further for one refresh.
  */
 static void
 text_balance(FILE *fp)

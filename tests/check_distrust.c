@@ -503,7 +503,7 @@ START_TEST(test_other_users_run)
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert_int_eq(chown(theirkey, pw->pw_uid, pw->pw_gid), 0);
-	ck_assert_int_eq(tu_track_key(ftok(theirkey, key.proj)), 0);
+	ck_assert_int_eq(tu_key_adopt(ftok(theirkey, key.proj)), 0);
 	run_args(&a, producer_bin, theirkey);
 	arg(&a, "-q");
 	arg(&a, "-n");
@@ -1005,7 +1005,7 @@ START_TEST(test_fork_fails)
 	run_args(&pa, producer_bin, key.path);
 	arg(&pa, "-q");
 	arg(&pa, "-t");
-	arg(&pa, "8");
+	arg(&pa, "4");
 	arg(&pa, "-n");
 	arg(&pa, "4");
 	arg(&pa, "-c");
@@ -1028,15 +1028,15 @@ START_TEST(test_fork_fails)
 	    strstr(e, "killed by signal") == NULL, "consumer: %s: %s",
 	    tu_status_str(&cons, how, sizeof(how)), e ? e : "");
 	free(e);
-	/* Well before the producer's -t of 8 s, which the children used
+	/* Well before the producer's -t of 4 s, which the children used
 	 * to wait for. */
-	ck_assert_msg(tu_now_ms() - start < (uint64_t)tu_ms(4000), "the "
+	ck_assert_msg(tu_now_ms() - start < (uint64_t)tu_ms(2500), "the "
 	    "consumer program ended %llu ms after it started",
 	    (unsigned long long)(tu_now_ms() - start));
-	tu_wait(&prod, QUICK_MS + 8000);
+	tu_wait(&prod, QUICK_MS + 4000);
 	e = tu_read_file(prod.err, NULL);
 	ck_assert_msg(!prod.timed_out && tu_exit_code(&prod) == 3 && e != NULL &&
-	    strstr(e, "only 2 of 4 consumers joined within 8 s") != NULL,
+	    strstr(e, "only 2 of 4 consumers joined within 4 s") != NULL,
 	    "producer: %s: %s", tu_status_str(&prod, how, sizeof(how)),
 	    e ? e : "");
 	free(e);

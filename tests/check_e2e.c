@@ -126,14 +126,13 @@ static void	 producer_args(struct args *, const struct tu_key *,
 		    const struct row *, const char *);
 static void	 consumer_args(struct args *, const struct tu_key *,
 		    const struct row *);
-static char	*err_text(const struct tu_proc *);
-static void	 expect_exit(const struct tu_proc *, const char *, int);
-static char	*read_report(const char *);
 static void	 expect_verified(const char *, uint64_t, uint64_t, uint64_t);
 static void	 report_path(char *, size_t, const char *);
+static void	 expect_run_verified(struct tu_proc *, struct tu_proc *,
+		    const char *, uint64_t, uint64_t, uint64_t);
+static void	 quick_args(struct args *, const char *, const char *);
+static void	 attach_at_eos(struct shm_ring *);
 static void	 run_row(const struct row *);
-static int	 wait_ready(key_t, int, struct shm_ring *);
-static int	 still_running(const struct tu_proc *);
 static Suite	*e2e_suite(void);
 
 static void
@@ -167,90 +166,29 @@ static void
 producer_args(struct args *a, const struct tu_key *k, const struct row *r,
     const char *report)
 {
-	a->n = 0;
-	arg(a, "%s", producer_bin);
-	arg(a, "-k");
-	arg(a, "%s", k->path);
-	arg(a, "-p");
-	arg(a, "%s", k->proj_arg);
-	if (r->n > 0) {
-		arg(a, "-n");
-		arg(a, "%u", r->n);
-	}
-	arg(a, "-c");
-	arg(a, "%llu", (unsigned long long)r->count);
-	arg(a, "-b");
-	arg(a, "%u", r->maxbuf);
-	arg(a, "-q");
-	arg(a, "-o");
-	arg(a, "%s", report);
-	arg(a, "-t");
-	arg(a, "30");
-	if (r->mode == MODE_BROADCAST) {
-		arg(a, "-m");
-		arg(a, "broadcast");
-	}
-	if (r->batch > 0) {
-		arg(a, "-B");
-		arg(a, "%u", r->batch);
-	}
-	if (r->seed > 0) {
-		arg(a, "-s");
-		arg(a, "%llu", (unsigned long long)r->seed);
-	}
+	args_prog(a, producer_bin, k);
+	if (r->n > 0)
+		arg(a, "-n%u", r->n);
+	arg(a, "-c%llu", (unsigned long long)r->count);
+	arg(a, "-b%u", r->maxbuf);
+	args_add(a, "-q", "-o", report, "-t", "30", NULL);
+	if (r->mode == MODE_BROADCAST)
+		args_add(a, "-m", "broadcast", NULL);
+	if (r->batch > 0)
+		arg(a, "-B%u", r->batch);
+	if (r->seed > 0)
+		arg(a, "-s%llu", (unsigned long long)r->seed);
 }
 
 /* consumer -k KEY -p PROJ -n N -q -t 30 ... */
 static void
 consumer_args(struct args *a, const struct tu_key *k, const struct row *r)
 {
-	a->n = 0;
-	arg(a, "%s", consumer_bin);
-	arg(a, "-k");
-	arg(a, "%s", k->path);
-	arg(a, "-p");
-	arg(a, "%s", k->proj_arg);
-	arg(a, "-n");
-	arg(a, "%u", r->n > 0 ? r->n : 1);
-	arg(a, "-q");
-	arg(a, "-t");
-	arg(a, "30");
-	if (r->batch > 0) {
-		arg(a, "-B");
-		arg(a, "%u", r->batch);
-	}
-}
-
-/* The process's stderr, for failure messages (never NULL). */
-static char *
-err_text(const struct tu_proc *p)
-{
-	char *s = tu_read_file(p->err, NULL);
-
-	return s != NULL ? s : strdup("(no stderr file)");
-}
-
-static void
-expect_exit(const struct tu_proc *p, const char *name, int want)
-{
-	char how[64], *err;
-
-	if (tu_exit_code(p) == want && !p->timed_out)
-		return;
-	err = err_text(p);
-	ck_abort_msg("%s: %s, want exit %d; stderr: %.1500s", name,
-	    tu_status_str(p, how, sizeof(how)), want, err);
-}
-
-static char *
-read_report(const char *path)
-{
-	char *js;
-
-	js = tu_read_file(path, NULL);
-	ck_assert_msg(js != NULL, "no report at %s: %s", path,
-	    strerror(errno));
-	return js;
+	args_prog(a, consumer_bin, k);
+	arg(a, "-n%u", r->n > 0 ? r->n : 1);
+	args_add(a, "-q", "-t", "30", NULL);
+	if (r->batch > 0)
+		arg(a, "-B%u", r->batch);
 }
 
 /* The report says: verified, nothing lost, duplicated, reordered, damaged. */
@@ -294,30 +232,52 @@ expect_verified(const char *js, uint64_t count, uint64_t consumed,
 	ck_assert_uint_eq(v, (uint64_t)want_sum * sum_factor);
 }
 
-static int
-still_running(const struct tu_proc *p)
+/*
+ * The end of a run that must verify: the consumer, then the producer,
+ * exit 0; the report shows count items, consumed taken in all, the
+ * checksum sum_factor times the expected one; nothing is left in IPC.
+ */
+static void
+expect_run_verified(struct tu_proc *prod, struct tu_proc *cons,
+    const char *report, uint64_t count, uint64_t consumed,
+    uint64_t sum_factor)
 {
-	int st;
+	char *js;
 
-	return !p->done && waitpid(p->pid, &st, WNOHANG) == 0;
+	(void)tu_wait(cons, RUN_MS);
+	tu_expect_exit(cons, "consumer", 0);
+	(void)tu_wait(prod, RUN_MS);
+	tu_expect_exit(prod, "producer", 0);
+	js = tu_read_report(report);
+	expect_verified(js, count, consumed, sum_factor);
+	free(js);
+	ck_assert_msg(tu_ipc_count_key(key.key) == 0, "the producer left "
+	    "objects under key 0x%08x", (unsigned)key.key);
+}
+
+/* The program with the test's key, -q and -t SECONDS. */
+static void
+quick_args(struct args *a, const char *bin, const char *seconds)
+{
+	args_prog(a, bin, &key);
+	args_add(a, "-q", "-t", seconds, NULL);
 }
 
 /*
- * Waits up to ms (scaled) for a ready shmlab segment under k, attached
- * read-only into r.  Returns 0, or -1 on timeout.
+ * Attaches the producer's segment into ring and waits until it has posted
+ * the end of stream, with no consumer attached.
  */
-static int
-wait_ready(key_t k, int ms, struct shm_ring *r)
+static void
+attach_at_eos(struct shm_ring *ring)
 {
-	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
 
-	memset(r, 0, sizeof(*r));
-	while (seg_attach(k, SHM_RDONLY, r) == -1) {
-		if (tu_now_ms() >= end)
-			return -1;
+	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, ring) == 0, "no ready "
+	    "segment from the producer");
+	while (!SHM_LOAD(&ring->hdr->eos) && tu_now_ms() < end)
 		tu_sleep_ms(5);
-	}
-	return 0;
+	ck_assert_msg(SHM_LOAD(&ring->hdr->eos) == 1, "the producer did not "
+	    "post the end of stream with nobody attached");
 }
 
 /* Producer in the background, then the consumers; both must verify. */
@@ -327,7 +287,6 @@ run_row(const struct row *r)
 	struct tu_proc prod, cons;
 	struct args pa, ca;
 	char report[PATH_MAX];
-	char *js;
 	uint64_t per = r->mode == MODE_BROADCAST ? r->n : 1;
 
 	report_path(report, sizeof(report), "report.json");
@@ -335,15 +294,8 @@ run_row(const struct row *r)
 	consumer_args(&ca, &key, r);
 	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
 	ck_assert_int_eq(tu_spawn(&cons, "consumer", ca.v), 0);
-	(void)tu_wait(&cons, RUN_MS);
-	(void)tu_wait(&prod, RUN_MS);
-	expect_exit(&prod, "producer", 0);
-	expect_exit(&cons, "consumer", 0);
-	js = read_report(report);
-	expect_verified(js, r->count, r->count * per, per);
-	free(js);
-	ck_assert_msg(tu_ipc_count_key(key.key) == 0, "the producer left "
-	    "objects under key 0x%08x", (unsigned)key.key);
+	expect_run_verified(&prod, &cons, report, r->count, r->count * per,
+	    per);
 	args_free(&pa);
 	args_free(&ca);
 }
@@ -374,24 +326,17 @@ START_TEST(test_consumer_first)
 	static const struct row r = { MODE_QUEUE, 2, 10, 1000, 0, 0 };
 	struct tu_proc prod, cons;
 	struct args pa, ca;
-	char report[PATH_MAX], *js;
+	char report[PATH_MAX];
 
 	report_path(report, sizeof(report), "report.json");
 	producer_args(&pa, &key, &r, report);
 	consumer_args(&ca, &key, &r);
 	ck_assert_int_eq(tu_spawn(&cons, "consumer", ca.v), 0);
 	tu_sleep_ms(300);
-	ck_assert_msg(still_running(&cons), "the consumer did not wait for "
+	ck_assert_msg(tu_running(&cons), "the consumer did not wait for "
 	    "the producer");
 	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
-	(void)tu_wait(&cons, RUN_MS);
-	(void)tu_wait(&prod, RUN_MS);
-	expect_exit(&prod, "producer", 0);
-	expect_exit(&cons, "consumer", 0);
-	js = read_report(report);
-	expect_verified(js, 1000, 1000, 1);
-	free(js);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	expect_run_verified(&prod, &cons, report, 1000, 1000, 1);
 	args_free(&pa);
 	args_free(&ca);
 }
@@ -409,31 +354,18 @@ START_TEST(test_late_queue_consumer)
 	struct shm_ring ring;
 	struct tu_proc prod, cons;
 	struct args pa, ca;
-	char report[PATH_MAX], *js;
-	uint64_t end;
+	char report[PATH_MAX];
 
 	report_path(report, sizeof(report), "report.json");
 	producer_args(&pa, &key, &r, report);
 	consumer_args(&ca, &key, &rc);
 	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
-	ck_assert_msg(wait_ready(key.key, QUICK_MS, &ring) == 0, "no ready "
-	    "segment from the producer");
-	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
-	while (!SHM_LOAD(&ring.hdr->eos) && tu_now_ms() < end)
-		tu_sleep_ms(5);
-	ck_assert_msg(SHM_LOAD(&ring.hdr->eos) == 1, "the producer did not "
-	    "post the end of stream with nobody attached");
+	attach_at_eos(&ring);
 	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->head), 5);
 	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->registered), 0);
 	ck_assert_int_eq(seg_detach(&ring), 0);
 	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
-	expect_exit(&cons, "consumer", 0);
-	(void)tu_wait(&prod, RUN_MS);
-	expect_exit(&prod, "producer", 0);
-	js = read_report(report);
-	expect_verified(js, 5, 5, 1);
-	free(js);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	expect_run_verified(&prod, &cons, report, 5, 5, 1);
 	args_free(&pa);
 	args_free(&ca);
 }
@@ -449,21 +381,13 @@ START_TEST(test_consumer_without_producer)
 	uint64_t dt;
 	char *err;
 
-	ca.n = 0;
-	arg(&ca, "%s", consumer_bin);
-	arg(&ca, "-k");
-	arg(&ca, "%s", key.path);
-	arg(&ca, "-p");
-	arg(&ca, "%s", key.proj_arg);
-	arg(&ca, "-q");
-	arg(&ca, "-t");
-	arg(&ca, "1");
+	quick_args(&ca, consumer_bin, "1");
 	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, QUICK_MS), 0);
 	dt = (cons.end_ns - cons.start_ns) / 1000000;
-	expect_exit(&cons, "consumer", 3);
+	tu_expect_exit(&cons, "consumer", 3);
 	ck_assert_msg(dt >= 900 && dt <= (uint64_t)tu_ms(4000), "-t 1 gave "
 	    "up after %llu ms", (unsigned long long)dt);
-	err = err_text(&cons);
+	err = tu_err_text(&cons);
 	ck_assert_msg(strstr(err, "no producer") != NULL, "stderr: %s", err);
 	free(err);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
@@ -482,26 +406,16 @@ START_TEST(test_bad_input)
 	size_t i;
 
 	report_path(report, sizeof(report), "report.json");
-	a.n = 0;
-	arg(&a, "%s", strcmp(b->prog, "producer") == 0 ? producer_bin :
-	    consumer_bin);
-	arg(&a, "-k");
-	arg(&a, "%s", key.path);
-	arg(&a, "-p");
-	arg(&a, "%s", key.proj_arg);
-	arg(&a, "-q");
-	arg(&a, "-t");
-	arg(&a, "1");
-	if (strcmp(b->prog, "producer") == 0) {
-		arg(&a, "-o");
-		arg(&a, "%s", report);
-	}
+	quick_args(&a, strcmp(b->prog, "producer") == 0 ? producer_bin :
+	    consumer_bin, "1");
+	if (strcmp(b->prog, "producer") == 0)
+		args_add(&a, "-o", report, NULL);
 	for (i = 0; i < 4 && b->args[i] != NULL; i++)
 		arg(&a, "%s", b->args[i]);
 	ck_assert_int_eq(tu_snap_take(&before), 0);
 	ck_assert_int_eq(tu_run(&p, b->prog, a.v, QUICK_MS), 0);
 	ck_assert_int_eq(tu_snap_take(&after), 0);
-	err = err_text(&p);
+	err = tu_err_text(&p);
 	ck_assert_msg(tu_exit_code(&p) == 2, "%s %s %s: exit %d, want 2; "
 	    "stderr: %s", b->prog, b->args[0], b->args[1] ? b->args[1] : "",
 	    tu_exit_code(&p), err);
@@ -531,7 +445,7 @@ START_TEST(test_key_taken)
 	struct shm_ring ring;
 	struct tu_proc a, b, cons;
 	struct args pa, pb, ca;
-	char ra[PATH_MAX], rb[PATH_MAX], *err, *js;
+	char ra[PATH_MAX], rb[PATH_MAX], *err;
 	int shmid, semid;
 
 	report_path(ra, sizeof(ra), "a.json");
@@ -540,32 +454,26 @@ START_TEST(test_key_taken)
 	producer_args(&pb, &key, &r2, rb);
 	consumer_args(&ca, &key, &r1);
 	ck_assert_int_eq(tu_spawn(&a, "producer-a", pa.v), 0);
-	ck_assert_msg(wait_ready(key.key, QUICK_MS, &ring) == 0, "the first "
+	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, &ring) == 0, "the first "
 	    "producer did not get ready");
 	shmid = ring.shmid;
 	semid = ring.semid;
 	ck_assert_int_eq(seg_detach(&ring), 0);
 
 	ck_assert_int_eq(tu_run(&b, "producer-b", pb.v, QUICK_MS), 0);
-	expect_exit(&b, "second producer", 3);
-	err = err_text(&b);
+	tu_expect_exit(&b, "second producer", 3);
+	err = tu_err_text(&b);
 	ck_assert_msg(strstr(err, "key") != NULL, "the refusal does not "
 	    "mention the key: %s", err);
 	free(err);
 	ck_assert_msg(access(rb, F_OK) == -1, "the refused producer wrote a "
 	    "report");
-	ck_assert_msg(still_running(&a), "the first producer ended");
+	ck_assert_msg(tu_running(&a), "the first producer ended");
 	ck_assert_int_eq(shmget(key.key, 0, 0), shmid);
 	ck_assert_int_eq(semget(key.key, 0, 0), semid);
 
 	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
-	expect_exit(&cons, "consumer", 0);
-	(void)tu_wait(&a, RUN_MS);
-	expect_exit(&a, "first producer", 0);
-	js = read_report(ra);
-	expect_verified(js, 1000, 1000, 1);
-	free(js);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	expect_run_verified(&a, &cons, ra, 1000, 1000, 1);
 	args_free(&pa);
 	args_free(&pb);
 	args_free(&ca);
@@ -595,17 +503,13 @@ START_TEST(test_pidfile_refusal)
 	report_path(ra, sizeof(ra), "a.json");
 	report_path(rb, sizeof(rb), "b.json");
 	producer_args(&pa, &key, &r, ra);
-	arg(&pa, "-d");
-	arg(&pa, "-P");
-	arg(&pa, "%s", pidfile);
+	args_add(&pa, "-d", "-P", pidfile, NULL);
 	producer_args(&pb, &key2, &r, rb);
-	arg(&pb, "-d");
-	arg(&pb, "-P");
-	arg(&pb, "%s", pidfile);
+	args_add(&pb, "-d", "-P", pidfile, NULL);
 
 	/* The foreground process exits 0 once the daemon is on its own. */
 	ck_assert_int_eq(tu_run(&a, "producer-a", pa.v, QUICK_MS), 0);
-	expect_exit(&a, "first producer (foreground)", 0);
+	tu_expect_exit(&a, "first producer (foreground)", 0);
 	until = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
 	for (;;) {
 		text = tu_read_file(pidfile, NULL);
@@ -621,14 +525,14 @@ START_TEST(test_pidfile_refusal)
 	tu_track_pgid((pid_t)daemon_pid);	/* setsid(): its own group */
 	ck_assert_int_ne(daemon_pid, a.pid);
 	ck_assert_int_eq(pid_alive((pid_t)daemon_pid), 1);
-	ck_assert_msg(wait_ready(key.key, QUICK_MS, &ring) == 0, "the daemon "
+	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, &ring) == 0, "the daemon "
 	    "did not get ready");
 	ck_assert_int_eq(ring.hdr->producer_pid, daemon_pid);
 	ck_assert_int_eq(seg_detach(&ring), 0);
 
 	ck_assert_int_eq(tu_run(&b, "producer-b", pb.v, QUICK_MS), 0);
-	expect_exit(&b, "second producer", 3);
-	err = err_text(&b);
+	tu_expect_exit(&b, "second producer", 3);
+	err = tu_err_text(&b);
 	(void)snprintf(want, sizeof(want), "pid %ld", daemon_pid);
 	ck_assert_msg(strstr(err, want) != NULL, "the refusal does not name "
 	    "%s: %s", want, err);
@@ -651,7 +555,7 @@ START_TEST(test_pidfile_refusal)
 		    "daemon stopped with status 0x%x, want exit 3", st);
 	ck_assert_msg(access(pidfile, F_OK) == -1, "the pidfile is left");
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	js = read_report(ra);
+	js = tu_read_report(ra);
 	ck_assert_int_eq(tu_json_bool(js, "interrupted", &bval), 0);
 	ck_assert_int_eq(bval, 1);
 	ck_assert_int_eq(tu_json_bool(js, "verified", &bval), 0);
@@ -672,31 +576,64 @@ START_TEST(test_consumer_wrong_mode)
 	struct shm_ring ring;
 	struct tu_proc prod, wrong, cons;
 	struct args pa, wa, ca;
-	char report[PATH_MAX], *err, *js;
+	char report[PATH_MAX], *err;
 
 	report_path(report, sizeof(report), "report.json");
 	producer_args(&pa, &key, &r, report);
 	consumer_args(&ca, &key, &r);
 	consumer_args(&wa, &key, &r);
-	arg(&wa, "-m");
-	arg(&wa, "queue");
+	args_add(&wa, "-m", "queue", NULL);
 	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
-	ck_assert_int_eq(wait_ready(key.key, QUICK_MS, &ring), 0);
+	ck_assert_int_eq(tu_wait_ready(key.key, QUICK_MS, &ring), 0);
 	ck_assert_int_eq(seg_detach(&ring), 0);
 	ck_assert_int_eq(tu_run(&wrong, "wrong", wa.v, QUICK_MS), 0);
-	expect_exit(&wrong, "queue consumer on a broadcast run", 3);
-	err = err_text(&wrong);
+	tu_expect_exit(&wrong, "queue consumer on a broadcast run", 3);
+	err = tu_err_text(&wrong);
 	ck_assert_msg(strstr(err, "broadcast") != NULL, "stderr: %s", err);
 	free(err);
 	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
-	expect_exit(&cons, "consumer", 0);
-	(void)tu_wait(&prod, RUN_MS);
-	expect_exit(&prod, "producer", 0);
-	js = read_report(report);
-	expect_verified(js, 100, 100, 1);
-	free(js);
+	expect_run_verified(&prod, &cons, report, 100, 100, 1);
 	args_free(&pa);
 	args_free(&wa);
+	args_free(&ca);
+}
+END_TEST
+
+/*
+ * The dup fault makes the stream one position longer than the count.  A
+ * consumer that attaches after the producer has posted all of
+ * dup:5 -c 100 -b 200 (no -n) must accept the segment (head = total =
+ * 101), take every position and exit 0; the report counts the one
+ * duplicate (issue 9, protocol gap 5: every consumer exited 3).
+ */
+START_TEST(test_late_consumer_dup_stream)
+{
+	static const struct row r = { MODE_QUEUE, 0, 200, 100, 0, 0 };
+	static const struct row rc = { MODE_QUEUE, 1, 200, 100, 0, 0 };
+	char fault[] = "SHMLAB_FAULT=dup:5", *env[] = { fault, NULL };
+	struct shm_ring ring;
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	char report[PATH_MAX], *js;
+
+	report_path(report, sizeof(report), "report.json");
+	producer_args(&pa, &key, &r, report);
+	consumer_args(&ca, &key, &rc);
+	tu_start(&prod, "producer", pa.v, env, -1, -1, -1);
+	attach_at_eos(&ring);
+	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->head), 101);
+	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->total), 101);
+	ck_assert_int_eq(seg_detach(&ring), 0);
+	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
+	tu_expect_exit(&cons, "consumer", 0);
+	(void)tu_wait(&prod, RUN_MS);
+	tu_expect_exit(&prod, "producer (not verified: a fault)", 1);
+	js = tu_read_report(report);
+	tu_expect_dup_report(js, 100, 5);
+	ck_assert_uint_eq(tu_jnum(js, "out_of_order"), 1);
+	free(js);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
 	args_free(&ca);
 }
 END_TEST
@@ -733,6 +670,7 @@ e2e_suite(void)
 	tcase_add_test(tc, test_key_taken);
 	tcase_add_test(tc, test_pidfile_refusal);
 	tcase_add_test(tc, test_consumer_wrong_mode);
+	tcase_add_test(tc, test_late_consumer_dup_stream);
 	suite_add_tcase(s, tc);
 	return s;
 }

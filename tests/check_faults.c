@@ -7,7 +7,7 @@
  * consumer/consumer, run_demo.sh) in their own process groups with
  * deadlines, on keys of the test's private directory (tu_setup,
  * tu_key_new; run_demo.sh's own key files are adopted with
- * tu_track_key).  Teardown -- or the guardian when a test fails or times
+ * tu_key_adopt).  Teardown -- or the guardian when a test fails or times
  * out -- kills the process groups the test started and removes the objects
  * under its keys.  The test process is a child subreaper: consumers whose
  * parent was killed and run_demo.sh's daemonised producers come back to
@@ -76,9 +76,10 @@ static int	nprocs;
 static void	 faults_setup(void);
 static void	 faults_teardown(void);
 static void	 use_key(void);
-static void	 args_add(struct args *, ...) __attribute__((sentinel));
 static void	 producer_base(struct args *, const char *);
 static void	 consumer_base(struct args *, int);
+static void	 start_run(struct tu_proc *, struct tu_proc *, struct shm_ring *,
+		    const char *, const char *, int, const char *, uint64_t);
 static void	 spawn_env(struct tu_proc *, const char *, char *const [],
 		    const char *, const char *);
 static void	 spawn(struct tu_proc *, const char *, char *const []);
@@ -86,17 +87,11 @@ static void	 adopt(struct tu_proc *, pid_t);
 static void	 reap_all(void);
 static int	 wait_proc(struct tu_proc *, int);
 static int	 running(const struct tu_proc *);
-static char	*err_text(const struct tu_proc *);
-static char	*out_text(const struct tu_proc *);
-static void	 expect_exit(const struct tu_proc *, const char *, int);
 static void	 expect_err(const struct tu_proc *, const char *,
 		    const char *);
 static void	 finish(struct tu_proc *, const char *, int, int);
 static uint64_t	 took_ms(const struct tu_proc *, uint64_t);
 static void	 path_in(char *, const char *);
-static char	*read_report(const char *);
-static unsigned long long ju(const char *, const char *);
-static int	 jb(const char *, const char *);
 static int	 consumer_in_state(const char *, pid_t, const char *);
 static void	 attach_ready(key_t, struct shm_ring *);
 static void	 wait_registered(struct shm_ring *, uint32_t);
@@ -176,19 +171,6 @@ use_key(void)
 
 /* -------------------------------------------------------- command lines */
 
-/* Appends string arguments up to a NULL. */
-static void
-args_add(struct args *a, ...)
-{
-	va_list ap;
-	const char *s;
-
-	va_start(ap, a);
-	while ((s = va_arg(ap, const char *)) != NULL)
-		arg(a, "%s", s);
-	va_end(ap);
-}
-
 /* producer -k KEY -p PROJ -q -t 30 [-o REPORT] */
 static void
 producer_base(struct args *a, const char *report)
@@ -217,16 +199,13 @@ static void
 spawn_env(struct tu_proc *p, const char *name, char *const argv[],
     const char *var, const char *val)
 {
-	int r, saved;
+	char setting[256], *env[2] = { setting, NULL };
 
 	ck_assert_int_lt(nprocs, MAX_PROCS);
 	if (var != NULL)
-		ck_assert_int_eq(setenv(var, val, 1), 0);
-	r = tu_spawn(p, name, argv);
-	saved = errno;
-	if (var != NULL)
-		(void)unsetenv(var);
-	ck_assert_msg(r == 0, "starting %s: %s", name, strerror(saved));
+		ck_assert_int_lt(snprintf(setting, sizeof(setting), "%s=%s",
+		    var, val), (int)sizeof(setting));
+	tu_start(p, name, argv, var != NULL ? env : NULL, -1, -1, -1);
 	procs[nprocs++] = p;
 }
 
@@ -303,40 +282,11 @@ running(const struct tu_proc *p)
 	return !p->done;
 }
 
-/* The process's stderr (never NULL). */
-static char *
-err_text(const struct tu_proc *p)
-{
-	char *s = tu_read_file(p->err, NULL);
-
-	return s != NULL ? s : strdup("(no stderr file)");
-}
-
-static char *
-out_text(const struct tu_proc *p)
-{
-	char *s = tu_read_file(p->out, NULL);
-
-	return s != NULL ? s : strdup("(no stdout file)");
-}
-
-static void
-expect_exit(const struct tu_proc *p, const char *name, int want)
-{
-	char how[64], *err;
-
-	if (p->done && !p->timed_out && tu_exit_code(p) == want)
-		return;
-	err = err_text(p);
-	ck_abort_msg("%s: %s, want exit %d; stderr: %.1500s", name,
-	    tu_status_str(p, how, sizeof(how)), want, err);
-}
-
 /* The process said something containing want on stderr. */
 static void
 expect_err(const struct tu_proc *p, const char *name, const char *want)
 {
-	char *err = err_text(p);
+	char *err = tu_err_text(p);
 
 	ck_assert_msg(strstr(err, want) != NULL, "%s: stderr does not "
 	    "mention \"%s\": %.1500s", name, want, err);
@@ -347,7 +297,7 @@ static void
 finish(struct tu_proc *p, const char *name, int want, int ms)
 {
 	(void)wait_proc(p, ms);
-	expect_exit(p, name, want);
+	tu_expect_exit(p, name, want);
 }
 
 /* Milliseconds from since_ms to p's end. */
@@ -367,53 +317,23 @@ path_in(char *buf, const char *name)
 	ck_assert_int_eq(tu_path(buf, PATH_MAX, name), 0);
 }
 
-static char *
-read_report(const char *path)
-{
-	char *js = tu_read_file(path, NULL);
-
-	ck_assert_msg(js != NULL, "no report at %s: %s", path,
-	    strerror(errno));
-	return js;
-}
-
-static unsigned long long
-ju(const char *js, const char *name)
-{
-	unsigned long long v;
-
-	ck_assert_msg(tu_json_u64(js, name, &v) == 0, "no number %s in the "
-	    "report: %.1500s", name, js);
-	return v;
-}
-
-static int
-jb(const char *js, const char *name)
-{
-	int b;
-
-	ck_assert_msg(tu_json_bool(js, name, &b) == 0, "no boolean %s in "
-	    "the report: %.1500s", name, js);
-	return b;
-}
-
 /* The per_consumer entry with this pid has this state. */
 static int
 consumer_in_state(const char *js, pid_t pid, const char *state)
 {
-	char want[64], st[64];
-	const char *p, *open, *close, *s;
+	json_t *root = tu_json_parse(js), *c;
+	const char *st;
+	size_t i;
+	int found = 0;
 
-	(void)snprintf(want, sizeof(want), "\"pid\":%ld,", (long)pid);
-	if ((p = strstr(js, want)) == NULL)
-		return 0;
-	for (open = p; open > js && *open != '{'; open--)
-		;
-	if ((close = strchr(p, '}')) == NULL)
-		return 0;
-	(void)snprintf(st, sizeof(st), "\"state\":\"%s\"", state);
-	s = strstr(open, st);
-	return s != NULL && s < close;
+	json_array_foreach(json_object_get(root, "per_consumer"), i, c) {
+		st = json_string_value(json_object_get(c, "state"));
+		if (json_integer_value(json_object_get(c, "pid")) == pid &&
+		    st != NULL && strcmp(st, state) == 0)
+			found = 1;
+	}
+	json_decref(root);
+	return found;
 }
 
 /* ------------------------------------------------- looking at the run */
@@ -460,6 +380,32 @@ wait_head(struct shm_ring *r, uint64_t n)
 		reap_all();
 		tu_sleep_ms(2);
 	}
+}
+
+/*
+ * A live run: the producer (-o report unless NULL, then the words of
+ * pwords) and a consumer program of n children (then cwords), both in
+ * the background; returns once the n have registered and the producer
+ * has posted head items, with the segment attached read-only in *r.
+ */
+static void
+start_run(struct tu_proc *prod, struct tu_proc *cons, struct shm_ring *r,
+    const char *report, const char *pwords, int n, const char *cwords,
+    uint64_t head)
+{
+	struct args pa, ca;
+
+	producer_base(&pa, report);
+	args_words(&pa, pwords);
+	consumer_base(&ca, n);
+	args_words(&ca, cwords);
+	spawn(prod, "producer", pa.v);
+	spawn(cons, "consumer", ca.v);
+	args_free(&pa);
+	args_free(&ca);
+	attach_ready(key.key, r);
+	wait_registered(r, (uint32_t)n);
+	wait_head(r, head);
 }
 
 /* The pids of the consumers that are registered and active. */
@@ -707,7 +653,7 @@ demo_find(struct demo *d, struct tu_proc *p)
 	d->key = ftok(path, SHM_PROJ_ID);
 	ck_assert_msg(d->key != (key_t)-1, "ftok %s: %s", path,
 	    strerror(errno));
-	ck_assert_msg(tu_track_key(d->key) == 0, "tu_track_key: %s",
+	ck_assert_msg(tu_key_adopt(d->key) == 0, "tu_key_adopt: %s",
 	    strerror(errno));
 }
 
@@ -827,19 +773,19 @@ kill_in_claim(int after_copy, int small)
 
 	finish(&cons, "consumer", 1, RUN_MS);
 	finish(&prod, "producer", 1, RUN_MS);
-	js = read_report(report);
-	consumed = ju(js, "consumed");
-	lost = ju(js, "lost");
-	unreported = ju(js, "unreported");
-	ck_assert_msg(ju(js, "died") == 1, "died: %.1500s", js);
+	js = tu_read_report(report);
+	consumed = tu_jnum(js, "consumed");
+	lost = tu_jnum(js, "lost");
+	unreported = tu_jnum(js, "unreported");
+	ck_assert_msg(tu_jnum(js, "died") == 1, "died: %.1500s", js);
 	ck_assert_msg(consumer_in_state(js, victim, "died"), "consumer %ld "
 	    "is not marked died: %.1500s", (long)victim, js);
 	for (i = 0; i < n; i++)
 		ck_assert_msg(pids[i] == victim ||
 		    consumer_in_state(js, pids[i], "done"), "consumer %ld did "
 		    "not finish the run: %.1500s", (long)pids[i], js);
-	ck_assert_msg(ju(js, "in_flight") == claim, "in_flight %llu, but it "
-	    "died holding %llu items: %.1500s", ju(js, "in_flight"),
+	ck_assert_msg(tu_jnum(js, "in_flight") == claim, "in_flight %llu, but "
+	    "it died holding %llu items: %.1500s", tu_jnum(js, "in_flight"),
 	    (unsigned long long)claim, js);
 	if (after_copy) {
 		/*
@@ -864,10 +810,10 @@ kill_in_claim(int after_copy, int small)
 	}
 	ck_assert_msg(consumed + lost == count, "consumed %llu + lost %llu != "
 	    "%llu: %.1500s", consumed, lost, count, js);
-	ck_assert_uint_eq(ju(js, "produced"), count);
-	ck_assert_uint_eq(ju(js, "duplicated"), 0);
-	ck_assert_int_eq(jb(js, "verified"), 0);
-	ck_assert_uint_eq(ju(js, "exit_status"), 1);
+	ck_assert_uint_eq(tu_jnum(js, "produced"), count);
+	ck_assert_uint_eq(tu_jnum(js, "duplicated"), 0);
+	ck_assert_int_eq(tu_jbool(js, "verified"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 1);
 	ck_assert_int_eq(tu_json_null(js, "error"), 1);
 	free(js);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
@@ -915,7 +861,6 @@ START_TEST(test_kill_outside_mutex)
 	const unsigned long long count = 600;
 	struct tu_proc prod, cons;
 	struct shm_ring r;
-	struct args pa, ca;
 	char report[PATH_MAX], *js;
 	pid_t pids[4], victim = -1;
 	uint64_t end;
@@ -924,15 +869,8 @@ START_TEST(test_kill_outside_mutex)
 
 	use_key();
 	path_in(report, "report.json");
-	producer_base(&pa, report);
-	args_add(&pa, "-c", "600", "-b", "10", "-n", "3", "--delay", "2",
-	    NULL);
-	consumer_base(&ca, 3);
-	spawn(&prod, "producer", pa.v);
-	spawn(&cons, "consumer", ca.v);
-	attach_ready(key.key, &r);
-	wait_registered(&r, 3);
-	wait_head(&r, 50);
+	start_run(&prod, &cons, &r, report,
+	    "-c 600 -b 10 -n 3 --delay 2", 3, "", 50);
 	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
 	for (k = 0; victim == -1; k++) {
 		ck_assert_msg(tu_now_ms() < end, "every stopped consumer held "
@@ -956,20 +894,20 @@ START_TEST(test_kill_outside_mutex)
 
 	finish(&cons, "consumer", 1, RUN_MS);
 	finish(&prod, "producer", 1, RUN_MS);
-	js = read_report(report);
-	ck_assert_msg(ju(js, "died") == 1, "died: %.1500s", js);
+	js = tu_read_report(report);
+	ck_assert_msg(tu_jnum(js, "died") == 1, "died: %.1500s", js);
 	ck_assert_msg(consumer_in_state(js, victim, "died"), "consumer %ld "
 	    "is not marked died: %.1500s", (long)victim, js);
-	ck_assert_msg(ju(js, "lost") == 0, "lost: %.1500s", js);
-	ck_assert_msg(ju(js, "unreported") == 0, "unreported: %.1500s", js);
-	ck_assert_msg(ju(js, "consumed") == count, "consumed: %.1500s", js);
-	ck_assert_uint_eq(ju(js, "duplicated"), 0);
-	ck_assert_int_eq(jb(js, "verified"), 0);
-	ck_assert_uint_eq(ju(js, "exit_status"), 1);
+	ck_assert_msg(tu_jnum(js, "lost") == 0, "lost: %.1500s", js);
+	ck_assert_msg(tu_jnum(js, "unreported") == 0, "unreported: %.1500s",
+	    js);
+	ck_assert_msg(tu_jnum(js, "consumed") == count, "consumed: %.1500s",
+	    js);
+	ck_assert_uint_eq(tu_jnum(js, "duplicated"), 0);
+	ck_assert_int_eq(tu_jbool(js, "verified"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 1);
 	free(js);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	args_free(&pa);
-	args_free(&ca);
 }
 END_TEST
 
@@ -981,21 +919,14 @@ START_TEST(test_producer_killed)
 {
 	struct tu_proc prod, cons, clean;
 	struct shm_ring r;
-	struct args pa, ca, ka;
+	struct args ka;
 	char report[PATH_MAX];
 	uint64_t t0, dt;
 
 	use_key();
 	path_in(report, "report.json");
-	producer_base(&pa, report);
-	args_add(&pa, "-c", "100000", "-b", "10", "-n", "2", "--delay", "2",
-	    NULL);
-	consumer_base(&ca, 2);
-	spawn(&prod, "producer", pa.v);
-	spawn(&cons, "consumer", ca.v);
-	attach_ready(key.key, &r);
-	wait_registered(&r, 2);
-	wait_head(&r, 20);
+	start_run(&prod, &cons, &r, report,
+	    "-c 100000 -b 10 -n 2 --delay 2", 2, "", 20);
 	ck_assert_int_eq(seg_detach(&r), 0);
 
 	ck_assert_int_eq(kill(prod.pid, SIGKILL), 0);
@@ -1019,8 +950,6 @@ START_TEST(test_producer_killed)
 	spawn(&clean, "clean", ka.v);
 	finish(&clean, "producer --clean", 0, QUICK_MS);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	args_free(&pa);
-	args_free(&ca);
 	args_free(&ka);
 }
 END_TEST
@@ -1033,21 +962,13 @@ START_TEST(test_all_consumers_killed)
 {
 	struct tu_proc prod, cons;
 	struct shm_ring r;
-	struct args pa, ca;
 	char report[PATH_MAX], *js;
 	uint64_t t0, dt;
 
 	use_key();
 	path_in(report, "report.json");
-	producer_base(&pa, report);
-	args_add(&pa, "-c", "100000", "-b", "10", "-n", "3", NULL);
-	consumer_base(&ca, 3);
-	args_add(&ca, "--delay", "50", NULL);
-	spawn(&prod, "producer", pa.v);
-	spawn(&cons, "consumer", ca.v);
-	attach_ready(key.key, &r);
-	wait_registered(&r, 3);
-	wait_head(&r, 15);
+	start_run(&prod, &cons, &r, report,
+	    "-c 100000 -b 10 -n 3", 3, "--delay 50", 15);
 	ck_assert_int_eq(seg_detach(&r), 0);
 
 	ck_assert_int_eq(kill(-cons.pid, SIGKILL), 0);
@@ -1057,16 +978,14 @@ START_TEST(test_all_consumers_killed)
 	dt = took_ms(&prod, t0);
 	ck_assert_msg(dt < (uint64_t)tu_ms(3000), "the producer took %llu ms "
 	    "to give up", (unsigned long long)dt);
-	js = read_report(report);
+	js = tu_read_report(report);
 	ck_assert_msg(tu_json_null(js, "error") == 0, "no error in the "
 	    "report: %.1500s", js);
-	ck_assert_uint_eq(ju(js, "exit_status"), 3);
-	ck_assert_uint_eq(ju(js, "died"), 3);
-	ck_assert_int_eq(jb(js, "verified"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 3);
+	ck_assert_uint_eq(tu_jnum(js, "died"), 3);
+	ck_assert_int_eq(tu_jbool(js, "verified"), 0);
 	free(js);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	args_free(&pa);
-	args_free(&ca);
 }
 END_TEST
 
@@ -1144,9 +1063,10 @@ START_TEST(test_consumer_stopped)
 
 	finish(&cons, "consumer", 0, RUN_MS);
 	finish(&prod, "producer", 0, RUN_MS);
-	js = read_report(report);
-	ck_assert_msg(jb(js, "verified") == 1, "not verified: %.1500s", js);
-	ck_assert_uint_eq(ju(js, "consumed"), 80);
+	js = tu_read_report(report);
+	ck_assert_msg(tu_jbool(js, "verified") == 1, "not verified: %.1500s",
+	    js);
+	ck_assert_uint_eq(tu_jnum(js, "consumed"), 80);
 	free(js);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	args_free(&pa);
@@ -1167,22 +1087,14 @@ START_TEST(test_producer_stopped_by_signal)
 	const unsigned long long count = 3000;
 	struct tu_proc prod, cons;
 	struct shm_ring r;
-	struct args pa, ca;
 	char report[PATH_MAX], *js;
 	unsigned long long produced, consumed;
 	uint64_t t0, dt;
 
 	use_key();
 	path_in(report, "report.json");
-	producer_base(&pa, report);
-	args_add(&pa, "-c", "3000", "-b", "10", "-n", "2", "--delay", "2",
-	    NULL);
-	consumer_base(&ca, 2);
-	spawn(&prod, "producer", pa.v);
-	spawn(&cons, "consumer", ca.v);
-	attach_ready(key.key, &r);
-	wait_registered(&r, 2);
-	wait_head(&r, 50);
+	start_run(&prod, &cons, &r, report,
+	    "-c 3000 -b 10 -n 2 --delay 2", 2, "", 50);
 	ck_assert_int_eq(seg_detach(&r), 0);
 
 	ck_assert_int_eq(kill(prod.pid, stop_signals[_i]), 0);
@@ -1192,24 +1104,22 @@ START_TEST(test_producer_stopped_by_signal)
 	ck_assert_msg(dt <= (uint64_t)tu_ms(3000), "the producer took %llu ms "
 	    "to stop", (unsigned long long)dt);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	js = read_report(report);
-	ck_assert_msg(jb(js, "interrupted") == 1, "not interrupted: %.1500s",
-	    js);
-	ck_assert_int_eq(jb(js, "verified"), 0);
-	ck_assert_uint_eq(ju(js, "exit_status"), 3);
-	produced = ju(js, "produced");
-	consumed = ju(js, "consumed");
+	js = tu_read_report(report);
+	ck_assert_msg(tu_jbool(js, "interrupted") == 1, "not interrupted: "
+	    "%.1500s", js);
+	ck_assert_int_eq(tu_jbool(js, "verified"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 3);
+	produced = tu_jnum(js, "produced");
+	consumed = tu_jnum(js, "consumed");
 	ck_assert_msg(produced < count, "produced everything: %.1500s", js);
 	ck_assert_msg(consumed == produced, "the drain left %llu of %llu "
 	    "items: %.1500s", produced - consumed, produced, js);
-	ck_assert_msg(consumed + ju(js, "lost") == count, "consumed + lost "
-	    "!= count: %.1500s", js);
+	ck_assert_msg(consumed + tu_jnum(js, "lost") == count, "consumed + "
+	    "lost != count: %.1500s", js);
 	free(js);
 	(void)wait_proc(&cons, 5000);
 	ck_assert_msg(cons.done && !cons.timed_out && WIFEXITED(cons.status),
 	    "the consumers did not end by themselves");
-	args_free(&pa);
-	args_free(&ca);
 }
 END_TEST
 
@@ -1224,22 +1134,14 @@ START_TEST(test_sigusr1_counters)
 {
 	struct tu_proc prod, cons;
 	struct shm_ring r;
-	struct args pa, ca;
 	char report[PATH_MAX], want[32], *js;
 	pid_t pids[2];
 	int i, n;
 
 	use_key();
 	path_in(report, "report.json");
-	producer_base(&pa, report);
-	args_add(&pa, "-c", "1000", "-b", "10", "-n", "2", "--delay", "3",
-	    NULL);
-	consumer_base(&ca, 2);
-	spawn(&prod, "producer", pa.v);
-	spawn(&cons, "consumer", ca.v);
-	attach_ready(key.key, &r);
-	wait_registered(&r, 2);
-	wait_head(&r, 20);
+	start_run(&prod, &cons, &r, report,
+	    "-c 1000 -b 10 -n 2 --delay 3", 2, "", 20);
 	n = active_pids(&r, pids, 2);
 	ck_assert_int_eq(n, 2);
 	ck_assert_int_eq(seg_detach(&r), 0);
@@ -1271,11 +1173,10 @@ START_TEST(test_sigusr1_counters)
 	}
 	finish(&cons, "consumer", 0, RUN_MS);
 	finish(&prod, "producer", 0, RUN_MS);
-	js = read_report(report);
-	ck_assert_msg(jb(js, "verified") == 1, "not verified: %.1500s", js);
+	js = tu_read_report(report);
+	ck_assert_msg(tu_jbool(js, "verified") == 1, "not verified: %.1500s",
+	    js);
 	free(js);
-	args_free(&pa);
-	args_free(&ca);
 }
 END_TEST
 
@@ -1338,7 +1239,7 @@ START_TEST(test_run_demo_interrupted)
 
 	ck_assert_msg(running(&b), "the other run ended with the first");
 	finish(&b, "run_demo.sh (the other run)", 0, RUN_MS);
-	out = out_text(&b);
+	out = tu_out_text(&b);
 	ck_assert_msg(strstr(out, "VERIFIED") != NULL, "the other run did "
 	    "not verify: %.1500s", out);
 	free(out);
@@ -1358,22 +1259,14 @@ START_TEST(test_sem_removed)
 {
 	struct tu_proc prod, cons;
 	struct shm_ring r;
-	struct args pa, ca;
 	struct shmid_ds ds;
 	char report[PATH_MAX], *js;
 	int shmid, semid;
 
 	use_key();
 	path_in(report, "report.json");
-	producer_base(&pa, report);
-	args_add(&pa, "-c", "3000", "-b", "10", "-n", "2", "--delay", "2",
-	    NULL);
-	consumer_base(&ca, 2);
-	spawn(&prod, "producer", pa.v);
-	spawn(&cons, "consumer", ca.v);
-	attach_ready(key.key, &r);
-	wait_registered(&r, 2);
-	wait_head(&r, 20);
+	start_run(&prod, &cons, &r, report,
+	    "-c 3000 -b 10 -n 2 --delay 2", 2, "", 20);
 	shmid = r.shmid;
 	semid = semget(key.key, 0, 0);
 	ck_assert_int_eq(semid, r.semid);
@@ -1384,16 +1277,14 @@ START_TEST(test_sem_removed)
 	finish(&cons, "consumer", 3, 5000);
 	expect_err(&prod, "producer", "removed");
 	expect_err(&cons, "consumer", "removed");
-	js = read_report(report);
+	js = tu_read_report(report);
 	ck_assert_msg(tu_json_null(js, "error") == 0, "no error in the "
 	    "report: %.1500s", js);
-	ck_assert_uint_eq(ju(js, "exit_status"), 3);
+	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 3);
 	free(js);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	ck_assert_msg(shmctl(shmid, IPC_STAT, &ds) == -1, "shm id %d is still "
 	    "there (nattch %lu)", shmid, (unsigned long)ds.shm_nattch);
-	args_free(&pa);
-	args_free(&ca);
 }
 END_TEST
 
@@ -1410,25 +1301,16 @@ START_TEST(test_shm_removed)
 {
 	struct tu_proc prod, cons;
 	struct shm_ring r;
-	struct args pa, ca;
 	struct shmid_ds ds;
 	uint64_t t0, dt;
 	int shmid;
 
 	use_key();
-	producer_base(&pa, NULL);
-	args_add(&pa, "-c", "3000", "-b", "10", "-n", "2", NULL);
-	consumer_base(&ca, 2);
-	if (_i == SHMRM_FLOWING)
-		args_add(&pa, "--delay", "2", NULL);
-	else
-		args_add(&ca, "--delay", _i == SHMRM_STALLED ? "1000" : "20",
-		    NULL);
-	spawn(&prod, "producer", pa.v);
-	spawn(&cons, "consumer", ca.v);
-	attach_ready(key.key, &r);
-	wait_registered(&r, 2);
-	wait_head(&r, 12);		/* the ring has turned over */
+	/* Flowing: the producer paces the run; else the consumers do. */
+	start_run(&prod, &cons, &r, NULL, _i == SHMRM_FLOWING ?
+	    "-c 3000 -b 10 -n 2 --delay 2" : "-c 3000 -b 10 -n 2", 2,
+	    _i == SHMRM_FLOWING ? "" : _i == SHMRM_STALLED ? "--delay 1000" :
+	    "--delay 20", 12);		/* the ring has turned over */
 	shmid = r.shmid;
 	ck_assert_int_eq(seg_detach(&r), 0);
 
@@ -1441,7 +1323,7 @@ START_TEST(test_shm_removed)
 	ck_assert_msg(tu_exit_code(&prod) != 0, "shm id %d was removed from "
 	    "outside mid-run, but the producer finished the run and exited 0",
 	    shmid);
-	expect_exit(&prod, "producer", 3);
+	tu_expect_exit(&prod, "producer", 3);
 	dt = took_ms(&prod, t0);
 	ck_assert_msg(dt <= (uint64_t)tu_ms(3000), "the producer took %llu ms "
 	    "to notice", (unsigned long long)dt);
@@ -1452,8 +1334,6 @@ START_TEST(test_shm_removed)
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	ck_assert_msg(shmctl(shmid, IPC_STAT, &ds) == -1, "shm id %d is still "
 	    "there", shmid);
-	args_free(&pa);
-	args_free(&ca);
 }
 END_TEST
 
@@ -1467,7 +1347,7 @@ START_TEST(test_stale_objects)
 {
 	struct tu_proc prod, cons, again, clean;
 	struct shm_ring r;
-	struct args pa, ca, ka;
+	struct args pa, ka;
 	char report[PATH_MAX], again_report[PATH_MAX], hex[16], sid[32];
 	char mid[32], *err, *out;
 	unsigned long nattch = 1;
@@ -1477,14 +1357,8 @@ START_TEST(test_stale_objects)
 	use_key();
 	path_in(report, "report.json");
 	path_in(again_report, "again.json");
-	producer_base(&pa, report);
-	args_add(&pa, "-c", "100000", "-b", "10", "-n", "1", "--delay", "5",
-	    NULL);
-	consumer_base(&ca, 1);
-	spawn(&prod, "producer", pa.v);
-	spawn(&cons, "consumer", ca.v);
-	attach_ready(key.key, &r);
-	wait_registered(&r, 1);
+	start_run(&prod, &cons, &r, report,
+	    "-c 100000 -b 10 -n 1 --delay 5", 1, "", 0);
 	shmid = r.shmid;
 	semid = r.semid;
 	ck_assert_int_eq(seg_detach(&r), 0);
@@ -1500,12 +1374,11 @@ START_TEST(test_stale_objects)
 	}
 	ck_assert_msg(nattch == 0, "killed processes are still attached");
 
-	args_free(&pa);
 	producer_base(&pa, again_report);
 	args_add(&pa, "-c", "10", NULL);
 	spawn(&again, "again", pa.v);
 	finish(&again, "producer on a stale key", 3, QUICK_MS);
-	err = err_text(&again);
+	err = tu_err_text(&again);
 	(void)key_hex(hex, sizeof(hex), key.key);
 	(void)snprintf(mid, sizeof(mid), " id %d", shmid);
 	(void)snprintf(sid, sizeof(sid), " id %d", semid);
@@ -1530,13 +1403,12 @@ START_TEST(test_stale_objects)
 	    key.proj_arg, NULL);
 	spawn(&clean, "clean", ka.v);
 	finish(&clean, "producer --clean", 0, QUICK_MS);
-	out = out_text(&clean);
+	out = tu_out_text(&clean);
 	ck_assert_msg(strstr(out, "removed") != NULL, "--clean does not say "
 	    "what it removed: %s", out);
 	free(out);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	args_free(&pa);
-	args_free(&ca);
 	args_free(&ka);
 }
 END_TEST
@@ -1565,7 +1437,7 @@ START_TEST(test_clean_refuses_live_run)
 	    key.proj_arg, NULL);
 	spawn(&clean, "clean", ka.v);
 	finish(&clean, "producer --clean on a live run", 3, QUICK_MS);
-	err = err_text(&clean);
+	err = tu_err_text(&clean);
 	ck_assert_msg(err[0] != '\0', "refused without a message");
 	free(err);
 	ck_assert_int_eq(shmget(key.key, 0, 0), shmid);
@@ -1622,7 +1494,7 @@ START_TEST(test_clean_refuses_foreign)
 	    key.proj_arg, NULL);
 	spawn(&clean, "clean", ka.v);
 	finish(&clean, "producer --clean on a foreign object", 3, QUICK_MS);
-	err = err_text(&clean);
+	err = tu_err_text(&clean);
 	ck_assert_msg(err[0] != '\0', "refused without a message");
 	free(err);
 	if (shmid != -1)
@@ -1662,7 +1534,7 @@ START_TEST(test_run_demo_clean)
 	finish(&clean, "run_demo.sh clean", 0, RUN_MS);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	(void)key_hex(hex, sizeof(hex), key.key);
-	err = err_text(&clean);
+	err = tu_err_text(&clean);
 	ck_assert_msg(strstr(err, hex) != NULL && strstr(err, "removed") !=
 	    NULL, "run_demo.sh clean does not say that it removed key %s: "
 	    "%.1500s", hex, err);
@@ -1835,7 +1707,7 @@ START_TEST(test_hostile_segment)
 	args_add(&ca, "-t", "2", NULL);
 	spawn(&cons, "consumer", ca.v);
 	(void)wait_proc(&cons, QUICK_MS);
-	err = err_text(&cons);
+	err = tu_err_text(&cons);
 	ck_assert_msg(cons.done && !cons.timed_out, "%s: the consumer hung",
 	    hr->what);
 	ck_assert_msg(tu_exit_code(&cons) == 3, "%s: consumer exit %d, want "
@@ -1961,7 +1833,7 @@ START_TEST(test_bad_option)
 	}
 	(void)wait_proc(&p, QUICK_MS);
 	ck_assert_int_eq(tu_snap_take(&after), 0);
-	err = err_text(&p);
+	err = tu_err_text(&p);
 	ck_assert_msg(tu_exit_code(&p) == 2, "%s%s: exit %d, want 2; stderr: "
 	    "%s", b->prog, line, tu_exit_code(&p), err);
 	nl = strchr(err, '\n');
@@ -2143,9 +2015,9 @@ START_TEST(test_kernel_limit)
 		ck_assert_msg(tu_exit_code(&p) < 100, "the producer left %d "
 		    "objects behind with %s lowered", tu_exit_code(&p) - 100,
 		    l->want);
-		expect_exit(&p, l->want, l->want_exit);
+		tu_expect_exit(&p, l->want, l->want_exit);
 	}
-	err = err_text(&p);
+	err = tu_err_text(&p);
 	ck_assert_msg(strstr(err, l->want) != NULL, "the message does not "
 	    "name %s: %s", l->want, err);
 	free(err);
@@ -2313,8 +2185,9 @@ START_TEST(test_nobody_denied)
 	spawn(&cons, "consumer", ca.v);
 	finish(&cons, "consumer", 0, RUN_MS);
 	finish(&prod, "producer", 0, RUN_MS);
-	js = read_report(report);
-	ck_assert_msg(jb(js, "verified") == 1, "not verified: %.1500s", js);
+	js = tu_read_report(report);
+	ck_assert_msg(tu_jbool(js, "verified") == 1, "not verified: %.1500s",
+	    js);
 	free(js);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	args_free(&pa);
@@ -2350,7 +2223,7 @@ START_TEST(test_concurrent_demos)
 	for (i = 0; i < DEMO_RUNS; i++) {
 		(void)snprintf(name, sizeof(name), "run_demo.sh #%d", i);
 		finish(&p[i], name, 0, RUN_MS);
-		out = out_text(&p[i]);
+		out = tu_out_text(&p[i]);
 		ck_assert_msg(strstr(out, "VERIFIED") != NULL, "%s did not "
 		    "verify: %.1500s", name, out);
 		free(out);
@@ -2418,7 +2291,7 @@ START_TEST(test_exit_after_create)
 		reap_all();
 		tu_sleep_ms(5);
 	}
-	e = err_text(&prod);
+	e = tu_err_text(&prod);
 	ck_assert_msg(strstr(e, r->says) != NULL, "SHMLAB_FAIL=%s: stderr "
 	    "does not say \"%s\": %s", r->step, r->says, e);
 	free(e);
@@ -2432,8 +2305,8 @@ START_TEST(test_exit_after_create)
 		    "run that never started");
 		return;
 	}
-	js = read_report(report);
-	ck_assert_uint_eq(ju(js, "exit_status"), 3);
+	js = tu_read_report(report);
+	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 3);
 	free(js);
 }
 END_TEST

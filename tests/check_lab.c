@@ -6,7 +6,7 @@
  * Who creates and removes what:
  *   - tu_setup() makes the test's private directory and the guardian;
  *     lab_key() makes key files in it, picks a proj_id in a given range
- *     whose key has no object yet, and adopts the key (tu_key_adopt), so
+ *     whose key has no object yet, and registers it (tu_key_range), so
  *     that teardown -- or the guardian, when a test fails or times out --
  *     removes whatever is left under it;
  *   - the producer (or the walkthrough) creates the objects under that key
@@ -20,8 +20,8 @@
  *     teardown or the guardian.  The test process is a child subreaper, so
  *     orphans come back to it and are reaped.
  *
- * The monitor's JSON is read with a small strict parser below (the whole
- * document must parse), so no python3 is needed.  The pseudo-terminal for
+ * The monitor's JSON is read with jansson, the whole document strictly
+ * (duplicate keys refused), so no python3 is needed.  The pseudo-terminal for
  * the progress bar comes from posix_openpt(), so no -lutil either.
  */
 #include <sys/types.h>
@@ -57,31 +57,6 @@
 #define SNAPSHOTS	3	/* --json snapshots of one live run */
 #define DRAIN_MS	500	/* producer's exit after the consumers' */
 
-/* A parsed JSON value; objects keep their keys in order. */
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jv {
-	enum jtype	 t;
-	int		 b;
-	int		 is_int;	/* a number without fraction or exponent */
-	long long	 i;
-	double		 d;
-	char		*s;
-	size_t		 n;		/* members or elements */
-	struct jv	*v;
-	char		**k;		/* objects: the member names */
-};
-
-/* A run_demo.sh invocation and what the test learnt about it. */
-struct demo {
-	struct tu_proc	 sh;
-	pid_t		 daemon;	/* the producer, from its pidfile */
-	pid_t		 cons;		/* the setsid consumer group */
-	key_t		 key;
-	int		 key_seen;	/* 1 adopted, -1 not ours */
-	char		*out;		/* what a pty master read, or NULL */
-	size_t		 outlen;
-};
 
 static struct tu_key key;
 static const char *producer_bin, *consumer_bin, *monitor_bin, *demo_bin;
@@ -89,26 +64,17 @@ static int	 spawned;		/* names for output files */
 
 static void	 lab_setup(void);
 static void	 lab_teardown(void);
-static int	 key_free(key_t);
 static void	 lab_key(struct tu_key *, int, int);
-static void	 spawn_io(struct tu_proc *, const char *, char *const [],
-		    char *const [], int, int, int);
-static char	*out_text(const struct tu_proc *);
-static char	*err_text(const struct tu_proc *);
-static void	 expect_exit(const struct tu_proc *, const char *, int);
 static void	 reap_orphans(void);
-static void	 expect_group_gone(pid_t, const char *);
-static int	 still_running(const struct tu_proc *);
 static int	 wait_file_has(const char *, const char *, int);
 
-static int	 jparse(const char *, struct jv *, char *, size_t);
-static void	 jfree(struct jv *);
-static const struct jv *jget(const struct jv *, const char *);
-static long long jint(const struct jv *, const char *);
-static const char *jstr(const struct jv *, const char *);
-static int	 jbool(const struct jv *, const char *);
-static const struct jv *jarr(const struct jv *, const char *);
-static long long jsem(const struct jv *, const char *);
+static const json_t *jtyped(const json_t *, const char *, json_type,
+		    const char *);
+static long long jint(const json_t *, const char *);
+static const char *jstr(const json_t *, const char *);
+static int	 jbool(const json_t *, const char *);
+static const json_t *jarr(const json_t *, const char *);
+static long long jsem(const json_t *, const char *);
 
 static void	 producer_args(struct args *, const struct tu_key *,
 		    const char *, const char *);
@@ -117,12 +83,14 @@ static void	 consumer_args(struct args *, const struct tu_key *,
 static void	 monitor_args(struct args *, const struct tu_key *);
 static int	 monitor_run(const struct tu_key *, const char *const [],
 		    char **, char **);
-static void	 monitor_json(const struct tu_key *, struct jv *, char **);
+static void	 monitor_json(const struct tu_key *, json_t **, char **);
 static int	 wait_json(const struct tu_key *, const char *, long long,
-		    int, struct jv *);
+		    int, json_t **);
 static void	 expect_verified(const char *, unsigned long long);
-static long long queue_balance(const struct jv *);
-static void	 check_snapshot_common(const struct jv *, const char *,
+static void	 finish_verified(struct tu_proc *, struct tu_proc *,
+		    const char *, unsigned long long);
+static long long queue_balance(const json_t *);
+static void	 check_snapshot_common(const json_t *, const char *,
 		    const char *, const struct tu_key *);
 
 static int	 read_title(pid_t, char *, size_t);
@@ -130,9 +98,9 @@ static int	 children_of(pid_t, pid_t *, int);
 static int	 rmatch(const char *, const char *, long long *, int);
 
 static void	 demo_env(struct args *);
-static void	 demo_scan(struct demo *, uint64_t);
-static void	 demo_run(struct demo *, char *const [], int, int, int);
-static void	 demo_done(struct demo *);
+static void	 demo_scan(struct tu_demo *, uint64_t);
+static void	 demo_run(struct tu_demo *, char *const [], int, int, int);
+static void	 demo_done(struct tu_demo *);
 static int	 open_pty(int *, int *);
 static void	 sleep_until_frac(int);
 
@@ -167,129 +135,15 @@ lab_teardown(void)
 
 /* ----------------------------------------------------------- processes */
 
-static int
-key_free(key_t k)
-{
-	if (shmget(k, 0, 0) != -1 || errno != ENOENT)
-		return 0;
-	if (semget(k, 0, 0) != -1 || errno != ENOENT)
-		return 0;
-	return 1;
-}
-
 /*
  * A key file in the test's directory and a proj_id in [lo, hi] whose key
- * is free; the key is adopted, so teardown removes what is left under it.
+ * is free (tu_key_range); teardown removes what is left under it.
  */
 static void
 lab_key(struct tu_key *k, int lo, int hi)
 {
-	static int made;
-	char name[32];
-	int fd, i, proj, span = hi - lo + 1;
-
-	memset(k, 0, sizeof(*k));
-	(void)snprintf(name, sizeof(name), "labkey%d", made++);
-	ck_assert_int_eq(tu_path(k->path, sizeof(k->path), name), 0);
-	fd = open(k->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	ck_assert_msg(fd != -1 && close(fd) == 0, "%s: %s", k->path,
-	    strerror(errno));
-	for (i = 0; i < span; i++) {
-		proj = lo + (int)(((unsigned)getpid() + (unsigned)i) %
-		    (unsigned)span);
-		k->key = ftok(k->path, proj);
-		ck_assert_msg(k->key != (key_t)-1, "ftok(%s): %s", k->path,
-		    strerror(errno));
-		if (!key_free(k->key))
-			continue;
-		k->proj = proj;
-		(void)snprintf(k->proj_arg, sizeof(k->proj_arg), "%d", proj);
-		ck_assert_msg(tu_key_adopt(k->key) == 0, "tu_key_adopt: %s",
-		    strerror(errno));
-		return;
-	}
-	ck_abort_msg("no free key for %s with proj_id %d..%d", k->path, lo,
-	    hi);
-}
-
-/*
- * Starts argv[0] in its own process group (tu_fork) with env added to the
- * environment.  stdin is in_fd, or /dev/null when -1; stdout and stderr
- * are out_fd and err_fd, or DIR/NAME.out and DIR/NAME.err when -1.
- */
-static void
-spawn_io(struct tu_proc *p, const char *name, char *const argv[],
-    char *const env[], int in_fd, int out_fd, int err_fd)
-{
-	sigset_t none;
-	pid_t pid;
-	int i;
-
-	memset(p, 0, sizeof(*p));
-	p->pid = -1;
-	ck_assert_int_eq(tu_path(p->out, sizeof(p->out), name), 0);
-	ck_assert_int_eq(tu_path(p->err, sizeof(p->err), name), 0);
-	(void)strncat(p->out, ".out", sizeof(p->out) - strlen(p->out) - 1);
-	(void)strncat(p->err, ".err", sizeof(p->err) - strlen(p->err) - 1);
-	p->start_ns = (uint64_t)tu_now_ms() * 1000000;
-	pid = tu_fork();
-	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (in_fd < 0)
-			in_fd = open("/dev/null", O_RDONLY);
-		if (out_fd < 0)
-			out_fd = open(p->out, O_WRONLY | O_CREAT | O_TRUNC,
-			    0600);
-		if (err_fd < 0)
-			err_fd = open(p->err, O_WRONLY | O_CREAT | O_TRUNC,
-			    0600);
-		if (in_fd < 0 || out_fd < 0 || err_fd < 0 ||
-		    dup2(in_fd, STDIN_FILENO) == -1 ||
-		    dup2(out_fd, STDOUT_FILENO) == -1 ||
-		    dup2(err_fd, STDERR_FILENO) == -1)
-			_exit(126);
-		(void)unsetenv("SHMLAB_FAULT");
-		(void)unsetenv("TMUX");
-		for (i = 0; env != NULL && env[i] != NULL; i++)
-			(void)putenv(env[i]);
-		(void)sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		(void)signal(SIGPIPE, SIG_DFL);
-		execv(argv[0], argv);
-		dprintf(STDERR_FILENO, "check_lab: exec %s: %s\n", argv[0],
-		    strerror(errno));
-		_exit(127);
-	}
-	p->pid = pid;
-}
-
-static char *
-out_text(const struct tu_proc *p)
-{
-	char *s = tu_read_file(p->out, NULL);
-
-	return s != NULL ? s : strdup("");
-}
-
-static char *
-err_text(const struct tu_proc *p)
-{
-	char *s = tu_read_file(p->err, NULL);
-
-	return s != NULL ? s : strdup("");
-}
-
-static void
-expect_exit(const struct tu_proc *p, const char *name, int want)
-{
-	char how[64], *err, *out;
-
-	if (tu_exit_code(p) == want && !p->timed_out)
-		return;
-	err = err_text(p);
-	out = out_text(p);
-	ck_abort_msg("%s: %s, want exit %d; stderr: %.1500s; stdout: %.1500s",
-	    name, tu_status_str(p, how, sizeof(how)), want, err, out);
+	ck_assert_msg(tu_key_range(k, lo, hi) == 0, "no free key with "
+	    "proj_id %d..%d: %s", lo, hi, strerror(errno));
 }
 
 /* Orphans that came back to us (subreaper) are reaped, never left. */
@@ -300,31 +154,6 @@ reap_orphans(void)
 
 	while (waitpid(-1, &st, WNOHANG) > 0)
 		;
-}
-
-/* No process is left in the group, zombies included (we reap them). */
-static void
-expect_group_gone(pid_t pgid, const char *name)
-{
-	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(3000);
-
-	for (;;) {
-		while (waitpid(-pgid, NULL, WNOHANG) > 0)
-			;
-		if (kill(-pgid, 0) == -1 && errno == ESRCH)
-			return;
-		ck_assert_msg(tu_now_ms() < end, "%s left processes behind in "
-		    "its process group %ld", name, (long)pgid);
-		tu_sleep_ms(5);
-	}
-}
-
-static int
-still_running(const struct tu_proc *p)
-{
-	int st;
-
-	return !p->done && waitpid(p->pid, &st, WNOHANG) == 0;
 }
 
 /* Waits up to ms (scaled) for path to contain s; 0 found, -1 not. */
@@ -350,384 +179,56 @@ wait_file_has(const char *path, const char *s, int ms)
 /* ---------------------------------------------------------------- JSON */
 
 /*
- * A strict parser for one JSON document (RFC 8259), enough to hold the
- * monitor's snapshot: objects, arrays, strings with every escape, numbers
- * (integers kept exactly), true, false, null.  Anything after the value
- * but whitespace is an error.
+ * The monitor's snapshot is read with jansson (tu_json_parse(): the whole
+ * document, strictly); these fail the test when a member is missing or
+ * of another type.
  */
-struct jp {
-	const char	*p;
-	char		*err;
-	size_t		 errlen;
-	int		 depth;
-};
-
-static int	 jp_value(struct jp *, struct jv *);
-
-static int
-jp_fail(struct jp *j, const char *what)
+static const json_t *
+jtyped(const json_t *o, const char *name, json_type t, const char *what)
 {
-	if (j->err[0] == '\0')
-		(void)snprintf(j->err, j->errlen, "%s at \"%.30s\"", what,
-		    j->p);
-	return -1;
-}
+	const json_t *v = json_object_get(o, name);
 
-static void
-jp_ws(struct jp *j)
-{
-	while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' ||
-	    *j->p == '\r')
-		j->p++;
-}
-
-static int
-jp_hex4(struct jp *j, unsigned *out)
-{
-	unsigned v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		if (!isxdigit((unsigned char)j->p[i]))
-			return jp_fail(j, "bad \\u escape");
-		v = v * 16 + (unsigned)(isdigit((unsigned char)j->p[i]) ?
-		    j->p[i] - '0' : (tolower((unsigned char)j->p[i]) - 'a' +
-		    10));
-	}
-	j->p += 4;
-	*out = v;
-	return 0;
-}
-
-static int
-jp_string(struct jp *j, char **out)
-{
-	size_t cap = 16, n = 0;
-	unsigned c, lo;
-	char *s, *ns;
-
-	if (*j->p != '"')
-		return jp_fail(j, "string expected");
-	j->p++;
-	if ((s = malloc(cap)) == NULL)
-		return jp_fail(j, "out of memory");
-	for (;;) {
-		if (cap - n < 5) {
-			if ((ns = realloc(s, cap * 2)) == NULL) {
-				free(s);
-				return jp_fail(j, "out of memory");
-			}
-			s = ns;
-			cap *= 2;
-		}
-		c = (unsigned char)*j->p;
-		if (c == '"') {
-			j->p++;
-			break;
-		}
-		if (c < 0x20) {
-			free(s);
-			return jp_fail(j, "control character in a string");
-		}
-		j->p++;
-		if (c != '\\') {
-			s[n++] = (char)c;
-			continue;
-		}
-		c = (unsigned char)*j->p++;
-		switch (c) {
-		case '"': case '\\': case '/':
-			s[n++] = (char)c;
-			continue;
-		case 'b': s[n++] = '\b'; continue;
-		case 'f': s[n++] = '\f'; continue;
-		case 'n': s[n++] = '\n'; continue;
-		case 'r': s[n++] = '\r'; continue;
-		case 't': s[n++] = '\t'; continue;
-		case 'u':
-			break;
-		default:
-			free(s);
-			return jp_fail(j, "bad escape");
-		}
-		if (jp_hex4(j, &c) == -1) {
-			free(s);
-			return -1;
-		}
-		if (c >= 0xd800 && c < 0xdc00 && j->p[0] == '\\' &&
-		    j->p[1] == 'u') {
-			j->p += 2;
-			if (jp_hex4(j, &lo) == -1) {
-				free(s);
-				return -1;
-			}
-			if (lo >= 0xdc00 && lo < 0xe000)
-				c = 0x10000 + ((c - 0xd800) << 10) +
-				    (lo - 0xdc00);
-		}
-		if (c < 0x80)
-			s[n++] = (char)c;
-		else if (c < 0x800) {
-			s[n++] = (char)(0xc0 | (c >> 6));
-			s[n++] = (char)(0x80 | (c & 0x3f));
-		} else if (c < 0x10000) {
-			s[n++] = (char)(0xe0 | (c >> 12));
-			s[n++] = (char)(0x80 | ((c >> 6) & 0x3f));
-			s[n++] = (char)(0x80 | (c & 0x3f));
-		} else {
-			s[n++] = (char)(0xf0 | (c >> 18));
-			s[n++] = (char)(0x80 | ((c >> 12) & 0x3f));
-			s[n++] = (char)(0x80 | ((c >> 6) & 0x3f));
-			s[n++] = (char)(0x80 | (c & 0x3f));
-		}
-	}
-	s[n] = '\0';
-	*out = s;
-	return 0;
-}
-
-static int
-jp_number(struct jp *j, struct jv *v)
-{
-	const char *s = j->p, *q = j->p;
-	char *end;
-
-	v->t = J_NUM;
-	v->is_int = 1;
-	if (*q == '-')
-		q++;
-	if (*q == '0')
-		q++;
-	else if (*q >= '1' && *q <= '9')
-		while (isdigit((unsigned char)*q))
-			q++;
-	else
-		return jp_fail(j, "bad number");
-	if (*q == '.') {
-		v->is_int = 0;
-		q++;
-		if (!isdigit((unsigned char)*q))
-			return jp_fail(j, "bad fraction");
-		while (isdigit((unsigned char)*q))
-			q++;
-	}
-	if (*q == 'e' || *q == 'E') {
-		v->is_int = 0;
-		q++;
-		if (*q == '+' || *q == '-')
-			q++;
-		if (!isdigit((unsigned char)*q))
-			return jp_fail(j, "bad exponent");
-		while (isdigit((unsigned char)*q))
-			q++;
-	}
-	errno = 0;
-	v->d = strtod(s, &end);
-	if (v->is_int) {
-		errno = 0;
-		v->i = strtoll(s, &end, 10);
-		if (errno != 0)
-			return jp_fail(j, "integer out of range");
-	}
-	j->p = q;
-	return 0;
-}
-
-static int
-jp_push(struct jp *j, struct jv *v, char *name)
-{
-	struct jv *nv;
-	char **nk;
-
-	if ((nv = realloc(v->v, (v->n + 1) * sizeof(*nv))) == NULL) {
-		free(name);
-		return jp_fail(j, "out of memory");
-	}
-	v->v = nv;
-	memset(&v->v[v->n], 0, sizeof(v->v[v->n]));
-	if (v->t == J_OBJ) {
-		if ((nk = realloc(v->k, (v->n + 1) * sizeof(*nk))) == NULL) {
-			free(name);
-			return jp_fail(j, "out of memory");
-		}
-		v->k = nk;
-		v->k[v->n] = name;
-	}
-	v->n++;
-	return 0;
-}
-
-static int
-jp_value(struct jp *j, struct jv *v)
-{
-	char *name;
-
-	memset(v, 0, sizeof(*v));
-	if (++j->depth > 64)
-		return jp_fail(j, "nested too deep");
-	jp_ws(j);
-	switch (*j->p) {
-	case '{':
-	case '[':
-		v->t = *j->p == '{' ? J_OBJ : J_ARR;
-		j->p++;
-		jp_ws(j);
-		if (*j->p == (v->t == J_OBJ ? '}' : ']')) {
-			j->p++;
-			break;
-		}
-		for (;;) {
-			name = NULL;
-			jp_ws(j);
-			if (v->t == J_OBJ) {
-				if (jp_string(j, &name) == -1)
-					return -1;
-				jp_ws(j);
-				if (*j->p != ':') {
-					free(name);
-					return jp_fail(j, "':' expected");
-				}
-				j->p++;
-			}
-			if (jp_push(j, v, name) == -1 ||
-			    jp_value(j, &v->v[v->n - 1]) == -1)
-				return -1;
-			jp_ws(j);
-			if (*j->p == ',') {
-				j->p++;
-				continue;
-			}
-			if (*j->p != (v->t == J_OBJ ? '}' : ']'))
-				return jp_fail(j, "',' or end expected");
-			j->p++;
-			break;
-		}
-		break;
-	case '"':
-		v->t = J_STR;
-		if (jp_string(j, &v->s) == -1)
-			return -1;
-		break;
-	case 't':
-	case 'f':
-	case 'n':
-		if (strncmp(j->p, "true", 4) == 0) {
-			v->t = J_BOOL;
-			v->b = 1;
-			j->p += 4;
-		} else if (strncmp(j->p, "false", 5) == 0) {
-			v->t = J_BOOL;
-			j->p += 5;
-		} else if (strncmp(j->p, "null", 4) == 0) {
-			v->t = J_NULL;
-			j->p += 4;
-		} else
-			return jp_fail(j, "bad literal");
-		break;
-	default:
-		if (jp_number(j, v) == -1)
-			return -1;
-	}
-	j->depth--;
-	return 0;
-}
-
-/* 0 and the document in *v, or -1 with a reason in err (v freeable). */
-static int
-jparse(const char *text, struct jv *v, char *err, size_t errlen)
-{
-	struct jp j = { text, err, errlen, 0 };
-
-	err[0] = '\0';
-	if (jp_value(&j, v) == -1)
-		return -1;
-	jp_ws(&j);
-	if (*j.p != '\0')
-		return jp_fail(&j, "text after the document");
-	return 0;
-}
-
-static void
-jfree(struct jv *v)
-{
-	size_t i;
-
-	for (i = 0; i < v->n; i++) {
-		jfree(&v->v[i]);
-		if (v->k != NULL)
-			free(v->k[i]);
-	}
-	free(v->v);
-	free(v->k);
-	free(v->s);
-	memset(v, 0, sizeof(*v));
-}
-
-static const struct jv *
-jget(const struct jv *o, const char *name)
-{
-	size_t i;
-
-	if (o->t != J_OBJ)
-		return NULL;
-	for (i = 0; i < o->n; i++)
-		if (strcmp(o->k[i], name) == 0)
-			return &o->v[i];
-	return NULL;
+	ck_assert_msg(v != NULL && (json_typeof(v) == t ||
+	    (t == JSON_TRUE && json_is_boolean(v))), "\"%s\" is missing or "
+	    "not %s", name, what);
+	return v;
 }
 
 static long long
-jint(const struct jv *o, const char *name)
+jint(const json_t *o, const char *name)
 {
-	const struct jv *v = jget(o, name);
-
-	ck_assert_msg(v != NULL && v->t == J_NUM && v->is_int, "\"%s\" is "
-	    "missing or not an integer", name);
-	return v->i;
+	return json_integer_value(jtyped(o, name, JSON_INTEGER,
+	    "an integer"));
 }
 
 static const char *
-jstr(const struct jv *o, const char *name)
+jstr(const json_t *o, const char *name)
 {
-	const struct jv *v = jget(o, name);
-
-	ck_assert_msg(v != NULL && v->t == J_STR, "\"%s\" is missing or not a "
-	    "string", name);
-	return v->s;
+	return json_string_value(jtyped(o, name, JSON_STRING, "a string"));
 }
 
 static int
-jbool(const struct jv *o, const char *name)
+jbool(const json_t *o, const char *name)
 {
-	const struct jv *v = jget(o, name);
-
-	ck_assert_msg(v != NULL && v->t == J_BOOL, "\"%s\" is missing or not "
-	    "a boolean", name);
-	return v->b;
+	return json_is_true(jtyped(o, name, JSON_TRUE, "a boolean"));
 }
 
-static const struct jv *
-jarr(const struct jv *o, const char *name)
+static const json_t *
+jarr(const json_t *o, const char *name)
 {
-	const struct jv *v = jget(o, name);
-
-	ck_assert_msg(v != NULL && v->t == J_ARR, "\"%s\" is missing or not "
-	    "an array", name);
-	return v;
+	return jtyped(o, name, JSON_ARRAY, "an array");
 }
 
 /* The value of the semaphore called name in the snapshot's array. */
 static long long
-jsem(const struct jv *d, const char *name)
+jsem(const json_t *d, const char *name)
 {
-	const struct jv *a = jarr(d, "semaphores"), *s;
+	const json_t *a = jarr(d, "semaphores"), *s;
 	size_t i;
 
-	for (i = 0; i < a->n; i++) {
-		s = &a->v[i];
+	json_array_foreach(a, i, s)
 		if (strcmp(jstr(s, "name"), name) == 0)
 			return jint(s, "value");
-	}
 	ck_abort_msg("no semaphore named \"%s\" in the snapshot", name);
 	return -1;
 }
@@ -739,60 +240,25 @@ static void
 producer_args(struct args *a, const struct tu_key *k, const char *report,
     const char *extra)
 {
-	char *copy, *tok, *save;
-
-	a->n = 0;
-	arg(a, "%s", producer_bin);
-	arg(a, "-k");
-	arg(a, "%s", k->path);
-	arg(a, "-p");
-	arg(a, "%s", k->proj_arg);
-	arg(a, "-q");
-	arg(a, "-t");
-	arg(a, "30");
-	if (report != NULL) {
-		arg(a, "-o");
-		arg(a, "%s", report);
-	}
-	copy = strdup(extra);
-	ck_assert_ptr_nonnull(copy);
-	for (tok = strtok_r(copy, " ", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ", &save))
-		arg(a, "%s", tok);
-	free(copy);
+	args_prog(a, producer_bin, k);
+	args_add(a, "-q", "-t", "30", NULL);
+	if (report != NULL)
+		args_add(a, "-o", report, NULL);
+	args_words(a, extra);
 }
 
 static void
 consumer_args(struct args *a, const struct tu_key *k, const char *extra)
 {
-	char *copy, *tok, *save;
-
-	a->n = 0;
-	arg(a, "%s", consumer_bin);
-	arg(a, "-k");
-	arg(a, "%s", k->path);
-	arg(a, "-p");
-	arg(a, "%s", k->proj_arg);
-	arg(a, "-q");
-	arg(a, "-t");
-	arg(a, "30");
-	copy = strdup(extra);
-	ck_assert_ptr_nonnull(copy);
-	for (tok = strtok_r(copy, " ", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ", &save))
-		arg(a, "%s", tok);
-	free(copy);
+	args_prog(a, consumer_bin, k);
+	args_add(a, "-q", "-t", "30", NULL);
+	args_words(a, extra);
 }
 
 static void
 monitor_args(struct args *a, const struct tu_key *k)
 {
-	a->n = 0;
-	arg(a, "%s", monitor_bin);
-	arg(a, "-k");
-	arg(a, "%s", k->path);
-	arg(a, "-p");
-	arg(a, "%s", k->proj_arg);
+	args_prog(a, monitor_bin, k);
 }
 
 /*
@@ -812,33 +278,35 @@ monitor_run(const struct tu_key *k, const char *const opts[], char **out,
 	for (i = 0; opts[i] != NULL; i++)
 		arg(&a, "%s", opts[i]);
 	(void)snprintf(name, sizeof(name), "monitor%d", spawned++);
-	spawn_io(&p, name, a.v, NULL, -1, -1, -1);
+	tu_start(&p, name, a.v, NULL, -1, -1, -1);
 	(void)tu_wait(&p, QUICK_MS);
 	ck_assert_msg(!p.timed_out, "monitor %s did not end in time",
 	    opts[0] != NULL ? opts[0] : "");
 	code = tu_exit_code(&p);
-	*out = out_text(&p);
-	*err = err_text(&p);
+	*out = tu_out_text(&p);
+	*err = tu_err_text(&p);
 	args_free(&a);
 	return code;
 }
 
 /* One --json snapshot, parsed; the raw text too when raw is not NULL. */
 static void
-monitor_json(const struct tu_key *k, struct jv *d, char **raw)
+monitor_json(const struct tu_key *k, json_t **d, char **raw)
 {
 	static const char *const opts[] = { "--json", NULL };
-	char why[160], *out, *err;
+	json_error_t why;
+	char *out, *err;
 	int code;
 
 	code = monitor_run(k, opts, &out, &err);
 	ck_assert_msg(code == 0, "monitor --json: exit %d; stderr: %.1000s",
 	    code, err);
-	ck_assert_msg(jparse(out, d, why, sizeof(why)) == 0, "monitor --json "
-	    "is not valid JSON: %s; output: %.2000s", why, out);
-	ck_assert_msg(d->t == J_OBJ, "monitor --json: not an object");
-	ck_assert_int_eq(jint(d, "schema"), 1);
-	ck_assert_str_eq(jstr(d, "kind"), "monitor");
+	*d = json_loads(out, JSON_REJECT_DUPLICATES, &why);
+	ck_assert_msg(*d != NULL, "monitor --json is not valid JSON: %s "
+	    "(line %d); output: %.2000s", why.text, why.line, out);
+	ck_assert_msg(json_is_object(*d), "monitor --json: not an object");
+	ck_assert_int_eq(jint(*d, "schema"), 1);
+	ck_assert_str_eq(jstr(*d, "kind"), "monitor");
 	free(err);
 	if (raw != NULL)
 		*raw = out;
@@ -853,7 +321,7 @@ monitor_json(const struct tu_key *k, struct jv *d, char **raw)
  */
 static int
 wait_json(const struct tu_key *k, const char *state, long long min, int ms,
-    struct jv *d)
+    json_t **d)
 {
 	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
 	const char *member = min >= 0 ? "head" : NULL;
@@ -861,15 +329,31 @@ wait_json(const struct tu_key *k, const char *state, long long min, int ms,
 	for (;;) {
 		if (shmget(k->key, 0, 0) != -1) {
 			monitor_json(k, d, NULL);
-			if (strcmp(jstr(d, "state"), state) == 0 &&
-			    (member == NULL || jint(d, member) >= min))
+			if (strcmp(jstr(*d, "state"), state) == 0 &&
+			    (member == NULL || jint(*d, member) >= min))
 				return 0;
-			jfree(d);
+			json_decref(*d);
 		}
 		if (tu_now_ms() >= end)
 			return -1;
 		tu_sleep_ms(20);
 	}
+}
+
+/*
+ * The run's end: the consumer and the producer exit 0, the report says
+ * it verified with count items, and nothing is left under the key.
+ */
+static void
+finish_verified(struct tu_proc *prod, struct tu_proc *cons,
+    const char *report, unsigned long long count)
+{
+	(void)tu_wait(cons, RUN_MS);
+	(void)tu_wait(prod, RUN_MS);
+	tu_expect_exit(cons, "consumer", 0);
+	tu_expect_exit(prod, "producer", 0);
+	expect_verified(report, count);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 }
 
 /* The producer's report says the run verified. */
@@ -895,7 +379,7 @@ expect_verified(const char *path, unsigned long long count)
  * Returns the sum minus MAXBUF: 0 when the invariant holds exactly.
  */
 static long long
-queue_balance(const struct jv *d)
+queue_balance(const json_t *d)
 {
 	long long empty = jsem(d, "empty"), full = jsem(d, "full");
 	long long tail = jint(d, "tail"), freed = jint(d, "freed");
@@ -906,7 +390,7 @@ queue_balance(const struct jv *d)
 
 /* What every snapshot of a -b 10 -c 60 run on key k must show. */
 static void
-check_snapshot_common(const struct jv *d, const char *raw, const char *mode,
+check_snapshot_common(const json_t *d, const char *raw, const char *mode,
     const struct tu_key *k)
 {
 	char hex[16];
@@ -938,7 +422,7 @@ check_snapshot_common(const struct jv *d, const char *raw, const char *mode,
 	ck_assert_int_eq(jbool(d, "ended"), 0);
 	ck_assert_msg(strlen(jstr(d, "ring_map")) == 10, "ring_map \"%s\"",
 	    jstr(d, "ring_map"));
-	ck_assert_int_eq((long long)jarr(d, "ring")->n, 10);
+	ck_assert_int_eq((long long)json_array_size(jarr(d, "ring")), 10);
 	ck_assert_msg(strchr(raw, '\033') == NULL, "an escape sequence in "
 	    "--json");
 }
@@ -1015,72 +499,25 @@ rmatch(const char *re, const char *s, long long *g, int ngroups)
 
 /* --------------------------------------------------------- run_demo.sh */
 
-/* Its temporary directory inside ours; the programs we built. */
+/* run_demo.sh's environment (tu_demo_env) with our monitor. */
 static void
 demo_env(struct args *env)
 {
-	env->n = 0;
-	env->v[0] = NULL;
-	arg(env, "TMPDIR=%s", tu_dir());
-	arg(env, "SHMLAB_PRODUCER=%s", producer_bin);
-	arg(env, "SHMLAB_CONSUMER=%s", consumer_bin);
+	tu_demo_env(env, producer_bin, consumer_bin);
 	arg(env, "SHMLAB_MONITOR=%s", monitor_bin);
 }
 
 /*
- * Looks into run_demo.sh's temporary directory: pins its key file with a
- * hard link and adopts the key; tracks the daemon's process group once
- * the pidfile names it, and the consumer's (setsid: a group of its own)
- * once it appears as the script's child.
+ * tu_demo_scan(), and the consumer's process group (setsid: a group of
+ * its own) once it appears as the script's child.
  */
 static void
-demo_scan(struct demo *d, uint64_t start_s)
+demo_scan(struct tu_demo *d, uint64_t start_s)
 {
-	static int holds;
-	char path[PATH_MAX], hold[PATH_MAX], name[32], *text;
-	struct shmid_ds ds;
-	struct dirent *de;
 	pid_t kids[16];
-	long pid;
-	int i, n, id;
-	key_t k;
-	DIR *dir;
+	int i, n;
 
-	if ((dir = opendir(tu_dir())) == NULL)
-		return;
-	while ((de = readdir(dir)) != NULL) {
-		if (strncmp(de->d_name, "shmlab-demo.", 12) != 0)
-			continue;
-		(void)snprintf(name, sizeof(name), "demo-key.%d", holds);
-		if (d->key_seen == 0 &&
-		    snprintf(path, sizeof(path), "%s/%s/key", tu_dir(),
-		    de->d_name) < (int)sizeof(path) &&
-		    tu_path(hold, sizeof(hold), name) == 0 &&
-		    link(path, hold) == 0 &&
-		    (k = ftok(hold, SHM_PROJ_ID)) != (key_t)-1) {
-			holds++;
-			d->key = k;
-			/* An older object under the key is not ours. */
-			if ((id = shmget(k, 0, 0)) != -1 &&
-			    shmctl(id, IPC_STAT, &ds) == 0 &&
-			    (uint64_t)ds.shm_ctime < start_s)
-				d->key_seen = -1;
-			else
-				d->key_seen = tu_key_adopt(k) == 0 ? 1 : -1;
-		}
-		if (d->daemon == 0 &&
-		    snprintf(path, sizeof(path), "%s/%s/producer.pid",
-		    tu_dir(), de->d_name) < (int)sizeof(path) &&
-		    (text = tu_read_file(path, NULL)) != NULL) {
-			pid = strtol(text, NULL, 10);
-			free(text);
-			if (pid > 1) {
-				d->daemon = (pid_t)pid;
-				tu_track_pgid((pid_t)pid);
-			}
-		}
-	}
-	(void)closedir(dir);
+	tu_demo_scan(d, start_s);
 	if (d->cons == 0 && !d->sh.done) {
 		n = children_of(d->sh.pid, kids, 16);
 		for (i = 0; i < n; i++)
@@ -1097,7 +534,7 @@ demo_scan(struct demo *d, uint64_t start_s)
  * d->out.  Kills everything at the deadline.
  */
 static void
-demo_run(struct demo *d, char *const argv[], int out_fd, int err_fd,
+demo_run(struct tu_demo *d, char *const argv[], int out_fd, int err_fd,
     int master)
 {
 	struct pollfd pfd;
@@ -1105,12 +542,11 @@ demo_run(struct demo *d, char *const argv[], int out_fd, int err_fd,
 	uint64_t end, start_s, quiet_end = 0, next_scan = 0;
 	char buf[4096], *nb;
 	ssize_t n;
-	int st;
 
 	memset(d, 0, sizeof(*d));
 	demo_env(&env);
 	start_s = (uint64_t)time(NULL);
-	spawn_io(&d->sh, "demo", argv, env.v, -1, out_fd, err_fd);
+	tu_start(&d->sh, "demo", argv, env.v, -1, out_fd, err_fd);
 	if (out_fd >= 0)
 		(void)close(out_fd);
 	if (err_fd >= 0 && err_fd != out_fd)
@@ -1155,15 +591,7 @@ demo_run(struct demo *d, char *const argv[], int out_fd, int err_fd,
 			tu_sleep_ms(2);
 		}
 		if (tu_now_ms() >= end) {
-			(void)kill(-d->sh.pid, SIGKILL);
-			if (d->daemon > 0)
-				(void)kill(-d->daemon, SIGKILL);
-			if (d->cons > 0)
-				(void)kill(-d->cons, SIGKILL);
-			if (!d->sh.done) {
-				(void)waitpid(d->sh.pid, &d->sh.status, 0);
-				d->sh.done = d->sh.timed_out = 1;
-			}
+			tu_demo_kill(d);
 			break;
 		}
 	}
@@ -1171,25 +599,17 @@ demo_run(struct demo *d, char *const argv[], int out_fd, int err_fd,
 		d->out = strdup("");
 	demo_scan(d, start_s);
 	args_free(&env);
-	ck_assert_msg(!d->sh.timed_out, "run_demo.sh did not finish in time");
-	if (d->daemon > 0)
-		ck_assert_msg(tu_wait_pid_gone(d->daemon, QUICK_MS, &st) == 0,
-		    "run_demo.sh's producer (pid %ld) outlived it",
-		    (long)d->daemon);
+	tu_demo_end(d);
 }
 
 /* After a demo: none of its processes left, no object under its key. */
 static void
-demo_done(struct demo *d)
+demo_done(struct tu_demo *d)
 {
 	reap_orphans();
-	expect_group_gone(d->sh.pid, "run_demo.sh");
-	if (d->cons > 0)
-		expect_group_gone(d->cons, "run_demo.sh's consumer");
 	ck_assert_msg(d->key_seen == 1, "never saw run_demo.sh's key file "
 	    "under TMPDIR=%s", tu_dir());
-	ck_assert_msg(tu_ipc_count_key(d->key) == 0, "run_demo.sh left "
-	    "objects under its key 0x%08x", (unsigned)d->key);
+	tu_demo_done(d);
 	free(d->out);
 	d->out = NULL;
 }
@@ -1250,7 +670,7 @@ START_TEST(test_monitor_json_queue)
 	static const char *const once[] = { "--once", NULL };
 	struct tu_proc prod, cons;
 	struct args pa, ca;
-	struct jv d;
+	json_t *d;
 	char report[PATH_MAX], *raw, *out, *err;
 	long long diff[SNAPSHOTS], nattch;
 	int i, exact = 0, code;
@@ -1258,33 +678,33 @@ START_TEST(test_monitor_json_queue)
 	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
 	producer_args(&pa, &key, report, "-n 2 -c 60 --delay 50 -b 10");
 	consumer_args(&ca, &key, "-n 2 --delay 80");
-	spawn_io(&prod, "producer", pa.v, NULL, -1, -1, -1);
-	spawn_io(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
 	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
 	    "the run never reached 3 items produced");
-	jfree(&d);
+	json_decref(d);
 
 	for (i = 0; i < SNAPSHOTS; i++) {
 		monitor_json(&key, &d, &raw);
-		check_snapshot_common(&d, raw, "queue", &key);
-		ck_assert_str_eq(jstr(&d, "state"), "producing");
-		ck_assert_int_eq(jint(&d, "registered"), 2);
-		ck_assert_int_eq((long long)jarr(&d, "consumers")->n, 2);
-		ck_assert_int_eq((long long)jarr(&d, "semaphores")->n, 4);
+		check_snapshot_common(d, raw, "queue", &key);
+		ck_assert_str_eq(jstr(d, "state"), "producing");
+		ck_assert_int_eq(jint(d, "registered"), 2);
+		ck_assert_uint_eq(json_array_size(jarr(d, "consumers")), 2);
+		ck_assert_uint_eq(json_array_size(jarr(d, "semaphores")), 4);
 		/* producer, consumer parent, its 2 children, the monitor */
-		nattch = jint(&d, "nattch");
+		nattch = jint(d, "nattch");
 		ck_assert_msg(nattch >= 4, "nattch %lld during the run",
 		    nattch);
 		ck_assert_msg(nattch == 5, "nattch %lld, want 5: producer, "
 		    "consumer parent, 2 children and the monitor itself",
 		    nattch);
-		diff[i] = queue_balance(&d);
+		diff[i] = queue_balance(d);
 		exact += diff[i] == 0;
 		ck_assert_msg(llabs(diff[i]) <= BALANCE_SLACK, "snapshot %d: "
 		    "empty + full + (tail - freed) - eos is off MAXBUF by "
 		    "%lld: %.3000s", i, diff[i], raw);
 		free(raw);
-		jfree(&d);
+		json_decref(d);
 		tu_sleep_ms(150);
 	}
 	ck_assert_msg(exact >= 1, "no snapshot of %d satisfies empty + full "
@@ -1302,12 +722,7 @@ START_TEST(test_monitor_json_queue)
 	free(out);
 	free(err);
 
-	(void)tu_wait(&cons, RUN_MS);
-	(void)tu_wait(&prod, RUN_MS);
-	expect_exit(&cons, "consumer", 0);
-	expect_exit(&prod, "producer", 0);
-	expect_verified(report, 60);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	finish_verified(&prod, &cons, report, 60);
 	args_free(&pa);
 	args_free(&ca);
 }
@@ -1323,10 +738,10 @@ START_TEST(test_monitor_json_broadcast)
 		"mutex", "empty", "full", "join", "empty[0]", "full[0]",
 		"empty[1]", "full[1]"
 	};
-	const struct jv *sems, *cl, *c;
+	const json_t *sems, *cl, *c;
 	struct tu_proc prod, cons;
 	struct args pa, ca;
-	struct jv d;
+	json_t *d;
 	char report[PATH_MAX], ename[16], fname[16], *raw;
 	long long diff, worst[2] = { 0, 0 };
 	int i, s, exact[2] = { 0, 0 }, active;
@@ -1336,35 +751,36 @@ START_TEST(test_monitor_json_broadcast)
 	producer_args(&pa, &key, report,
 	    "-m broadcast -n 2 -c 60 --delay 50 -b 10");
 	consumer_args(&ca, &key, "-n 2 --delay 80");
-	spawn_io(&prod, "producer", pa.v, NULL, -1, -1, -1);
-	spawn_io(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
 	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
 	    "the run never reached 3 items produced");
-	jfree(&d);
+	json_decref(d);
 
 	for (i = 0; i < SNAPSHOTS; i++) {
 		monitor_json(&key, &d, &raw);
-		check_snapshot_common(&d, raw, "broadcast", &key);
-		ck_assert_int_eq(jint(&d, "expected"), 2);
-		sems = jarr(&d, "semaphores");
-		ck_assert_int_eq((long long)sems->n, 8);
-		for (j = 0; j < sems->n; j++) {
-			ck_assert_str_eq(jstr(&sems->v[j], "name"), names[j]);
-			ck_assert_int_eq(jint(&sems->v[j], "index"),
+		check_snapshot_common(d, raw, "broadcast", &key);
+		ck_assert_int_eq(jint(d, "expected"), 2);
+		sems = jarr(d, "semaphores");
+		ck_assert_int_eq((long long)json_array_size(sems), 8);
+		for (j = 0; j < json_array_size(sems); j++) {
+			c = json_array_get(sems, j);
+			ck_assert_str_eq(jstr(c, "name"), names[j]);
+			ck_assert_int_eq(jint(c, "index"),
 			    (long long)j);
 		}
-		ck_assert_msg(jint(&d, "nattch") >= 4, "nattch %lld",
-		    jint(&d, "nattch"));
-		cl = jarr(&d, "consumers");
-		ck_assert_int_eq((long long)cl->n, 2);
+		ck_assert_msg(jint(d, "nattch") >= 4, "nattch %lld",
+		    jint(d, "nattch"));
+		cl = jarr(d, "consumers");
+		ck_assert_int_eq((long long)json_array_size(cl), 2);
 		for (s = 0; s < 2; s++) {
-			c = &cl->v[s];
+			c = json_array_get(cl, s);
 			(void)snprintf(ename, sizeof(ename), "empty[%d]", s);
 			(void)snprintf(fname, sizeof(fname), "full[%d]", s);
 			active = strcmp(jstr(c, "state"), "active") == 0;
-			diff = jsem(&d, ename) + jsem(&d, fname) +
+			diff = jsem(d, ename) + jsem(d, fname) +
 			    (jint(c, "pos") - jint(c, "freed")) -
-			    (jbool(&d, "eos") && active ? 1 : 0) - 10;
+			    (jbool(d, "eos") && active ? 1 : 0) - 10;
 			exact[s] += diff == 0;
 			if (llabs(diff) > llabs(worst[s]))
 				worst[s] = diff;
@@ -1374,7 +790,7 @@ START_TEST(test_monitor_json_broadcast)
 			    diff, raw);
 		}
 		free(raw);
-		jfree(&d);
+		json_decref(d);
 		tu_sleep_ms(150);
 	}
 	for (s = 0; s < 2; s++)
@@ -1383,12 +799,7 @@ START_TEST(test_monitor_json_broadcast)
 		    "exactly (worst off by %lld)", s, SNAPSHOTS, s, s,
 		    worst[s]);
 
-	(void)tu_wait(&cons, RUN_MS);
-	(void)tu_wait(&prod, RUN_MS);
-	expect_exit(&cons, "consumer", 0);
-	expect_exit(&prod, "producer", 0);
-	expect_verified(report, 120);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	finish_verified(&prod, &cons, report, 120);
 	args_free(&pa);
 	args_free(&ca);
 }
@@ -1452,7 +863,7 @@ START_TEST(test_monitor_key_hex)
 	struct tu_key hk;
 	struct tu_proc prod, cons;
 	struct args pa, ca;
-	struct jv d;
+	json_t *d;
 	char hex[16], got[40], report[PATH_MAX], *out, *err;
 	int code, msg_ok;
 
@@ -1470,17 +881,17 @@ START_TEST(test_monitor_key_hex)
 	/* A live run: --json's "key".  Both are asserted at the end. */
 	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
 	producer_args(&pa, &hk, report, "-c 20 --delay 10 -b 10");
-	spawn_io(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
 	ck_assert_msg(wait_json(&hk, "producing", -1, QUICK_MS, &d) == 0,
 	    "the run never started");
-	(void)snprintf(got, sizeof(got), "%s", jstr(&d, "key"));
-	jfree(&d);
+	(void)snprintf(got, sizeof(got), "%s", jstr(d, "key"));
+	json_decref(d);
 	consumer_args(&ca, &hk, "-n 1");
-	spawn_io(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
 	(void)tu_wait(&cons, RUN_MS);
 	(void)tu_wait(&prod, RUN_MS);
-	expect_exit(&cons, "consumer", 0);
-	expect_exit(&prod, "producer", 0);
+	tu_expect_exit(&cons, "consumer", 0);
+	tu_expect_exit(&prod, "producer", 0);
 	ck_assert_int_eq(tu_ipc_count_key(hk.key), 0);
 
 	ck_assert_msg(msg_ok && strcmp(got, hex) == 0, "key 0x%08x (proj_id "
@@ -1580,7 +991,7 @@ START_TEST(test_monitor_read_only)
 	struct shm_ring ring;
 	struct tu_proc prod, cons;
 	struct args pa, ca;
-	struct jv d;
+	json_t *d;
 	char report[PATH_MAX], *raw, *out, *err, what[64];
 	const char *opts[5];
 	uint64_t end;
@@ -1588,7 +999,7 @@ START_TEST(test_monitor_read_only)
 
 	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
 	producer_args(&pa, &key, report, "-c 60 -b 10 --perm 0640");
-	spawn_io(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
 	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
 	while (seg_attach(key.key, SHM_RDONLY, &ring) == -1) {
 		ck_assert_msg(tu_now_ms() < end, "no ready segment");
@@ -1636,27 +1047,22 @@ START_TEST(test_monitor_read_only)
 		free(after.bytes);
 	}
 	monitor_json(&key, &d, &raw);
-	ck_assert_str_eq(jstr(&d, "perm"), "0640");
-	ck_assert_str_eq(jstr(&d, "ring_map"), "##########");
-	ck_assert_int_eq(jint(&d, "fill"), 10);
-	ck_assert_int_eq(jsem(&d, "empty"), 0);
-	ck_assert_int_eq(jsem(&d, "full"), 10);
-	ck_assert_int_eq(queue_balance(&d), 0);
+	ck_assert_str_eq(jstr(d, "perm"), "0640");
+	ck_assert_str_eq(jstr(d, "ring_map"), "##########");
+	ck_assert_int_eq(jint(d, "fill"), 10);
+	ck_assert_int_eq(jsem(d, "empty"), 0);
+	ck_assert_int_eq(jsem(d, "full"), 10);
+	ck_assert_int_eq(queue_balance(d), 0);
 	/* The producer, the test and the monitor. */
-	ck_assert_int_eq(jint(&d, "nattch"), 3);
+	ck_assert_int_eq(jint(d, "nattch"), 3);
 	free(raw);
-	jfree(&d);
+	json_decref(d);
 	free(before.bytes);
 	ck_assert_int_eq(seg_detach(&ring), 0);
 
 	consumer_args(&ca, &key, "-n 1");
-	spawn_io(&cons, "consumer", ca.v, NULL, -1, -1, -1);
-	(void)tu_wait(&cons, RUN_MS);
-	(void)tu_wait(&prod, RUN_MS);
-	expect_exit(&cons, "consumer", 0);
-	expect_exit(&prod, "producer", 0);
-	expect_verified(report, 60);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	finish_verified(&prod, &cons, report, 60);
 	args_free(&pa);
 	args_free(&ca);
 }
@@ -1687,9 +1093,9 @@ START_TEST(test_monitor_watched_fast)
 		producer_args(&pa, &key, report, "-n 2 -c 30 --delay 20 -b 10");
 		consumer_args(&ca, &key, "-n 2 --delay 20");
 		(void)snprintf(name, sizeof(name), "producer%d", watched);
-		spawn_io(&prod, name, pa.v, NULL, -1, -1, -1);
+		tu_start(&prod, name, pa.v, NULL, -1, -1, -1);
 		(void)snprintf(name, sizeof(name), "consumer%d", watched);
-		spawn_io(&cons, name, ca.v, NULL, -1, -1, -1);
+		tu_start(&cons, name, ca.v, NULL, -1, -1, -1);
 		if (watched) {
 			/* Attach the monitors a few items before the end. */
 			end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
@@ -1707,15 +1113,15 @@ START_TEST(test_monitor_watched_fast)
 				for (j = 0; j < 4 && mon_opts[m][j]; j++)
 					arg(&ma, "%s", mon_opts[m][j]);
 				(void)snprintf(name, sizeof(name), "watch%d", m);
-				spawn_io(&mon[m], name, ma.v, NULL, -1, -1,
+				tu_start(&mon[m], name, ma.v, NULL, -1, -1,
 				    -1);
 				args_free(&ma);
 			}
 		}
 		(void)tu_wait(&cons, RUN_MS);
 		(void)tu_wait(&prod, RUN_MS);
-		expect_exit(&cons, "consumer", 0);
-		expect_exit(&prod, watched ? "watched producer" : "producer",
+		tu_expect_exit(&cons, "consumer", 0);
+		tu_expect_exit(&prod, watched ? "watched producer" : "producer",
 		    0);
 		expect_verified(report, 30);
 		lag = (prod.end_ns - cons.end_ns) / 1000000;
@@ -1726,8 +1132,8 @@ START_TEST(test_monitor_watched_fast)
 		if (watched)
 			for (m = 0; m < 2; m++) {
 				(void)tu_wait(&mon[m], QUICK_MS);
-				expect_exit(&mon[m], "monitor", 0);
-				out = out_text(&mon[m]);
+				tu_expect_exit(&mon[m], "monitor", 0);
+				out = tu_out_text(&mon[m]);
 				ck_assert_msg(strchr(out, '\033') == NULL,
 				    "escape sequences in a file");
 				/* Attached at the drain, and let go. */
@@ -1756,7 +1162,7 @@ END_TEST
 static char *
 walk_text(const struct tu_proc *p)
 {
-	char *s = out_text(p), *r, *w;
+	char *s = tu_out_text(p), *r, *w;
 
 	for (r = w = s; *r != '\0'; r++) {
 		if (*r == ' ' || *r == '\n') {
@@ -1799,7 +1205,7 @@ expect_walk_output(const struct tu_proc *p, const struct tu_key *k)
 	size_t i;
 
 	out = walk_text(p);
-	err = err_text(p);
+	err = tu_err_text(p);
 	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
 		ck_assert_msg(strstr(out, calls[i]) != NULL, "the walkthrough "
 		    "never mentions %s: %.4000s", calls[i], out);
@@ -1840,9 +1246,9 @@ START_TEST(test_walkthrough_eof)
 	char *out;
 
 	walk_args(&a, &key, NULL);
-	spawn_io(&w, "walk", a.v, NULL, -1, -1, -1);
+	tu_start(&w, "walk", a.v, NULL, -1, -1, -1);
 	(void)tu_wait(&w, QUICK_MS);
-	expect_exit(&w, "producer --walkthrough < /dev/null", 0);
+	tu_expect_exit(&w, "producer --walkthrough < /dev/null", 0);
 	expect_walk_output(&w, &key);
 	out = walk_text(&w);
 	ck_assert_msg(strstr(out, "end of file on stdin") != NULL, "%.3000s",
@@ -1850,7 +1256,7 @@ START_TEST(test_walkthrough_eof)
 	ck_assert_msg(strstr(out, "IPC_SET) skipped") != NULL, "%.3000s", out);
 	free(out);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	expect_group_gone(w.pid, "the walkthrough");
+	tu_expect_group_gone(w.pid, "the walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -1868,24 +1274,24 @@ START_TEST(test_walkthrough_newline)
 
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
 	walk_args(&a, &key, NULL);
-	spawn_io(&w, "walk", a.v, NULL, fds[0], -1, -1);
+	tu_start(&w, "walk", a.v, NULL, fds[0], -1, -1);
 	(void)close(fds[0]);
 	ck_assert_msg(wait_file_has(w.out, "press Enter", QUICK_MS) == 0,
 	    "no prompt");
 	(void)walk_segment(&key, w.pid, 0600);
 	tu_sleep_ms(200);
-	ck_assert_msg(still_running(&w), "the walkthrough did not wait for "
+	ck_assert_msg(tu_running(&w), "the walkthrough did not wait for "
 	    "the key press");
 	ck_assert_int_eq(write(fds[1], "\n", 1), 1);
 	(void)tu_wait(&w, QUICK_MS);
 	(void)close(fds[1]);
-	expect_exit(&w, "producer --walkthrough", 0);
+	tu_expect_exit(&w, "producer --walkthrough", 0);
 	expect_walk_output(&w, &key);
 	out = walk_text(&w);
 	ck_assert_msg(strstr(out, "key pressed") != NULL, "%.3000s", out);
 	free(out);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	expect_group_gone(w.pid, "the walkthrough");
+	tu_expect_group_gone(w.pid, "the walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -1900,14 +1306,14 @@ START_TEST(test_walkthrough_perm)
 
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
 	walk_args(&a, &key, "0640");
-	spawn_io(&w, "walk", a.v, NULL, fds[0], -1, -1);
+	tu_start(&w, "walk", a.v, NULL, fds[0], -1, -1);
 	(void)close(fds[0]);
 	ck_assert_msg(wait_file_has(w.out, "press Enter", QUICK_MS) == 0,
 	    "no prompt");
 	(void)walk_segment(&key, w.pid, 0640);
 	(void)close(fds[1]);		/* end of file: the key press */
 	(void)tu_wait(&w, QUICK_MS);
-	expect_exit(&w, "producer --walkthrough --perm 0640", 0);
+	tu_expect_exit(&w, "producer --walkthrough --perm 0640", 0);
 	expect_walk_output(&w, &key);
 	out = walk_text(&w);
 	ck_assert_msg(strstr(out, "IPC_SET") != NULL && strstr(out,
@@ -1918,7 +1324,7 @@ START_TEST(test_walkthrough_perm)
 	ck_assert_msg(strstr(out, "0640 | SHM_DEST") != NULL, "%.4000s", out);
 	free(out);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	expect_group_gone(w.pid, "the walkthrough");
+	tu_expect_group_gone(w.pid, "the walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -1937,16 +1343,16 @@ START_TEST(test_walkthrough_eexist)
 
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
 	walk_args(&a, &key, NULL);
-	spawn_io(&w1, "walk1", a.v, NULL, fds[0], -1, -1);
+	tu_start(&w1, "walk1", a.v, NULL, fds[0], -1, -1);
 	(void)close(fds[0]);
 	ck_assert_msg(wait_file_has(w1.out, "press Enter", QUICK_MS) == 0,
 	    "no prompt");
 	id = walk_segment(&key, w1.pid, 0600);
 
-	spawn_io(&w2, "walk2", a.v, NULL, -1, -1, -1);
+	tu_start(&w2, "walk2", a.v, NULL, -1, -1, -1);
 	(void)tu_wait(&w2, QUICK_MS);
-	expect_exit(&w2, "the second walkthrough", 3);
-	err = err_text(&w2);
+	tu_expect_exit(&w2, "the second walkthrough", 3);
+	err = tu_err_text(&w2);
 	(void)snprintf(want, sizeof(want), "pid %ld", (long)w1.pid);
 	ck_assert_msg(strstr(err, "EEXIST") != NULL && strstr(err, want) !=
 	    NULL, "the refusal does not explain EEXIST and name %s: %s", want,
@@ -1957,16 +1363,16 @@ START_TEST(test_walkthrough_eexist)
 	ck_assert_msg(strstr(out, "IPC_RMID") == NULL, "the refused "
 	    "walkthrough went on: %.2000s", out);
 	free(out);
-	expect_group_gone(w2.pid, "the second walkthrough");
+	tu_expect_group_gone(w2.pid, "the second walkthrough");
 
-	ck_assert_msg(still_running(&w1), "the first walkthrough ended");
+	ck_assert_msg(tu_running(&w1), "the first walkthrough ended");
 	ck_assert_int_eq(walk_segment(&key, w1.pid, 0600), id);
 	(void)close(fds[1]);
 	(void)tu_wait(&w1, QUICK_MS);
-	expect_exit(&w1, "the first walkthrough", 0);
+	tu_expect_exit(&w1, "the first walkthrough", 0);
 	expect_walk_output(&w1, &key);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	expect_group_gone(w1.pid, "the first walkthrough");
+	tu_expect_group_gone(w1.pid, "the first walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -1981,7 +1387,7 @@ START_TEST(test_walkthrough_sigterm)
 
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
 	walk_args(&a, &key, NULL);
-	spawn_io(&w, "walk", a.v, NULL, fds[0], -1, -1);
+	tu_start(&w, "walk", a.v, NULL, fds[0], -1, -1);
 	(void)close(fds[0]);
 	ck_assert_msg(wait_file_has(w.out, "press Enter", QUICK_MS) == 0,
 	    "no prompt");
@@ -1989,12 +1395,12 @@ START_TEST(test_walkthrough_sigterm)
 	ck_assert_int_eq(kill(w.pid, SIGTERM), 0);
 	(void)tu_wait(&w, QUICK_MS);
 	(void)close(fds[1]);
-	expect_exit(&w, "producer --walkthrough, SIGTERM", 3);
-	err = err_text(&w);
+	tu_expect_exit(&w, "producer --walkthrough, SIGTERM", 3);
+	err = tu_err_text(&w);
 	ck_assert_msg(strstr(err, "removed") != NULL, "%s", err);
 	free(err);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	expect_group_gone(w.pid, "the walkthrough");
+	tu_expect_group_gone(w.pid, "the walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -2046,17 +1452,17 @@ START_TEST(test_i18n_walk)
 
 	walk_args(&a, &key, NULL);
 	arg(&a, "--step");
-	spawn_io(&w, "walk", a.v, _i ? env_es : env_c, -1, -1, -1);
+	tu_start(&w, "walk", a.v, _i ? env_es : env_c, -1, -1, -1);
 	(void)tu_wait(&w, QUICK_MS);
-	expect_exit(&w, "producer --walkthrough --step < /dev/null", 0);
-	out = out_text(&w);
+	tu_expect_exit(&w, "producer --walkthrough --step < /dev/null", 0);
+	out = tu_out_text(&w);
 	ck_assert_msg(strstr(out, want[_i]) != NULL && strstr(out,
 	    unwanted[_i]) == NULL, "not in the locale's language (want "
 	    "\"%s\"): %.3000s", want[_i], out);
 	expect_80_columns(out, "the walkthrough");
 	free(out);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	expect_group_gone(w.pid, "the walkthrough");
+	tu_expect_group_gone(w.pid, "the walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -2094,7 +1500,7 @@ START_TEST(test_step_dest)
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
 	walk_args(&a, &key, NULL);
 	arg(&a, "--step");
-	spawn_io(&w, "walk", a.v, env_es, fds[0], -1, -1);
+	tu_start(&w, "walk", a.v, env_es, fds[0], -1, -1);
 	(void)close(fds[0]);
 	ck_assert_msg(wait_file_has(w.out, "ipcs -m | grep", QUICK_MS) == 0,
 	    "no pause after ftok");
@@ -2102,11 +1508,11 @@ START_TEST(test_step_dest)
 	for (i = 0; i < 20; i++) {
 		if (wait_file_has(w.out, "key 0x00000000, estado dest", 300) == 0)
 			break;
-		ck_assert_msg(still_running(&w), "ended before IPC_RMID");
+		ck_assert_msg(tu_running(&w), "ended before IPC_RMID");
 		ck_assert_int_eq(write(fds[1], "\n", 1), 1);
 	}
 	ck_assert_msg(i < 20, "never paused after IPC_RMID");
-	out = out_text(&w);
+	out = tu_out_text(&w);
 	p = strstr(out, "IPC_RMID, NULL) = 0");
 	ck_assert_msg(p != NULL, "%.3000s", out);
 	while (p > out && p[-1] != '(')
@@ -2114,14 +1520,14 @@ START_TEST(test_step_dest)
 	id = atoi(p);
 	free(out);
 	tu_sleep_ms(200);
-	ck_assert_msg(still_running(&w), "did not wait at the dest pause");
+	ck_assert_msg(tu_running(&w), "did not wait at the dest pause");
 	ck_assert_msg(seg_marked(id), "segment %d not marked dest while the "
 	    "walkthrough waits", id);
 	(void)close(fds[1]);
 	(void)tu_wait(&w, QUICK_MS);
-	expect_exit(&w, "producer --walkthrough --step", 0);
+	tu_expect_exit(&w, "producer --walkthrough --step", 0);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	expect_group_gone(w.pid, "the walkthrough");
+	tu_expect_group_gone(w.pid, "the walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -2148,10 +1554,10 @@ START_TEST(test_i18n_run)
 	arg(&a, "2");
 	arg(&a, "-c");
 	arg(&a, "200");
-	spawn_io(&d, "demo", a.v, env, -1, -1, -1);
+	tu_start(&d, "demo", a.v, env, -1, -1, -1);
 	(void)tu_wait(&d, QUICK_MS * 3);
-	expect_exit(&d, "run_demo.sh -n 2 -c 200", 0);
-	out = out_text(&d);
+	tu_expect_exit(&d, "run_demo.sh -n 2 -c 200", 0);
+	out = tu_out_text(&d);
 	ck_assert_msg(strstr(out, verified[_i]) != NULL && strstr(out,
 	    "(min(-B 4096, MAXBUF))") != NULL, "%.2000s", out);
 	ck_assert_msg(_i == 0 || strstr(out, "NO VERIFICADO") == NULL, "%s",
@@ -2167,10 +1573,10 @@ START_TEST(test_i18n_run)
 	arg(&a, "--json");
 	arg(&a, "-c");
 	arg(&a, "200");
-	spawn_io(&d, "json", a.v, env, -1, -1, -1);
+	tu_start(&d, "json", a.v, env, -1, -1, -1);
 	(void)tu_wait(&d, QUICK_MS * 3);
-	expect_exit(&d, "run_demo.sh --json", 0);
-	out = out_text(&d);
+	tu_expect_exit(&d, "run_demo.sh --json", 0);
+	out = tu_out_text(&d);
 	ck_assert_int_eq(tu_json_u64(out, "consumed", &v), 0);
 	ck_assert_int_eq((int)v, 200);
 	ck_assert_msg(strstr(out, "\"verified\":true") != NULL && strstr(out,
@@ -2183,11 +1589,11 @@ START_TEST(test_i18n_run)
 	arg(&a, "%s", producer_bin);
 	arg(&a, "-c");
 	arg(&a, "lots");
-	spawn_io(&d, "usage", a.v, env, -1, -1, -1);
+	tu_start(&d, "usage", a.v, env, -1, -1, -1);
 	(void)tu_wait(&d, QUICK_MS);
-	expect_exit(&d, "producer -c lots", 2);
+	tu_expect_exit(&d, "producer -c lots", 2);
 	/* strtonum's word too, not only the sentence around it. */
-	out = err_text(&d);
+	out = tu_err_text(&d);
 	ck_assert_msg(strstr(out, invalid[_i]) != NULL, "want \"%s\": %s",
 	    invalid[_i], out);
 	free(out);
@@ -2210,11 +1616,11 @@ START_TEST(test_i18n_error)
 	char *out, *err;
 
 	producer_args(&a, &key, NULL, "-c 10 -t 1 --json");
-	spawn_io(&p, "producer", a.v, _i ? env_es : env_c, -1, -1, -1);
+	tu_start(&p, "producer", a.v, _i ? env_es : env_c, -1, -1, -1);
 	(void)tu_wait(&p, QUICK_MS);
-	expect_exit(&p, "producer -t 1 without consumers", 3);
-	out = out_text(&p);
-	err = err_text(&p);
+	tu_expect_exit(&p, "producer -t 1 without consumers", 3);
+	out = tu_out_text(&p);
+	err = tu_err_text(&p);
 	ck_assert_msg(strstr(out, "\"error\":\"no consumer took the items "
 	    "within 1 s (-t)\"") != NULL, "JSON: %s", out);
 	ck_assert_msg(strstr(err, said[_i]) != NULL, "want \"%s\": %s",
@@ -2255,8 +1661,8 @@ START_TEST(test_titles)
 	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
 	producer_args(&pa, &key, report, rows[_i].pargs);
 	consumer_args(&ca, &key, "-n 2 --delay 80");
-	spawn_io(&prod, "producer", pa.v, NULL, -1, -1, -1);
-	spawn_io(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
 	seen[0] = seen[1] = 0;
 	ptitle[0] = ctitle[0][0] = ctitle[1][0] = '\0';
 	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
@@ -2295,12 +1701,7 @@ START_TEST(test_titles)
 	ck_assert_msg(strcmp(title, "consumer: parent of 2") == 0, "consumer "
 	    "parent's title \"%s\"", title);
 
-	(void)tu_wait(&cons, RUN_MS);
-	(void)tu_wait(&prod, RUN_MS);
-	expect_exit(&cons, "consumer", 0);
-	expect_exit(&prod, "producer", 0);
-	expect_verified(report, 40);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	finish_verified(&prod, &cons, report, 40);
 	args_free(&pa);
 	args_free(&ca);
 }
@@ -2311,16 +1712,9 @@ END_TEST
 static void
 demo_args(struct args *a, const char *extra)
 {
-	char *copy, *tok, *save;
-
 	a->n = 0;
 	arg(a, "%s", demo_bin);
-	copy = strdup(extra);
-	ck_assert_ptr_nonnull(copy);
-	for (tok = strtok_r(copy, " ", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ", &save))
-		arg(a, "%s", tok);
-	free(copy);
+	args_words(a, extra);
 }
 
 /*
@@ -2330,19 +1724,19 @@ demo_args(struct args *a, const char *extra)
  */
 START_TEST(test_progress_files)
 {
-	struct demo d;
+	struct tu_demo d;
 	struct args a;
 	char *out, *err;
 	uint64_t ms;
 
 	demo_args(&a, "-c 40 --delay 40");
 	demo_run(&d, a.v, -1, -1, -1);
-	expect_exit(&d.sh, "run_demo.sh > file 2> file", 0);
+	tu_expect_exit(&d.sh, "run_demo.sh > file 2> file", 0);
 	ms = (d.sh.end_ns - d.sh.start_ns) / 1000000;
 	ck_assert_msg(ms > 1000, "the run lasted %llu ms: too short for the "
 	    "test to mean anything", (unsigned long long)ms);
-	out = out_text(&d.sh);
-	err = err_text(&d.sh);
+	out = tu_out_text(&d.sh);
+	err = tu_err_text(&d.sh);
 	ck_assert_msg(strchr(out, '\r') == NULL && strstr(out, "[#") == NULL,
 	    "progress on stdout: %.2000s", out);
 	ck_assert_msg(strchr(err, '\r') == NULL && strstr(err, "[#") == NULL &&
@@ -2365,7 +1759,7 @@ END_TEST
  */
 START_TEST(test_progress_tty)
 {
-	struct demo d;
+	struct tu_demo d;
 	struct args a;
 	char *err, *p;
 	int master, slave, bars = 0;
@@ -2375,7 +1769,7 @@ START_TEST(test_progress_tty)
 	    strerror(errno));
 	demo_run(&d, a.v, slave, slave, master);
 	(void)close(master);
-	expect_exit(&d.sh, "run_demo.sh on a pty", 0);
+	tu_expect_exit(&d.sh, "run_demo.sh on a pty", 0);
 	for (p = d.out; (p = strstr(p, "\r[")) != NULL; p++)
 		bars++;
 	ck_assert_msg(bars >= 2 && strstr(d.out, "%") != NULL &&
@@ -2395,8 +1789,8 @@ START_TEST(test_progress_tty)
 	    strerror(errno));
 	demo_run(&d, a.v, slave, -1, master);
 	(void)close(master);
-	expect_exit(&d.sh, "run_demo.sh > pty 2> file", 0);
-	err = err_text(&d.sh);
+	tu_expect_exit(&d.sh, "run_demo.sh > pty 2> file", 0);
+	err = tu_err_text(&d.sh);
 	ck_assert_msg(strchr(d.out, '\r') == NULL && strchr(err, '\r') == NULL
 	    && strchr(err, '%') == NULL, "a bar with stderr not a terminal: "
 	    "stdout %.1000s; stderr %.1000s", d.out, err);
@@ -2414,7 +1808,7 @@ END_TEST
  */
 START_TEST(test_progress_short_run)
 {
-	struct demo d;
+	struct tu_demo d;
 	struct args a;
 	uint64_t ms;
 	int master, slave;
@@ -2425,7 +1819,7 @@ START_TEST(test_progress_short_run)
 	sleep_until_frac(700);
 	demo_run(&d, a.v, slave, slave, master);
 	(void)close(master);
-	expect_exit(&d.sh, "run_demo.sh on a pty", 0);
+	tu_expect_exit(&d.sh, "run_demo.sh on a pty", 0);
 	ms = (d.sh.end_ns - d.sh.start_ns) / 1000000;
 	ck_assert_msg(ms >= 1000 || strstr(d.out, "\r[") == NULL, "a run of "
 	    "%llu ms drew a progress bar (wanted only for runs over a "

@@ -28,8 +28,8 @@
  * order when a consumer sees a sequence number not above its previous
  * one, corrupted when the value is not the one produced for it.
  *
- * The JSON tests need python3 (tests/json_check.py, standard library
- * only); without it they fail and say so.
+ * The JSON tests read run_demo.sh's report whole with jansson and check
+ * it against the grading contract (tu_report_check() in testutil.c).
  */
 #include <sys/types.h>
 #include <sys/ipc.h>
@@ -90,33 +90,16 @@ struct ledger {
 	uint64_t	per_ooo, per_corrupted, per_consumed;	/* broadcast */
 };
 
-/* A run_demo.sh invocation, optionally piped into json_check.py. */
-struct demo {
-	struct tu_proc	 sh;
-	struct tu_proc	 chk;
-	int		 have_chk;
-	key_t		 key;
-	int		 key_seen;	/* adopted: its objects are ours */
-	pid_t		 daemon;	/* the producer daemon, once known */
-	pid_t		 cons;		/* its consumers' group (setsid) */
-};
 
 static struct tu_key key;
-static const char *producer_bin, *consumer_bin, *demo_bin, *checker;
+static const char *producer_bin, *consumer_bin, *demo_bin;
 
 static void	 ledger_setup(void);
 static void	 ledger_teardown(void);
-static void	 spawn(struct tu_proc *, const char *, char *const [],
-		    char *const [], int, int);
+static void	 run_args(struct args *, const char *, const struct run *);
 static void	 producer_args(struct args *, const struct run *,
 		    const char *);
 static void	 consumer_args(struct args *, const struct run *);
-static char	*err_text(const struct tu_proc *);
-static void	 expect_exit(const struct tu_proc *, const char *, int);
-static void	 expect_group_gone(const struct tu_proc *, const char *);
-static char	*read_report(const char *);
-static uint64_t	 jnum(const char *, const char *);
-static int	 jbool(const char *, const char *);
 static int	 pc_get(const char *, uint32_t, const char *,
 		    unsigned long long *);
 static uint64_t	 pc_num(const char *, uint32_t, const char *);
@@ -125,19 +108,13 @@ static char	*run_pair(const struct run *, const char *, const char *,
 		    int, int *, int *);
 static void	 fault_expect(const struct fault_row *, struct ledger *);
 static void	 run_fault(const struct fault_row *, int);
-static int	 wait_ready(key_t, int, struct shm_ring *);
 static void	 matrix_row(int, struct run *);
 static int	 read_sem_limits(int *, int *);
 static uint32_t	 too_many_consumers(void);
-static const char *find_python(void);
-static void	 checker_args(struct args *);
 static void	 demo_env(struct args *, const char *);
-static void	 demo_scan(struct demo *, uint64_t);
-static void	 demo_groups(struct demo *);
+static void	 demo_groups(struct tu_demo *);
 static int	 is_producer(long);
-static void	 demo_run(struct demo *, char *const [], const char *,
-		    char *const [], int);
-static void	 demo_done(struct demo *);
+static void	 demo_run(struct tu_demo *, char *const [], const char *, int);
 static Suite	*ledger_suite(void);
 
 /* ------------------------------------------------------------- fixture */
@@ -147,12 +124,12 @@ ledger_setup(void)
 {
 	tu_setup();
 	tu_subreaper();
+	(void)unsetenv("SHMLAB_HOLD_MS");	/* no run of ours holds */
 	ck_assert_msg(tu_key_new(&key) == 0, "tu_key_new: %s",
 	    strerror(errno));
 	producer_bin = tu_bin("producer/producer");
 	consumer_bin = tu_bin("consumer/consumer");
 	demo_bin = tu_bin("run_demo.sh");
-	checker = tu_bin("tests/json_check.py");
 	ck_assert_msg(producer_bin != NULL && consumer_bin != NULL &&
 	    demo_bin != NULL, "producer/producer, consumer/consumer or "
 	    "run_demo.sh missing: run the tests from the repository root "
@@ -167,202 +144,41 @@ ledger_teardown(void)
 
 /* ----------------------------------------------------------- processes */
 
-/*
- * tu_spawn() with an environment and descriptors of our choosing: env
- * holds "NAME=VALUE" strings set after the test hooks are cleared, in_fd
- * and out_fd replace /dev/null and DIR/name.out when >= 0.  The program
- * leads its own process group, which teardown and the guardian kill.
- */
+/* BIN -k KEY -p PROJ -n N -B BATCH -m MODE, what both programs take. */
 static void
-spawn(struct tu_proc *p, const char *name, char *const argv[],
-    char *const env[], int in_fd, int out_fd)
+run_args(struct args *a, const char *bin, const struct run *r)
 {
-	sigset_t none;
-	pid_t pid;
-	int fd, i;
-
-	memset(p, 0, sizeof(*p));
-	p->pid = -1;
-	ck_assert_int_eq(tu_path(p->out, sizeof(p->out), name), 0);
-	ck_assert_int_eq(tu_path(p->err, sizeof(p->err), name), 0);
-	(void)strncat(p->out, ".out", sizeof(p->out) - strlen(p->out) - 1);
-	(void)strncat(p->err, ".err", sizeof(p->err) - strlen(p->err) - 1);
-	p->start_ns = (uint64_t)tu_now_ms() * 1000000;
-	pid = tu_fork();
-	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (in_fd < 0)
-			in_fd = open("/dev/null", O_RDONLY);
-		if (out_fd < 0)
-			out_fd = open(p->out, O_WRONLY | O_CREAT | O_TRUNC,
-			    0600);
-		fd = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (in_fd == -1 || out_fd == -1 || fd == -1 ||
-		    dup2(in_fd, STDIN_FILENO) == -1 ||
-		    dup2(out_fd, STDOUT_FILENO) == -1 ||
-		    dup2(fd, STDERR_FILENO) == -1)
-			_exit(126);
-		(void)unsetenv("SHMLAB_FAULT");
-		(void)unsetenv("SHMLAB_HOLD_MS");
-		for (i = 0; env != NULL && env[i] != NULL; i++)
-			(void)putenv(env[i]);
-		(void)sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		(void)signal(SIGPIPE, SIG_DFL);
-		execv(argv[0], argv);
-		dprintf(STDERR_FILENO, "check_ledger: exec %s: %s\n", argv[0],
-		    strerror(errno));
-		_exit(127);
-	}
-	p->pid = pid;
+	args_prog(a, bin, &key);
+	arg(a, "-n%u", r->n);
+	arg(a, "-B%u", r->batch);
+	args_add(a, "-m", mode_name(r->mode), NULL);
 }
 
-/* producer -k KEY -p PROJ -n N -c COUNT -b MAXBUF -B BATCH -m MODE ... */
+/* producer ... -c COUNT -b MAXBUF -q -o REPORT -t 30 [--seed S] */
 static void
 producer_args(struct args *a, const struct run *r, const char *report)
 {
-	a->n = 0;
-	arg(a, "%s", producer_bin);
-	arg(a, "-k");
-	arg(a, "%s", key.path);
-	arg(a, "-p");
-	arg(a, "%s", key.proj_arg);
-	arg(a, "-n");
-	arg(a, "%u", r->n);
-	arg(a, "-c");
-	arg(a, "%llu", (unsigned long long)r->count);
-	arg(a, "-b");
-	arg(a, "%u", r->maxbuf);
-	arg(a, "-B");
-	arg(a, "%u", r->batch);
-	arg(a, "-m");
-	arg(a, "%s", mode_name(r->mode));
-	arg(a, "-q");
-	arg(a, "-o");
-	arg(a, "%s", report);
-	arg(a, "-t");
-	arg(a, "30");
-	if (r->seed > 0) {
-		arg(a, "--seed");
-		arg(a, "%llu", (unsigned long long)r->seed);
-	}
+	run_args(a, producer_bin, r);
+	arg(a, "-c%llu", (unsigned long long)r->count);
+	arg(a, "-b%u", r->maxbuf);
+	args_add(a, "-q", "-o", report, "-t", "30", NULL);
+	if (r->seed > 0)
+		arg(a, "--seed=%llu", (unsigned long long)r->seed);
 }
 
-/* consumer -k KEY -p PROJ -n N -B BATCH -m MODE -q -t 30 */
+/* consumer ... -q -t 30 */
 static void
 consumer_args(struct args *a, const struct run *r)
 {
-	a->n = 0;
-	arg(a, "%s", consumer_bin);
-	arg(a, "-k");
-	arg(a, "%s", key.path);
-	arg(a, "-p");
-	arg(a, "%s", key.proj_arg);
-	arg(a, "-n");
-	arg(a, "%u", r->n);
-	arg(a, "-B");
-	arg(a, "%u", r->batch);
-	arg(a, "-m");
-	arg(a, "%s", mode_name(r->mode));
-	arg(a, "-q");
-	arg(a, "-t");
-	arg(a, "30");
+	run_args(a, consumer_bin, r);
+	args_add(a, "-q", "-t", "30", NULL);
 }
 
-/* The process's stderr, for failure messages (never NULL). */
-static char *
-err_text(const struct tu_proc *p)
-{
-	char *s = tu_read_file(p->err, NULL);
-
-	return s != NULL ? s : strdup("(no stderr file)");
-}
-
-static void
-expect_exit(const struct tu_proc *p, const char *name, int want)
-{
-	char how[64], *err;
-
-	if (tu_exit_code(p) == want && !p->timed_out)
-		return;
-	err = err_text(p);
-	ck_abort_msg("%s: %s, want exit %d; stderr: %.1500s", name,
-	    tu_status_str(p, how, sizeof(how)), want, err);
-}
-
-/* Nothing of the process group p started is left running. */
-static void
-expect_group_gone(const struct tu_proc *p, const char *name)
-{
-	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(2000);
-
-	while (kill(-p->pid, 0) == 0 && tu_now_ms() < end)
-		tu_sleep_ms(5);
-	ck_assert_msg(kill(-p->pid, 0) == -1 && errno == ESRCH, "%s left "
-	    "processes behind in its group %ld", name, (long)p->pid);
-}
-
-static char *
-read_report(const char *path)
-{
-	char *js;
-
-	js = tu_read_file(path, NULL);
-	ck_assert_msg(js != NULL, "no report at %s: %s", path,
-	    strerror(errno));
-	return js;
-}
-
-/* A top-level integer the report must have. */
-static uint64_t
-jnum(const char *js, const char *name)
-{
-	unsigned long long v;
-
-	ck_assert_msg(tu_json_u64(js, name, &v) == 0, "no integer %s in the "
-	    "report: %.2000s", name, js);
-	return v;
-}
-
-static int
-jbool(const char *js, const char *name)
-{
-	int b;
-
-	ck_assert_msg(tu_json_bool(js, name, &b) == 0, "no boolean %s in the "
-	    "report: %.2000s", name, js);
-	return b;
-}
-
-/*
- * per_consumer[i].name: 0 and *v for a number, 1 for null, -1 when
- * absent.  The report's consumer objects hold no nested objects, so the
- * i-th '{' after "per_consumer":[ starts the i-th of them.
- */
+/* per_consumer[i].name: 0 and *v for a number, 1 for null, -1 absent. */
 static int
 pc_get(const char *js, uint32_t i, const char *name, unsigned long long *v)
 {
-	const char *p, *end, *q;
-	char pat[64];
-	uint32_t k;
-
-	if ((p = strstr(js, "\"per_consumer\":[")) == NULL)
-		return -1;
-	for (k = 0; k <= i; k++)
-		if ((p = strchr(p + 1, '{')) == NULL)
-			return -1;
-	if ((end = strchr(p, '}')) == NULL)
-		return -1;
-	(void)snprintf(pat, sizeof(pat), "\"%s\":", name);
-	if ((q = strstr(p, pat)) == NULL || q > end)
-		return -1;
-	q += strlen(pat);
-	if (strncmp(q, "null", 4) == 0)
-		return 1;
-	if (*q < '0' || *q > '9')
-		return -1;
-	*v = strtoull(q, NULL, 10);
-	return 0;
+	return tu_json_elem_u64(js, "per_consumer", i, name, v);
 }
 
 static uint64_t
@@ -392,30 +208,30 @@ expect_clean(const char *js, const struct run *r)
 	uint32_t i;
 	size_t z;
 
-	ck_assert_msg(jbool(js, "verified") == 1, "not verified: %.2000s",
+	ck_assert_msg(tu_jbool(js, "verified") == 1, "not verified: %.2000s",
 	    js);
 	for (z = 0; z < sizeof(zero) / sizeof(zero[0]); z++)
-		ck_assert_msg(jnum(js, zero[z]) == 0, "%s is %llu: %.2000s",
-		    zero[z], (unsigned long long)jnum(js, zero[z]), js);
+		ck_assert_msg(tu_jnum(js, zero[z]) == 0, "%s is %llu: %.2000s",
+		    zero[z], (unsigned long long)tu_jnum(js, zero[z]), js);
 	ck_assert_int_eq(tu_json_str(js, "mode", buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, mode_name(r->mode));
 	ck_assert_int_eq(tu_json_str(js, "fault", buf, sizeof(buf)), 1);
 	ck_assert_int_eq(tu_json_null(js, "error"), 1);
-	ck_assert_int_eq(jbool(js, "interrupted"), 0);
-	ck_assert_int_eq(jbool(js, "unsafe"), 0);
-	ck_assert_int_eq(jbool(js, "ledger"), 1);
-	ck_assert_uint_eq(jnum(js, "consumers"), r->n);
-	ck_assert_uint_eq(jnum(js, "maxbuf"), r->maxbuf);
-	ck_assert_uint_eq(jnum(js, "batch"), r->batch);
-	ck_assert_uint_eq(jnum(js, "count"), r->count);
-	ck_assert_uint_eq(jnum(js, "seed"), r->seed);
-	ck_assert_uint_eq(jnum(js, "produced"), r->count);
-	got = jnum(js, "consumed");
+	ck_assert_int_eq(tu_jbool(js, "interrupted"), 0);
+	ck_assert_int_eq(tu_jbool(js, "unsafe"), 0);
+	ck_assert_int_eq(tu_jbool(js, "ledger"), 1);
+	ck_assert_uint_eq(tu_jnum(js, "consumers"), r->n);
+	ck_assert_uint_eq(tu_jnum(js, "maxbuf"), r->maxbuf);
+	ck_assert_uint_eq(tu_jnum(js, "batch"), r->batch);
+	ck_assert_uint_eq(tu_jnum(js, "count"), r->count);
+	ck_assert_uint_eq(tu_jnum(js, "seed"), r->seed);
+	ck_assert_uint_eq(tu_jnum(js, "produced"), r->count);
+	got = tu_jnum(js, "consumed");
 	ck_assert_msg(got == r->count * per, "consumed %llu, want %llu",
 	    (unsigned long long)got, (unsigned long long)(r->count * per));
 	want = expected_checksum(r->seed, r->count);
-	ck_assert_uint_eq(jnum(js, "checksum_expected"), want);
-	ck_assert_uint_eq(jnum(js, "checksum_total"), want * per);
+	ck_assert_uint_eq(tu_jnum(js, "checksum_expected"), want);
+	ck_assert_uint_eq(tu_jnum(js, "checksum_total"), want * per);
 	for (sum = 0, i = 0; i < r->n; i++) {
 		got = pc_num(js, i, "consumed");
 		sum += got;
@@ -464,44 +280,26 @@ run_pair(const struct run *r, const char *fault, const char *name, int ms,
 	env.v[0] = NULL;
 	if (fault != NULL)
 		arg(&env, "SHMLAB_FAULT=%s", fault);
-	spawn(&prod, "producer", pa.v, env.v, -1, -1);
+	tu_start(&prod, "producer", pa.v, env.v, -1, -1, -1);
 	ck_assert_int_eq(tu_spawn(&cons, "consumer", ca.v), 0);
 	(void)tu_wait(&cons, ms);
 	(void)tu_wait(&prod, ms);
 	ck_assert_msg(!cons.timed_out && !prod.timed_out, "a run hung: "
 	    "producer %s, consumer %s", tu_status_str(&prod, phow,
 	    sizeof(phow)), tu_status_str(&cons, chow, sizeof(chow)));
-	expect_group_gone(&prod, "the producer");
-	expect_group_gone(&cons, "the consumer");
+	tu_expect_group_gone(prod.pid, "the producer");
+	tu_expect_group_gone(cons.pid, "the consumer");
 	ck_assert_msg(tu_ipc_count_key(key.key) == 0, "objects left under "
 	    "key 0x%08x", (unsigned)key.key);
 	*pexit = tu_exit_code(&prod);
 	*cexit = tu_exit_code(&cons);
 	if (*pexit != 0 && *pexit != 1)
-		expect_exit(&prod, "producer", 1);	/* shows its stderr */
-	js = read_report(report);
+		tu_expect_exit(&prod, "producer", 1);	/* shows its stderr */
+	js = tu_read_report(report);
 	args_free(&pa);
 	args_free(&ca);
 	args_free(&env);
 	return js;
-}
-
-/*
- * Waits up to ms (scaled) for a ready shmlab segment under k, attached
- * read-only into r.  Returns 0, or -1 on timeout.
- */
-static int
-wait_ready(key_t k, int ms, struct shm_ring *r)
-{
-	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
-
-	memset(r, 0, sizeof(*r));
-	while (seg_attach(k, SHM_RDONLY, r) == -1) {
-		if (tu_now_ms() >= end)
-			return -1;
-		tu_sleep_ms(2);
-	}
-	return 0;
 }
 
 /* ---------------------------------------------------------------- modes */
@@ -588,7 +386,7 @@ START_TEST(test_seed)
 	ck_assert_msg(pexit == 0 && cexit == 0, "seeded run: producer exit "
 	    "%d, consumer exit %d; report %.2000s", pexit, cexit, js);
 	expect_clean(js, &r);
-	seeded_sum = jnum(js, "checksum_expected");
+	seeded_sum = tu_jnum(js, "checksum_expected");
 	free(js);
 
 	plain = r;
@@ -597,7 +395,7 @@ START_TEST(test_seed)
 	ck_assert_msg(pexit == 0 && cexit == 0, "unseeded run: producer exit "
 	    "%d, consumer exit %d", pexit, cexit);
 	expect_clean(js, &plain);
-	plain_sum = jnum(js, "checksum_expected");
+	plain_sum = tu_jnum(js, "checksum_expected");
 	free(js);
 	ck_assert_msg(seeded_sum != plain_sum, "--seed %llu gives the "
 	    "unseeded checksum %llu", (unsigned long long)r.seed,
@@ -629,7 +427,7 @@ START_TEST(test_broadcast_late_consumer)
 	consumer_args(&la, &late_r);
 	ck_assert_int_eq(tu_spawn(&prod, "producer", pa.v), 0);
 	ck_assert_int_eq(tu_spawn(&cons, "consumer", ca.v), 0);
-	ck_assert_msg(wait_ready(key.key, QUICK_MS, &ring) == 0, "no ready "
+	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, &ring) == 0, "no ready "
 	    "segment from the producer");
 	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
 	while (SHM_LOAD(&ring.hdr->head) == 0 && tu_now_ms() < end)
@@ -641,8 +439,8 @@ START_TEST(test_broadcast_late_consumer)
 
 	ck_assert_int_eq(tu_run(&late, "late", la.v, QUICK_MS), 0);
 	ck_assert_msg(!late.timed_out, "the late consumer hung");
-	expect_exit(&late, "late broadcast consumer", 3);
-	err = err_text(&late);
+	tu_expect_exit(&late, "late broadcast consumer", 3);
+	err = tu_err_text(&late);
 	ck_assert_msg(strstr(err, "broadcast") != NULL &&
 	    (strstr(err, "started") != NULL || strstr(err, "late") != NULL),
 	    "the refusal does not say why: %s", err);
@@ -652,13 +450,13 @@ START_TEST(test_broadcast_late_consumer)
 	    "before the late consumer was refused: the test proves nothing");
 	ck_assert_uint_eq(SHM_LOAD(&ring.hdr->registered), 4);
 	ck_assert_int_eq(seg_detach(&ring), 0);
-	expect_group_gone(&late, "the late consumer");
+	tu_expect_group_gone(late.pid, "the late consumer");
 
 	(void)tu_wait(&cons, RUN_MS);
 	(void)tu_wait(&prod, RUN_MS);
-	expect_exit(&cons, "consumers", 0);
-	expect_exit(&prod, "producer", 0);
-	js = read_report(report);
+	tu_expect_exit(&cons, "consumers", 0);
+	tu_expect_exit(&prod, "producer", 0);
+	js = tu_read_report(report);
 	expect_clean(js, &r);
 	free(js);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
@@ -720,7 +518,7 @@ START_TEST(test_kernel_limit)
 	ck_assert_int_eq(tu_snap_take(&before), 0);
 	ck_assert_int_eq(tu_run(&p, "producer", pa.v, QUICK_MS), 0);
 	ck_assert_int_eq(tu_snap_take(&after), 0);
-	err = err_text(&p);
+	err = tu_err_text(&p);
 	ck_assert_msg(tu_exit_code(&p) == 2, "broadcast -n %u: exit %d, "
 	    "want 2; stderr: %s", r.n, tu_exit_code(&p), err);
 	ck_assert_msg(strstr(err, "SEMOPM") != NULL ||
@@ -740,7 +538,7 @@ END_TEST
 /* The same through run_demo.sh: its exit status contract says 2. */
 START_TEST(test_kernel_limit_demo)
 {
-	struct demo d;
+	struct tu_demo d;
 	struct args da;
 	uint32_t n;
 	char *err;
@@ -755,15 +553,15 @@ START_TEST(test_kernel_limit_demo)
 	arg(&da, "%u", n);
 	arg(&da, "-c");
 	arg(&da, "10");
-	demo_run(&d, da.v, NULL, NULL, RUN_MS);
-	err = err_text(&d.sh);
+	demo_run(&d, da.v, NULL, RUN_MS);
+	err = tu_err_text(&d.sh);
 	ck_assert_msg(tu_exit_code(&d.sh) == 2, "run_demo.sh -m broadcast -n "
 	    "%u: exit %d, want 2 (bad usage: the kernel's limit); stderr: %s",
 	    n, tu_exit_code(&d.sh), err);
 	ck_assert_msg(strstr(err, "SEMOPM") != NULL ||
 	    strstr(err, "SEMMSL") != NULL, "no reason given: %s", err);
 	free(err);
-	demo_done(&d);
+	tu_demo_done(&d);
 	args_free(&da);
 }
 END_TEST
@@ -863,22 +661,22 @@ run_fault(const struct fault_row *f, int ms)
 	ck_assert_msg(pexit == 1, "%s %s N=%u: producer exit %d, want 1",
 	    spec, mode_name(r->mode), r->n, pexit);
 	ck_assert_msg(cexit == 0, "%s: consumer exit %d, want 0", spec, cexit);
-	ck_assert_msg(jbool(js, "verified") == 0, "%s verified: %.2000s",
+	ck_assert_msg(tu_jbool(js, "verified") == 0, "%s verified: %.2000s",
 	    spec, js);
-	ck_assert_uint_eq(jnum(js, "exit_status"), 1);
+	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 1);
 	ck_assert_int_eq(tu_json_str(js, "fault", buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, spec);
 	ck_assert_int_eq(tu_json_null(js, "error"), 1);
-	ck_assert_int_eq(jbool(js, "interrupted"), 0);
-	ck_assert_uint_eq(jnum(js, "consumers"), r->n);
-	ck_assert_uint_eq(jnum(js, "died"), 0);
-	ck_assert_uint_eq(jnum(js, "count"), r->count);
-	ck_assert_uint_eq(jnum(js, "checksum_expected"),
+	ck_assert_int_eq(tu_jbool(js, "interrupted"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "consumers"), r->n);
+	ck_assert_uint_eq(tu_jnum(js, "died"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "count"), r->count);
+	ck_assert_uint_eq(tu_jnum(js, "checksum_expected"),
 	    expected_checksum(r->seed, r->count));
 #define LEDGER_EQ(name, field)						\
-	ck_assert_msg(jnum(js, name) == want.field, "%s %s N=%u: %s is "	\
+	ck_assert_msg(tu_jnum(js, name) == want.field, "%s %s N=%u: %s is "	\
 	    "%llu, want %llu; report %.2000s", spec, mode_name(r->mode),	\
-	    r->n, name, (unsigned long long)jnum(js, name),		\
+	    r->n, name, (unsigned long long)tu_jnum(js, name),		\
 	    (unsigned long long)want.field, js)
 	LEDGER_EQ("produced", produced);
 	LEDGER_EQ("consumed", consumed);
@@ -941,16 +739,8 @@ START_TEST(test_queue_dup_three)
 	js = run_pair(r, "dup:500", "report.json", RUN_MS, &pexit, &cexit);
 	ck_assert_int_eq(pexit, 1);
 	ck_assert_int_eq(cexit, 0);
-	ck_assert_int_eq(jbool(js, "verified"), 0);
-	ck_assert_uint_eq(jnum(js, "exit_status"), 1);
-	ck_assert_uint_eq(jnum(js, "produced"), 1001);
-	ck_assert_uint_eq(jnum(js, "consumed"), 1001);
-	ck_assert_uint_eq(jnum(js, "duplicated"), 1);
-	ck_assert_uint_eq(jnum(js, "lost"), 0);
-	ck_assert_uint_eq(jnum(js, "corrupted"), 0);
-	ck_assert_uint_eq(jnum(js, "checksum_total"),
-	    expected_checksum(0, 1000) + 500);
-	ooo = jnum(js, "out_of_order");
+	tu_expect_dup_report(js, 1000, 500);
+	ooo = tu_jnum(js, "out_of_order");
 	ck_assert_msg(ooo <= 1, "out_of_order %llu with one duplicate",
 	    (unsigned long long)ooo);
 	for (i = 0; i < 3; i++) {
@@ -1012,28 +802,28 @@ START_TEST(test_unsafe_runs)
 		    "%d did not end: producer %s, consumer %s", run,
 		    tu_status_str(&prod, phow, sizeof(phow)),
 		    tu_status_str(&cons, chow, sizeof(chow)));
-		expect_group_gone(&prod, "the unsafe producer");
-		expect_group_gone(&cons, "the unsafe consumers");
+		tu_expect_group_gone(prod.pid, "the unsafe producer");
+		tu_expect_group_gone(cons.pid, "the unsafe consumers");
 		ck_assert_msg(tu_ipc_count_key(key.key) == 0, "unsafe run %d "
 		    "left objects under key 0x%08x", run, (unsigned)key.key);
-		expect_exit(&cons, "unsafe consumers", 0);
+		tu_expect_exit(&cons, "unsafe consumers", 0);
 		code = tu_exit_code(&prod);
 		if (code != 0 && code != 1)
-			expect_exit(&prod, "unsafe producer", 1);
-		js = read_report(report);
+			tu_expect_exit(&prod, "unsafe producer", 1);
+		js = tu_read_report(report);
 		for (k = 0; k < sizeof(ledger_keys) / sizeof(ledger_keys[0]);
 		    k++)
-			(void)jnum(js, ledger_keys[k]);
-		verified = jbool(js, "verified");
-		ck_assert_uint_eq(jnum(js, "exit_status"), (uint64_t)code);
+			(void)tu_jnum(js, ledger_keys[k]);
+		verified = tu_jbool(js, "verified");
+		ck_assert_uint_eq(tu_jnum(js, "exit_status"), (uint64_t)code);
 		ck_assert_msg(verified == (code == 0), "exit %d but verified "
 		    "%d: %.2000s", code, verified, js);
-		ck_assert_int_eq(jbool(js, "unsafe"), 1);
-		ck_assert_int_eq(jbool(js, "interrupted"), 0);
-		ck_assert_int_eq(jbool(js, "ledger"), 1);
+		ck_assert_int_eq(tu_jbool(js, "unsafe"), 1);
+		ck_assert_int_eq(tu_jbool(js, "interrupted"), 0);
+		ck_assert_int_eq(tu_jbool(js, "ledger"), 1);
 		ck_assert_int_eq(tu_json_null(js, "error"), 1);
-		ck_assert_uint_eq(jnum(js, "produced"), r.count);
-		ck_assert_uint_eq(jnum(js, "consumers"), r.n);
+		ck_assert_uint_eq(tu_jnum(js, "produced"), r.count);
+		ck_assert_uint_eq(tu_jnum(js, "consumers"), r.n);
 		damaged += !verified;
 		free(js);
 		args_free(&pa);
@@ -1051,7 +841,7 @@ START_TEST(test_unsafe_broadcast_refused)
 	struct run r = { MODE_BROADCAST, 2, 10, 64, 100, 0 };
 	struct tu_snap before, after;
 	struct tu_proc p;
-	struct demo d;
+	struct tu_demo d;
 	struct args pa, da;
 	char report[PATH_MAX], what[512], *err;
 
@@ -1061,7 +851,7 @@ START_TEST(test_unsafe_broadcast_refused)
 	ck_assert_int_eq(tu_snap_take(&before), 0);
 	ck_assert_int_eq(tu_run(&p, "producer", pa.v, QUICK_MS), 0);
 	ck_assert_int_eq(tu_snap_take(&after), 0);
-	err = err_text(&p);
+	err = tu_err_text(&p);
 	ck_assert_msg(tu_exit_code(&p) == 2, "producer --unsafe -m broadcast: "
 	    "exit %d, want 2; stderr: %s", tu_exit_code(&p), err);
 	ck_assert_msg(strstr(err, "unsafe") != NULL, "stderr: %s", err);
@@ -1080,14 +870,14 @@ START_TEST(test_unsafe_broadcast_refused)
 	arg(&da, "broadcast");
 	arg(&da, "-n");
 	arg(&da, "2");
-	demo_run(&d, da.v, NULL, NULL, QUICK_MS);
-	err = err_text(&d.sh);
+	demo_run(&d, da.v, NULL, QUICK_MS);
+	err = tu_err_text(&d.sh);
 	ck_assert_msg(tu_exit_code(&d.sh) == 2, "run_demo.sh --unsafe -m "
 	    "broadcast: exit %d, want 2; stderr: %s", tu_exit_code(&d.sh),
 	    err);
 	ck_assert_msg(strstr(err, "unsafe") != NULL, "stderr: %s", err);
 	free(err);
-	demo_done(&d);
+	tu_demo_done(&d);
 	args_free(&pa);
 	args_free(&da);
 }
@@ -1095,126 +885,13 @@ END_TEST
 
 /* ----------------------------------------------------------------- json */
 
-/* python3 from PATH, or NULL. */
-static const char *
-find_python(void)
-{
-	static char buf[PATH_MAX];
-	const char *path = getenv("PATH"), *p, *colon;
-	size_t len;
-
-	for (p = path != NULL ? path : "/usr/bin:/bin"; *p != '\0';
-	    p = *colon ? colon + 1 : colon) {
-		colon = strchr(p, ':');
-		if (colon == NULL)
-			colon = p + strlen(p);
-		len = (size_t)(colon - p);
-		if (len == 0)
-			continue;
-		if (snprintf(buf, sizeof(buf), "%.*s/python3", (int)len, p) <
-		    (int)sizeof(buf) && access(buf, X_OK) == 0)
-			return buf;
-	}
-	return NULL;
-}
-
-/* The checker's argv, up to its options: python3 tests/json_check.py. */
-static void
-checker_args(struct args *a)
-{
-	const char *py = find_python();
-
-	ck_assert_msg(py != NULL, "python3 is not installed (not in PATH): "
-	    "the JSON tests need it to parse the report with a real parser; "
-	    "install python3 (CI does)");
-	ck_assert_msg(checker != NULL, "tests/json_check.py is missing or "
-	    "not executable");
-	a->n = 0;
-	arg(a, "%s", py);
-	arg(a, "%s", checker);
-}
-
-/*
- * run_demo.sh's environment: its temporary directory inside ours, the
- * programs we built (so it never rebuilds them under us), the fault.
- */
+/* run_demo.sh's environment (tu_demo_env) and the fault, if any. */
 static void
 demo_env(struct args *env, const char *fault)
 {
-	env->n = 0;
-	env->v[0] = NULL;
-	arg(env, "TMPDIR=%s", tu_dir());
-	arg(env, "SHMLAB_PRODUCER=%s", producer_bin);
-	arg(env, "SHMLAB_CONSUMER=%s", consumer_bin);
+	tu_demo_env(env, producer_bin, consumer_bin);
 	if (fault != NULL)
 		arg(env, "SHMLAB_FAULT=%s", fault);
-}
-
-/*
- * Looks into run_demo.sh's temporary directory: adopts its key (after
- * pinning the key file's inode with a hard link of ours), and tracks the
- * daemon's process group once the pidfile names it.
- */
-static void
-demo_scan(struct demo *d, uint64_t start_s)
-{
-	static int holds;
-	char path[PATH_MAX], hold[PATH_MAX], name[32], *text;
-	struct shmid_ds ds;
-	struct semid_ds sds;
-	union semun sarg;
-	struct dirent *de;
-	long pid;
-	int id;
-	key_t k;
-	DIR *dir;
-
-	if ((dir = opendir(tu_dir())) == NULL)
-		return;
-	while ((de = readdir(dir)) != NULL) {
-		if (strncmp(de->d_name, "shmlab-demo.", 12) != 0)
-			continue;
-		(void)snprintf(name, sizeof(name), "demo-key.%d", holds);
-		if (d->key_seen == 0 &&
-		    snprintf(path, sizeof(path), "%s/%s/key", tu_dir(),
-		    de->d_name) < (int)sizeof(path) &&
-		    tu_path(hold, sizeof(hold), name) == 0 &&
-		    link(path, hold) == 0 &&
-		    (k = ftok(hold, SHM_PROJ_ID)) != (key_t)-1) {
-			holds++;
-			d->key = k;
-			d->key_seen = 1;
-			/*
-			 * Ours unless an object under the key predates the
-			 * run (an ftok collision): then leave it alone.
-			 */
-			sarg.buf = &sds;
-			if (((id = shmget(k, 0, 0)) != -1 &&
-			    shmctl(id, IPC_STAT, &ds) == 0 &&
-			    (uint64_t)ds.shm_ctime < start_s) ||
-			    ((id = semget(k, 0, 0)) != -1 &&
-			    semctl(id, 0, IPC_STAT, sarg) == 0 &&
-			    (uint64_t)sds.sem_ctime < start_s)) {
-				fprintf(stderr, "check_ledger: key 0x%08x of "
-				    "run_demo.sh is also used by an older "
-				    "object: not adopted\n", (unsigned)k);
-				d->key_seen = -1;
-			} else if (tu_key_adopt(k) == -1)
-				d->key_seen = -1;
-		}
-		if (d->daemon == 0 &&
-		    snprintf(path, sizeof(path), "%s/%s/producer.pid",
-		    tu_dir(), de->d_name) < (int)sizeof(path) &&
-		    (text = tu_read_file(path, NULL)) != NULL) {
-			pid = strtol(text, NULL, 10);
-			free(text);
-			if (pid > 1) {
-				d->daemon = (pid_t)pid;
-				tu_track_pgid((pid_t)pid); /* setsid() */
-			}
-		}
-	}
-	(void)closedir(dir);
 }
 
 /* Is pid running our producer binary?  (Not the guardian, say.) */
@@ -1239,7 +916,7 @@ is_producer(long pid)
  * came back to us (the daemon, before its pidfile names it).
  */
 static void
-demo_groups(struct demo *d)
+demo_groups(struct tu_demo *d)
 {
 	char path[64], *text, *p;
 	struct dirent *de;
@@ -1260,8 +937,7 @@ demo_groups(struct demo *d)
 		/* pid (comm) state ppid pgrp ...; comm may hold ") ". */
 		p = strrchr(text, ')');
 		if (p != NULL && sscanf(p + 1, " %*c %ld %ld", &ppid,
-		    &pgid) == 2 && pgid == pid && pid != d->sh.pid &&
-		    (!d->have_chk || pid != d->chk.pid)) {
+		    &pgid) == 2 && pgid == pid && pid != d->sh.pid) {
 			if (ppid == d->sh.pid && d->cons == 0) {
 				d->cons = (pid_t)pid;
 				tu_track_pgid((pid_t)pid);
@@ -1277,109 +953,42 @@ demo_groups(struct demo *d)
 }
 
 /*
- * Runs run_demo.sh (argv) with SHMLAB_FAULT=fault when not NULL; with
- * chk_argv, its stdout goes through a pipe into that checker.  Watches
- * the demo's directory meanwhile (demo_scan) and kills everything at the
- * deadline.
+ * Runs run_demo.sh (argv) with SHMLAB_FAULT=fault when not NULL, its
+ * stdout and stderr into files.  Watches the demo's directory meanwhile
+ * (demo_scan) and kills everything at the deadline.
  */
 static void
-demo_run(struct demo *d, char *const argv[], const char *fault,
-    char *const chk_argv[], int ms)
+demo_run(struct tu_demo *d, char *const argv[], const char *fault, int ms)
 {
 	struct args env;
 	uint64_t end, start_s;
-	int fds[2] = { -1, -1 }, st, busy;
 
 	memset(d, 0, sizeof(*d));
 	demo_env(&env, fault);
 	start_s = (uint64_t)time(NULL);
-	if (chk_argv != NULL) {
-		ck_assert_msg(pipe2(fds, O_CLOEXEC) == 0, "pipe2: %s",
-		    strerror(errno));
-		spawn(&d->sh, "demo", argv, env.v, -1, fds[1]);
-		spawn(&d->chk, "json_check", chk_argv, NULL, fds[0], -1);
-		(void)close(fds[0]);
-		(void)close(fds[1]);
-		d->have_chk = 1;
-	} else
-		spawn(&d->sh, "demo", argv, env.v, -1, -1);
+	tu_start(&d->sh, "demo", argv, env.v, -1, -1, -1);
 	end = tu_now_ms() + (uint64_t)tu_ms(ms);
-	for (;;) {
-		demo_scan(d, start_s);
+	while (!d->sh.done) {
+		tu_demo_scan(d, start_s);
 		demo_groups(d);
-		busy = 0;
-		if (!d->sh.done) {
-			if (waitpid(d->sh.pid, &d->sh.status, WNOHANG) ==
-			    d->sh.pid)
-				d->sh.done = 1;
-			else
-				busy = 1;
-		}
-		if (d->have_chk && !d->chk.done) {
-			if (waitpid(d->chk.pid, &d->chk.status, WNOHANG) ==
-			    d->chk.pid)
-				d->chk.done = 1;
-			else
-				busy = 1;
-		}
-		if (!busy)
-			break;
-		if (tu_now_ms() >= end) {
-			(void)kill(-d->sh.pid, SIGKILL);
-			if (d->have_chk)
-				(void)kill(-d->chk.pid, SIGKILL);
-			if (d->daemon > 0)
-				(void)kill(-d->daemon, SIGKILL);
-			if (d->cons > 0)
-				(void)kill(-d->cons, SIGKILL);
-			if (!d->sh.done) {
-				(void)waitpid(d->sh.pid, &d->sh.status, 0);
-				d->sh.done = d->sh.timed_out = 1;
-			}
-			if (d->have_chk && !d->chk.done) {
-				(void)waitpid(d->chk.pid, &d->chk.status, 0);
-				d->chk.done = d->chk.timed_out = 1;
-			}
-			break;
-		}
-		tu_sleep_ms(1);
+		if (waitpid(d->sh.pid, &d->sh.status, WNOHANG) == d->sh.pid)
+			d->sh.done = 1;
+		else if (tu_now_ms() >= end)
+			tu_demo_kill(d);
+		else
+			tu_sleep_ms(1);
 	}
-	demo_scan(d, start_s);
+	tu_demo_scan(d, start_s);
 	args_free(&env);
-	ck_assert_msg(!d->sh.timed_out, "run_demo.sh did not finish in time");
-	ck_assert_msg(!d->have_chk || !d->chk.timed_out, "json_check.py did "
-	    "not finish in time");
-	/* The daemon came back to us (subreaper): it must be gone too. */
-	if (d->daemon > 0)
-		ck_assert_msg(tu_wait_pid_gone(d->daemon, QUICK_MS, &st) == 0,
-		    "run_demo.sh's producer (pid %ld) outlived it",
-		    (long)d->daemon);
+	tu_demo_end(d);
 }
 
-/* After a demo run: no process of it left, no object under its key. */
-static void
-demo_done(struct demo *d)
-{
-	struct tu_proc g;
-
-	expect_group_gone(&d->sh, "run_demo.sh");
-	if (d->cons > 0) {
-		g.pid = d->cons;
-		expect_group_gone(&g, "run_demo.sh's consumers");
-	}
-	if (d->have_chk)
-		expect_group_gone(&d->chk, "json_check.py");
-	if (d->key_seen == 1)
-		ck_assert_msg(tu_ipc_count_key(d->key) == 0, "run_demo.sh "
-		    "left objects under its key 0x%08x", (unsigned)d->key);
-}
-
-/* run_demo.sh --json ... | json_check.py --expect ... */
+/* run_demo.sh --json ..., its report checked with expectations */
 static const struct json_row {
 	const char	*what;
 	const char	*args[14];	/* run_demo.sh, after --json */
 	const char	*fault;		/* SHMLAB_FAULT, or NULL */
-	const char	*expect[12];	/* json_check.py --expect KEY=VALUE */
+	const char	*expect[12];	/* KEY=VALUE the report must hold */
 	int		 status;	/* run_demo's exit; -1: 0 or 1 */
 } json_rows[] = {
 	{ "queue", { "-n", "3", "-c", "1000" }, NULL,
@@ -1415,41 +1024,28 @@ START_TEST(test_json_demo)
 {
 	const struct json_row *row = &json_rows[_i];
 	unsigned long long status, sum, seed, count;
-	struct args da, ca;
-	struct demo d;
-	char *out, *err;
+	char why[TU_WHY_MAX], *js;
+	struct args da;
+	struct tu_demo d;
 	int i, code;
 
-	checker_args(&ca);
-	for (i = 0; i < NELEM(row->expect) && row->expect[i] != NULL; i++) {
-		arg(&ca, "--expect");
-		arg(&ca, "%s", row->expect[i]);
-	}
-	arg(&ca, "--print");
-	arg(&ca, "exit_status");
-	arg(&ca, "--print");
-	arg(&ca, "checksum_expected");
-	arg(&ca, "--print");
-	arg(&ca, "seed");
-	arg(&ca, "--print");
-	arg(&ca, "count");
 	da.n = 0;
-	arg(&da, "%s", demo_bin);
-	arg(&da, "--json");
+	args_add(&da, demo_bin, "--json", NULL);
 	for (i = 0; i < NELEM(row->args) && row->args[i] != NULL; i++)
 		arg(&da, "%s", row->args[i]);
-	demo_run(&d, da.v, row->fault, ca.v, RUN_MS);
+	demo_run(&d, da.v, row->fault, RUN_MS);
 
-	err = err_text(&d.chk);
-	ck_assert_msg(tu_exit_code(&d.chk) == 0, "%s: json_check.py exit %d: "
-	    "%s (run_demo.sh stderr: %.1000s)", row->what,
-	    tu_exit_code(&d.chk), err, err_text(&d.sh));
-	free(err);
-	out = tu_read_file(d.chk.out, NULL);
-	ck_assert_msg(out != NULL && sscanf(out, "%llu %llu %llu %llu",
-	    &status, &sum, &seed, &count) == 4, "%s: json_check.py printed "
-	    "%s", row->what, out != NULL ? out : "nothing");
-	free(out);
+	js = tu_read_file(d.sh.out, NULL);
+	ck_assert_msg(js != NULL, "%s: run_demo.sh wrote no stdout",
+	    row->what);
+	ck_assert_msg(tu_report_check(js, row->expect, why) == 0, "%s: the "
+	    "report breaks the contract:\n%s(report: %.1500s; run_demo.sh "
+	    "stderr: %.1000s)", row->what, why, js, tu_err_text(&d.sh));
+	status = tu_jnum(js, "exit_status");
+	sum = tu_jnum(js, "checksum_expected");
+	seed = tu_jnum(js, "seed");
+	count = tu_jnum(js, "count");
+	free(js);
 	code = tu_exit_code(&d.sh);
 	ck_assert_msg((unsigned long long)code == status, "%s: run_demo.sh "
 	    "exit %d, but the JSON says exit_status %llu", row->what, code,
@@ -1465,9 +1061,8 @@ START_TEST(test_json_demo)
 		    "seeded checksum equals the unseeded one", row->what);
 	ck_assert_msg(d.key_seen != 0, "%s: never saw run_demo.sh's key "
 	    "file, so its objects could not be checked", row->what);
-	demo_done(&d);
+	tu_demo_done(&d);
 	args_free(&da);
-	args_free(&ca);
 }
 END_TEST
 
@@ -1493,7 +1088,7 @@ static const struct mutation {
 	const char	*find;		/* NULL: the input is replace itself */
 	const char	*replace;
 	const char	*expect;	/* one --expect, or NULL */
-	int		 status;	/* json_check.py's exit */
+	int		 status;	/* tu_report_check(): 0 holds, 1 not */
 } mutations[] = {
 	{ "the valid report", "", "", NULL, 0 },
 	{ "a matching expectation", "", "", "consumers=2", 0 },
@@ -1546,17 +1141,11 @@ static const struct mutation {
 START_TEST(test_json_checker)
 {
 	const struct mutation *m = &mutations[_i];
-	struct tu_proc p;
-	struct args ca;
-	char path[PATH_MAX], *text, *at, *err;
+	const char *expect[2] = { m->expect, NULL };
+	char why[TU_WHY_MAX], *text, *at;
 	size_t flen;
-	int fd;
+	int r;
 
-	checker_args(&ca);
-	if (m->expect != NULL) {
-		arg(&ca, "--expect");
-		arg(&ca, "%s", m->expect);
-	}
 	if (m->find == NULL)
 		text = strdup(m->replace);
 	else {
@@ -1569,24 +1158,16 @@ START_TEST(test_json_checker)
 		    at + flen), 0);
 	}
 	ck_assert_ptr_nonnull(text);
-	ck_assert_int_eq(tu_path(path, sizeof(path), "input.json"), 0);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-	spawn(&p, "json_check", ca.v, NULL, fd, -1);
-	(void)close(fd);
-	(void)tu_wait(&p, QUICK_MS);
-	err = err_text(&p);
-	ck_assert_msg(tu_exit_code(&p) == m->status, "%s: json_check.py exit "
-	    "%d, want %d; input %s; stderr: %s", m->what, tu_exit_code(&p),
-	    m->status, text, err);
+	r = tu_report_check(text, expect, why);
+	ck_assert_msg(r == m->status, "%s: the checker says %d, want %d; "
+	    "input %s; reasons: %s", m->what, r, m->status, text, why);
 	if (m->status != 0)
-		ck_assert_msg(strstr(err, "json_check") != NULL, "%s: refused "
-		    "without saying why", m->what);
-	free(err);
+		ck_assert_msg(why[0] != '\0', "%s: refused without saying why",
+		    m->what);
+	else
+		ck_assert_msg(why[0] == '\0', "%s: accepted with reasons: %s",
+		    m->what, why);
 	free(text);
-	args_free(&ca);
 }
 END_TEST
 

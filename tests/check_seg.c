@@ -493,8 +493,8 @@ static const struct {
 	[T_EXPECTED_BIG] = { "expected > max_consumers", EPROTO },
 	[T_BCAST_EXPECT0] = { "broadcast expecting 0", EPROTO },
 	[T_COUNT_BIG] = { "count > SHM_COUNT_MAX", EPROTO },
-	[T_HEAD] = { "head > count", EPROTO },
-	[T_TOTAL] = { "total > count", EPROTO },
+	[T_HEAD] = { "head > count + 1", EPROTO },
+	[T_TOTAL] = { "total > count + 1", EPROTO },
 	[T_SLOTS_OFF] = { "slots_off moved", EPROTO },
 	[T_TAGS_OFF] = { "tags_off moved", EPROTO },
 	[T_TABLE_OFF] = { "table_off moved", EPROTO },
@@ -535,8 +535,8 @@ START_TEST(test_validate_tampered)
 	case T_EXPECTED_BIG: h.expected = SHM_MAX_CONSUMERS + 1; break;
 	case T_BCAST_EXPECT0: h.expected = 0; break;
 	case T_COUNT_BIG: h.count = (uint64_t)SHM_COUNT_MAX + 1; break;
-	case T_HEAD: h.head = h.count + 1; break;
-	case T_TOTAL: h.total = h.count + 1; break;
+	case T_HEAD: h.head = h.count + 2; break;
+	case T_TOTAL: h.total = h.count + 2; break;
 	case T_SLOTS_OFF: h.slots_off += 8; break;
 	case T_TAGS_OFF: h.tags_off -= 8; break;
 	case T_TABLE_OFF: h.table_off = 0; break;
@@ -744,6 +744,29 @@ START_TEST(test_sem_op_on_removed_set)
 }
 END_TEST
 
+/*
+ * The dup fault writes one position more than the count: a header whose
+ * head and total are count + 1 is a valid finished stream, not damage
+ * (issue 9, protocol gap 5).  One more than that is refused.
+ */
+START_TEST(test_validate_dup_stream)
+{
+	struct shm_header h;
+	char why[256];
+
+	fabricate(&h, 200, MODE_QUEUE, 0, 100, SHM_F_VERIFY);
+	h.head = 101;
+	h.total = 101;
+	h.eos = 1;
+	ck_assert_msg(seg_validate(&h, h.size, why, sizeof(why)) == 0,
+	    "a dup stream of 101 positions refused: %s", why);
+	h.head = 102;
+	errno = 0;
+	ck_assert_int_eq(seg_validate(&h, h.size, why, sizeof(why)), -1);
+	ck_assert_int_eq(errno, EPROTO);
+}
+END_TEST
+
 static Suite *
 seg_suite(void)
 {
@@ -784,6 +807,7 @@ seg_suite(void)
 	tcase_add_test(tc, test_attach_absent);
 	tcase_add_test(tc, test_sem_op_restarts_after_signal);
 	tcase_add_test(tc, test_sem_op_on_removed_set);
+	tcase_add_test(tc, test_validate_dup_stream);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,7 +4,8 @@
 #
 #	tests/deps.sh lib	libbsd-dev, pkg-config and gettext (msgfmt,
 #				for the message catalogue)
-#	tests/deps.sh check	the above, check (the tests) and the
+#	tests/deps.sh check	the above, check and libjansson-dev (the
+#				tests and their JSON reader) and the
 #				es_ES.UTF-8 locale (the Spanish test run)
 #
 # As root it installs what is missing with apt-get; otherwise it stops

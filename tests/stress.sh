@@ -28,6 +28,7 @@
 # STRESS_COUNT, STRESS_CONSUMERS, STRESS_BCAST_CONSUMERS, STRESS_KILLS,
 # STRESS_ROUNDS (queue-kill runs), STRESS_TIMEOUT (seconds per run),
 # STRESS_SEED; SHMLAB_PRODUCER, SHMLAB_CONSUMER override the binaries.
+# The reports are read with python3's json module, as torture.sh does.
 
 set -euo pipefail
 
@@ -42,6 +43,7 @@ readonly NBCAST="${STRESS_BCAST_CONSUMERS:-16}"
 readonly KILLS="${STRESS_KILLS:-4}"
 readonly ROUNDS="${STRESS_ROUNDS:-3}"
 readonly TIMEOUT="${STRESS_TIMEOUT:-120}"
+declare -A R=()	# the last report read (read_report)
 readonly MAXBUF=10
 readonly SCALE="${STRESS_SCALE:-0}"
 
@@ -83,14 +85,33 @@ check_number() {
 	fi
 }
 
-# The first (top-level) number or boolean under key in a JSON report.
-json_get() {
-	local js=$1 key=$2
-	if [[ $js =~ \"$key\":([0-9]+|true|false|null|\"[^\"]*\") ]]; then
-		printf '%s\n' "${BASH_REMATCH[1]}"
-	else
-		printf 'missing\n'
-	fi
+# Reads the report at $1 with a real JSON parser (python3's json module,
+# as torture.sh does) into the associative array R: every top-level
+# number, boolean or null as its JSON text (R[lost]=0, R[verified]=true),
+# and R[died_pids], the pids of the consumers it marks died.  Fails, with
+# the parser's reason on stderr, when the file is not one JSON object.
+read_report() {
+	local out k v
+	R=()
+	out=$(python3 - "$1" <<'PY'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except (OSError, ValueError) as e:
+    sys.exit("stress.sh: the report %s: %s" % (sys.argv[1], e))
+if not isinstance(r, dict):
+    sys.exit("stress.sh: the report %s is not a JSON object" % sys.argv[1])
+for k, v in r.items():
+    if v is None or isinstance(v, (bool, int, float)):
+        print("%s=%s" % (k, json.dumps(v)))
+print("died_pids=" + " ".join(str(c.get("pid")) for c in
+      r.get("per_consumer", []) if isinstance(c, dict) and
+      c.get("state") == "died"))
+PY
+	) || return 1
+	while IFS='=' read -r k v; do
+		R[$k]=$v
+	done <<<"$out"
 }
 
 # Is this pid running (not a zombie)?
@@ -171,13 +192,30 @@ leftovers() {
 	printf '%s' "$out"
 }
 
+# Waits up to TRIES x 10 ms for the producer's first line in PLOG and
+# records the key it names (key, which the caller declares, and keys);
+# fails when the producer died first or never said it.
+producer_key() {
+	local ppid=$1 plog=$2 tries=$3 i
+	for ((i = 0; i < tries; i++)); do
+		if [[ $(<"$plog") =~ key\ (0x[0-9a-f]{8}) ]]; then
+			key=${BASH_REMATCH[1]}
+			keys+=("$key")
+			return 0
+		fi
+		alive "$ppid" || return 1
+		sleep 0.01
+	done
+	return 1
+}
+
 # Runs one scenario: name mode consumers kills.  Prints its summary line
 # and counts it as passed or failed.
 scenario() {
 	local name=$1 mode=$2 n=$3 kills=$4
 	local keyfile plog clog report ppid cpid key="" deadline t0 t1
 	local pstatus=0 cstatus=0 landed=0 victims=() kids=() victim i
-	local js verified consumed lost dup unrep died produced corrupt
+	local verified consumed lost dup unrep died produced corrupt inflight
 	local want_consumed want_status why="" left
 
 	proj=$((proj + 1))
@@ -196,16 +234,7 @@ scenario() {
 		-c "$COUNT" -b "$MAXBUF" -t 60 -o "$report" 2>"$plog" &
 	ppid=$!
 	pgids+=("$ppid")
-	for ((i = 0; i < 200; i++)); do
-		if [[ $(<"$plog") =~ key\ (0x[0-9a-f]{8}) ]]; then
-			key=${BASH_REMATCH[1]}
-			keys+=("$key")
-			break
-		fi
-		alive "$ppid" || break
-		sleep 0.01
-	done
-	if [[ -z $key ]]; then
+	if ! producer_key "$ppid" "$plog" 200; then
 		wait "$ppid" || true
 		summary FAIL "$name" \
 			"the producer did not start: $(tr '\n' ' ' <"$plog")"
@@ -249,16 +278,19 @@ scenario() {
 		summary FAIL "$name" "$why $(tail -n 3 "$plog" | tr '\n' ' ')"
 		return
 	fi
-	js=$(<"$report")
-	verified=$(json_get "$js" verified)
-	produced=$(json_get "$js" produced)
-	consumed=$(json_get "$js" consumed)
-	lost=$(json_get "$js" lost)
-	dup=$(json_get "$js" duplicated)
-	corrupt=$(json_get "$js" corrupted)
-	unrep=$(json_get "$js" unreported)
-	inflight=$(json_get "$js" in_flight)
-	died=$(json_get "$js" died)
+	if ! read_report "$report"; then
+		summary FAIL "$name" "the report is not valid JSON"
+		return
+	fi
+	verified=${R[verified]-missing}
+	produced=${R[produced]-missing}
+	consumed=${R[consumed]-missing}
+	lost=${R[lost]-missing}
+	dup=${R[duplicated]-missing}
+	corrupt=${R[corrupted]-missing}
+	unrep=${R[unreported]-missing}
+	inflight=${R[in_flight]-missing}
+	died=${R[died]-missing}
 	for i in produced consumed lost dup corrupt unrep inflight died; do
 		if ! [[ ${!i} =~ ^[0-9]+$ ]]; then
 			summary FAIL "$name" "malformed report ($i: ${!i})"
@@ -268,7 +300,7 @@ scenario() {
 	# A victim that had already finished was not killed: count the
 	# victims the report names as died.
 	for victim in "${victims[@]}"; do
-		if [[ $js =~ \"pid\":$victim,\"state\":\"died\" ]]; then
+		if [[ " ${R[died_pids]} " == *" $victim "* ]]; then
 			landed=$((landed + 1))
 		fi
 	done
@@ -326,7 +358,7 @@ scenario() {
 # counts, and bounded memory in every process.
 scale() {
 	local keyfile="$workdir/key" plog="$workdir/scale.producer.log"
-	local report="$workdir/scale.json" ppid cpid key="" i js why=""
+	local report="$workdir/scale.json" ppid cpid key="" i why=""
 	local drop=$((SCALE - 1000)) ppeak=0 cpeak=0 t0 t1 left
 	local pstatus=0 cstatus=0
 	local limit=$((64 * 1024 + 32766 * 12 / 1024))
@@ -341,16 +373,7 @@ scale() {
 		-t "$TIMEOUT" -o "$report" 2>"$plog" &
 	ppid=$!
 	pgids+=("$ppid")
-	for ((i = 0; i < 500; i++)); do
-		if [[ $(<"$plog") =~ key\ (0x[0-9a-f]{8}) ]]; then
-			key=${BASH_REMATCH[1]}
-			keys+=("$key")
-			break
-		fi
-		alive "$ppid" || break
-		sleep 0.01
-	done
-	if [[ -z $key ]]; then
+	if ! producer_key "$ppid" "$plog" 500; then
 		wait "$ppid" || true
 		summary FAIL scale "the producer did not start: $(tr '\n' ' ' <"$plog")"
 		return
@@ -376,12 +399,12 @@ scale() {
 	cpeak=$(tail -n 1 "$workdir/scale.crss" 2>/dev/null || echo 0)
 	[[ $ppeak =~ ^[0-9]+$ && $cpeak =~ ^[0-9]+$ ]] ||
 		{ why+=" no peak RSS from /usr/bin/time;"; ppeak=0 cpeak=0; }
-	js=$(cat "$report" 2>/dev/null || true)
-	[[ $(json_get "$js" lost) == 1 ]] || why+=" lost $(json_get "$js" lost), want 1;"
-	[[ $(json_get "$js" consumed) == $((SCALE - 1)) ]] ||
-		why+=" consumed $(json_get "$js" consumed), want $((SCALE - 1));"
-	[[ $(json_get "$js" duplicated) == 0 ]] || why+=" duplicated;"
-	[[ $(json_get "$js" ledger) == true ]] || why+=" ledger not exact;"
+	read_report "$report" || why+=" no valid report;"
+	[[ ${R[lost]-missing} == 1 ]] || why+=" lost ${R[lost]-missing}, want 1;"
+	[[ ${R[consumed]-missing} == $((SCALE - 1)) ]] ||
+		why+=" consumed ${R[consumed]-missing}, want $((SCALE - 1));"
+	[[ ${R[duplicated]-missing} == 0 ]] || why+=" duplicated;"
+	[[ ${R[ledger]-missing} == true ]] || why+=" ledger not exact;"
 	((pstatus == 1 && cstatus == 0)) ||
 		why+=" exit $pstatus/$cstatus, want 1/0;"
 	((ppeak < limit)) || why+=" producer peak RSS $ppeak kB >= $limit kB;"

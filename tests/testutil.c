@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shmlib.h"
 #include "testutil.h"
 
 #define TU_DIR_PREFIX	"/tmp/shmlab-test."
@@ -60,7 +62,7 @@ static void	 log_key(key_t);
 static int	 key_free(key_t);
 static int	 is_ours(const struct tu_ipc_obj *);
 static int	 snap_read(struct tu_snap *, const char *, char);
-static const char *json_find(const char *, const char *, size_t *);
+static json_t	*json_member(const char *, const char *, json_t **);
 
 /* ---------------------------------------------------------------- time */
 
@@ -349,13 +351,15 @@ log_key(key_t key)
 }
 
 /*
- * Creates a key file in the test's directory and picks a proj_id whose key
- * is not used by any object yet nor by another key of this test.
+ * Creates a key file in the test's directory and picks a proj_id in
+ * [lo, hi] whose key is not used by any object yet nor by another key of
+ * this test; the key is registered (teardown removes what is left under
+ * it).  Returns 0, or -1 with errno set.
  */
 int
-tu_key_new(struct tu_key *k)
+tu_key_range(struct tu_key *k, int lo, int hi)
 {
-	int fd, i, j, proj, used;
+	int fd, i, j, proj, used, span = hi - lo + 1;
 	key_t key;
 
 	if (reg->nkey >= TU_MAX_KEYS) {
@@ -363,6 +367,10 @@ tu_key_new(struct tu_key *k)
 		return -1;
 	}
 	memset(k, 0, sizeof(*k));
+	if (span < 1 || lo < 1 || hi > 255) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (snprintf(k->path, sizeof(k->path), "%s/key%d", reg->dir,
 	    keys_made++) >= (int)sizeof(k->path)) {
 		errno = ENAMETOOLONG;
@@ -371,8 +379,9 @@ tu_key_new(struct tu_key *k)
 	fd = open(k->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1 || close(fd) == -1)
 		return -1;
-	for (i = 0; i < 255; i++) {
-		proj = 1 + (int)(((unsigned)getpid() + (unsigned)i) % 255);
+	for (i = 0; i < span; i++) {
+		proj = lo + (int)(((unsigned)getpid() + (unsigned)i) %
+		    (unsigned)span);
 		key = ftok(k->path, proj);
 		if (key == (key_t)-1)
 			return -1;
@@ -382,7 +391,8 @@ tu_key_new(struct tu_key *k)
 			continue;
 		k->proj = proj;
 		k->key = key;
-		(void)snprintf(k->proj_arg, sizeof(k->proj_arg), "%d", proj);
+		(void)snprintf(k->proj_arg, sizeof(k->proj_arg), "%u",
+		    (unsigned)(unsigned char)proj);	/* 1..255 */
 		reg->key[reg->nkey] = key;
 		__atomic_store_n(&reg->nkey, reg->nkey + 1, __ATOMIC_RELEASE);
 		log_key(key);
@@ -390,6 +400,13 @@ tu_key_new(struct tu_key *k)
 	}
 	errno = EADDRINUSE;
 	return -1;
+}
+
+/* tu_key_range() over every proj_id, 1..255. */
+int
+tu_key_new(struct tu_key *k)
+{
+	return tu_key_range(k, 1, 255);
 }
 
 int
@@ -604,15 +621,21 @@ exec_maybe_valgrind(char *const argv[])
 }
 
 /*
- * Starts argv[0] with stdin from /dev/null and stdout/stderr into
- * DIR/name.out and DIR/name.err.  SHMLAB_FAULT is never inherited.
+ * Starts argv[0] in its own process group (tu_fork).  stdin is in_fd, or
+ * /dev/null when -1; stdout and stderr are out_fd and err_fd, or
+ * DIR/name.out and DIR/name.err when -1.  SHMLAB_FAULT and TMUX are
+ * never inherited (a fault is passed in env, "NAME=VALUE" strings put
+ * into the child's environment); the other hooks, SHMLAB_HOLD_*, are, so
+ * that a test may setenv() them around the start.  Returns 0, or -1 with
+ * errno set.
  */
 int
-tu_spawn(struct tu_proc *p, const char *name, char *const argv[])
+tu_spawn_io(struct tu_proc *p, const char *name, char *const argv[],
+    char *const env[], int in_fd, int out_fd, int err_fd)
 {
 	sigset_t none;
 	pid_t pid;
-	int fd;
+	int i;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = -1;
@@ -626,14 +649,23 @@ tu_spawn(struct tu_proc *p, const char *name, char *const argv[])
 	if (pid == -1)
 		return -1;
 	if (pid == 0) {
-		if ((fd = open("/dev/null", O_RDONLY)) == -1 ||
-		    dup2(fd, STDIN_FILENO) == -1 ||
-		    (fd = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) ==
-		    -1 || dup2(fd, STDOUT_FILENO) == -1 ||
-		    (fd = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600)) ==
-		    -1 || dup2(fd, STDERR_FILENO) == -1)
+		if (in_fd < 0)
+			in_fd = open("/dev/null", O_RDONLY);
+		if (out_fd < 0)
+			out_fd = open(p->out, O_WRONLY | O_CREAT | O_TRUNC,
+			    0600);
+		if (err_fd < 0)
+			err_fd = open(p->err, O_WRONLY | O_CREAT | O_TRUNC,
+			    0600);
+		if (in_fd < 0 || out_fd < 0 || err_fd < 0 ||
+		    dup2(in_fd, STDIN_FILENO) == -1 ||
+		    dup2(out_fd, STDOUT_FILENO) == -1 ||
+		    dup2(err_fd, STDERR_FILENO) == -1)
 			_exit(126);
 		(void)unsetenv("SHMLAB_FAULT");
+		(void)unsetenv("TMUX");
+		for (i = 0; env != NULL && env[i] != NULL; i++)
+			(void)putenv(env[i]);
 		(void)sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		(void)signal(SIGPIPE, SIG_DFL);
@@ -644,6 +676,22 @@ tu_spawn(struct tu_proc *p, const char *name, char *const argv[])
 	}
 	p->pid = pid;
 	return 0;
+}
+
+/* tu_spawn_io() that fails the test when the program cannot start. */
+void
+tu_start(struct tu_proc *p, const char *name, char *const argv[],
+    char *const env[], int in_fd, int out_fd, int err_fd)
+{
+	ck_assert_msg(tu_spawn_io(p, name, argv, env, in_fd, out_fd, err_fd) ==
+	    0, "starting %s (%s): %s", name, argv[0], strerror(errno));
+}
+
+/* tu_spawn_io() with /dev/null in and DIR/name.{out,err}, no extra env. */
+int
+tu_spawn(struct tu_proc *p, const char *name, char *const argv[])
+{
+	return tu_spawn_io(p, name, argv, NULL, -1, -1, -1);
 }
 
 /*
@@ -721,6 +769,54 @@ tu_status_str(const struct tu_proc *p, char *buf, size_t len)
 	else
 		(void)snprintf(buf, len, "status 0x%x", p->status);
 	return buf;
+}
+
+/* p has not been reaped and has not exited yet. */
+int
+tu_running(const struct tu_proc *p)
+{
+	int st;
+
+	return !p->done && waitpid(p->pid, &st, WNOHANG) == 0;
+}
+
+/*
+ * Nothing of process group pgid is left, zombies included: those that
+ * came back to this subreaper are reaped here.  Fails the test after 3 s
+ * (scaled).
+ */
+void
+tu_expect_group_gone(pid_t pgid, const char *name)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(3000);
+
+	for (;;) {
+		while (waitpid(-pgid, NULL, WNOHANG) > 0)
+			;
+		if (kill(-pgid, 0) == -1 && errno == ESRCH)
+			return;
+		ck_assert_msg(tu_now_ms() < end, "%s left processes behind in "
+		    "its process group %ld", name, (long)pgid);
+		tu_sleep_ms(5);
+	}
+}
+
+/*
+ * Waits up to ms (scaled) for a ready shmlab segment under k, attached
+ * read-only into r.  Returns 0, or -1 on timeout.
+ */
+int
+tu_wait_ready(key_t k, int ms, struct shm_ring *r)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)tu_ms(ms);
+
+	memset(r, 0, sizeof(*r));
+	while (seg_attach(k, SHM_RDONLY, r) == -1) {
+		if (tu_now_ms() >= end)
+			return -1;
+		tu_sleep_ms(5);
+	}
+	return 0;
 }
 
 /*
@@ -852,96 +948,631 @@ tu_bin(const char *rel)
 	return NULL;
 }
 
+/* --------------------------------------------------------- run_demo.sh */
+
+/*
+ * run_demo.sh's environment: its temporary directory inside the test's,
+ * and the programs the test built, so that it never rebuilds them under
+ * the test.  The suite appends what else it wants.
+ */
+void
+tu_demo_env(struct args *env, const char *producer, const char *consumer)
+{
+	env->n = 0;
+	env->v[0] = NULL;
+	arg(env, "TMPDIR=%s", tu_dir());
+	arg(env, "SHMLAB_PRODUCER=%s", producer);
+	arg(env, "SHMLAB_CONSUMER=%s", consumer);
+}
+
+/* Ours unless an object under k predates the run (an ftok collision). */
+static int
+demo_key_ours(key_t k, uint64_t start_s)
+{
+	struct shmid_ds ds;
+	struct semid_ds sds;
+	union { int val; struct semid_ds *buf; } sarg = { .buf = &sds };
+	int id;
+
+	if (((id = shmget(k, 0, 0)) != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
+	    (uint64_t)ds.shm_ctime < start_s) ||
+	    ((id = semget(k, 0, 0)) != -1 &&
+	    semctl(id, 0, IPC_STAT, sarg) == 0 &&
+	    (uint64_t)sds.sem_ctime < start_s)) {
+		fprintf(stderr, "testutil: key 0x%08x of run_demo.sh is also "
+		    "used by an older object: not adopted\n", (unsigned)k);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Looks into run_demo.sh's temporary directory: pins its key file with a
+ * hard link (so that its inode, and so its key, cannot be reused until
+ * the test ends) and adopts the key; tracks the daemon's process group
+ * once the pidfile names it.  start_s: when the demo started.
+ */
+void
+tu_demo_scan(struct tu_demo *d, uint64_t start_s)
+{
+	static int holds;
+	char path[PATH_MAX], hold[PATH_MAX], name[32], *text;
+	struct dirent *de;
+	long pid;
+	key_t k;
+	DIR *dir;
+
+	if ((dir = opendir(tu_dir())) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, "shmlab-demo.", 12) != 0)
+			continue;
+		(void)snprintf(name, sizeof(name), "demo-key.%d", holds);
+		if (d->key_seen == 0 &&
+		    snprintf(path, sizeof(path), "%s/%s/key", tu_dir(),
+		    de->d_name) < (int)sizeof(path) &&
+		    tu_path(hold, sizeof(hold), name) == 0 &&
+		    link(path, hold) == 0 &&
+		    (k = ftok(hold, SHM_PROJ_ID)) != (key_t)-1) {
+			holds++;
+			d->key = k;
+			d->key_seen = demo_key_ours(k, start_s) &&
+			    tu_key_adopt(k) == 0 ? 1 : -1;
+		}
+		if (d->daemon == 0 &&
+		    snprintf(path, sizeof(path), "%s/%s/producer.pid",
+		    tu_dir(), de->d_name) < (int)sizeof(path) &&
+		    (text = tu_read_file(path, NULL)) != NULL) {
+			pid = strtol(text, NULL, 10);
+			free(text);
+			if (pid > 1) {
+				d->daemon = (pid_t)pid;
+				tu_track_pgid((pid_t)pid);	/* setsid() */
+			}
+		}
+	}
+	(void)closedir(dir);
+}
+
+/* The deadline passed: every process group of the demo is killed. */
+void
+tu_demo_kill(struct tu_demo *d)
+{
+	(void)kill(-d->sh.pid, SIGKILL);
+	if (d->daemon > 0)
+		(void)kill(-d->daemon, SIGKILL);
+	if (d->cons > 0)
+		(void)kill(-d->cons, SIGKILL);
+	if (!d->sh.done) {
+		(void)waitpid(d->sh.pid, &d->sh.status, 0);
+		d->sh.done = d->sh.timed_out = 1;
+	}
+}
+
+/*
+ * run_demo.sh has ended: in time, and its daemon (which came back to this
+ * subreaper) is gone too.
+ */
+void
+tu_demo_end(const struct tu_demo *d)
+{
+	int st;
+
+	ck_assert_msg(!d->sh.timed_out, "run_demo.sh did not finish in time");
+	if (d->daemon > 0)
+		ck_assert_msg(tu_wait_pid_gone(d->daemon, 10000, &st) == 0,
+		    "run_demo.sh's producer (pid %ld) outlived it",
+		    (long)d->daemon);
+}
+
+/*
+ * After a demo: none of its process groups is left, and nothing under
+ * its key when the key was adopted.
+ */
+void
+tu_demo_done(const struct tu_demo *d)
+{
+	tu_expect_group_gone(d->sh.pid, "run_demo.sh");
+	if (d->cons > 0)
+		tu_expect_group_gone(d->cons, "run_demo.sh's consumers");
+	if (d->key_seen == 1)
+		ck_assert_msg(tu_ipc_count_key(d->key) == 0, "run_demo.sh "
+		    "left objects under its key 0x%08x", (unsigned)d->key);
+}
+
 /* ---------------------------------------------------------------- JSON */
 
 /*
- * Finds key among the top-level members of a JSON object and returns its
- * value's first character, with the length of a scalar value in *vlen.
- * Enough for the producer's report; the full check is done elsewhere.
+ * The reports are read with jansson, whole and strictly: a document that
+ * does not parse, or repeats a key, has no members at all, so a test
+ * cannot pass on a half-written report.  jansson holds integers as
+ * json_int_t (long long): a u64 above 2^63-1 makes the document fail to
+ * parse, and the test fails saying the member is missing, never reading
+ * a wrong value.
  */
-static const char *
-json_find(const char *js, const char *key, size_t *vlen)
+json_t *
+tu_json_parse(const char *js)
 {
-	const char *p, *s, *v, *e;
-	size_t klen = strlen(key);
-	int depth = 0;
+	json_error_t e;
 
-	for (p = js; *p != '\0'; p++) {
-		if (*p == '"') {
-			s = p + 1;
-			for (p = s; *p != '\0' && *p != '"'; p++)
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-			if (*p == '\0')
-				return NULL;
-			if (depth != 1 || (size_t)(p - s) != klen ||
-			    memcmp(s, key, klen) != 0)
-				continue;
-			for (v = p + 1; *v == ' ' || *v == '\t' || *v == '\n';
-			    v++)
-				;
-			if (*v != ':')
-				continue;
-			for (v++; *v == ' ' || *v == '\t' || *v == '\n'; v++)
-				;
-			for (e = v; *e != '\0' && *e != ',' && *e != '}' &&
-			    *e != ']' && *e != ' ' && *e != '\n'; e++)
-				;
-			*vlen = (size_t)(e - v);
-			return v;
-		}
-		if (*p == '{' || *p == '[')
-			depth++;
-		else if (*p == '}' || *p == ']')
-			depth--;
-	}
-	return NULL;
+	return js != NULL ? json_loads(js, JSON_REJECT_DUPLICATES, &e) : NULL;
+}
+
+/* A top-level member of js (NULL when absent); *root is to json_decref. */
+static json_t *
+json_member(const char *js, const char *key, json_t **root)
+{
+	*root = tu_json_parse(js);
+	return json_object_get(*root, key);
 }
 
 /* 0 and the value when key is a non-negative integer, else -1. */
 int
 tu_json_u64(const char *js, const char *key, unsigned long long *out)
 {
-	const char *v;
-	size_t len, i;
+	json_t *root, *v = json_member(js, key, &root);
+	int r = -1;
 
-	if ((v = json_find(js, key, &len)) == NULL || len == 0 || len > 20)
-		return -1;
-	for (i = 0; i < len; i++)
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-	errno = 0;
-	*out = strtoull(v, NULL, 10);
-	return errno == 0 ? 0 : -1;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = (unsigned long long)json_integer_value(v);
+		r = 0;
+	}
+	json_decref(root);
+	return r;
 }
 
 int
 tu_json_bool(const char *js, const char *key, int *out)
 {
-	const char *v;
-	size_t len;
+	json_t *root, *v = json_member(js, key, &root);
+	int r = -1;
 
-	if ((v = json_find(js, key, &len)) == NULL)
-		return -1;
-	if (len == 4 && strncmp(v, "true", 4) == 0)
-		*out = 1;
-	else if (len == 5 && strncmp(v, "false", 5) == 0)
-		*out = 0;
-	else
-		return -1;
-	return 0;
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v);
+		r = 0;
+	}
+	json_decref(root);
+	return r;
 }
 
 /* 1 when key is null, 0 when it is something else, -1 when absent. */
 int
 tu_json_null(const char *js, const char *key)
 {
-	const char *v;
-	size_t len;
+	json_t *root, *v = json_member(js, key, &root);
+	int r = v == NULL ? -1 : json_is_null(v);
 
-	if ((v = json_find(js, key, &len)) == NULL)
-		return -1;
-	return len == 4 && strncmp(v, "null", 4) == 0;
+	json_decref(root);
+	return r;
+}
+
+/*
+ * A top-level string member, unescaped into buf.  Returns 0 for a
+ * string, 1 for null, -1 when absent, not a string, or longer than buf.
+ */
+int
+tu_json_str(const char *js, const char *key, char *buf, size_t len)
+{
+	json_t *root, *v = json_member(js, key, &root);
+	int r = -1;
+
+	if (json_is_null(v))
+		r = 1;
+	else if (json_is_string(v) && json_string_length(v) < len &&
+	    strlen(json_string_value(v)) == json_string_length(v)) {
+		memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+		r = 0;
+	}
+	json_decref(root);
+	return r;
+}
+
+/* A top-level integer the report must have (fails the test otherwise). */
+unsigned long long
+tu_jnum(const char *js, const char *name)
+{
+	unsigned long long v;
+
+	ck_assert_msg(tu_json_u64(js, name, &v) == 0, "no integer %s in the "
+	    "report: %.2000s", name, js);
+	return v;
+}
+
+/* A top-level boolean the report must have (fails the test otherwise). */
+int
+tu_jbool(const char *js, const char *name)
+{
+	int b;
+
+	ck_assert_msg(tu_json_bool(js, name, &b) == 0, "no boolean %s in the "
+	    "report: %.2000s", name, js);
+	return b;
+}
+
+/*
+ * The report of an unseeded run of count items with one injected dup at
+ * seq (SHMLAB_FAULT=dup:SEQ), every position taken: count + 1 produced
+ * and consumed, one duplicate, nothing lost or corrupted, the checksum
+ * one value of seq over the stream's, not verified, exit_status 1.
+ */
+void
+tu_expect_dup_report(const char *js, unsigned long long count,
+    unsigned long long seq)
+{
+	ck_assert_int_eq(tu_jbool(js, "verified"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "exit_status"), 1);
+	ck_assert_uint_eq(tu_jnum(js, "produced"), count + 1);
+	ck_assert_uint_eq(tu_jnum(js, "consumed"), count + 1);
+	ck_assert_uint_eq(tu_jnum(js, "duplicated"), 1);
+	ck_assert_uint_eq(tu_jnum(js, "lost"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "corrupted"), 0);
+	ck_assert_uint_eq(tu_jnum(js, "checksum_total"),
+	    expected_checksum(0, count) + (uint32_t)item_value(0, seq));
+}
+
+/* The report a program wrote at path (fails the test when there is none). */
+char *
+tu_read_report(const char *path)
+{
+	char *js = tu_read_file(path, NULL);
+
+	ck_assert_msg(js != NULL, "no report at %s: %s", path,
+	    strerror(errno));
+	return js;
+}
+
+/*
+ * array[i].name, for a top-level array of objects (the report's
+ * per_consumer, the monitor's consumers): 0 and *v for a non-negative
+ * integer, 1 for null, -1 when absent or of another type.
+ */
+int
+tu_json_elem_u64(const char *js, const char *array, size_t i,
+    const char *name, unsigned long long *v)
+{
+	json_t *root, *a = json_member(js, array, &root), *m;
+	int r = -1;
+
+	m = json_object_get(json_array_get(a, i), name);
+	if (json_is_null(m))
+		r = 1;
+	else if (json_is_integer(m) && json_integer_value(m) >= 0) {
+		*v = (unsigned long long)json_integer_value(m);
+		r = 0;
+	}
+	json_decref(root);
+	return r;
+}
+
+/* ------------------------------------------------ the grading contract */
+
+/*
+ * The report's contract (issue 3, docs/JSON.md): the keys with their JSON
+ * types, what the report says about itself, and a test's expectations.
+ * tu_report_check() collects every reason a report breaks it.
+ */
+enum jkind { JK_INT, JK_NUMBER, JK_STRING, JK_BOOL, JK_ARRAY };
+
+static const struct jkey {
+	const char	*name;
+	enum jkind	 kind;
+	int		 nullable;
+} top_keys[] = {
+	{ "schema", JK_INT, 0 }, { "mode", JK_STRING, 0 },
+	{ "consumers", JK_INT, 0 }, { "maxbuf", JK_INT, 0 },
+	{ "count", JK_INT, 0 }, { "seed", JK_INT, 0 },
+	{ "produced", JK_INT, 0 }, { "consumed", JK_INT, 0 },
+	{ "lost", JK_INT, 0 }, { "duplicated", JK_INT, 0 },
+	{ "out_of_order", JK_INT, 0 }, { "corrupted", JK_INT, 0 },
+	{ "verified", JK_BOOL, 0 }, { "elapsed_s", JK_NUMBER, 0 },
+	{ "items_per_s", JK_NUMBER, 0 }, { "exit_status", JK_INT, 0 },
+	{ "per_consumer", JK_ARRAY, 0 },
+}, consumer_keys[] = {
+	{ "index", JK_INT, 0 }, { "pid", JK_INT, 0 },
+	{ "consumed", JK_INT, 0 }, { "first_seq", JK_INT, 1 },
+	{ "last_seq", JK_INT, 1 }, { "checksum", JK_INT, 0 },
+	{ "exit_status", JK_INT, 1 },
+}, optional_keys[] = {
+	{ "ledger", JK_BOOL, 0 }, { "unsafe", JK_BOOL, 0 },
+	{ "interrupted", JK_BOOL, 0 }, { "checksum_expected", JK_INT, 0 },
+	{ "checksum_total", JK_INT, 0 }, { "fault", JK_STRING, 1 },
+	{ "error", JK_STRING, 1 },
+};
+
+#define NKEYS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Appends one reason, a line, to why (what does not fit is cut). */
+static void __attribute__((format(printf, 2, 3)))
+why_add(char *why, const char *fmt, ...)
+{
+	size_t used = strlen(why);
+	va_list ap;
+
+	if (used + 1 >= TU_WHY_MAX)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(why + used, TU_WHY_MAX - used, fmt, ap);
+	va_end(ap);
+	used = strlen(why);
+	if (used + 1 < TU_WHY_MAX) {
+		why[used] = '\n';
+		why[used + 1] = '\0';
+	}
+}
+
+/* v has the kind; numbers are not negative (every count is a count). */
+static int
+kind_ok(const json_t *v, const struct jkey *k)
+{
+	if (k->nullable && json_is_null(v))
+		return 1;
+	switch (k->kind) {
+	case JK_INT:
+		return json_is_integer(v) && json_integer_value(v) >= 0;
+	case JK_NUMBER:
+		return json_is_number(v) && json_number_value(v) >= 0;
+	case JK_STRING:
+		return json_is_string(v);
+	case JK_BOOL:
+		return json_is_boolean(v);
+	case JK_ARRAY:
+		return json_is_array(v);
+	}
+	return 0;
+}
+
+/* Every key of keys[] in o (or, optional, absent) with its kind. */
+static int
+keys_ok(const json_t *o, const struct jkey *keys, size_t n, int optional,
+    const char *where, char *why)
+{
+	const json_t *v;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < n; i++) {
+		v = json_object_get(o, keys[i].name);
+		if (v == NULL && optional)
+			continue;
+		if (v == NULL)
+			why_add(why, "%smissing key %s", where, keys[i].name);
+		else if (!kind_ok(v, &keys[i]))
+			why_add(why, "%s%s has the wrong type or is negative",
+			    where, keys[i].name);
+		else
+			continue;
+		ok = 0;
+	}
+	return ok;
+}
+
+static int
+types_ok(const json_t *o, char *why)
+{
+	const json_t *c, *mode = json_object_get(o, "mode");
+	char where[48];
+	size_t i;
+	int ok;
+
+	ok = keys_ok(o, top_keys, NKEYS(top_keys), 0, "", why);
+	ok &= keys_ok(o, optional_keys, NKEYS(optional_keys), 1, "", why);
+	if (!ok)
+		return 0;
+	if (strcmp(json_string_value(mode), "queue") != 0 &&
+	    strcmp(json_string_value(mode), "broadcast") != 0) {
+		why_add(why, "mode is \"%s\", want queue or broadcast",
+		    json_string_value(mode));
+		ok = 0;
+	}
+	json_array_foreach(json_object_get(o, "per_consumer"), i, c) {
+		(void)snprintf(where, sizeof(where), "per_consumer[%zu]: ", i);
+		if (!json_is_object(c)) {
+			why_add(why, "%snot an object", where);
+			ok = 0;
+		} else
+			ok &= keys_ok(c, consumer_keys, NKEYS(consumer_keys),
+			    0, where, why);
+	}
+	return ok;
+}
+
+#define JU(o, k)	((unsigned long long)json_integer_value(	\
+			    json_object_get((o), (k))))
+
+/* What the report says about itself; types_ok() has passed. */
+static void
+consistent(const json_t *o, char *why)
+{
+	const json_t *pcs = json_object_get(o, "per_consumer"), *c;
+	unsigned long long sum = 0, sums = 0, n = json_array_size(pcs);
+	int verified = json_is_true(json_object_get(o, "verified"));
+	size_t i;
+
+	if (JU(o, "consumers") != n)
+		why_add(why, "consumers is %llu but per_consumer has %llu "
+		    "entries", JU(o, "consumers"), n);
+	json_array_foreach(pcs, i, c) {
+		/* A dead consumer's unreported items count as consumed. */
+		sum += JU(c, "consumed") + JU(c, "unreported");
+		sums += JU(c, "checksum");
+		if (JU(c, "index") != i)
+			why_add(why, "per_consumer[%zu].index is %llu", i,
+			    JU(c, "index"));
+		if (json_is_null(json_object_get(c, "first_seq")) !=
+		    (JU(c, "consumed") == 0) ||
+		    json_is_null(json_object_get(c, "last_seq")) !=
+		    (JU(c, "consumed") == 0))
+			why_add(why, "per_consumer[%zu]: first_seq/last_seq "
+			    "must be null exactly when consumed is 0", i);
+	}
+	if (sum != JU(o, "consumed"))
+		why_add(why, "per_consumer consumed (+ unreported) adds up to "
+		    "%llu, consumed is %llu", sum, JU(o, "consumed"));
+	if (json_object_get(o, "checksum_total") != NULL &&
+	    sums != JU(o, "checksum_total"))
+		why_add(why, "per_consumer checksums add up to %llu, "
+		    "checksum_total is %llu", sums, JU(o, "checksum_total"));
+	if ((JU(o, "exit_status") == 0) != verified)
+		why_add(why, "exit_status is %llu but verified is %s",
+		    JU(o, "exit_status"), verified ? "true" : "false");
+	if (JU(o, "exit_status") > 3)
+		why_add(why, "exit_status %llu is outside the contract (0..3)",
+		    JU(o, "exit_status"));
+}
+
+/* A verified run: no damage, every item delivered as the mode says. */
+static void
+verified_ok(const json_t *o, char *why)
+{
+	static const char *const damage[] = {
+		"lost", "duplicated", "out_of_order", "corrupted",
+	};
+	const json_t *pcs = json_object_get(o, "per_consumer"), *c, *sum;
+	int bcast = strcmp(json_string_value(json_object_get(o, "mode")),
+	    "broadcast") == 0;
+	unsigned long long count = JU(o, "count");
+	unsigned long long per = bcast ? json_array_size(pcs) : 1;
+	size_t i;
+
+	for (i = 0; i < NKEYS(damage); i++)
+		if (JU(o, damage[i]) != 0)
+			why_add(why, "verified, yet %s is %llu", damage[i],
+			    JU(o, damage[i]));
+	if (JU(o, "produced") != count)
+		why_add(why, "verified, yet produced %llu of %llu",
+		    JU(o, "produced"), count);
+	if (JU(o, "consumed") != count * per)
+		why_add(why, "verified run, yet consumed %llu, want %llu",
+		    JU(o, "consumed"), count * per);
+	if (json_array_size(pcs) == 0)
+		why_add(why, "verified without a consumer");
+	sum = json_object_get(o, "checksum_expected");
+	json_array_foreach(pcs, i, c) {
+		if (bcast && JU(c, "consumed") != count)
+			why_add(why, "verified broadcast run, yet consumer %zu "
+			    "took %llu of %llu", i, JU(c, "consumed"), count);
+		if (JU(c, "consumed") > 0 && !(JU(c, "first_seq") <=
+		    JU(c, "last_seq") && JU(c, "last_seq") < count))
+			why_add(why, "verified, yet consumer %zu has first_seq "
+			    "%llu, last_seq %llu", i, JU(c, "first_seq"),
+			    JU(c, "last_seq"));
+		if (bcast && sum != NULL && JU(c, "checksum") !=
+		    (unsigned long long)json_integer_value(sum))
+			why_add(why, "verified broadcast run, yet consumer %zu "
+			    "has checksum %llu", i, JU(c, "checksum"));
+	}
+	if (!json_is_null(json_object_get(o, "error")) &&
+	    json_object_get(o, "error") != NULL)
+		why_add(why, "verified, yet error is set");
+	if (json_is_true(json_object_get(o, "interrupted")))
+		why_add(why, "verified, yet interrupted is set");
+}
+
+/* Numbers by value (3 is 3.0), anything else by type and value. */
+static int
+same(const json_t *a, const json_t *b)
+{
+	if (json_is_integer(a) && json_is_integer(b))
+		return json_integer_value(a) == json_integer_value(b);
+	if (json_is_number(a) && json_is_number(b))
+		return json_number_value(a) == json_number_value(b);
+	return json_equal(a, b);
+}
+
+/*
+ * One expectation, KEY=VALUE: VALUE is read as JSON when it parses
+ * (true, 2, null, "x"), else taken as a string (queue, drop:500).
+ */
+static void
+expect_ok(const json_t *o, const char *kv, char *why)
+{
+	const char *eq = strchr(kv, '=');
+	char key[64];
+	json_t *want, *got;
+	json_error_t e;
+
+	if (eq == NULL || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
+		why_add(why, "bad expectation \"%s\": want KEY=VALUE", kv);
+		return;
+	}
+	(void)snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+	if ((want = json_loads(eq + 1, JSON_DECODE_ANY, &e)) == NULL)
+		want = json_string(eq + 1);
+	got = json_object_get(o, key);
+	if (got == NULL)
+		why_add(why, "expected %s, but there is no %s", kv, key);
+	else if (!same(got, want))
+		why_add(why, "expected %s, the report says otherwise", kv);
+	json_decref(want);
+}
+
+/*
+ * Checks one report, the whole text, against the grading contract and
+ * the expectations (KEY=VALUE strings up to a NULL; expect may be NULL).
+ * Returns 0 when it holds; else 1, with every reason, one a line, in why
+ * (TU_WHY_MAX bytes).
+ */
+int
+tu_report_check(const char *text, const char *const expect[], char *why)
+{
+	json_error_t e;
+	json_t *o;
+	size_t i;
+
+	why[0] = '\0';
+	if ((o = json_loads(text, JSON_REJECT_DUPLICATES, &e)) == NULL) {
+		why_add(why, "not one valid JSON value: %s (line %d, column "
+		    "%d)", e.text, e.line, e.column);
+		return 1;
+	}
+	if (!json_is_object(o))
+		why_add(why, "the report is not a JSON object");
+	else if (types_ok(o, why)) {
+		consistent(o, why);
+		if (json_is_true(json_object_get(o, "verified")))
+			verified_ok(o, why);
+	}
+	for (i = 0; json_is_object(o) && expect != NULL &&
+	    expect[i] != NULL; i++)
+		expect_ok(o, expect[i], why);
+	json_decref(o);
+	return why[0] != '\0';
+}
+
+/* ------------------------------------------------- what a process said */
+
+/* p's stdout and stderr, never NULL: "" when there is no such file. */
+char *
+tu_out_text(const struct tu_proc *p)
+{
+	char *s = tu_read_file(p->out, NULL);
+
+	return s != NULL ? s : strdup("");
+}
+
+char *
+tu_err_text(const struct tu_proc *p)
+{
+	char *s = tu_read_file(p->err, NULL);
+
+	return s != NULL ? s : strdup("");
+}
+
+/*
+ * p ended by itself with exit status want; otherwise the test fails with
+ * how it ended and what it wrote on stderr and stdout.
+ */
+void
+tu_expect_exit(const struct tu_proc *p, const char *name, int want)
+{
+	char how[64], *err, *out;
+
+	if (p->done && !p->timed_out && tu_exit_code(p) == want)
+		return;
+	err = tu_err_text(p);
+	out = tu_out_text(p);
+	ck_abort_msg("%s: %s, want exit %d; stderr: %.1500s; stdout: %.1500s",
+	    name, tu_status_str(p, how, sizeof(how)), want, err, out);
 }
 
 /* ------------------------------------------------------ appended helpers */
@@ -970,61 +1601,11 @@ tu_key_adopt(key_t key)
 	return 0;
 }
 
-/*
- * A top-level string member of the report, with \" and \\ unescaped into
- * buf.  Returns 0 for a string, 1 for null, -1 when absent, not a string,
- * or longer than buf.
- */
-int
-tu_json_str(const char *js, const char *key, char *buf, size_t len)
-{
-	const char *v;
-	size_t vlen, n = 0;
-
-	if ((v = json_find(js, key, &vlen)) == NULL || len == 0)
-		return -1;
-	if (vlen == 4 && strncmp(v, "null", 4) == 0)
-		return 1;
-	if (*v++ != '"')
-		return -1;
-	for (; *v != '\0' && *v != '"'; v++) {
-		if (*v == '\\' && v[1] != '\0')
-			v++;
-		if (n + 1 >= len)
-			return -1;
-		buf[n++] = *v;
-	}
-	if (*v != '"')
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
-/* ------------------------------------------------------ foreign keys */
-
-/*
- * Adopts a key that a program under test derived by itself (run_demo.sh
- * makes its own key file): teardown and the guardian remove the objects
- * under it like those under tu_key_new()'s keys, and it is logged for
- * tests/run_tests.sh.  Returns 0, or -1 with errno ENOSPC when the test
- * already holds TU_MAX_KEYS keys.
- */
+/* The older name of tu_key_adopt(), which some suites still call. */
 int
 tu_track_key(key_t key)
 {
-	int i;
-
-	for (i = 0; i < reg->nkey; i++)
-		if (reg->key[i] == key)
-			return 0;
-	if (reg->nkey >= TU_MAX_KEYS) {
-		errno = ENOSPC;
-		return -1;
-	}
-	reg->key[reg->nkey] = key;
-	__atomic_store_n(&reg->nkey, reg->nkey + 1, __ATOMIC_RELEASE);
-	log_key(key);
-	return 0;
+	return tu_key_adopt(key);
 }
 
 void
@@ -1041,6 +1622,40 @@ arg(struct args *a, const char *fmt, ...)
 	ck_assert_int_ge(r, 0);
 	a->v[a->n++] = s;
 	a->v[a->n] = NULL;
+}
+
+/* Appends each string argument up to the NULL that ends the list. */
+void
+args_add(struct args *a, ...)
+{
+	va_list ap;
+	const char *s;
+
+	va_start(ap, a);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		arg(a, "%s", s);
+	va_end(ap);
+}
+
+/* Appends each space-separated word of words ("-n 2 -c 60"). */
+void
+args_words(struct args *a, const char *words)
+{
+	char *copy = strdup(words), *tok, *save;
+
+	ck_assert_ptr_nonnull(copy);
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save))
+		arg(a, "%s", tok);
+	free(copy);
+}
+
+/* argv[0] and the key every program takes: BIN -k PATH -p PROJ. */
+void
+args_prog(struct args *a, const char *bin, const struct tu_key *k)
+{
+	a->n = 0;
+	args_add(a, bin, "-k", k->path, "-p", k->proj_arg, NULL);
 }
 
 void
