@@ -110,7 +110,16 @@ usage() {
 	exit 2
 }
 
-# A number within bounds, or a one-line error and status 2.
+# An option that takes a value has one, or a one-line error and status 2.
+# The value itself is the producer's to check: it refuses bad input with
+# one line and status 2 before it creates anything, and this script never
+# restates its limits.
+need() {
+	(($# >= 2)) || die 2 "$(tf '%s needs a value' "$1")"
+}
+
+# A number within bounds, or a one-line error and status 2: only for what
+# the producer does not see (the consumer program's -n, --slow's speed).
 number() {
 	local name=$1 value=$2 min=$3 max=$4
 	if ! [[ $value =~ ^[0-9]+$ ]] || ((${#value} > 18)) ||
@@ -218,6 +227,32 @@ wait_ready() {
 	return 1
 }
 
+# The run's exit status from the producer's JSON report, read with
+# python3's json module, never with a pattern over its text.  With a
+# second argument it adds the one fact the producer cannot know, the
+# consumer program's failure: exit_status becomes STATUS and verified
+# false, every other key and value as the producer wrote them.
+report_status() {
+	python3 - "$@" <<'EOF'
+import json, os, sys
+
+path = sys.argv[1]
+with open(path, encoding="utf-8") as f:
+    report = json.load(f)
+status = report.get("exit_status") if isinstance(report, dict) else None
+if not isinstance(status, int) or isinstance(status, bool):
+    sys.exit(1)
+if len(sys.argv) > 2:
+    report["exit_status"] = status = int(sys.argv[2])
+    report["verified"] = False
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(report, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+print(status)
+EOF
+}
+
 # Is this pid still running?  A daemon is not our child: once it exits it
 # may stay a zombie until init reaps it, and kill -0 still succeeds then.
 running() {
@@ -231,7 +266,7 @@ running() {
 # Waits for the producer daemon to exit, bounded: it removes its pidfile
 # as its last act.
 wait_producer() {
-	local limit=$(((timeout + 10) * 50)) i
+	local limit=$(((10#$timeout + 10) * 50)) i
 	for ((i = 0; i < limit; i++)); do
 		[[ -e $tmpdir/producer.pid ]] || return 0
 		running "$producer_pid" || return 0
@@ -240,14 +275,15 @@ wait_producer() {
 	return 1
 }
 
-# Draws a progress bar from the producer's process title, which
-# setproctitle keeps as "producer: DONE/COUNT, ...": no attach needed.
+# Draws a progress bar from the monitor's JSON snapshot (monitor --json:
+# head of count), read with python3's json module: no scraping of the
+# producer's process title.  The monitor attaches for a moment only.
 progress() {
-	local title got total width=40 fill pct
-	title=$(tr '\0' ' ' <"/proc/$producer_pid/cmdline" 2>/dev/null) || return 0
-	[[ $title =~ ([0-9]+)/([0-9]+) ]] || return 0
-	got=${BASH_REMATCH[1]}
-	total=${BASH_REMATCH[2]}
+	local got="" total="" width=40 fill pct
+	read -r got total < <("$MONITOR" --json -k "$tmpdir/key" 2>/dev/null |
+		python3 -c 'import json, sys; s = json.load(sys.stdin); print(int(s["head"]), int(s["count"]))' \
+		2>/dev/null) || return 0
+	[[ $got =~ ^[0-9]+$ && $total =~ ^[0-9]+$ ]] || return 0
 	((total > 0)) || return 0
 	pct=$((got * 100 / total))
 	fill=$((got * width / total))
@@ -323,7 +359,7 @@ new_key() {
 }
 
 main() {
-	local args=() status cstatus=0 pstatus report started shown=0 bar=0
+	local args=() status cstatus=0 pstatus started shown=0 bar=0 now drawn=0
 	local changed=0 try
 	if [[ ${1:-} == grade ]]; then
 		# The slides protocol's grader (docs/slides-protocol.md).
@@ -344,19 +380,16 @@ main() {
 	while (($#)); do
 		case $1 in
 		-n) number "$(tc option consumers)" "${2:-}" 1 512; consumers=$2; shift ;;
-		-c) number "$(tc option count)" "${2:-}" 0 1099511627776; count=$2 count_set=1; shift ;;
-		-b) number "$(tc option maxbuf)" "${2:-}" 1 32766; maxbuf=$2; shift ;;
-		-B) number "$(tc option batch)" "${2:-}" 1 32766; batch=$2; shift ;;
-		-m)
-			[[ ${2:-} == queue || ${2:-} == broadcast ]] ||
-				die 2 "$(tf 'mode %s: want queue or broadcast' "${2:-}")"
-			mode=$2; shift ;;
-		-s | --seed) number "$(tc option seed)" "${2:-}" 0 999999999999999999; seed=$2; shift ;;
-		-t) number "$(tc option timeout)" "${2:-}" 1 86400; timeout=$2; shift ;;
+		-c) need "$@"; count=$2 count_set=1; shift ;;
+		-b) need "$@"; maxbuf=$2; shift ;;
+		-B) need "$@"; batch=$2; shift ;;
+		-m) need "$@"; mode=$2; shift ;;
+		-s | --seed) need "$@"; seed=$2; shift ;;
+		-t) need "$@"; timeout=$2; shift ;;
 		--json) json=1 ;;
 		--unsafe) unsafe=1 ;;
-		--jitter) number "$(tc option jitter)" "${2:-}" 0 100000; jitter=$2; shift ;;
-		--delay) number "$(tc option delay)" "${2:-}" 0 60000; delay=$2 delay_set=1; shift ;;
+		--jitter) need "$@"; jitter=$2; shift ;;
+		--delay) need "$@"; delay=$2 delay_set=1; shift ;;
 		--slow)
 			# Slow motion, SPEED times slower still (--slow 2: twice
 			# as slow); the delays are set below, once --slow-side
@@ -394,10 +427,6 @@ main() {
 		((delay_set)) || delay=$((600 * slow))
 		cdelay=$((100 * slow))
 	fi
-	if ((unsafe)) && [[ $mode == broadcast ]]; then
-		die 2 "$(t '--unsafe works in queue mode only')"
-	fi
-
 	[[ -d ${TMPDIR:-/tmp} && -w ${TMPDIR:-/tmp} ]] ||
 		die 2 "$(tf 'TMPDIR %s is not a writable directory: set TMPDIR to one, or unset it' "${TMPDIR:-/tmp}")"
 	ensure_built
@@ -415,8 +444,10 @@ main() {
 		-o "$tmpdir/report.json" -r "$tmpdir/report.txt")
 	[[ -n $batch ]] && args+=(-B "$batch")
 	((unsafe)) && args+=(--unsafe --jitter "${jitter:-20}")
+	((!unsafe)) && [[ -n $jitter ]] && args+=(--jitter "$jitter")
 	((noverify)) && args+=(--no-verify)
-	((delay)) && args+=(--delay "$delay")
+	# Not yet a number: the producer checks it, then the consumers get it.
+	[[ $delay != 0 ]] && args+=(--delay "$delay")
 	for ((try = 0; try < 3; try++)); do
 		pstatus=0
 		"$PRODUCER" "${args[@]}" 2>"$tmpdir/producer.log" || pstatus=$?
@@ -441,7 +472,7 @@ main() {
 
 	args=(-k "$tmpdir/key" -n "$consumers" -m "$mode" -t "$timeout")
 	[[ -n $batch ]] && args+=(-B "$batch")
-	((${cdelay:-$delay})) && args+=(--delay "${cdelay:-$delay}")
+	[[ ${cdelay:-$delay} != 0 ]] && args+=(--delay "${cdelay:-$delay}")
 	# A process group of their own, so cleanup reaches every child.
 	setsid "$CONSUMER" "${args[@]}" 2>"$tmpdir/consumer.log" &
 	consumer_pid=$!
@@ -452,9 +483,12 @@ main() {
 	# Microseconds: $SECONDS counts whole seconds only.
 	started=${EPOCHREALTIME//[!0-9]/}
 	while kill -0 "$consumer_pid" 2>/dev/null; do
-		if ((bar && ${EPOCHREALTIME//[!0-9]/} - started >= 1000000)); then
+		now=${EPOCHREALTIME//[!0-9]/}
+		# Twice a second, after the first: each look is a monitor run.
+		if ((bar && now - started >= 1000000 && now - drawn >= 500000)); then
 			progress
 			shown=1
+			drawn=$now
 		fi
 		sleep 0.1
 	done
@@ -476,21 +510,18 @@ main() {
 	fi
 	# The monitor pane waits for a key: the next one typed goes there.
 	[[ -n $monitor_pane ]] && tmux select-pane -t "$monitor_pane" 2>/dev/null
-	report=$(<"$tmpdir/report.json")
-	# The first exit_status is the run's: per_consumer comes last.
-	[[ $report =~ \"exit_status\":([0-9]+) ]] || die 3 "$(t 'malformed report')"
-	status=${BASH_REMATCH[1]}
+	status=$(report_status "$tmpdir/report.json") || die 3 "$(t 'malformed report')"
 	if ((status == 0 && cstatus != 0)); then
 		# The ledger is whole, but a consumer process failed (e.g. it
 		# was refused) or was killed (128 + signal: a consumer died,
 		# status 1): the run fails, and the JSON says so too.
 		status=$((cstatus >= 128 ? 1 : cstatus))
 		changed=1
-		report=${report/\"exit_status\":0,/\"exit_status\":$status,}
-		report=${report/\"verified\":true,/\"verified\":false,}
+		report_status "$tmpdir/report.json" "$status" >/dev/null ||
+			die 3 "$(t 'malformed report')"
 	fi
 	if ((json)); then
-		printf '%s\n' "$report"
+		cat "$tmpdir/report.json"
 	elif ((!quiet)); then
 		cat "$tmpdir/report.txt"
 		((changed)) &&

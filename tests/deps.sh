@@ -3,7 +3,8 @@
 # deps.sh - makes sure the build's Debian packages are there.
 #
 #	tests/deps.sh lib	libbsd-dev, pkg-config and gettext (msgfmt,
-#				for the message catalogue)
+#				for the message catalogue), python3 (its
+#				json module reads run_demo.sh's report)
 #	tests/deps.sh check	the above, check and libjansson-dev (the
 #				tests and their JSON reader) and the
 #				es_ES.UTF-8 locale (the Spanish test run)
@@ -32,7 +33,7 @@ make_es() {
 }
 
 main() {
-	local want=(pkg-config libbsd-dev gettext) missing=() p
+	local want=(pkg-config libbsd-dev gettext python3) missing=() p
 	[[ ${1:-lib} == check ]] && want+=(check locales libjansson-dev)
 	for p in "${want[@]}"; do
 		case $p in
@@ -40,6 +41,7 @@ main() {
 		libbsd-dev) pkg-config --exists libbsd-overlay 2>/dev/null || missing+=("$p") ;;
 		check) pkg-config --exists check 2>/dev/null || missing+=("$p") ;;
 		gettext) command -v msgfmt >/dev/null 2>&1 || missing+=("$p") ;;
+		python3) command -v python3 >/dev/null 2>&1 || missing+=("$p") ;;
 		locales) has_es || missing+=("$p") ;;
 		libjansson-dev) pkg-config --exists jansson 2>/dev/null || missing+=("$p") ;;
 		esac
