@@ -41,6 +41,70 @@ sem_idle(int semid, unsigned long nsems)
 }
 
 /*
+ * The segment under key, if any: removed when it is a stale shmlab
+ * segment of ours.  Returns 1 removed, 0 none there, or -1 with a reason
+ * in buf.  *named gets the semaphore set it names, or stays -1.
+ */
+static int
+clean_segment(key_t key, int *named, char *buf, size_t len)
+{
+	struct shmid_ds ds;
+	struct shm_header *h;
+	int shmid;
+	int32_t ppid;
+
+	if ((shmid = shmget(key, 0, 0)) == -1)
+		return 0;
+	if (shmctl(shmid, IPC_STAT, &ds) == -1)
+		return -1;
+	if (ds.shm_perm.uid != getuid() || ds.shm_perm.cuid != getuid()) {
+		char who[64];
+
+		(void)snprintf(buf, len, _("shm id %d belongs to %s, not "
+		    "to you: left alone; only that user or root can "
+		    "remove it (ipcrm -m %d)"), shmid,
+		    uid_name(ds.shm_perm.cuid, who, sizeof(who)), shmid);
+		errno = EPERM;
+		return -1;
+	}
+	if (ds.shm_nattch != 0) {
+		(void)snprintf(buf, len, _("shm id %d has %lu processes "
+		    "attached: the run is alive, left alone"), shmid,
+		    (unsigned long)ds.shm_nattch);
+		errno = EBUSY;
+		return -1;
+	}
+	if (ds.shm_segsz < sizeof(*h)) {
+		(void)snprintf(buf, len, _("shm id %d is too small to be "
+		    "shmlab's: left alone"), shmid);
+		errno = EPROTO;
+		return -1;
+	}
+	h = shmat(shmid, NULL, SHM_RDONLY);
+	if (h == (void *)-1)
+		return -1;
+	ppid = h->producer_pid;
+	*named = h->semid;
+	if (h->magic != SHM_MAGIC) {
+		(void)shmdt(h);
+		(void)snprintf(buf, len, _("shm id %d has no shmlab magic: "
+		    "not ours, left alone"), shmid);
+		errno = EPROTO;
+		return -1;
+	}
+	if (shmdt(h) == -1)
+		return -1;
+	if (pid_alive(ppid) && ppid != getpid()) {
+		(void)snprintf(buf, len, _("shm id %d: its producer (pid "
+		    "%d) is still running, left alone"), shmid,
+		    (int)ppid);
+		errno = EBUSY;
+		return -1;
+	}
+	return shmctl(shmid, IPC_RMID, NULL) == -1 ? -1 : 1;
+}
+
+/*
  * Removes the stale objects of a run under key.  Returns how many objects
  * were removed (0, 1 or 2), or -1 with a reason in buf when something is
  * there that must not be removed.
@@ -48,67 +112,13 @@ sem_idle(int semid, unsigned long nsems)
 int
 seg_clean(key_t key, char *buf, size_t len)
 {
-	struct shmid_ds ds;
 	struct semid_ds sds;
 	union semun arg;
-	struct shm_header *h;
-	int shmid, semid, named = -1, removed = 0;
-	int32_t ppid;
+	int semid, named = -1, removed;
 
 	buf[0] = '\0';
-	shmid = shmget(key, 0, 0);
-	if (shmid != -1) {
-		if (shmctl(shmid, IPC_STAT, &ds) == -1)
-			return -1;
-		if (ds.shm_perm.uid != getuid() ||
-		    ds.shm_perm.cuid != getuid()) {
-			char who[64];
-
-			(void)snprintf(buf, len, _("shm id %d belongs to %s, not "
-			    "to you: left alone; only that user or root can "
-			    "remove it (ipcrm -m %d)"), shmid,
-			    uid_name(ds.shm_perm.cuid, who, sizeof(who)), shmid);
-			errno = EPERM;
-			return -1;
-		}
-		if (ds.shm_nattch != 0) {
-			(void)snprintf(buf, len, _("shm id %d has %lu processes "
-			    "attached: the run is alive, left alone"), shmid,
-			    (unsigned long)ds.shm_nattch);
-			errno = EBUSY;
-			return -1;
-		}
-		if (ds.shm_segsz < sizeof(*h)) {
-			(void)snprintf(buf, len, _("shm id %d is too small to be "
-			    "shmlab's: left alone"), shmid);
-			errno = EPROTO;
-			return -1;
-		}
-		h = shmat(shmid, NULL, SHM_RDONLY);
-		if (h == (void *)-1)
-			return -1;
-		ppid = h->producer_pid;
-		named = h->semid;
-		if (h->magic != SHM_MAGIC) {
-			(void)shmdt(h);
-			(void)snprintf(buf, len, _("shm id %d has no shmlab magic: "
-			    "not ours, left alone"), shmid);
-			errno = EPROTO;
-			return -1;
-		}
-		if (shmdt(h) == -1)
-			return -1;
-		if (pid_alive(ppid) && ppid != getpid()) {
-			(void)snprintf(buf, len, _("shm id %d: its producer (pid "
-			    "%d) is still running, left alone"), shmid,
-			    (int)ppid);
-			errno = EBUSY;
-			return -1;
-		}
-		if (shmctl(shmid, IPC_RMID, NULL) == -1)
-			return -1;
-		removed++;
-	}
+	if ((removed = clean_segment(key, &named, buf, len)) == -1)
+		return -1;
 	semid = semget(key, 0, 0);
 	if (semid == -1)
 		return errno == ENOENT ? removed : -1;

@@ -15,7 +15,6 @@
 
 #define REPORT_SCHEMA	1
 
-static void	json_str(FILE *, const char *);
 
 /* Fills in everything that the table and the ledger tell. */
 void
@@ -98,36 +97,23 @@ report_tally(struct shm_report *rp)
 		rp->exit_status = rp->verified ? 0 : 1;
 }
 
-static void
-json_str(FILE *fp, const char *s)
-{
-	if (s == NULL) {
-		fputs("null", fp);
-		return;
-	}
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(fp, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(fp, "\\u%04x", (unsigned char)*s);
-		else
-			fputc(*s, fp);
-	}
-	fputc('"', fp);
-}
-
 #define U(x)	((unsigned long long)(x))
+
+/* Items per second over the run; 0 for a run that took no time. */
+static double
+report_rate(const struct shm_report *rp)
+{
+	return rp->elapsed_s > 0 ? (double)rp->produced / rp->elapsed_s : 0;
+}
 
 int
 report_json(FILE *fp, const struct shm_report *rp)
 {
 	const struct shm_header *h = rp->ring->hdr;
 	const struct shm_consumer *c;
-	double rate;
+	double rate = report_rate(rp);
 	uint32_t i;
 
-	rate = rp->elapsed_s > 0 ? (double)rp->produced / rp->elapsed_s : 0;
 	fprintf(fp, "{\"schema\":%d,\"mode\":\"%s\",\"consumers\":%u,"
 	    "\"maxbuf\":%u,\"count\":%llu,\"seed\":%llu,\"batch\":%u,"
 	    "\"unsafe\":%s,\"ledger\":%s,",
@@ -185,10 +171,9 @@ report_text(FILE *fp, const struct shm_report *rp)
 {
 	const struct shm_header *h = rp->ring->hdr;
 	const struct shm_consumer *c;
-	double rate;
+	double rate = report_rate(rp);
 	uint32_t i;
 
-	rate = rp->elapsed_s > 0 ? (double)rp->produced / rp->elapsed_s : 0;
 	/* A batch never exceeds the ring: min(B, MAXBUF) is what moves. */
 	fprintf(fp, ngettext("shmlab %s run: %u consumer, MAXBUF %u, batch %u "
 	    "(min(-B %u, MAXBUF)), %llu items%s\n", "shmlab %s run: %u "

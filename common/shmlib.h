@@ -142,10 +142,25 @@ struct shm_report {
 	const char	*error_text;	/* the same in the user's language */
 };
 
+/* json.c: a string in a JSON document (null for NULL). */
+void	 json_str(FILE *, const char *);
+
 /* report.c: the run's result, in JSON and as a short table. */
 void	 report_tally(struct shm_report *);
 int	 report_json(FILE *, const struct shm_report *);
 int	 report_text(FILE *, const struct shm_report *);
+
+/*
+ * protocol.c: the rules every side applies, each in one function.  How
+ * long a semop waits before its caller looks around, and how often a busy
+ * loop looks around anyway (process titles refresh at that pace too).
+ */
+#define SHM_TICK_MS	200
+#define SHM_LOOK_MS	100
+int	 proto_record_counts(uint32_t);
+int	 proto_nsems(enum shm_mode, uint32_t, uint32_t);
+int	 proto_sem_used(enum shm_mode, uint32_t, int);
+int	 proto_look_due(uint64_t *, uint64_t);
 
 /* opts.c: parsing what the user types. */
 int	 opt_mode(const char *, enum shm_mode *);

@@ -10,10 +10,15 @@
 #include <sys/shm.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "optloop.h"
+#include "runopts.h"
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
@@ -42,6 +47,112 @@ int
 slides_protocol_arg(const char *s)
 {
 	return strcmp(s, "slides") == 0 ? 0 : -1;
+}
+
+/*
+ * Set by slides_on_signal(): the slides' programs catch SIGINT, SIGTERM
+ * and SIGHUP with it (sig_catch), and every wait of theirs looks at it
+ * (struct slides.stop).  The one mutable global here, because a signal
+ * handler must reach it; a process runs one slides program at most.
+ */
+volatile sig_atomic_t slides_stop;
+
+void
+slides_on_signal(int sig)
+{
+	(void)sig;
+	slides_stop = 1;
+}
+
+/* The long options of the slides' producer and consumer. */
+const struct option slides_longopts[] = {
+	{ "delay",	required_argument, NULL, RUN_OPT_DELAY },
+	{ "help",	no_argument,	   NULL, 'h' },
+	{ NULL,		0,		   NULL, 0 }
+};
+
+/*
+ * One option of a -L slides program: -L itself, and -k, -p, -t and
+ * --delay as every shmlab program reads them (run_opt()).  Returns 1
+ * taken, 0 not one of these, -1 (EINVAL) with the one-line message in msg.
+ */
+int
+slides_opt(struct run_opts *o, int ch, const char *arg, char *msg,
+    size_t len)
+{
+	if (ch != 'L')
+		return run_opt(o, ch, arg, msg, len);
+	if (slides_protocol_arg(arg) == 0)
+		return 1;
+	(void)snprintf(msg, len, "protocol %s: want slides (or no -L for "
+	    "shmlab's own)", arg);
+	errno = EINVAL;
+	return -1;
+}
+
+/* The defaults: MAXBUF, one consumer, -t timeout_s, -c count. */
+void
+slides_opts_init(struct slides_opts *o, int timeout_s, long long count)
+{
+	memset(o, 0, sizeof(*o));
+	run_opts_init(&o->ro, timeout_s);
+	o->maxbuf = MAXBUF;
+	o->nchildren = 1;
+	o->count = count;
+	o->verbose = 1;
+}
+
+/* -b, -c, -n, -q (opt_loop's callback): getopt offers each its own. */
+static int
+slides_own(void *ctx, int ch, const char *arg, char *msg, size_t len)
+{
+	struct slides_opts *o = ctx;
+	const char *errstr = NULL;
+
+	switch (ch) {
+	case 'b':
+		o->maxbuf = (uint32_t)strtonum(arg, 1, SL_MAXBUF_MAX, &errstr);
+		if (errstr != NULL)
+			(void)snprintf(msg, len, "maxbuf %s: %s (1..%u)", arg,
+			    errstr, SL_MAXBUF_MAX);
+		break;
+	case 'c':
+		o->count = strtonum(arg, 0, SL_COUNT_MAX, &errstr);
+		if (errstr != NULL)
+			(void)snprintf(msg, len, "count %s: %s (0..%lld: "
+			    "values are ints)", arg, errstr, SL_COUNT_MAX);
+		break;
+	case 'n':
+		o->nchildren = (uint32_t)strtonum(arg, 1, SHM_MAX_CONSUMERS,
+		    &errstr);
+		if (errstr != NULL)
+			(void)snprintf(msg, len, "consumers %s: %s (1..%d)",
+			    arg, errstr, SHM_MAX_CONSUMERS);
+		break;
+	case 'q':
+		o->verbose = 0;
+		break;
+	default:
+		return 0;
+	}
+	if (errstr == NULL)
+		return 1;
+	errno = EINVAL;
+	return -1;
+}
+
+/*
+ * The slides' producer's or consumer's command line (optstring says
+ * which options it takes): 0, or -1 as opt_loop() returns it.
+ */
+int
+slides_parse(struct slides_opts *o, int argc, char *argv[],
+    const char *optstring, char *msg, size_t len)
+{
+	struct opt_loop l = { optstring, slides_longopts, &o->ro, 1,
+	    slides_own, o };
+
+	return opt_loop(&l, argc, argv, msg, len);
 }
 
 /* Any -L means the caller chose a protocol; slides is the only one. */

@@ -27,9 +27,12 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
+#include <getopt.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "runopts.h"
 
 #define SL_MUTEX	0	/* 1: one process at a time near in/out */
 #define SL_EMPTY	1	/* MAXBUF: free slots */
@@ -60,6 +63,25 @@ struct slides {
 /* The one rule for the segment's size: MAXBUF from shm_segsz, or -1. */
 int	 slides_maxbuf(size_t, uint32_t *);
 int	 slides_protocol_arg(const char *);
+int	 slides_opt(struct run_opts *, int, const char *, char *, size_t);
+extern const struct option slides_longopts[];	/* --delay, --help */
+
+/* Set by slides_on_signal, the slides' programs' handler. */
+extern volatile sig_atomic_t slides_stop;
+void	 slides_on_signal(int);
+
+/* What the slides' producer and consumer read from their command line. */
+struct slides_opts {
+	struct run_opts	 ro;		/* -k -p -t --delay */
+	uint32_t	 maxbuf;	/* producer -b */
+	uint32_t	 nchildren;	/* consumer -n */
+	long long	 count;		/* -c; the consumer's -1: not given */
+	int		 verbose;	/* 0 with -q */
+};
+
+void	 slides_opts_init(struct slides_opts *, int, long long);
+int	 slides_parse(struct slides_opts *, int, char *[], const char *,
+	    char *, size_t);
 
 int	 slides_create(key_t, uint32_t, struct slides *);
 int	 slides_open(key_t, int, struct slides *);

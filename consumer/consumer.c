@@ -42,7 +42,7 @@
 #include "slides_main.h"
 #include "take.h"
 
-#define TICK_MS		200	/* longest a semop waits before we look around */
+#define TICK_MS		SHM_TICK_MS	/* semop bound, then look around */
 
 /* Set by the signal handler: the only file-scope state. */
 static volatile sig_atomic_t stop_flag;

@@ -40,8 +40,6 @@
 #define SC_CHUNK	256	/* ints a child sends at once */
 #define SC_POLL_MS	20	/* retry period while there is no segment */
 
-static volatile sig_atomic_t sc_stop;
-
 /* The parent's ledger of everything its children read. */
 struct sc_ledger {
 	uint8_t		*seen;		/* bit per value */
@@ -57,16 +55,11 @@ struct sc_ledger {
 
 struct sc_run {
 	struct slides	 s;
-	const char	*keypath;
-	int		 proj;
-	uint32_t	 nchildren;
-	int		 delay_ms;
-	int		 verbose;
+	struct slides_opts o;		/* the command line */
 	struct sc_ledger led;
 };
 
-static void	 sc_usage(void) __attribute__((noreturn));
-static void	 sc_on_signal(int);
+static void	 sc_usage(const char *) __attribute__((noreturn));
 static void	 sc_parse(struct sc_run *, int, char *[]);
 static void	 sc_attach(struct sc_run *);
 static int	 sc_child(struct sc_run *, int);
@@ -74,9 +67,12 @@ static void	 sc_collect(struct sc_run *, int *, uint32_t);
 static void	 sc_tally(struct sc_ledger *, int);
 static int	 sc_report(const struct sc_run *);
 
+/* A refused value's one-line error (msg), or the usage line. */
 static void
-sc_usage(void)
+sc_usage(const char *msg)
 {
+	if (msg != NULL && msg[0] != '\0')
+		errx(2, "%s", msg);
 	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
 	    "[-n consumers] [-c count]\n"
 	    "\t[-t seconds] [--delay ms] [-q]\n", getprogname());
@@ -84,77 +80,16 @@ sc_usage(void)
 }
 
 static void
-sc_on_signal(int sig)
-{
-	(void)sig;
-	sc_stop = 1;
-}
-
-static void
 sc_parse(struct sc_run *r, int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "delay",	required_argument, NULL, 'D' },
-		{ "help",	no_argument,	   NULL, 'h' },
-		{ NULL,		0,		   NULL, 0 }
-	};
-	const char *errstr;
-	int ch;
+	char msg[256];
 
-	while ((ch = getopt_long(argc, argv, "c:hk:L:n:p:qt:", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			r->led.limit = strtonum(optarg, 0, SL_COUNT_MAX,
-			    &errstr);
-			if (errstr != NULL)
-				errx(2, "count %s: %s (0..%lld)", optarg, errstr,
-				    SL_COUNT_MAX);
-			break;
-		case 'k':
-			r->keypath = optarg;
-			break;
-		case 'L':
-			if (slides_protocol_arg(optarg) == -1)
-				errx(2, "protocol %s: want slides (or no -L for "
-				    "shmlab's own)", optarg);
-			break;
-		case 'n':
-			r->nchildren = (uint32_t)strtonum(optarg, 1,
-			    SHM_MAX_CONSUMERS, &errstr);
-			if (errstr != NULL)
-				errx(2, "consumers %s: %s (1..%d)", optarg,
-				    errstr, SHM_MAX_CONSUMERS);
-			break;
-		case 'p':
-			r->proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
-				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
-			break;
-		case 'q':
-			r->verbose = 0;
-			break;
-		case 't':
-			r->s.timeout_ms = (int)strtonum(optarg, 1, 86400,
-			    &errstr) * 1000;
-			if (errstr != NULL)
-				errx(2, "timeout %s: %s (1..86400 s)", optarg,
-				    errstr);
-			break;
-		case 'D':
-			r->delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
-			if (errstr != NULL)
-				errx(2, "delay %s: %s (0..60000 ms)", optarg,
-				    errstr);
-			break;
-		case 'h':
-		default:
-			sc_usage();
-		}
-	}
-	if (optind != argc)
-		sc_usage();
+	slides_opts_init(&r->o, 10, -1);
+	if (slides_parse(&r->o, argc, argv, "c:hk:L:n:p:qt:", msg,
+	    sizeof(msg)) == -1)
+		sc_usage(msg);
+	r->led.limit = r->o.count;
+	r->s.timeout_ms = r->o.ro.timeout_s * 1000;
 }
 
 /*
@@ -165,36 +100,34 @@ sc_parse(struct sc_run *r, int argc, char *argv[])
 static void
 sc_attach(struct sc_run *r)
 {
-	char keybuf[PATH_MAX];
 	uint64_t start = now_ns(), limit;
 	key_t key = (key_t)-1;
 
 	limit = (uint64_t)r->s.timeout_ms * 1000000ULL;
-	if (r->keypath == NULL) {
-		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
-			err(2, "default key file path");
-		r->keypath = keybuf;
-	}
+	if (run_keypath(&r->o.ro) == NULL)
+		err(2, "default key file path");
 	for (;;) {
 		if (key == (key_t)-1)
-			key = key_derive(r->keypath, r->proj);
+			key = key_derive(r->o.ro.keypath, r->o.ro.proj);
 		if (key != (key_t)-1 && slides_open(key, 0, &r->s) == 0)
 			break;
 		if (key != (key_t)-1 && errno == EPROTO)
 			errx(3, "key 0x%08lx (%s, proj_id %d): not a slides run "
 			    "(segment size or semaphore count); check -k/-p",
-			    (unsigned long)(uint32_t)key, r->keypath, r->proj);
+			    (unsigned long)(uint32_t)key, r->o.ro.keypath,
+			    r->o.ro.proj);
 		if (errno == EACCES)
 			errx(3, "key 0x%08lx (%s): permission denied: the run "
 			    "belongs to another user; use your own -k/-p",
-			    (unsigned long)(uint32_t)key, r->keypath);
+			    (unsigned long)(uint32_t)key, r->o.ro.keypath);
 		if (errno != ENOENT && errno != EIDRM && errno != EINVAL)
 			err(3, "attaching the slides run under %s, proj_id %d",
-			    r->keypath, r->proj);
-		if (sc_stop || now_ns() - start >= limit)
+			    r->o.ro.keypath, r->o.ro.proj);
+		if (slides_stop || now_ns() - start >= limit)
 			errx(3, "no slides run under %s, proj_id %d after %d s: "
 			    "start the producer (producer -L slides), or check "
-			    "-k/-p", r->keypath, r->proj, r->s.timeout_ms / 1000);
+			    "-k/-p", r->o.ro.keypath, r->o.ro.proj,
+			    r->s.timeout_ms / 1000);
 		sleep_ms(SC_POLL_MS);
 	}
 }
@@ -224,8 +157,8 @@ sc_child(struct sc_run *r, int fd)
 			return 0;
 		if (got == -1)
 			break;
-		if (r->delay_ms > 0)
-			sleep_ms(r->delay_ms);	/* outside the mutex */
+		if (r->o.ro.delay_ms > 0)
+			sleep_ms(r->o.ro.delay_ms);	/* outside the mutex */
 	}
 	if (errno == ETIMEDOUT)
 		warnx("consumer %ld: no item and no end marker in %d s: is the "
@@ -348,10 +281,10 @@ sc_report(const struct sc_run *r)
 			first[missing] = (int)v;
 		missing++;
 	}
-	if (r->verbose || missing || l->duplicated || l->out_of_range) {
+	if (r->o.verbose || missing || l->duplicated || l->out_of_range) {
 		fprintf(stderr, "%s: ledger: %lld items read by %u consumer%s",
-		    getprogname(), l->items, r->nchildren,
-		    r->nchildren == 1 ? "" : "s");
+		    getprogname(), l->items, r->o.nchildren,
+		    r->o.nchildren == 1 ? "" : "s");
 		if (!missing && !l->duplicated && !l->out_of_range)
 			fprintf(stderr, ": 0..%lld each exactly once", top - 1);
 		if (missing) {
@@ -383,24 +316,19 @@ slides_consumer(int argc, char *argv[])
 	pid_t pid;
 
 	memset(&r, 0, sizeof(r));
-	r.s.timeout_ms = 10000;
-	r.s.stop = &sc_stop;
-	r.proj = SHM_PROJ_ID;
-	r.nchildren = 1;
-	r.verbose = 1;
-	r.led.limit = -1;
+	r.s.stop = &slides_stop;
 	r.led.highest = -1;
 	sc_parse(&r, argc, argv);
-	if (sig_catch(sc_on_signal, 0) == -1)
+	if (sig_catch(slides_on_signal, 0) == -1)
 		err(3, "sigaction");
 	sc_attach(&r);
-	if ((fds = calloc(r.nchildren, sizeof(*fds))) == NULL)
+	if ((fds = calloc(r.o.nchildren, sizeof(*fds))) == NULL)
 		err(3, "calloc");
 	fflush(NULL);
-	for (i = 0; i < r.nchildren && !sc_stop; i++) {
+	for (i = 0; i < r.o.nchildren && !slides_stop; i++) {
 		if (pipe(p) == -1 || (pid = fork()) == -1) {
 			warn("pipe/fork (consumer %u of %u): the others go on",
-			    i + 1, r.nchildren);
+			    i + 1, r.o.nchildren);
 			worst = 3;
 			break;
 		}

@@ -32,6 +32,7 @@
 
 #include "grader.h"
 #include "i18n.h"
+#include "shmlib.h"
 
 #define G_MAX_TESTS	11
 
@@ -50,7 +51,6 @@ static void	 reference(struct grader *, enum g_side);
 static int	 runnable(const char *);
 static int	 sig_catch_grader(void (*)(int));
 static void	 rmdir_all(const char *);
-static void	 json_str(FILE *, const char *);
 static void	 out_json(FILE *, const struct g_result *, int, int);
 static int	 out_gradescope(const char *, const struct g_result *, int, int);
 static void	 out_table(FILE *, const struct grader *, const struct g_opts *,
@@ -235,21 +235,6 @@ rmdir_all(const char *dir)
 	(void)closedir(d);
 	if (rmdir(dir) == -1)
 		warn(_("removing %s"), dir);
-}
-
-static void
-json_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(fp, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(fp, "\\u%04x", (unsigned char)*s);
-		else
-			fputc(*s, fp);
-	}
-	fputc('"', fp);
 }
 
 /* One object: passed, score, max_score, tests [{name, passed, ...}]. */

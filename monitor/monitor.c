@@ -40,12 +40,13 @@
 
 #include "i18n.h"
 #include "live.h"
+#include "optloop.h"
 #include "runopts.h"
 #include "shmlib.h"
 #include "slides_main.h"
+#include "watch.h"
 
 #define MONITOR_SCHEMA	1	/* bump when a JSON key changes meaning */
-#define INTERVAL_MS	500	/* default refresh, for 100 ms/item demos */
 #define READY_WAIT_MS	5000	/* a producer initialises in microseconds */
 #define RING_CELLS	64	/* rings up to this size: shown slot by slot */
 #define MARK_MAX	6	/* characters of a slot's marker cell */
@@ -137,55 +138,121 @@ struct snapshot {
 	char		 map[RING_CELLS];
 };
 
-static volatile sig_atomic_t stop_flag;
+/* The counters of the previous refresh, for rates between two. */
+struct prev {
+	int		 have;
+	uint64_t	 now;
+	uint64_t	 head;
+	uint64_t	 consumed;
+	uint64_t	 con[SHM_MAX_CONSUMERS];
+};
 
-static struct run run;
-static struct shm_ring ring;
-static struct snapshot snap;
-static struct con_view cons[SHM_MAX_CONSUMERS];
-static struct sem_view *sems;
-static unsigned short *semvals;
-static uint64_t	 prev_now, prev_head, prev_consumed;
-static uint64_t	 prev_con[SHM_MAX_CONSUMERS];
-static int	 have_prev;
+struct monitor;
+
+/*
+ * What each kind of run shows, chosen once when the run is attached
+ * (view_of), so that no function below tests the mode again.  Queue
+ * consumers share one tail; broadcast consumers each have a position and
+ * a pair of semaphores; the race demonstration guards nothing, so items
+ * can be overwritten unread.  The texts are translated where shown.
+ */
+struct view_texts {
+	const char	*bar_marks;	/* a large ring's legend of marks */
+	const char	*cell_marks;	/* a small ring's */
+	const char	*held;		/* what '+' means */
+	const char	*words;		/* the glossary line */
+};
+
+struct view {
+	int		 shared_tail;	/* 'T', and the tail/freed counters */
+	int		 own_pos;	/* each consumer's mark, pos, pair */
+	int		 unsafe;	/* '!' and OVERWRITTEN are possible */
+	const struct view_texts *text;
+	/* [*lo, head) is held and [*mid, head) not yet taken. */
+	void		(*window)(const struct monitor *, uint64_t *,
+			    uint64_t *);
+	/* The semaphore invariant's line, or NULL: none holds. */
+	void		(*balance)(const struct monitor *, FILE *);
+};
+
+/*
+ * The monitor's whole state, passed to every function that needs it: the
+ * run as attached, the latest snapshot, and what the rates compare to.
+ */
+struct monitor {
+	const struct view *view;	/* how this run's mode is shown */
+	struct run	 run;
+	struct shm_ring	 ring;
+	struct snapshot	 snap;
+	struct con_view	 cons[SHM_MAX_CONSUMERS];
+	struct sem_view	*sems;		/* run.nsems of them */
+	unsigned short	*semvals;	/* GETALL's buffer */
+	struct prev	 prev;
+	int		 detached;	/* header counters are final */
+};
+
+/*
+ * The only file-scope state: what a signal handler and the atexit hook
+ * must reach.  stop_flag ends the watch; cursor_hidden lets every exit,
+ * errx(3) included, show the terminal's cursor again.
+ */
+static volatile sig_atomic_t stop_flag;
 static int	 cursor_hidden;
-static int	 detached;		/* header counters are final */
-static int	 interval_ms = INTERVAL_MS;
 
 static void	 usage(void) __attribute__((noreturn));
+static void	 parse_args(int, char *[], struct watch *);
+static void	 resolve_key(struct monitor *, struct watch *);
+static void	 watch_loop(struct monitor *, const struct watch *);
+static void	 show(struct monitor *, const struct watch *, long long);
 static void	 on_signal(int);
 static void	 restore_cursor(void);
-static void	 attach_run(void);
-static void	 open_sems(void);
+static void	 attach_run(struct monitor *);
+static void	 attach_refused(const struct run *, const char *, int *);
+static void	 never_ready(const struct run *) __attribute__((noreturn));
+static void	 open_sems(struct monitor *);
 static int	 ipc_gone(int);
-static void	 collect(void);
-static int	 drained(void);
-static void	 let_go(void);
-static void	 collect_sems(void);
-static void	 collect_consumers(void);
-static void	 window(void);
-static void	 rates(void);
+static void	 collect(struct monitor *);
+static int	 drained(const struct monitor *);
+static void	 let_go(struct monitor *);
+static void	 collect_sems(struct monitor *);
+static void	 ended(struct monitor *, const char *);
+static int	 sems_gone(struct monitor *, const char *, int);
+static void	 collect_consumers(struct monitor *);
+static void	 window(struct monitor *);
+static void	 window_queue(const struct monitor *, uint64_t *, uint64_t *);
+static void	 window_broadcast(const struct monitor *, uint64_t *,
+		    uint64_t *);
+static void	 window_unsafe(const struct monitor *, uint64_t *, uint64_t *);
+static const struct view *view_of(const struct run *);
+static void	 rates(struct monitor *);
 static double	 per_s(uint64_t, uint64_t);
 static const char *sem_name(int, char *, size_t);
 static char	 con_mark(uint32_t);
-static void	 put_time(FILE *, time_t, int);
+static void	 put_time(FILE *, time_t, time_t, int);
 static char	*fmt_rate(char *, size_t, double);
-static void	 text(FILE *, int);
-static void	 text_ring(FILE *, int);
-static void	 text_cells(FILE *, int);
-static void	 text_bar(FILE *);
-static int	 sem_used(int);
-static void	 text_balance(FILE *);
-static void	 text_sems(FILE *);
-static void	 text_consumers(FILE *);
-static void	 json(FILE *);
-static void	 json_str(FILE *, const char *);
+static void	 text(const struct monitor *, FILE *, int);
+static void	 text_segment(const struct monitor *, FILE *);
+static void	 text_notes(const struct monitor *, FILE *);
+static void	 text_ring(const struct monitor *, FILE *, int);
+static void	 text_cells(const struct monitor *, FILE *, int);
+static void	 text_bar(const struct monitor *, FILE *);
+static void	 balance_queue(const struct monitor *, FILE *);
+static void	 balance_broadcast(const struct monitor *, FILE *);
+static void	 text_sems(const struct monitor *, FILE *);
+static void	 text_consumers(const struct monitor *, FILE *);
+static void	 json(const struct monitor *, FILE *);
+static void	 json_head(const struct monitor *, FILE *);
+static void	 json_segment(const struct monitor *, FILE *);
+static void	 json_counters(const struct monitor *, FILE *);
+static void	 json_sems(const struct monitor *, FILE *);
+static void	 json_consumers(const struct monitor *, FILE *);
+static void	 json_ring(const struct monitor *, FILE *);
 static void	 json_rate(FILE *, double);
 static void	 term_size(int *, int *);
-static void	 frame(int);
-static void	 ended_line(FILE *);
+static void	 frame(const struct monitor *, int);
+static void	 ended_line(const struct monitor *, FILE *);
 static void	 nap_ms(int);
-static void	 nap(int);
+static void	 nap(struct monitor *, int);
 static int	 lw(const char *);
 static int	 pad(int, const char *);
 static int	 hold(void);
@@ -284,16 +351,77 @@ nap_ms(int ms)
  * so that the monitor lets go of the segment within DRAIN_POLL_MS.
  */
 static void
-nap(int ms)
+nap(struct monitor *m, int ms)
 {
 	int slept;
 
 	for (slept = 0; slept < ms && !stop_flag; slept += DRAIN_POLL_MS) {
 		nap_ms(ms - slept < DRAIN_POLL_MS ? ms - slept :
 		    DRAIN_POLL_MS);
-		if (drained())
+		if (drained(m))
 			return;
 	}
+}
+
+/*
+ * Why seg_attach_msg() failed, as errno says: a reason to stop (exit 3),
+ * or one to look again (the segment was removed between shmget and shmat,
+ * or is not initialised yet: said once).
+ */
+static void
+attach_refused(const struct run *r, const char *why, int *said)
+{
+	switch (errno) {
+	case ENOENT:
+		errx(3, _("no shmlab run under key 0x%08lx (%s, proj_id "
+		    "%d): start a producer, or check -k/-p"),
+		    (unsigned long)(uint32_t)r->key, r->keypath, r->proj);
+	case EPROTO:
+		/* The reason says what is wrong; -k/-p, what to try. */
+		errx(3, _("key 0x%08lx (%s): %s; check -k/-p"),
+		    (unsigned long)(uint32_t)r->key, r->keypath, why);
+	case EACCES:
+		errx(3, _("key 0x%08lx (%s): permission denied: the run "
+		    "belongs to another user (its producer can widen "
+		    "it with --perm), or use your own -k/-p"),
+		    (unsigned long)(uint32_t)r->key, r->keypath);
+	case EIDRM:
+	case EINVAL:
+		/* Removed between shmget and shmat: look again. */
+		break;
+	case EAGAIN:
+		if (!*said)
+			warnx(_("key 0x%08lx (%s): %s; waiting up to "
+			    "%d s"), (unsigned long)(uint32_t)r->key,
+			    r->keypath, why, READY_WAIT_MS / 1000);
+		*said = 1;
+		break;
+	default:
+		err(3, _("attaching the segment under key 0x%08lx (%s)"),
+		    (unsigned long)(uint32_t)r->key, r->keypath);
+	}
+}
+
+/* READY_WAIT_MS passed and the segment is still not ready: say why. */
+static void
+never_ready(const struct run *r)
+{
+	struct shmid_ds ds;
+	int id;
+
+	id = shmget(r->key, 0, 0);
+	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
+	    !pid_alive(ds.shm_cpid))
+		errx(3, _("key 0x%08lx (%s): the segment was "
+		    "never initialised and its creator (pid "
+		    "%d) is gone: remove it with 'producer "
+		    "--clean' and the same -k/-p"),
+		    (unsigned long)(uint32_t)r->key, r->keypath,
+		    (int)ds.shm_cpid);
+	errx(3, _("key 0x%08lx (%s): the segment is still not "
+	    "initialised after %d s: is its producer stopped?"),
+	    (unsigned long)(uint32_t)r->key, r->keypath,
+	    READY_WAIT_MS / 1000);
 }
 
 /*
@@ -302,75 +430,34 @@ nap(int ms)
  * shmget and its last store, so it is polled for a while.
  */
 static void
-attach_run(void)
+attach_run(struct monitor *m)
 {
-	struct shmid_ds ds;
+	const struct shm_header *h;
+	struct run *r = &m->run;
 	char why[256];
 	uint64_t start = now_ns();
-	int said = 0, id;
+	int said = 0;
 
-	for (;;) {
-		if (seg_attach_msg(run.key, SHM_RDONLY, &ring, why,
-		    sizeof(why)) == 0)
-			break;
-		switch (errno) {
-		case ENOENT:
-			errx(3, _("no shmlab run under key 0x%08lx (%s, proj_id "
-			    "%d): start a producer, or check -k/-p"),
-			    (unsigned long)(uint32_t)run.key, run.keypath, run.proj);
-		case EPROTO:
-			/* The reason says what is wrong; -k/-p, what to try. */
-			errx(3, _("key 0x%08lx (%s): %s; check -k/-p"),
-			    (unsigned long)(uint32_t)run.key, run.keypath, why);
-		case EACCES:
-			errx(3, _("key 0x%08lx (%s): permission denied: the run "
-			    "belongs to another user (its producer can widen "
-			    "it with --perm), or use your own -k/-p"),
-			    (unsigned long)(uint32_t)run.key, run.keypath);
-		case EIDRM:
-		case EINVAL:
-			/* Removed between shmget and shmat: look again. */
-			break;
-		case EAGAIN:
-			if (!said) {
-				warnx(_("key 0x%08lx (%s): %s; waiting up to "
-				    "%d s"), (unsigned long)(uint32_t)run.key,
-				    run.keypath, why, READY_WAIT_MS / 1000);
-				said = 1;
-			}
-			break;
-		default:
-			err(3, _("attaching the segment under key 0x%08lx (%s)"),
-			    (unsigned long)(uint32_t)run.key, run.keypath);
-		}
+	while (seg_attach_msg(r->key, SHM_RDONLY, &m->ring, why,
+	    sizeof(why)) == -1) {
+		attach_refused(r, why, &said);
 		if (stop_flag)
 			exit(0);
-		if (now_ns() - start > READY_WAIT_MS * 1000000ULL) {
-			id = shmget(run.key, 0, 0);
-			if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
-			    !pid_alive(ds.shm_cpid))
-				errx(3, _("key 0x%08lx (%s): the segment was "
-				    "never initialised and its creator (pid "
-				    "%d) is gone: remove it with 'producer "
-				    "--clean' and the same -k/-p"),
-				    (unsigned long)(uint32_t)run.key, run.keypath,
-				    (int)ds.shm_cpid);
-			errx(3, _("key 0x%08lx (%s): the segment is still not "
-			    "initialised after %d s: is its producer stopped?"),
-			    (unsigned long)(uint32_t)run.key, run.keypath,
-			    READY_WAIT_MS / 1000);
-		}
+		if (now_ns() - start > READY_WAIT_MS * 1000000ULL)
+			never_ready(r);
 		nap_ms(20);
 	}
-	run.shmid = ring.shmid;
-	run.capacity = ring.hdr->capacity;
-	run.mode = ring.hdr->mode;
-	run.flags = ring.hdr->flags;
-	run.expected = ring.hdr->expected;
-	run.max_consumers = ring.hdr->max_consumers;
-	run.batch = ring.hdr->batch;
-	run.count = ring.hdr->count;
-	run.seed = ring.hdr->seed;
+	h = m->ring.hdr;
+	r->shmid = m->ring.shmid;
+	r->capacity = h->capacity;
+	r->mode = h->mode;
+	r->flags = h->flags;
+	r->expected = h->expected;
+	r->max_consumers = h->max_consumers;
+	r->batch = h->batch;
+	r->count = h->count;
+	r->seed = h->seed;
+	m->view = view_of(r);
 }
 
 /* EINVAL and EIDRM from an id we held: the object was removed. */
@@ -386,43 +473,70 @@ ipc_gone(int e)
  * gone is not an error: the run ended between our attach and here.
  */
 static void
-open_sems(void)
+open_sems(struct monitor *m)
 {
+	struct run *r = &m->run;
 	struct semid_ds ds;
 	union semun arg;
-	int hdr_semid = SHM_LOAD(&ring.hdr->semid);
+	int hdr_semid = SHM_LOAD(&m->ring.hdr->semid);
 
-	run.semid = semget(run.key, 0, 0);
-	if (run.semid == -1) {
+	r->semid = semget(r->key, 0, 0);
+	if (r->semid == -1) {
 		if (ipc_gone(errno))
 			return;
 		if (errno == EACCES)
 			errx(3, _("semaphore set of key 0x%08lx (%s): permission "
 			    "denied: the run belongs to another user"),
-			    (unsigned long)(uint32_t)run.key, run.keypath);
-		err(3, _("semget(key 0x%08lx from %s)"), (unsigned long)(uint32_t)run.key,
-		    run.keypath);
+			    (unsigned long)(uint32_t)r->key, r->keypath);
+		err(3, _("semget(key 0x%08lx from %s)"),
+		    (unsigned long)(uint32_t)r->key, r->keypath);
 	}
-	if (run.semid != hdr_semid)
+	if (r->semid != hdr_semid)
 		warnx(_("the segment names semaphore set %d but key 0x%08lx has "
 		    "set %d: showing the key's"), hdr_semid,
-		    (unsigned long)(uint32_t)run.key, run.semid);
+		    (unsigned long)(uint32_t)r->key, r->semid);
 	arg.buf = &ds;
-	if (semctl(run.semid, 0, IPC_STAT, arg) == -1) {
+	if (semctl(r->semid, 0, IPC_STAT, arg) == -1) {
 		if (ipc_gone(errno)) {
-			run.semid = -1;
+			r->semid = -1;
 			return;
 		}
 		err(3, _("semctl(IPC_STAT) on sem id %d of key 0x%08lx"),
-		    run.semid, (unsigned long)(uint32_t)run.key);
+		    r->semid, (unsigned long)(uint32_t)r->key);
 	}
-	run.nsems = (int)ds.sem_nsems;
-	semvals = calloc((size_t)run.nsems, sizeof(*semvals));
-	if (semvals == NULL)
-		err(3, "calloc(%d semaphore values)", run.nsems);
-	sems = calloc((size_t)run.nsems, sizeof(*sems));
-	if (sems == NULL)
-		err(3, "calloc(%d semaphore views)", run.nsems);
+	r->nsems = (int)ds.sem_nsems;
+	m->semvals = calloc((size_t)r->nsems, sizeof(*m->semvals));
+	if (m->semvals == NULL)
+		err(3, "calloc(%d semaphore values)", r->nsems);
+	m->sems = calloc((size_t)r->nsems, sizeof(*m->sems));
+	if (m->sems == NULL)
+		err(3, "calloc(%d semaphore views)", r->nsems);
+}
+
+/* The run ended while watched; why says how, untranslated (N_). */
+static void
+ended(struct monitor *m, const char *why)
+{
+	m->snap.ended = 1;
+	m->snap.why_ended = why;
+}
+
+/*
+ * A semctl on the set failed with errno: the set was removed (the run has
+ * ended, not an error), or the call failed and the monitor stops.  what
+ * names the call; sem is its semaphore, or -1 for the whole set.
+ */
+static int
+sems_gone(struct monitor *m, const char *what, int sem)
+{
+	if (!ipc_gone(errno)) {
+		if (sem >= 0)
+			err(3, _("%s on semaphore %d of sem id %d"), what, sem,
+			    m->run.semid);
+		err(3, _("%s on sem id %d"), what, m->run.semid);
+	}
+	ended(m, N_("semaphore set removed"));
+	return -1;
 }
 
 /*
@@ -431,72 +545,56 @@ open_sems(void)
  * close as System V lets an observer get.
  */
 static void
-collect_sems(void)
+collect_sems(struct monitor *m)
 {
+	struct sem_view *v;
 	union semun arg;
-	int i, r;
+	int i, id = m->run.semid;
 
-	snap.have_sem = 0;
-	if (run.semid == -1) {
-		snap.ended = 1;
-		snap.why_ended = N_("semaphore set removed");
+	m->snap.have_sem = 0;
+	if (id == -1) {
+		ended(m, N_("semaphore set removed"));
 		return;
 	}
-	arg.buf = &snap.sds;
-	if (semctl(run.semid, 0, IPC_STAT, arg) == -1) {
-		if (!ipc_gone(errno))
-			err(3, "semctl(IPC_STAT) on sem id %d", run.semid);
-		snap.ended = 1;
-		snap.why_ended = N_("semaphore set removed");
+	arg.buf = &m->snap.sds;
+	if (semctl(id, 0, IPC_STAT, arg) == -1 &&
+	    sems_gone(m, "semctl(IPC_STAT)", -1) == -1)
 		return;
-	}
-	arg.array = semvals;
-	if (semctl(run.semid, 0, GETALL, arg) == -1) {
-		if (!ipc_gone(errno))
-			err(3, "semctl(GETALL) on sem id %d", run.semid);
-		snap.ended = 1;
-		snap.why_ended = N_("semaphore set removed");
+	arg.array = m->semvals;
+	if (semctl(id, 0, GETALL, arg) == -1 &&
+	    sems_gone(m, "semctl(GETALL)", -1) == -1)
 		return;
+	for (i = 0; i < m->run.nsems; i++) {
+		v = &m->sems[i];
+		v->value = m->semvals[i];
+		if ((v->ncnt = semctl(id, i, GETNCNT)) == -1 ||
+		    (v->zcnt = semctl(id, i, GETZCNT)) == -1 ||
+		    (v->pid = semctl(id, i, GETPID)) == -1) {
+			(void)sems_gone(m, "semctl(GETNCNT/GETZCNT/GETPID)",
+			    i);
+			return;
+		}
 	}
-	for (i = 0; i < run.nsems; i++) {
-		sems[i].value = semvals[i];
-		if ((r = semctl(run.semid, i, GETNCNT)) == -1)
-			break;
-		sems[i].ncnt = r;
-		if ((r = semctl(run.semid, i, GETZCNT)) == -1)
-			break;
-		sems[i].zcnt = r;
-		if ((r = semctl(run.semid, i, GETPID)) == -1)
-			break;
-		sems[i].pid = r;
-	}
-	if (i < run.nsems) {
-		if (!ipc_gone(errno))
-			err(3, _("semctl(GETNCNT/GETZCNT/GETPID) on semaphore %d "
-			    "of sem id %d"), i, run.semid);
-		snap.ended = 1;
-		snap.why_ended = N_("semaphore set removed");
-		return;
-	}
-	snap.have_sem = 1;
+	m->snap.have_sem = 1;
 }
 
 /* Copies the consumer records, each field one atomic load. */
 static void
-collect_consumers(void)
+collect_consumers(struct monitor *m)
 {
+	struct snapshot *sn = &m->snap;
 	const struct shm_consumer *c;
 	struct con_view *v;
 	uint32_t i;
 
-	snap.registered = SHM_LOAD(&ring.hdr->registered);
-	snap.ncons = snap.registered < run.max_consumers ? snap.registered :
-	    run.max_consumers;
-	snap.consumed = 0;
-	snap.end_ns = 0;
-	for (i = 0; i < snap.ncons; i++) {
-		c = &ring.table[i];
-		v = &cons[i];
+	sn->registered = SHM_LOAD(&m->ring.hdr->registered);
+	sn->ncons = live_records(sn->registered, (enum shm_mode)m->run.mode,
+	    m->run.expected);
+	sn->consumed = 0;
+	sn->end_ns = 0;
+	for (i = 0; i < sn->ncons; i++) {
+		c = &m->ring.table[i];
+		v = &m->cons[i];
 		v->index = i;
 		v->state = SHM_LOAD(&c->state);
 		v->pid = SHM_LOAD(&c->pid);
@@ -513,74 +611,91 @@ collect_consumers(void)
 		v->end_ns = SHM_LOAD(&c->end_ns);
 		/* kill(pid, 0) delivers nothing: it only asks. */
 		v->alive = v->state == CS_ACTIVE && pid_alive(v->pid);
-		snap.consumed += v->consumed;
+		sn->consumed += v->consumed;
 		if (v->state == CS_ACTIVE)
-			snap.end_ns = UINT64_MAX;
-		else if (snap.end_ns != UINT64_MAX && v->end_ns > snap.end_ns)
-			snap.end_ns = v->end_ns;
+			sn->end_ns = UINT64_MAX;
+		else if (sn->end_ns != UINT64_MAX && v->end_ns > sn->end_ns)
+			sn->end_ns = v->end_ns;
 	}
-	if (snap.end_ns == UINT64_MAX || snap.ncons == 0)
-		snap.end_ns = 0;
+	if (sn->end_ns == UINT64_MAX || sn->ncons == 0)
+		sn->end_ns = 0;
+}
+
+/* Queue: [freed, tail) is claimed and being read, [tail, head) waits. */
+static void
+window_queue(const struct monitor *m, uint64_t *lo, uint64_t *mid)
+{
+	*lo = m->snap.freed;
+	*mid = m->snap.tail;
+}
+
+/* The race demonstration never counts freed: its window is the tail's. */
+static void
+window_unsafe(const struct monitor *m, uint64_t *lo, uint64_t *mid)
+{
+	*lo = *mid = m->snap.tail;
 }
 
 /*
- * Which positions the ring still holds.  Queue: [freed, tail) is claimed
- * and being read, [tail, head) waits.  Broadcast: [min freed, min pos) has
- * been read by every consumer but not yet released by all of them, [min
- * pos, head) waits for someone.  The race demonstration never counts
- * freed, so its window starts at the tail.  Counters were read oldest
- * first, so lo <= mid <= head holds except through --unsafe's races,
- * which the clamps absorb.
+ * Broadcast: [min freed, min pos) has been read by every consumer but not
+ * yet released by all of them, [min pos, head) waits for someone.  The
+ * producer waits on exactly these records (build_ops).
  */
 static void
-window(void)
+window_broadcast(const struct monitor *m, uint64_t *lo, uint64_t *mid)
 {
-	uint64_t lo = UINT64_MAX, mid = UINT64_MAX, p;
-	uint32_t i, n, cap = run.capacity;
+	uint32_t i;
 
-	if (run.flags & SHM_F_UNSAFE)
-		lo = mid = snap.tail;
-	else if (run.mode == MODE_QUEUE) {
-		lo = snap.freed;
-		mid = snap.tail;
-	} else {
-		/* The producer waits on exactly these records (build_ops). */
-		n = snap.ncons < run.expected ? snap.ncons : run.expected;
-		for (i = 0; i < n; i++) {
-			if (cons[i].state != CS_ACTIVE &&
-			    cons[i].state != CS_DONE)
-				continue;
-			if (cons[i].freed < lo)
-				lo = cons[i].freed;
-			if (cons[i].pos < mid)
-				mid = cons[i].pos;
-		}
+	*lo = *mid = UINT64_MAX;
+	for (i = 0; i < m->snap.ncons; i++) {
+		if (!proto_record_counts(m->cons[i].state))
+			continue;
+		if (m->cons[i].freed < *lo)
+			*lo = m->cons[i].freed;
+		if (m->cons[i].pos < *mid)
+			*mid = m->cons[i].pos;
 	}
+}
+
+/*
+ * Which positions the ring still holds (the view's window), and the
+ * small ring's map of them.  Counters were read oldest first, so lo <=
+ * mid <= head holds except through --unsafe's races, which the clamps
+ * absorb.
+ */
+static void
+window(struct monitor *m)
+{
+	struct snapshot *sn = &m->snap;
+	uint64_t lo, mid, p;
+	uint32_t i, cap = m->run.capacity;
+
+	m->view->window(m, &lo, &mid);
 	/*
 	 * --unsafe: a head more than a ring ahead of the tail has written
 	 * over items that nobody read ([tail, head - cap) are gone).
 	 */
-	snap.over = (run.flags & SHM_F_UNSAFE) && snap.head > snap.tail &&
-	    snap.head - snap.tail > cap ? snap.head - snap.tail - cap : 0;
-	if (lo > snap.head)
-		lo = snap.head;
-	if (snap.head - lo > cap)
-		lo = snap.head - cap;
-	if (mid > snap.head)
-		mid = snap.head;
+	sn->over = m->view->unsafe && sn->head > sn->tail &&
+	    sn->head - sn->tail > cap ? sn->head - sn->tail - cap : 0;
+	if (lo > sn->head)
+		lo = sn->head;
+	if (sn->head - lo > cap)
+		lo = sn->head - cap;
+	if (mid > sn->head)
+		mid = sn->head;
 	if (mid < lo)
 		mid = lo;
-	snap.lo = lo;
-	snap.mid = mid;
-	snap.fill = snap.head - lo;
+	sn->lo = lo;
+	sn->mid = mid;
+	sn->fill = sn->head - lo;
 	if (cap > RING_CELLS)
 		return;
-	memset(snap.map, '.', sizeof(snap.map));
-	for (p = lo; p < snap.head; p++)
-		snap.map[p % cap] = snap.over > 0 && p >= snap.tail + cap ?
+	memset(sn->map, '.', sizeof(sn->map));
+	for (p = lo; p < sn->head; p++)
+		sn->map[p % cap] = sn->over > 0 && p >= sn->tail + cap ?
 		    '!' : p < mid ? '+' : '#';
 	for (i = 0; i < cap; i++)
-		snap.vals[i] = SHM_LOAD(&ring.slots[i]);
+		sn->vals[i] = SHM_LOAD(&m->ring.slots[i]);
 }
 
 static double
@@ -597,46 +712,48 @@ per_s(uint64_t items, uint64_t ns)
  * records no end time, so its average stops being shown at end of stream.
  */
 static void
-rates(void)
+rates(struct monitor *m)
 {
+	struct snapshot *sn = &m->snap;
 	uint64_t end;
 	uint32_t i;
 
-	snap.prate = snap.crate = snap.pavg = snap.cavg = -1;
-	for (i = 0; i < snap.ncons; i++)
-		cons[i].rate = cons[i].avg = -1;
-	if (have_prev && snap.now > prev_now) {
-		snap.prate = per_s(snap.head >= prev_head ?
-		    snap.head - prev_head : 0, snap.now - prev_now);
-		snap.crate = per_s(snap.consumed >= prev_consumed ?
-		    snap.consumed - prev_consumed : 0, snap.now - prev_now);
-		for (i = 0; i < snap.ncons; i++)
-			cons[i].rate = per_s(cons[i].consumed >= prev_con[i] ?
-			    cons[i].consumed - prev_con[i] : 0,
-			    snap.now - prev_now);
+	sn->prate = sn->crate = sn->pavg = sn->cavg = -1;
+	for (i = 0; i < sn->ncons; i++)
+		m->cons[i].rate = m->cons[i].avg = -1;
+	if (m->prev.have && sn->now > m->prev.now) {
+		sn->prate = per_s(sn->head >= m->prev.head ?
+		    sn->head - m->prev.head : 0, sn->now - m->prev.now);
+		sn->crate = per_s(sn->consumed >= m->prev.consumed ?
+		    sn->consumed - m->prev.consumed : 0, sn->now - m->prev.now);
+		for (i = 0; i < sn->ncons; i++)
+			m->cons[i].rate = per_s(m->cons[i].consumed >=
+			    m->prev.con[i] ? m->cons[i].consumed -
+			    m->prev.con[i] : 0,
+			    sn->now - m->prev.now);
 	}
-	if (snap.start_ns != 0 && snap.now > snap.start_ns) {
-		if (!snap.eos)
-			snap.pavg = per_s(snap.head, snap.now - snap.start_ns);
-		end = snap.end_ns > snap.start_ns ? snap.end_ns : snap.now;
-		snap.cavg = per_s(snap.consumed, end - snap.start_ns);
-		for (i = 0; i < snap.ncons; i++) {
-			end = cons[i].state != CS_ACTIVE &&
-			    cons[i].end_ns > snap.start_ns ? cons[i].end_ns :
-			    snap.now;
-			cons[i].avg = per_s(cons[i].consumed,
-			    end - snap.start_ns);
+	if (sn->start_ns != 0 && sn->now > sn->start_ns) {
+		if (!sn->eos)
+			sn->pavg = per_s(sn->head, sn->now - sn->start_ns);
+		end = sn->end_ns > sn->start_ns ? sn->end_ns : sn->now;
+		sn->cavg = per_s(sn->consumed, end - sn->start_ns);
+		for (i = 0; i < sn->ncons; i++) {
+			end = m->cons[i].state != CS_ACTIVE &&
+			    m->cons[i].end_ns > sn->start_ns ?
+			    m->cons[i].end_ns : sn->now;
+			m->cons[i].avg = per_s(m->cons[i].consumed,
+			    end - sn->start_ns);
 		}
 	}
-	prev_now = snap.now;
-	prev_head = snap.head;
-	prev_consumed = snap.consumed;
-	for (i = 0; i < snap.ncons; i++)
-		prev_con[i] = cons[i].consumed;
+	m->prev.now = sn->now;
+	m->prev.head = sn->head;
+	m->prev.consumed = sn->consumed;
+	for (i = 0; i < sn->ncons; i++)
+		m->prev.con[i] = m->cons[i].consumed;
 	/* Counters of records that appear later start from zero. */
 	for (; i < SHM_MAX_CONSUMERS; i++)
-		prev_con[i] = 0;
-	have_prev = 1;
+		m->prev.con[i] = 0;
+	m->prev.have = 1;
 }
 
 /*
@@ -646,43 +763,41 @@ rates(void)
  * tail, head), so that each reads no later than the one it must not pass.
  */
 static void
-collect(void)
+collect(struct monitor *m)
 {
-	struct shm_header *h = ring.hdr;
+	struct snapshot *sn = &m->snap;
+	struct shm_header *h = m->ring.hdr;
 	struct shmid_ds ds;
 
-	snap.ended = 0;
-	snap.why_ended = NULL;
-	snap.now = now_ns();
-	snap.wall = time(NULL);
+	sn->ended = 0;
+	sn->why_ended = NULL;
+	sn->now = now_ns();
+	sn->wall = time(NULL);
 	/* A destroyed segment keeps showing its last known data. */
-	if (shmctl(run.shmid, IPC_STAT, &ds) == -1) {
+	if (shmctl(m->run.shmid, IPC_STAT, &ds) == -1) {
 		if (!ipc_gone(errno))
-			err(3, "shmctl(IPC_STAT) on shm id %d", run.shmid);
-		snap.ended = 1;
-		snap.why_ended = N_("segment removed");
-	} else if ((snap.ds = ds).shm_perm.mode & SHM_DEST) {
-		snap.ended = 1;
-		snap.why_ended = N_("segment removed by IPC_RMID");
+			err(3, "shmctl(IPC_STAT) on shm id %d", m->run.shmid);
+		ended(m, N_("segment removed"));
+	} else if ((sn->ds = ds).shm_perm.mode & SHM_DEST)
+		ended(m, N_("segment removed by IPC_RMID"));
+	if (!m->detached) {
+		collect_consumers(m);
+		sn->freed = SHM_LOAD(&h->freed);
+		sn->tail = SHM_LOAD(&h->tail);
+		sn->head = SHM_LOAD(&h->head);
+		sn->total = SHM_LOAD(&h->total);
+		sn->eos = SHM_LOAD(&h->eos);
+		sn->state = SHM_LOAD(&h->state);
+		sn->start_ns = SHM_LOAD(&h->start_ns);
+		sn->producer_pid = SHM_LOAD(&h->producer_pid);
+		window(m);
 	}
-	if (!detached) {
-		collect_consumers();
-		snap.freed = SHM_LOAD(&h->freed);
-		snap.tail = SHM_LOAD(&h->tail);
-		snap.head = SHM_LOAD(&h->head);
-		snap.total = SHM_LOAD(&h->total);
-		snap.eos = SHM_LOAD(&h->eos);
-		snap.state = SHM_LOAD(&h->state);
-		snap.start_ns = SHM_LOAD(&h->start_ns);
-		snap.producer_pid = SHM_LOAD(&h->producer_pid);
-		window();
-	}
-	snap.producer_alive = pid_alive(snap.producer_pid);
-	if (!snap.ended)
-		collect_sems();
+	sn->producer_alive = pid_alive(sn->producer_pid);
+	if (!sn->ended)
+		collect_sems(m);
 	else
-		snap.have_sem = 0;
-	rates();
+		sn->have_sem = 0;
+	rates(m);
 }
 
 /*
@@ -694,20 +809,20 @@ collect(void)
  * refreshes can ask every few milliseconds.
  */
 static int
-drained(void)
+drained(const struct monitor *m)
 {
-	struct shm_header *h = ring.hdr;
+	const struct shm_header *h = m->ring.hdr;
 	uint32_t i, n, reg, active = 0;
 
-	if (detached || SHM_LOAD(&h->state) != ST_DRAINING)
+	if (m->detached || SHM_LOAD(&h->state) != ST_DRAINING)
 		return 0;
 	reg = SHM_LOAD(&h->registered);
-	n = reg < run.max_consumers ? reg : run.max_consumers;
+	n = live_records(reg, (enum shm_mode)m->run.mode, m->run.expected);
 	for (i = 0; i < n; i++)
-		if (SHM_LOAD(&ring.table[i].state) == CS_ACTIVE)
+		if (SHM_LOAD(&m->ring.table[i].state) == CS_ACTIVE)
 			active++;
 	/* The drain condition is the producer's own (common/live.c). */
-	return live_drained(reg, run.expected, active);
+	return live_drained(reg, m->run.expected, active);
 }
 
 /*
@@ -715,12 +830,12 @@ drained(void)
  * no attachment, and nothing in the header moves any more.
  */
 static void
-let_go(void)
+let_go(struct monitor *m)
 {
-	if (shmdt(ring.hdr) == -1)
+	if (shmdt(m->ring.hdr) == -1)
 		err(3, "shmdt");
-	ring.hdr = NULL;
-	detached = 1;
+	m->ring.hdr = NULL;
+	m->detached = 1;
 }
 
 /* Names from shmlab.h: the four fixed ones, then a pair per consumer. */
@@ -751,13 +866,13 @@ con_mark(uint32_t i)
  * does, so that three times fit on one line.  JSON has epoch seconds.
  */
 static void
-put_time(FILE *fp, time_t t, int full)
+put_time(FILE *fp, time_t now, time_t t, int full)
 {
 	struct tm tm, today;
 	char buf[32];
 
 	if (t == 0 || localtime_r(&t, &tm) == NULL ||
-	    localtime_r(&snap.wall, &today) == NULL) {
+	    localtime_r(&now, &today) == NULL) {
 		fputs(_("never"), fp);
 		return;
 	}
@@ -788,22 +903,23 @@ fmt_rate(char *buf, size_t len, double r)
  * and who is where.  Cells are as wide as the widest value or marker.
  */
 static void
-text_cells(FILE *fp, int cols)
+text_cells(const struct monitor *m, FILE *fp, int cols)
 {
+	const struct snapshot *sn = &m->snap;
 	char mark[RING_CELLS][MARK_MAX + 1], num[16];
-	uint32_t i, j, cap = run.capacity, per, start, end, last;
+	uint32_t i, j, cap = m->run.capacity, per, start, end, last;
 	size_t n;
 	int w = 2, len;
 
 	for (i = 0; i < cap; i++) {
 		n = 0;
-		if (snap.head % cap == i)
+		if (sn->head % cap == i)
 			mark[i][n++] = 'P';
-		if (run.mode == MODE_QUEUE && snap.tail % cap == i)
+		if (m->view->shared_tail && sn->tail % cap == i)
 			mark[i][n++] = 'T';
-		for (j = 0; run.mode == MODE_BROADCAST && j < snap.ncons; j++) {
-			if (cons[j].state != CS_ACTIVE ||
-			    cons[j].pos % cap != i)
+		for (j = 0; m->view->own_pos && j < sn->ncons; j++) {
+			if (m->cons[j].state != CS_ACTIVE ||
+			    m->cons[j].pos % cap != i)
 				continue;
 			if (n == MARK_MAX) {
 				mark[i][MARK_MAX - 1] = '*';
@@ -814,7 +930,7 @@ text_cells(FILE *fp, int cols)
 		mark[i][n] = '\0';
 		if ((int)n > w)
 			w = (int)n;
-		len = snprintf(num, sizeof(num), "%d", snap.vals[i]);
+		len = snprintf(num, sizeof(num), "%d", sn->vals[i]);
 		if (len > w)
 			w = len;
 	}
@@ -829,14 +945,15 @@ text_cells(FILE *fp, int cols)
 			fprintf(fp, "%*u", w, i);
 		fprintf(fp, "\n%-*s", lw(_("  value")), _("  value"));
 		for (i = start; i < end; i++)
-			fprintf(fp, "%*d", w, snap.vals[i]);
+			fprintf(fp, "%*d", w, sn->vals[i]);
 		fprintf(fp, "\n%-*s", lw(_("  holds")), _("  holds"));
 		for (i = start; i < end; i++)
-			fprintf(fp, "%*c", w, snap.map[i]);
+			fprintf(fp, "%*c", w, sn->map[i]);
 		/* No trailing blanks: logs and diffs stay clean. */
 		for (last = end; last > start && mark[last - 1][0] == '\0';)
 			last--;
-		fprintf(fp, "\n%-*s", last > start ? lw(_("  next")) : 0, _("  next"));
+		fprintf(fp, "\n%-*s", last > start ? lw(_("  next")) : 0,
+		    _("  next"));
 		for (i = start; i < last; i++)
 			fprintf(fp, "%*s", w, mark[i]);
 		fputc('\n', fp);
@@ -848,18 +965,19 @@ text_cells(FILE *fp, int cols)
  * slots: '#' all held, ':' some, '.' none; markers on the line below.
  */
 static void
-text_bar(FILE *fp)
+text_bar(const struct monitor *m, FILE *fp)
 {
+	const struct snapshot *sn = &m->snap;
 	unsigned held[RING_CELLS], size[RING_CELLS];
 	char cells[RING_CELLS + 1], marks[RING_CELLS + 1];
-	uint32_t i, c, cap = run.capacity;
+	uint32_t i, c, cap = m->run.capacity;
 	uint64_t p;
 
 	memset(held, 0, sizeof(held));
 	memset(size, 0, sizeof(size));
 	for (i = 0; i < cap; i++)
 		size[(uint64_t)i * RING_CELLS / cap]++;
-	for (p = snap.lo; p < snap.head; p++)
+	for (p = sn->lo; p < sn->head; p++)
 		held[(p % cap) * RING_CELLS / cap]++;
 	memset(marks, ' ', RING_CELLS);
 	marks[RING_CELLS] = cells[RING_CELLS] = '\0';
@@ -869,12 +987,12 @@ text_bar(FILE *fp)
 	c = (uint32_t)(((pos) % cap) * RING_CELLS / cap);		\
 	marks[c] = marks[c] == ' ' ? (ch) : '*';			\
 } while (0)
-	MARK(snap.head, 'P');
-	if (run.mode == MODE_QUEUE)
-		MARK(snap.tail, 'T');
-	for (i = 0; run.mode == MODE_BROADCAST && i < snap.ncons; i++)
-		if (cons[i].state == CS_ACTIVE)
-			MARK(cons[i].pos, con_mark(i));
+	MARK(sn->head, 'P');
+	if (m->view->shared_tail)
+		MARK(sn->tail, 'T');
+	for (i = 0; m->view->own_pos && i < sn->ncons; i++)
+		if (m->cons[i].state == CS_ACTIVE)
+			MARK(m->cons[i].pos, con_mark(i));
 #undef MARK
 	for (c = RING_CELLS; c > 0 && marks[c - 1] == ' '; c--)
 		marks[c - 1] = '\0';
@@ -887,25 +1005,22 @@ text_bar(FILE *fp)
 
 /* The ring's line, with its legend beside it when the width allows. */
 static void
-text_ring(FILE *fp, int cols)
+text_ring(const struct monitor *m, FILE *fp, int cols)
 {
+	const struct view *v = m->view;
 	char head[64], legend[80];
-	uint32_t cap = run.capacity;
+	uint32_t cap = m->run.capacity;
 	int n;
 
 	n = snprintf(head, sizeof(head), _("%u slots, fill %llu/%u"), cap,
-	    U(snap.fill), cap);
+	    U(m->snap.fill), cap);
 	if (cap > RING_CELLS)
 		(void)snprintf(legend, sizeof(legend), _("next: P producer, %s"),
-		    run.mode == MODE_QUEUE ? _("T consumers' claim (tail)") :
-		    _("0-9a-zA-Z consumer i's read"));
+		    _(v->text->bar_marks));
 	else
 		(void)snprintf(legend, sizeof(legend), _("P producer, %s; "
-		    "# item, + %s, . free%s"), run.mode == MODE_QUEUE ?
-		    _("T tail") : _("0-9a-z consumer i"), run.mode ==
-		    MODE_QUEUE ? _("being read") : _("unreleased"),
-		    (run.flags & SHM_F_UNSAFE) ? _(", ! overwrote an unread "
-		    "item") : "");
+		    "# item, + %s, . free%s"), _(v->text->cell_marks), _(v->text->held),
+		    v->unsafe ? _(", ! overwrote an unread item") : "");
 	if (LABEL_W + n + 2 + (int)strlen(legend) <= cols - 1)
 		fprintf(fp, "%-*s%s; %s\n", lw(_("ring")), _("ring"), head,
 		    legend);
@@ -913,21 +1028,9 @@ text_ring(FILE *fp, int cols)
 		fprintf(fp, "%-*s%s\n%-*s%s\n", lw(_("ring")), _("ring"), head,
 		    LABEL_W, "", legend);
 	if (cap > RING_CELLS)
-		text_bar(fp);
+		text_bar(m, fp);
 	else
-		text_cells(fp, cols);
-}
-
-/*
- * Which semaphores the run operates on.  Broadcast leaves the queue's pair
- * alone, and the race demonstration keeps only the mutex and join.
- */
-static int
-sem_used(int i)
-{
-	if (i != SEM_EMPTY && i != SEM_FULL)
-		return 1;
-	return run.mode == MODE_QUEUE && !(run.flags & SHM_F_UNSAFE);
+		text_cells(m, fp, cols);
 }
 
 /*
@@ -939,50 +1042,55 @@ sem_used(int i)
  * counter in two steps, so a moving run is below it by up to the
  * producer's batch plus one consumer's claim (docs/DESIGN.md, "What the
  * values say about the counters").  Values and counters are also read a
- * moment apart, which can move it further for one refresh.
+ * moment apart, which can move it further for one refresh.  Signed: a
+ * sum caught mid-operation may dip below the token.
  */
 static void
-text_balance(FILE *fp)
+balance_queue(const struct monitor *m, FILE *fp)
 {
+	const struct snapshot *sn = &m->snap;
+	long long reading;
+	int empty = m->sems[SEM_EMPTY].value, full = m->sems[SEM_FULL].value;
+
+	reading = sn->tail >= sn->freed ? (long long)(sn->tail - sn->freed) :
+	    0;
+	fprintf(fp, _("%-*sempty %d + full %d + being read %lld%s = "
+	    "%lld, MAXBUF %u\n"), LABEL_W, "", empty, full, reading,
+	    sn->eos ? _(" - eos token") : "",
+	    empty + full + reading - (sn->eos ? 1 : 0), m->run.capacity);
+}
+
+/* ... and for each broadcast consumer, on its own pair. */
+static void
+balance_broadcast(const struct monitor *m, FILE *fp)
+{
+	const struct snapshot *sn = &m->snap;
 	const struct con_view *c;
 	long long reading, sum;
 	uint32_t i, n;
 
-	if (run.flags & SHM_F_UNSAFE)
-		return;
-	/* Signed: a sum caught mid-operation may dip below the token. */
-	if (run.mode == MODE_QUEUE) {
-		reading = snap.tail >= snap.freed ?
-		    (long long)(snap.tail - snap.freed) : 0;
-		fprintf(fp, _("%-*sempty %d + full %d + being read %lld%s = "
-		    "%lld, MAXBUF %u\n"), LABEL_W, "", sems[SEM_EMPTY].value,
-		    sems[SEM_FULL].value, reading,
-		    snap.eos ? _(" - eos token") : "",
-		    sems[SEM_EMPTY].value + sems[SEM_FULL].value + reading -
-		    (snap.eos ? 1 : 0), run.capacity);
-		return;
-	}
-	n = snap.ncons < run.expected ? snap.ncons : run.expected;
-	if (n == 0 || run.nsems < (int)SEM_FULL_I(n - 1) + 1)
+	/* Broadcast records are one per expected consumer (live_records). */
+	n = sn->ncons;
+	if (n == 0 || m->run.nsems < (int)SEM_FULL_I(n - 1) + 1)
 		return;
 	fprintf(fp, _("%-*sempty[i] + full[i] + being read%s, MAXBUF %u:"),
-	    LABEL_W, "", snap.eos ? _(" - eos token") : "", run.capacity);
+	    LABEL_W, "", sn->eos ? _(" - eos token") : "", m->run.capacity);
 	for (i = 0; i < n; i++) {
 		if (i == 8) {
 			fputs(" ...", fp);
 			break;
 		}
-		c = &cons[i];
+		c = &m->cons[i];
 		/* The producer has stopped counting for a dead consumer. */
-		if (c->state != CS_ACTIVE && c->state != CS_DONE) {
+		if (!proto_record_counts(c->state)) {
 			fputs(" -", fp);
 			continue;
 		}
 		reading = c->pos >= c->freed ? (long long)(c->pos - c->freed) :
 		    0;
-		sum = sems[SEM_EMPTY_I(i)].value + sems[SEM_FULL_I(i)].value +
-		    reading;
-		if (snap.eos && c->state == CS_ACTIVE)
+		sum = m->sems[SEM_EMPTY_I(i)].value +
+		    m->sems[SEM_FULL_I(i)].value + reading;
+		if (sn->eos && c->state == CS_ACTIVE)
 			sum--;
 		fprintf(fp, " %lld", sum);
 	}
@@ -990,20 +1098,22 @@ text_balance(FILE *fp)
 }
 
 static void
-text_sems(FILE *fp)
+text_sems(const struct monitor *m, FILE *fp)
 {
+	const struct snapshot *sn = &m->snap;
+	const struct run *r = &m->run;
 	char buf[32];
 	int i;
 
-	if (!snap.have_sem) {
+	if (!sn->have_sem) {
 		fprintf(fp, _("%-*ssem id %d: gone\n"), lw(_("semaphores")),
-		    _("semaphores"), run.semid);
+		    _("semaphores"), r->semid);
 		return;
 	}
 	fprintf(fp, _("%-*ssem id %d, perm %04o, last semop "),
-	    lw(_("semaphores")), _("semaphores"), run.semid,
-	    (unsigned)(snap.sds.sem_perm.mode & 0777));
-	put_time(fp, snap.sds.sem_otime, 0);
+	    lw(_("semaphores")), _("semaphores"), r->semid,
+	    (unsigned)(sn->sds.sem_perm.mode & 0777));
+	put_time(fp, sn->wall, sn->sds.sem_otime, 0);
 	fprintf(fp, "\n  %*s  %-*s %*s %*s %*s %*s\n", pad(5, _("index")),
 	    _("index"), pad(10, _("name")), _("name"), pad(6, _("value")),
 	    _("value"), pad(6, _("ncnt")), _("ncnt"), pad(6, _("zcnt")),
@@ -1013,30 +1123,32 @@ text_sems(FILE *fp)
 	 * semaphores this mode leaves alone are left out: the frame must fit
 	 * a projector's pane.
 	 */
-	for (i = 0; i < run.nsems && i < SEM_BASE; i++)
-		if (sem_used(i))
+	for (i = 0; i < r->nsems && i < SEM_BASE; i++)
+		if (proto_sem_used((enum shm_mode)r->mode,
+		    r->flags, i))
 			fprintf(fp, "  %5d  %-10s %6d %6d %6d %8d\n", i,
-			    sem_name(i, buf, sizeof(buf)), sems[i].value,
-			    sems[i].ncnt, sems[i].zcnt, sems[i].pid);
-	if (run.nsems >= SEM_BASE)
-		text_balance(fp);
+			    sem_name(i, buf, sizeof(buf)), m->sems[i].value,
+			    m->sems[i].ncnt, m->sems[i].zcnt, m->sems[i].pid);
+	if (r->nsems >= SEM_BASE && m->view->balance != NULL)
+		m->view->balance(m, fp);
 }
 
 static void
-text_consumers(FILE *fp)
+text_consumers(const struct monitor *m, FILE *fp)
 {
+	const struct snapshot *sn = &m->snap;
 	const struct con_view *c;
 	char last[24], pos[24], rate[24], avg[24];
 	const char *st;
 	uint32_t i;
-	int bc = run.mode == MODE_BROADCAST;
+	int bc = m->view->own_pos;
 
 	fprintf(fp, _("%-*s%u registered"), lw(_("consumers")), _("consumers"),
-	    snap.registered);
+	    sn->registered);
 	if (bc)
-		fprintf(fp, _(" of %u expected"), run.expected);
+		fprintf(fp, _(" of %u expected"), m->run.expected);
 	fputc('\n', fp);
-	if (snap.ncons == 0)
+	if (sn->ncons == 0)
 		return;
 	/* Queue consumers share the tail: no position, no mark of their own. */
 	fprintf(fp, "  %*s %*s%*s %-*s %*s %*s %*s%*s %*s%s\n",
@@ -1046,9 +1158,9 @@ text_consumers(FILE *fp)
 	    _("consumed"), pad(10, _("last_seq")), _("last_seq"),
 	    bc ? pad(11, _("pos ")) : 0, bc ? _("pos ") : "",
 	    pad(9, _("rate")), _("rate"), pad(9, _("avg")), _("avg"),
-	    bc && snap.have_sem ? "  empty  full ncnt" : "");
-	for (i = 0; i < snap.ncons; i++) {
-		c = &cons[i];
+	    bc && sn->have_sem ? "  empty  full ncnt" : "");
+	for (i = 0; i < sn->ncons; i++) {
+		c = &m->cons[i];
 		if (c->consumed == 0)
 			(void)snprintf(last, sizeof(last), "-");
 		else
@@ -1068,131 +1180,103 @@ text_consumers(FILE *fp)
 		fprintf(fp, "%9s %9s", fmt_rate(rate, sizeof(rate), c->rate),
 		    fmt_rate(avg, sizeof(avg), c->avg));
 		/* Broadcast: this consumer's own pair (semaphores above). */
-		if (bc && snap.have_sem && (int)SEM_FULL_I(i) < run.nsems)
-			fprintf(fp, "  %5d %5d %4d", sems[SEM_EMPTY_I(i)].value,
-			    sems[SEM_FULL_I(i)].value,
-			    sems[SEM_FULL_I(i)].ncnt);
+		if (bc && sn->have_sem && (int)SEM_FULL_I(i) < m->run.nsems)
+			fprintf(fp, "  %5d %5d %4d",
+			    m->sems[SEM_EMPTY_I(i)].value,
+			    m->sems[SEM_FULL_I(i)].value,
+			    m->sems[SEM_FULL_I(i)].ncnt);
 		fputc('\n', fp);
 	}
 }
 
 /* The plain-text snapshot: --once, logs, and the live view's frame. */
 static void
-text(FILE *fp, int cols)
+text(const struct monitor *m, FILE *fp, int cols)
 {
+	const struct snapshot *sn = &m->snap;
+	const struct run *r = &m->run;
 	char r1[24], r2[24], r3[24], r4[24];
 
-	put_time(fp, snap.wall, 1);
+	put_time(fp, sn->wall, sn->wall, 1);
 	fprintf(fp, "  key 0x%08lx (%s, proj_id %d)\n",
-	    (unsigned long)(uint32_t)run.key,
-	    run.keypath, run.proj);
+	    (unsigned long)(uint32_t)r->key,
+	    r->keypath, r->proj);
 	/* A batch never exceeds the ring: min(B, MAXBUF) is what moves. */
 	fprintf(fp, _("%-*s%s mode, state %s, producer pid %d %s, batch %u\n"),
-	    lw(_("run")), _("run"), mode_name((enum shm_mode)run.mode),
-	    _(state_name(snap.state)), (int)snap.producer_pid,
-	    snap.producer_alive ? _("running") : _("gone"),
-	    run.batch < run.capacity ? run.batch : run.capacity);
-	if (run.flags & SHM_F_UNSAFE)
+	    lw(_("run")), _("run"), mode_name((enum shm_mode)r->mode),
+	    _(state_name(sn->state)), (int)sn->producer_pid,
+	    sn->producer_alive ? _("running") : _("gone"),
+	    r->batch < r->capacity ? r->batch : r->capacity);
+	if (m->view->unsafe)
 		fprintf(fp, _("%-*sUNSAFE: the race demonstration, no "
 		    "semaphores guard the ring\n"), LABEL_W, "");
 	fprintf(fp, _("%-*sproduced %llu of %llu, consumed %llu"),
-	    lw(_("items")), _("items"), U(snap.head), U(run.count),
-	    U(snap.consumed));
-	if (run.mode == MODE_QUEUE)
-		fprintf(fp, ", tail %llu, freed %llu", U(snap.tail),
-		    U(snap.freed));
-	fprintf(fp, ", eos %s", snap.eos ? _("yes") : _("no"));
-	if (snap.eos)
-		fprintf(fp, " (total %llu)", U(snap.total));
+	    lw(_("items")), _("items"), U(sn->head), U(r->count),
+	    U(sn->consumed));
+	if (m->view->shared_tail)
+		fprintf(fp, ", tail %llu, freed %llu", U(sn->tail),
+		    U(sn->freed));
+	fprintf(fp, ", eos %s", sn->eos ? _("yes") : _("no"));
+	if (sn->eos)
+		fprintf(fp, " (total %llu)", U(sn->total));
 	fputc('\n', fp);
-	if ((run.flags & SHM_F_UNSAFE) && snap.over > 0)
+	if (m->view->unsafe && sn->over > 0)
 		fprintf(fp, ngettext("%-*sOVERWRITTEN: %llu item replaced "
 		    "before anyone read it (marked !)\n", "%-*sOVERWRITTEN: "
 		    "%llu items replaced before anyone read them (marked !)\n",
-		    (unsigned long)snap.over), LABEL_W, "", U(snap.over));
+		    (unsigned long)sn->over), LABEL_W, "", U(sn->over));
 	/* A single snapshot has no "since the last refresh": "-". */
 	fprintf(fp, _("%-*sproduced %s (avg %s), consumed %s (avg %s)\n"),
-	    lw(_("rates")), _("rates"), fmt_rate(r1, sizeof(r1), snap.prate),
-	    fmt_rate(r3, sizeof(r3), snap.pavg),
-	    fmt_rate(r2, sizeof(r2), snap.crate),
-	    fmt_rate(r4, sizeof(r4), snap.cavg));
-	text_ring(fp, cols);
+	    lw(_("rates")), _("rates"), fmt_rate(r1, sizeof(r1), sn->prate),
+	    fmt_rate(r3, sizeof(r3), sn->pavg),
+	    fmt_rate(r2, sizeof(r2), sn->crate),
+	    fmt_rate(r4, sizeof(r4), sn->cavg));
+	text_ring(m, fp, cols);
+	text_segment(m, fp);
+	text_sems(m, fp);
+	text_consumers(m, fp);
+	text_notes(m, fp);
+}
+
+/* The segment as the kernel describes it (shmid_ds). */
+static void
+text_segment(const struct monitor *m, FILE *fp)
+{
+	const struct shmid_ds *ds = &m->snap.ds;
+	time_t now = m->snap.wall;
+
 	fprintf(fp, _("%-*sshm id %d, %llu bytes, perm %04o, nattch %lu "
-	    "(monitor %s)%s\n"), lw(_("segment")), _("segment"), run.shmid,
-	    U(snap.ds.shm_segsz), (unsigned)(snap.ds.shm_perm.mode & 0777),
-	    (unsigned long)snap.ds.shm_nattch, detached ? _("detached") :
-	    _("included"), (snap.ds.shm_perm.mode & SHM_DEST) ? ", dest" : "");
+	    "(monitor %s)%s\n"), lw(_("segment")), _("segment"), m->run.shmid,
+	    U(ds->shm_segsz), (unsigned)(ds->shm_perm.mode & 0777),
+	    (unsigned long)ds->shm_nattch, m->detached ? _("detached") :
+	    _("included"), (ds->shm_perm.mode & SHM_DEST) ? ", dest" : "");
 	/* The names of struct shmid_ds's fields, as shmctl(2) shows them. */
 	fprintf(fp, "%-*scpid %d lpid %d atime ", LABEL_W, "",
-	    (int)snap.ds.shm_cpid, (int)snap.ds.shm_lpid);
-	put_time(fp, snap.ds.shm_atime, 0);
+	    (int)ds->shm_cpid, (int)ds->shm_lpid);
+	put_time(fp, now, ds->shm_atime, 0);
 	fputs(" dtime ", fp);
-	put_time(fp, snap.ds.shm_dtime, 0);
+	put_time(fp, now, ds->shm_dtime, 0);
 	fputs(" ctime ", fp);
-	put_time(fp, snap.ds.shm_ctime, 0);
+	put_time(fp, now, ds->shm_ctime, 0);
 	fputc('\n', fp);
-	text_sems(fp);
-	text_consumers(fp);
+}
+
+/* The frame's last lines: the words it uses, and what to do next. */
+static void
+text_notes(const struct monitor *m, FILE *fp)
+{
+	const struct snapshot *sn = &m->snap;
+
 	/* The words above, for a class that meets them for the first time. */
-	fputs(run.mode == MODE_QUEUE ? _("words: tail = next item to claim, "
-	    "freed = released so far, eos = end of data, ncnt = waiting\n") :
-	    _("words: pos = next item to read, eos = end of data, ncnt = "
-	    "waiting, full[i]/empty[i] = its own pair\n"), fp);
-	if (detached)
+	fputs(_(m->view->text->words), fp);
+	if (m->detached)
 		fprintf(fp, "%s", _("note: every consumer has finished; the "
 		    "monitor detached so that the\n      producer need not wait "
 		    "for it, and shows the final counters\n"));
-	else if (!snap.ended && !snap.producer_alive && snap.state < ST_DONE)
+	else if (!sn->ended && !sn->producer_alive && sn->state < ST_DONE)
 		fprintf(fp, _("note: the producer (pid %d) is gone but its "
 		    "objects remain:\n      'producer --clean' with the same "
-		    "-k/-p removes them\n"), (int)snap.producer_pid);
-}
-
-/*
- * Writes s as a JSON string.  Key file paths are bytes, not text: valid
- * UTF-8 passes through, anything else becomes U+FFFD so that the document
- * stays valid JSON.
- */
-static void
-json_str(FILE *fp, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n, i;
-
-	fputc('"', fp);
-	while (*p != '\0') {
-		if (*p == '"' || *p == '\\') {
-			fprintf(fp, "\\%c", *p++);
-			continue;
-		}
-		if (*p < 0x20 || *p == 0x7f) {
-			fprintf(fp, "\\u%04x", *p++);
-			continue;
-		}
-		if (*p < 0x80) {
-			fputc(*p++, fp);
-			continue;
-		}
-		n = (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 :
-		    (*p & 0xf0) == 0xe0 ? 3 :
-		    (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
-		for (i = 1; i < n; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				break;
-		/* Overlong, surrogate and out-of-range forms are invalid. */
-		if (n == 0 || i < n ||
-		    (n == 3 && *p == 0xe0 && p[1] < 0xa0) ||
-		    (n == 3 && *p == 0xed && p[1] >= 0xa0) ||
-		    (n == 4 && *p == 0xf0 && p[1] < 0x90) ||
-		    (n == 4 && *p == 0xf4 && p[1] >= 0x90)) {
-			fputs("\\ufffd", fp);
-			p++;
-			continue;
-		}
-		(void)fwrite(p, 1, n, fp);
-		p += n;
-	}
-	fputc('"', fp);
+		    "-k/-p removes them\n"), (int)sn->producer_pid);
 }
 
 static void
@@ -1206,71 +1290,120 @@ json_rate(FILE *fp, double r)
 
 /*
  * The JSON snapshot.  Keys are a contract with scripts, as the producer's
- * report is: add keys freely, never rename or repurpose one.
+ * report is: add keys freely, never rename or repurpose one.  The parts
+ * write their keys in the table's order, each ending with ",\n" but the
+ * last, which closes the document.
  */
 static void
-json(FILE *fp)
+json(const struct monitor *m, FILE *fp)
 {
-	const struct con_view *c;
-	char buf[32];
-	uint32_t i;
-	int k;
+	static void (*const parts[])(const struct monitor *, FILE *) = {
+		json_head, json_segment, json_counters, json_sems,
+		json_consumers, json_ring
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		parts[i](m, fp);
+}
+
+/* Which document this is, about which key, and whether the run ended. */
+static void
+json_head(const struct monitor *m, FILE *fp)
+{
+	const struct snapshot *sn = &m->snap;
 
 	fprintf(fp, "{\n  \"schema\": %d,\n  \"kind\": \"monitor\",\n"
 	    "  \"key\": \"0x%08lx\",\n  \"keyfile\": ", MONITOR_SCHEMA,
-	    (unsigned long)(uint32_t)run.key);
-	json_str(fp, run.keypath);
+	    (unsigned long)(uint32_t)m->run.key);
+	json_str(fp, m->run.keypath);
 	fprintf(fp, ",\n  \"proj_id\": %d,\n  \"monitor_pid\": %ld,\n"
-	    "  \"time\": %lld,\n  \"ended\": %s,\n  \"ended_why\": ", run.proj,
-	    (long)getpid(), (long long)snap.wall,
-	    snap.ended ? "true" : "false");
-	if (snap.why_ended != NULL)
-		json_str(fp, snap.why_ended);
-	else
-		fputs("null", fp);
-	fprintf(fp, ",\n  \"shmid\": %d,\n  \"semid\": %d,\n  \"size\": %llu,\n"
+	    "  \"time\": %lld,\n  \"ended\": %s,\n  \"ended_why\": ",
+	    m->run.proj, (long)getpid(), (long long)sn->wall,
+	    sn->ended ? "true" : "false");
+	json_str(fp, sn->why_ended);
+	fputs(",\n", fp);
+}
+
+/* The objects as the kernel describes them (shmid_ds). */
+static void
+json_segment(const struct monitor *m, FILE *fp)
+{
+	const struct shmid_ds *ds = &m->snap.ds;
+
+	fprintf(fp, "  \"shmid\": %d,\n  \"semid\": %d,\n  \"size\": %llu,\n"
 	    "  \"perm\": \"%04o\",\n  \"cpid\": %d,\n  \"lpid\": %d,\n"
-	    "  \"nattch\": %lu,\n  \"dest\": %s,\n", run.shmid, run.semid,
-	    U(snap.ds.shm_segsz), (unsigned)(snap.ds.shm_perm.mode & 0777),
-	    (int)snap.ds.shm_cpid, (int)snap.ds.shm_lpid,
-	    (unsigned long)snap.ds.shm_nattch,
-	    (snap.ds.shm_perm.mode & SHM_DEST) ? "true" : "false");
+	    "  \"nattch\": %lu,\n  \"dest\": %s,\n", m->run.shmid,
+	    m->run.semid, U(ds->shm_segsz),
+	    (unsigned)(ds->shm_perm.mode & 0777), (int)ds->shm_cpid,
+	    (int)ds->shm_lpid, (unsigned long)ds->shm_nattch,
+	    (ds->shm_perm.mode & SHM_DEST) ? "true" : "false");
 	fprintf(fp, "  \"atime\": %lld,\n  \"dtime\": %lld,\n"
-	    "  \"ctime\": %lld,\n", (long long)snap.ds.shm_atime,
-	    (long long)snap.ds.shm_dtime, (long long)snap.ds.shm_ctime);
+	    "  \"ctime\": %lld,\n", (long long)ds->shm_atime,
+	    (long long)ds->shm_dtime, (long long)ds->shm_ctime);
+}
+
+/* The run's parameters and the header's counters. */
+static void
+json_counters(const struct monitor *m, FILE *fp)
+{
+	const struct run *r = &m->run;
+	const struct snapshot *sn = &m->snap;
+
 	fprintf(fp, "  \"mode\": \"%s\",\n  \"state\": \"%s\",\n"
 	    "  \"unsafe\": %s,\n  \"ledger\": %s,\n  \"batch\": %u,\n"
 	    "  \"seed\": %llu,\n  \"capacity\": %u,\n  \"count\": %llu,\n",
-	    mode_name((enum shm_mode)run.mode), state_name(snap.state),
-	    (run.flags & SHM_F_UNSAFE) ? "true" : "false",
-	    (run.flags & SHM_F_VERIFY) ? "true" : "false", run.batch,
-	    U(run.seed), run.capacity, U(run.count));
+	    mode_name((enum shm_mode)r->mode), state_name(sn->state),
+	    (r->flags & SHM_F_UNSAFE) ? "true" : "false",
+	    (r->flags & SHM_F_VERIFY) ? "true" : "false", r->batch,
+	    U(r->seed), r->capacity, U(r->count));
 	fprintf(fp, "  \"head\": %llu,\n  \"tail\": %llu,\n  \"freed\": %llu,\n"
 	    "  \"total\": %llu,\n  \"eos\": %s,\n  \"registered\": %u,\n"
 	    "  \"expected\": %u,\n  \"producer_pid\": %d,\n"
 	    "  \"producer_alive\": %s,\n  \"fill\": %llu,\n"
 	    "  \"consumed\": %llu,\n",
-	    U(snap.head), U(snap.tail), U(snap.freed), U(snap.total),
-	    snap.eos ? "true" : "false", snap.registered, run.expected,
-	    (int)snap.producer_pid, snap.producer_alive ? "true" : "false",
-	    U(snap.fill), U(snap.consumed));
+	    U(sn->head), U(sn->tail), U(sn->freed), U(sn->total),
+	    sn->eos ? "true" : "false", sn->registered, r->expected,
+	    (int)sn->producer_pid, sn->producer_alive ? "true" : "false",
+	    U(sn->fill), U(sn->consumed));
 	fputs("  \"produced_avg_per_s\": ", fp);
-	json_rate(fp, snap.pavg);
+	json_rate(fp, sn->pavg);
 	fputs(",\n  \"consumed_avg_per_s\": ", fp);
-	json_rate(fp, snap.cavg);
-	fputs(",\n  \"semaphores\": [", fp);
-	for (k = 0; snap.have_sem && k < run.nsems; k++) {
+	json_rate(fp, sn->cavg);
+	fputs(",\n", fp);
+}
+
+static void
+json_sems(const struct monitor *m, FILE *fp)
+{
+	const struct run *r = &m->run;
+	const struct sem_view *v;
+	char buf[32];
+	int k;
+
+	fputs("  \"semaphores\": [", fp);
+	for (k = 0; m->snap.have_sem && k < r->nsems; k++) {
+		v = &m->sems[k];
 		fprintf(fp, "%s\n    {\"name\": ", k ? "," : "");
 		json_str(fp, sem_name(k, buf, sizeof(buf)));
 		fprintf(fp, ", \"index\": %d, \"value\": %d, \"ncnt\": %d, "
-		    "\"zcnt\": %d, \"pid\": %d, \"used\": %s}", k,
-		    sems[k].value, sems[k].ncnt, sems[k].zcnt, sems[k].pid,
-		    sem_used(k) ? "true" : "false");
+		    "\"zcnt\": %d, \"pid\": %d, \"used\": %s}", k, v->value,
+		    v->ncnt, v->zcnt, v->pid, proto_sem_used(
+		    (enum shm_mode)r->mode, r->flags, k) ? "true" :
+		    "false");
 	}
-	fputs(snap.have_sem && run.nsems > 0 ? "\n  ],\n" : "],\n", fp);
+	fputs(m->snap.have_sem && r->nsems > 0 ? "\n  ],\n" : "],\n", fp);
+}
+
+static void
+json_consumers(const struct monitor *m, FILE *fp)
+{
+	const struct con_view *c;
+	uint32_t i;
+
 	fputs("  \"consumers\": [", fp);
-	for (i = 0; i < snap.ncons; i++) {
-		c = &cons[i];
+	for (i = 0; i < m->snap.ncons; i++) {
+		c = &m->cons[i];
 		fprintf(fp, "%s\n    {\"index\": %u, \"pid\": %d, \"state\": "
 		    "\"%s\", \"alive\": %s, \"consumed\": %llu, ", i ? "," : "",
 		    i, (int)c->pid, cstate_name(c->state),
@@ -1280,7 +1413,7 @@ json(FILE *fp)
 		else
 			fprintf(fp, "\"first_seq\": %llu, \"last_seq\": %llu, ",
 			    U(c->first_seq), U(c->last_seq));
-		if (run.mode == MODE_BROADCAST)
+		if (m->view->own_pos)
 			fprintf(fp, "\"pos\": %llu, \"freed\": %llu, ",
 			    U(c->pos), U(c->freed));
 		else
@@ -1297,16 +1430,24 @@ json(FILE *fp)
 		json_rate(fp, c->avg);
 		fputc('}', fp);
 	}
-	fputs(snap.ncons > 0 ? "\n  ],\n" : "],\n", fp);
-	if (run.capacity > RING_CELLS) {
+	fputs(m->snap.ncons > 0 ? "\n  ],\n" : "],\n", fp);
+}
+
+/* The last keys: a small ring slot by slot, a large one not at all. */
+static void
+json_ring(const struct monitor *m, FILE *fp)
+{
+	uint32_t i;
+
+	if (m->run.capacity > RING_CELLS) {
 		fputs("  \"ring\": null,\n  \"ring_map\": null\n}\n", fp);
 		return;
 	}
 	fputs("  \"ring\": [", fp);
-	for (i = 0; i < run.capacity; i++)
-		fprintf(fp, "%s%d", i ? ", " : "", snap.vals[i]);
-	fprintf(fp, "],\n  \"ring_map\": \"%.*s\"\n}\n", (int)run.capacity,
-	    snap.map);
+	for (i = 0; i < m->run.capacity; i++)
+		fprintf(fp, "%s%d", i ? ", " : "", m->snap.vals[i]);
+	fprintf(fp, "],\n  \"ring_map\": \"%.*s\"\n}\n", (int)m->run.capacity,
+	    m->snap.map);
 }
 
 /* The terminal's size; the plain layout when it cannot be asked. */
@@ -1334,7 +1475,7 @@ term_size(int *cols, int *rows)
  * scrolled line would shift the next frame.
  */
 static void
-frame(int first)
+frame(const struct monitor *m, int first)
 {
 	char *buf = NULL, *line, *nl;
 	size_t len = 0;
@@ -1344,7 +1485,7 @@ frame(int first)
 	term_size(&cols, &rows);
 	if ((mem = open_memstream(&buf, &len)) == NULL)
 		err(3, "open_memstream");
-	text(mem, cols);
+	text(m, mem, cols);
 	if (fclose(mem) == EOF)
 		err(3, _("building the frame"));
 	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1)
@@ -1370,19 +1511,111 @@ frame(int first)
 		err(3, "stdout");
 }
 
-/* After let_go() the producer's final state was not seen: not shown. */
+/* After let_go(m) the producer's final state was not seen: not shown. */
 static void
-ended_line(FILE *fp)
+ended_line(const struct monitor *m, FILE *fp)
 {
-	fprintf(fp, _("run ended (%s): "), _(snap.why_ended));
-	if (!detached)
-		fprintf(fp, _("state %s, "), _(state_name(snap.state)));
-	fprintf(fp, _("produced %llu of %llu, consumed %llu\n"), U(snap.head),
-	    U(run.count), U(snap.consumed));
+	const struct snapshot *sn = &m->snap;
+
+	fprintf(fp, _("run ended (%s): "), _(sn->why_ended));
+	if (!m->detached)
+		fprintf(fp, _("state %s, "), _(state_name(sn->state)));
+	fprintf(fp, _("produced %llu of %llu, consumed %llu\n"), U(sn->head),
+	    U(m->run.count), U(sn->consumed));
 }
 
+static const struct view_texts queue_texts = {
+	N_("T consumers' claim (tail)"), N_("T tail"), N_("being read"),
+	N_("words: tail = next item to claim, freed = released so far, eos "
+	    "= end of data, ncnt = waiting\n")
+};
+
+static const struct view_texts broadcast_texts = {
+	N_("0-9a-zA-Z consumer i's read"), N_("0-9a-z consumer i"),
+	N_("unreleased"),
+	N_("words: pos = next item to read, eos = end of data, ncnt = "
+	    "waiting, full[i]/empty[i] = its own pair\n")
+};
+
+/* shared_tail, own_pos, unsafe, text, window, balance */
+static const struct view view_queue = {
+	1, 0, 0, &queue_texts, window_queue, balance_queue
+};
+static const struct view view_broadcast = {
+	0, 1, 0, &broadcast_texts, window_broadcast, balance_broadcast
+};
+/* The race demonstration: a queue run with nothing guarding the ring. */
+static const struct view view_unsafe = {
+	1, 0, 1, &queue_texts, window_unsafe, NULL
+};
+
+/* The one place the monitor looks at the run's mode and flags. */
+static const struct view *
+view_of(const struct run *r)
+{
+	if (r->flags & SHM_F_UNSAFE)
+		return &view_unsafe;
+	return r->mode == MODE_BROADCAST ? &view_broadcast : &view_queue;
+}
+
+/* One of the watch's own options (opt_loop's callback). */
+static int
+watch_opt(void *ctx, int ch, const char *arg, char *msg, size_t len)
+{
+	struct watch *w = ctx;
+	const char *errstr = NULL;
+
+	switch (ch) {
+	case 'i':
+		w->interval_ms = (int)strtonum(arg, 10, 3600000, &errstr);
+		if (errstr != NULL)
+			(void)snprintf(msg, len, _("interval %s: %s "
+			    "(10..3600000 ms)"), arg, strtonum_word(errstr));
+		break;
+	case 'n':
+		w->iterations = strtonum(arg, 1, LLONG_MAX, &errstr);
+		if (errstr != NULL)
+			(void)snprintf(msg, len, _("iterations %s: %s"), arg,
+			    strtonum_word(errstr));
+		break;
+	case 'O':
+		w->once = 1;
+		break;
+	case 'H':
+		w->keep = 1;
+		break;
+	case 'J':
+		w->as_json = 1;
+		break;
+	default:
+		return 0;
+	}
+	return errstr == NULL ? 1 : -1;
+}
+
+/* Defaults, then the options of either monitor. */
 int
-main(int argc, char *argv[], char *envp[])
+watch_parse(struct watch *w, int argc, char *argv[], const char *optstring,
+    const struct option *longopts, int slides, char *msg, size_t len)
+{
+	struct opt_loop l = { optstring, longopts, &w->ro, slides, watch_opt,
+	    w };
+
+	memset(w, 0, sizeof(*w));
+	run_opts_init(&w->ro, 0);	/* a monitor takes no -t */
+	w->interval_ms = WATCH_INTERVAL_MS;
+	if (opt_loop(&l, argc, argv, msg, len) == -1)
+		return -1;
+	w->live = !w->once && !w->as_json && isatty(STDOUT_FILENO);
+	return 0;
+}
+
+/*
+ * Options, then the combinations: nothing is looked at before the whole
+ * command line is known to be good (exit 2).
+ */
+static void
+parse_args(int argc, char *argv[], struct watch *w)
 {
 	static const struct option longopts[] = {
 		{ "once",	no_argument,	   NULL, 'O' },
@@ -1392,122 +1625,119 @@ main(int argc, char *argv[], char *envp[])
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL,		0,		   NULL, 0 }
 	};
-	struct run_opts ro;
-	char msg[160];
-	const char *errstr;
-	long long iterations = 0, n;
-	int ch, once = 0, as_json = 0, live, n_set = 0, keep = 0;
+	char msg[256];
+
+	if (watch_parse(w, argc, argv, "hi:k:n:p:", longopts, 0, msg,
+	    sizeof(msg)) == -1) {
+		if (msg[0] != '\0')
+			errx(2, "%s", msg);
+		usage();
+	}
+	if (w->once && w->as_json)
+		errx(2, _("--once and --json each print one snapshot: pick one"));
+	if (w->iterations > 0 && (w->once || w->as_json))
+		errx(2, _("-n counts refreshes; --once and --json take a single "
+		    "snapshot"));
+}
+
+/* Unlike the producer, never create the key file: look, don't touch. */
+static void
+resolve_key(struct monitor *m, struct watch *w)
+{
+	struct run *r = &m->run;
+
+	if ((r->keypath = run_keypath(&w->ro)) == NULL)
+		err(2, _("default key file path"));
+	r->proj = w->ro.proj;
+	if ((r->key = key_derive(r->keypath, r->proj)) == (key_t)-1) {
+		if (errno == ENOENT)
+			errx(3, _("no shmlab run under key file %s: it does not "
+			    "exist; start a producer, or check -k"),
+			    r->keypath);
+		err(3, "ftok(%s, %d)", r->keypath, r->proj);
+	}
+}
+
+/* One refresh's output, in the form asked for. */
+static void
+show(struct monitor *m, const struct watch *w, long long n)
+{
+	if (w->as_json)
+		json(m, stdout);
+	else if (w->live)
+		frame(m, n == 0);
+	else {
+		/* Blank lines between blocks keep logs readable. */
+		if (!w->once && n > 0)
+			fputc('\n', stdout);
+		text(m, stdout, PLAIN_COLS);
+	}
+	if (m->snap.ended && w->live)
+		fputc('\n', stdout);
+	if (m->snap.ended && !w->as_json)
+		ended_line(m, stdout);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(3, "stdout");
+}
+
+/*
+ * Refreshes until the run ends, a single snapshot is shown, -n is
+ * reached, or a signal comes.  A drained run is let go of at once.
+ */
+static void
+watch_loop(struct monitor *m, const struct watch *w)
+{
+	long long n;
+
+	for (n = 0;; n++) {
+		collect(m);
+		show(m, w, n);
+		if (m->snap.ended || w->once || w->as_json || stop_flag ||
+		    (w->iterations > 0 && n + 1 >= w->iterations))
+			break;
+		if (!m->detached && drained(m))
+			let_go(m);
+		nap(m, w->interval_ms);
+		if (stop_flag)
+			break;
+	}
+	/* The live frame's last line has no newline: the prompt needs one. */
+	if (w->live && !m->snap.ended)
+		fputc('\n', stdout);
+}
+
+int
+main(int argc, char *argv[], char *envp[])
+{
+	struct monitor m;
+	struct watch w;
 
 	/* The slides' protocol is a program of its own (slides.c). */
 	if (slides_wanted(argc, argv))
 		return slides_monitor(argc, argv);
 	setproctitle_init(argc, argv, envp);
 	(void)i18n_init();
-	run_opts_init(&ro, 0);
-	while ((ch = getopt_long(argc, argv, "hi:k:n:p:", longopts,
-	    NULL)) != -1) {
-		/* -k and -p as every program reads them (common/runopts.c). */
-		if ((ch == 'k' || ch == 'p') &&
-		    run_opt(&ro, ch, optarg, msg, sizeof(msg)) == -1)
-			errx(2, "%s", msg);
-		switch (ch) {
-		case 'i':
-			interval_ms = (int)strtonum(optarg, 10, 3600000,
-			    &errstr);
-			if (errstr != NULL)
-				errx(2, _("interval %s: %s (10..3600000 ms)"),
-				    optarg, strtonum_word(errstr));
-			break;
-		case 'k':
-		case 'p':
-			break;
-		case 'n':
-			iterations = strtonum(optarg, 1, LLONG_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, _("iterations %s: %s"), optarg,
-				    strtonum_word(errstr));
-			n_set = 1;
-			break;
-		case 'O':
-			once = 1;
-			break;
-		case 'H':
-			keep = 1;
-			break;
-		case 'J':
-			as_json = 1;
-			break;
-		case 'h':
-		default:
-			usage();
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc != 0)
-		usage();
-	if (once && as_json)
-		errx(2, _("--once and --json each print one snapshot: pick one"));
-	if (n_set && (once || as_json))
-		errx(2, _("-n counts refreshes; --once and --json take a single "
-		    "snapshot"));
-
-	/* Unlike the producer, never create the key file: look, don't touch. */
-	if ((run.keypath = run_keypath(&ro)) == NULL)
-		err(2, _("default key file path"));
-	run.proj = ro.proj;
-	if ((run.key = key_derive(run.keypath, run.proj)) == (key_t)-1) {
-		if (errno == ENOENT)
-			errx(3, _("no shmlab run under key file %s: it does not "
-			    "exist; start a producer, or check -k"),
-			    run.keypath);
-		err(3, "ftok(%s, %d)", run.keypath, run.proj);
-	}
-	setproctitle("-monitor: key 0x%08lx", (unsigned long)(uint32_t)run.key);
+	memset(&m, 0, sizeof(m));
+	parse_args(argc, argv, &w);
+	resolve_key(&m, &w);
+	setproctitle("-monitor: key 0x%08lx",
+	    (unsigned long)(uint32_t)m.run.key);
 	/* No SA_RESTART: a signal cuts the sleep between refreshes short. */
 	if (sig_catch(on_signal, 0) == -1)
 		err(3, "sigaction");
-	attach_run();
-	open_sems();
+	attach_run(&m);
+	open_sems(&m);
 	if (atexit(restore_cursor) != 0)
 		errx(3, _("atexit: cannot register the cursor's restoration"));
 
-	live = !once && !as_json && isatty(STDOUT_FILENO);
-	for (n = 0;; n++) {
-		collect();
-		if (as_json)
-			json(stdout);
-		else if (live)
-			frame(n == 0);
-		else {
-			/* Blank lines between blocks keep logs readable. */
-			if (!once && n > 0)
-				fputc('\n', stdout);
-			text(stdout, PLAIN_COLS);
-		}
-		if (snap.ended && live)
-			fputc('\n', stdout);
-		if (snap.ended && !as_json)
-			ended_line(stdout);
-		if (fflush(stdout) == EOF || ferror(stdout))
-			err(3, "stdout");
-		if (snap.ended || once || as_json || stop_flag ||
-		    (iterations > 0 && n + 1 >= iterations))
-			break;
-		if (!detached && drained())
-			let_go();
-		nap(interval_ms);
-		if (stop_flag)
-			break;
-	}
-	/* The live frame's last line has no newline: the prompt needs one. */
-	if (live && !snap.ended)
-		fputc('\n', stdout);
+	watch_loop(&m, &w);
 	restore_cursor();
-	if (!detached && shmdt(ring.hdr) == -1)
+	if (!m.detached && shmdt(m.ring.hdr) == -1)
 		err(3, "shmdt");
 	/* Detached first: holding the frame must not hold the run. */
-	if (keep && live && hold() == -1)
+	if (w.keep && w.live && hold() == -1)
 		warnx("%s", _("--hold needs a terminal on stdin"));
+	free(m.sems);
+	free(m.semvals);
 	return 0;
 }

@@ -27,41 +27,32 @@
 #include <unistd.h>
 
 #include "i18n.h"
+#include "runopts.h"
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
+#include "watch.h"
 
 #define SM_CELLS	32	/* slots shown one by one; more are summarised */
 
-static volatile sig_atomic_t sm_stop;
-
 struct sm_view {
 	struct slides	 s;
-	const char	*keypath;
-	int		 proj;
-	int		 interval_ms;
-	long long	 iterations;
-	int		 once;
+	struct watch	 w;		/* what the main monitor takes */
 };
 
-static void	 sm_usage(void) __attribute__((noreturn));
-static void	 sm_on_signal(int);
+static void	 sm_usage(const char *) __attribute__((noreturn));
 static void	 sm_parse(struct sm_view *, int, char *[]);
 static int	 sm_show(const struct sm_view *);
 
+/* A refused value's one-line error (msg), or the usage line. */
 static void
-sm_usage(void)
+sm_usage(const char *msg)
 {
+	if (msg != NULL && msg[0] != '\0')
+		errx(2, "%s", msg);
 	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
 	    "[-i interval_ms] [-n refreshes] [--once]\n", getprogname());
 	exit(2);
-}
-
-static void
-sm_on_signal(int sig)
-{
-	(void)sig;
-	sm_stop = 1;
 }
 
 static void
@@ -73,48 +64,11 @@ sm_parse(struct sm_view *v, int argc, char *argv[])
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL,		0,		   NULL, 0 }
 	};
-	const char *errstr;
-	int ch;
+	char msg[256];
 
-	while ((ch = getopt_long(argc, argv, "hi:k:L:n:p:", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'i':
-			v->interval_ms = (int)strtonum(optarg, 10, 3600000,
-			    &errstr);
-			if (errstr != NULL)
-				errx(2, "interval %s: %s (10..3600000 ms)",
-				    optarg, errstr);
-			break;
-		case 'k':
-			v->keypath = optarg;
-			break;
-		case 'L':
-			if (slides_protocol_arg(optarg) == -1)
-				errx(2, "protocol %s: want slides (or no -L for "
-				    "shmlab's own)", optarg);
-			break;
-		case 'n':
-			v->iterations = strtonum(optarg, 1, LLONG_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "refreshes %s: %s", optarg, errstr);
-			break;
-		case 'p':
-			v->proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d)", optarg, errstr,
-				    SHM_PROJ_MAX);
-			break;
-		case 'O':
-			v->once = 1;
-			break;
-		case 'h':
-		default:
-			sm_usage();
-		}
-	}
-	if (optind != argc)
-		sm_usage();
+	if (watch_parse(&v->w, argc, argv, "hi:k:L:n:p:", longopts, 1, msg,
+	    sizeof(msg)) == -1)
+		sm_usage(msg);
 }
 
 /* One snapshot; -1 once the run is gone. */
@@ -159,47 +113,42 @@ int
 slides_monitor(int argc, char *argv[])
 {
 	struct sm_view v;
-	char keybuf[PATH_MAX];
+	const char *path;
 	key_t key;
 	long long n;
 
 	(void)i18n_init();
 	memset(&v, 0, sizeof(v));
-	v.proj = SHM_PROJ_ID;
-	v.interval_ms = 500;
 	sm_parse(&v, argc, argv);
-	if (v.keypath == NULL) {
-		if (key_default_path(keybuf, sizeof(keybuf)) == -1)
-			err(2, "default key file path");
-		v.keypath = keybuf;
-	}
-	if ((key = key_derive(v.keypath, v.proj)) == (key_t)-1)
+	if ((path = run_keypath(&v.w.ro)) == NULL)
+		err(2, "default key file path");
+	if ((key = key_derive(path, v.w.ro.proj)) == (key_t)-1)
 		err(3, "ftok(%s, %d): start the producer first, or check -k",
-		    v.keypath, v.proj);
+		    path, v.w.ro.proj);
 	if (slides_open(key, SHM_RDONLY, &v.s) == -1) {
 		if (errno == ENOENT)
 			errx(3, "no slides run under key 0x%08lx (%s, proj_id "
 			    "%d): start one (producer -L slides), or check -k/-p",
-			    (unsigned long)(uint32_t)key, v.keypath, v.proj);
+			    (unsigned long)(uint32_t)key, path, v.w.ro.proj);
 		if (errno == EPROTO)
 			errx(3, "key 0x%08lx (%s): not a slides run; without -L "
 			    "the monitor shows shmlab's own runs",
-			    (unsigned long)(uint32_t)key, v.keypath);
+			    (unsigned long)(uint32_t)key, path);
 		err(3, "attaching the slides run under key 0x%08lx",
 		    (unsigned long)(uint32_t)key);
 	}
-	if (sig_catch(sm_on_signal, 0) == -1)
+	if (sig_catch(slides_on_signal, 0) == -1)
 		err(3, "sigaction");
-	for (n = 0; !sm_stop; n++) {
+	for (n = 0; !slides_stop; n++) {
 		if (n > 0)
 			putchar('\n');
 		if (sm_show(&v) == -1) {
 			printf("the run ended (its objects are removed)\n");
 			break;
 		}
-		if (v.once || (v.iterations > 0 && n + 1 >= v.iterations))
+		if (v.w.once || (v.w.iterations > 0 && n + 1 >= v.w.iterations))
 			break;
-		sleep_ms(v.interval_ms);
+		sleep_ms(v.w.interval_ms);
 	}
 	if (slides_detach(&v.s) == -1)
 		err(3, "shmdt");

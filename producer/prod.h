@@ -28,7 +28,7 @@
 #include "runopts.h"
 #include "shmlib.h"
 
-#define TICK_MS		200	/* longest a semop waits before we look around */
+#define TICK_MS		SHM_TICK_MS	/* semop bound, then look around */
 #define GRACE_MS	1000	/* for attached processes to detach */
 #define STOP_DRAIN_MS	2000	/* drain bound after SIGINT/SIGTERM */
 #define SETTLE_MS	1000	/* for consumers to notice an abort */

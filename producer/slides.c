@@ -31,29 +31,25 @@
 
 #define SP_POLL_MS	10	/* how often we look at shm_nattch */
 
-static volatile sig_atomic_t sp_stop;
-
 /* One run of the slides producer. */
 struct sp_run {
 	struct slides	 s;
-	const char	*keypath;
-	int		 proj;
-	long long	 count;
-	int		 delay_ms;
-	int		 verbose;
+	struct slides_opts o;		/* the command line */
 };
 
-static void	 sp_usage(void) __attribute__((noreturn));
-static void	 sp_on_signal(int);
+static void	 sp_usage(const char *) __attribute__((noreturn));
 static void	 sp_parse(struct sp_run *, int, char *[]);
-static void	 sp_create(struct sp_run *, char *, size_t);
+static void	 sp_create(struct sp_run *);
 static int	 sp_produce(struct sp_run *);
 static int	 sp_wait_alone(struct sp_run *);
 static void	 sp_fail(struct sp_run *, const char *) __attribute__((noreturn));
 
+/* A refused value's one-line error (msg), or the usage line. */
 static void
-sp_usage(void)
+sp_usage(const char *msg)
 {
+	if (msg != NULL && msg[0] != '\0')
+		errx(2, "%s", msg);
 	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
 	    "[-c count] [-b maxbuf]\n"
 	    "\t[-t seconds] [--delay ms] [-q]\n", getprogname());
@@ -61,103 +57,41 @@ sp_usage(void)
 }
 
 static void
-sp_on_signal(int sig)
-{
-	(void)sig;
-	sp_stop = 1;
-}
-
-static void
 sp_parse(struct sp_run *r, int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "delay",	required_argument, NULL, 'D' },
-		{ "help",	no_argument,	   NULL, 'h' },
-		{ NULL,		0,		   NULL, 0 }
-	};
-	const char *errstr;
-	int ch;
+	char msg[256];
 
-	while ((ch = getopt_long(argc, argv, "b:c:hk:L:p:qt:", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'b':
-			r->s.maxbuf = (uint32_t)strtonum(optarg, 1,
-			    SL_MAXBUF_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "maxbuf %s: %s (1..%u)", optarg, errstr,
-				    SL_MAXBUF_MAX);
-			break;
-		case 'c':
-			r->count = strtonum(optarg, 0, SL_COUNT_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "count %s: %s (0..%lld: values are ints)",
-				    optarg, errstr, SL_COUNT_MAX);
-			break;
-		case 'k':
-			r->keypath = optarg;
-			break;
-		case 'L':
-			if (slides_protocol_arg(optarg) == -1)
-				errx(2, "protocol %s: want slides (or no -L for "
-				    "shmlab's own)", optarg);
-			break;
-		case 'p':
-			r->proj = (int)strtonum(optarg, 1, SHM_PROJ_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "proj_id %s: %s (1..%d; ftok keeps only "
-				    "8 bits)", optarg, errstr, SHM_PROJ_MAX);
-			break;
-		case 'q':
-			r->verbose = 0;
-			break;
-		case 't':
-			r->s.timeout_ms = (int)strtonum(optarg, 1, 86400,
-			    &errstr) * 1000;
-			if (errstr != NULL)
-				errx(2, "timeout %s: %s (1..86400 s)", optarg,
-				    errstr);
-			break;
-		case 'D':
-			r->delay_ms = (int)strtonum(optarg, 0, 60000, &errstr);
-			if (errstr != NULL)
-				errx(2, "delay %s: %s (0..60000 ms)", optarg,
-				    errstr);
-			break;
-		case 'h':
-		default:
-			sp_usage();
-		}
-	}
-	if (optind != argc)
-		sp_usage();
+	slides_opts_init(&r->o, 30, 1000);
+	if (slides_parse(&r->o, argc, argv, "b:c:hk:L:p:qt:", msg,
+	    sizeof(msg)) == -1)
+		sp_usage(msg);
+	r->s.maxbuf = r->o.maxbuf;
+	r->s.timeout_ms = r->o.ro.timeout_s * 1000;
 }
 
 static void
-sp_create(struct sp_run *r, char *keybuf, size_t len)
+sp_create(struct sp_run *r)
 {
+	const char *path;
 	key_t key;
 
-	if (r->keypath == NULL) {
-		if (key_default_path(keybuf, len) == -1)
-			err(2, "default key file path");
-		r->keypath = keybuf;
-	}
-	if (key_ensure_file(r->keypath) == -1)
+	if ((path = run_keypath(&r->o.ro)) == NULL)
+		err(2, "default key file path");
+	if (key_ensure_file(path) == -1)
 		err(3, "key file %s: cannot create it, or it is not a regular "
-		    "file of yours; pass another -k", r->keypath);
-	if ((key = key_derive(r->keypath, r->proj)) == (key_t)-1)
-		err(3, "ftok(%s, %d)", r->keypath, r->proj);
+		    "file of yours; pass another -k", path);
+	if ((key = key_derive(path, r->o.ro.proj)) == (key_t)-1)
+		err(3, "ftok(%s, %d)", path, r->o.ro.proj);
 	if (slides_create(key, r->s.maxbuf, &r->s) == -1) {
 		if (errno == EEXIST)
 			errx(3, "key 0x%08lx (%s, proj_id %d) is taken: a "
 			    "segment or semaphore set exists under it; pick "
 			    "another -k/-p, or remove it (ipcs, ipcrm) if it "
 			    "is a crashed run of yours",
-			    (unsigned long)(uint32_t)key, r->keypath, r->proj);
+			    (unsigned long)(uint32_t)key, path, r->o.ro.proj);
 		err(3, "creating the slides run under key 0x%08lx (%s, "
-		    "proj_id %d)", (unsigned long)(uint32_t)key, r->keypath,
-		    r->proj);
+		    "proj_id %d)", (unsigned long)(uint32_t)key, path,
+		    r->o.ro.proj);
 	}
 }
 
@@ -188,10 +122,10 @@ sp_produce(struct sp_run *r)
 {
 	long long v;
 
-	for (v = 0; v <= r->count; v++) {
-		if (r->delay_ms > 0)
-			sleep_ms(r->delay_ms);	/* outside the mutex */
-		if (slides_put(&r->s, v < r->count ? (int)v : SL_END) == -1)
+	for (v = 0; v <= r->o.count; v++) {
+		if (r->o.ro.delay_ms > 0)
+			sleep_ms(r->o.ro.delay_ms);	/* outside the mutex */
+		if (slides_put(&r->s, v < r->o.count ? (int)v : SL_END) == -1)
 			return -1;
 	}
 	return 0;
@@ -209,7 +143,7 @@ sp_wait_alone(struct sp_run *r)
 			return -1;
 		if (ds.shm_nattch <= 1)
 			return 0;
-		if (sp_stop) {
+		if (slides_stop) {
 			errno = EINTR;
 			return -1;
 		}
@@ -225,24 +159,18 @@ int
 slides_producer(int argc, char *argv[])
 {
 	struct sp_run r;
-	char keybuf[PATH_MAX];
 
 	memset(&r, 0, sizeof(r));
-	r.s.maxbuf = MAXBUF;
-	r.s.timeout_ms = 30000;
-	r.s.stop = &sp_stop;
-	r.proj = SHM_PROJ_ID;
-	r.count = 1000;
-	r.verbose = 1;
+	r.s.stop = &slides_stop;
 	sp_parse(&r, argc, argv);
-	if (sig_catch(sp_on_signal, 0) == -1)
+	if (sig_catch(slides_on_signal, 0) == -1)
 		err(3, "sigaction");
-	sp_create(&r, keybuf, sizeof(keybuf));
-	if (r.verbose)
+	sp_create(&r);
+	if (r.o.verbose)
 		fprintf(stderr, "%s: slides protocol, key 0x%08lx, shm id %d, "
 		    "sem id %d, MAXBUF %u, %lld items\n", getprogname(),
 		    (unsigned long)(uint32_t)r.s.key, r.s.shmid, r.s.semid,
-		    r.s.maxbuf, r.count);
+		    r.s.maxbuf, r.o.count);
 	if (sp_produce(&r) == -1)
 		sp_fail(&r, "writing an item");
 	if (sp_wait_alone(&r) == -1)
@@ -251,8 +179,8 @@ slides_producer(int argc, char *argv[])
 		sp_fail(&r, "shmdt");
 	if (slides_remove(&r.s) == -1)
 		err(3, "removing the slides run (IPC_RMID)");
-	if (r.verbose)
+	if (r.o.verbose)
 		fprintf(stderr, "%s: %lld items and the end marker written; "
-		    "objects removed\n", getprogname(), r.count);
+		    "objects removed\n", getprogname(), r.o.count);
 	return 0;
 }

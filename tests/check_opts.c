@@ -8,10 +8,14 @@
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "live.h"
+#include "optloop.h"
 #include "runopts.h"
 #include "shmlib.h"
 #include "testutil.h"
@@ -259,6 +263,199 @@ add_runopts_tests(Suite *s)
 	suite_add_tcase(s, tc);
 }
 
+/*
+ * common/live.c and common/protocol.c: each rule on the values where it
+ * turns.
+ */
+START_TEST(test_live_records_clamp)
+{
+	ck_assert_uint_eq(live_records(3, MODE_QUEUE, 0), 3);
+	ck_assert_uint_eq(live_records(3, MODE_BROADCAST, 2), 2);
+	ck_assert_uint_eq(live_records(3, MODE_BROADCAST, 5), 3);
+	/* A hostile count never takes a loop past the table. */
+	ck_assert_uint_eq(live_records(UINT32_MAX, MODE_QUEUE, 0),
+	    SHM_MAX_CONSUMERS);
+}
+END_TEST
+
+START_TEST(test_proto_record_counts)
+{
+	ck_assert(proto_record_counts(CS_ACTIVE));
+	ck_assert(proto_record_counts(CS_DONE));
+	ck_assert(!proto_record_counts(CS_FREE));
+	ck_assert(!proto_record_counts(CS_FAILED));
+	ck_assert(!proto_record_counts(CS_DIED));
+	ck_assert(!proto_record_counts(99));
+}
+END_TEST
+
+START_TEST(test_live_drained)
+{
+	/* Without -n one consumer must have come; with -n 3, three. */
+	ck_assert(!live_drained(0, 0, 0));
+	ck_assert(live_drained(1, 0, 0));
+	ck_assert(!live_drained(1, 0, 1));
+	ck_assert(!live_drained(2, 3, 0));
+	ck_assert(live_drained(3, 3, 0));
+	ck_assert(!live_drained(3, 3, 1));
+}
+END_TEST
+
+START_TEST(test_proto_semaphores)
+{
+	int i;
+
+	ck_assert_int_eq(proto_nsems(MODE_QUEUE, 0, 0), SEM_BASE);
+	ck_assert_int_eq(proto_nsems(MODE_BROADCAST, 0, 3), SEM_BASE + 6);
+	ck_assert_int_eq(proto_nsems(MODE_QUEUE, SHM_F_UNSAFE, 4), SEM_BASE);
+	for (i = 0; i < SEM_BASE; i++) {
+		ck_assert(proto_sem_used(MODE_QUEUE, SHM_F_VERIFY, i));
+		ck_assert_int_eq(proto_sem_used(MODE_BROADCAST, 0, i),
+		    i != SEM_EMPTY && i != SEM_FULL);
+		ck_assert_int_eq(proto_sem_used(MODE_QUEUE, SHM_F_UNSAFE, i),
+		    i != SEM_EMPTY && i != SEM_FULL);
+	}
+	ck_assert(proto_sem_used(MODE_BROADCAST, 0, SEM_FULL_I(2)));
+}
+END_TEST
+
+START_TEST(test_proto_look_due)
+{
+	uint64_t last = 0, t = 5000000000ULL;
+
+	ck_assert(proto_look_due(&last, t));
+	ck_assert(last == t);
+	ck_assert(!proto_look_due(&last, t + SHM_LOOK_MS * 1000000ULL - 1));
+	ck_assert(last == t);
+	ck_assert(proto_look_due(&last, t + SHM_LOOK_MS * 1000000ULL));
+}
+END_TEST
+
+/* opt_loop's callback in the tests: -x takes a number, -y refuses it. */
+static int
+own_xy(void *ctx, int ch, const char *arg, char *msg, size_t len)
+{
+	if (ch == 'x') {
+		*(int *)ctx = atoi(arg);
+		return 1;
+	}
+	if (ch == 'y') {
+		(void)snprintf(msg, len, "y %s: refused", arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* getopt's state is global: each parse starts it again. */
+static int
+loop(struct run_opts *ro, int *x, char *msg, size_t len, int slides,
+    int argc, ...)
+{
+	static const struct option longopts[] = {
+		{ "delay", required_argument, NULL, RUN_OPT_DELAY },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opt_loop l = { "k:p:x:y:L:", longopts, ro, 0, own_xy, x };
+	char *argv[16];
+	va_list ap;
+	int i;
+
+	va_start(ap, argc);
+	for (i = 0; i < argc && i < 15; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	argv[i] = NULL;
+	l.slides = slides;
+	optind = 0;
+	opterr = 0;
+	run_opts_init(ro, 30);
+	return opt_loop(&l, argc, argv, msg, len);
+}
+
+START_TEST(test_opt_loop)
+{
+	struct run_opts ro;
+	char msg[128];
+	int x = 0;
+
+	ck_assert_int_eq(loop(&ro, &x, msg, sizeof(msg), 0, 6, "prog", "-p",
+	    "7", "-x", "42", "--delay=5"), 0);
+	ck_assert_int_eq(ro.proj, 7);
+	ck_assert_int_eq(ro.delay_ms, 5);
+	ck_assert_int_eq(x, 42);
+	/* A refused shared value and a refused own value: their lines. */
+	ck_assert_int_eq(loop(&ro, &x, msg, sizeof(msg), 0, 3, "prog", "-p",
+	    "0"), -1);
+	ck_assert_msg(strncmp(msg, "proj_id 0", 9) == 0, "msg %s", msg);
+	ck_assert_int_eq(loop(&ro, &x, msg, sizeof(msg), 0, 3, "prog", "-y",
+	    "1"), -1);
+	ck_assert_str_eq(msg, "y 1: refused");
+	/* Usage: an unknown option, an operand; msg empty. */
+	ck_assert_int_eq(loop(&ro, &x, msg, sizeof(msg), 0, 2, "prog", "-q"),
+	    -1);
+	ck_assert_str_eq(msg, "");
+	ck_assert_int_eq(loop(&ro, &x, msg, sizeof(msg), 0, 2, "prog",
+	    "extra"), -1);
+	ck_assert_str_eq(msg, "");
+	/* -L is taken only by a slides program, and only as slides. */
+	ck_assert_int_eq(loop(&ro, &x, msg, sizeof(msg), 1, 3, "prog", "-L",
+	    "slides"), 0);
+	ck_assert_int_eq(loop(&ro, &x, msg, sizeof(msg), 1, 3, "prog", "-L",
+	    "other"), -1);
+	ck_assert_msg(strncmp(msg, "protocol other", 14) == 0, "msg %s", msg);
+	ck_assert_int_eq(loop(&ro, &x, msg, sizeof(msg), 0, 3, "prog", "-L",
+	    "slides"), -1);
+}
+END_TEST
+
+/* common/json.c: what a string becomes, bytes that are not text too. */
+START_TEST(test_json_str)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "plain", "\"plain\"" },
+		{ "a\"b\\c", "\"a\\\"b\\\\c\"" },
+		{ "tab\tdel\x7f", "\"tab\\u0009del\\u007f\"" },
+		{ "caf\xc3\xa9", "\"caf\xc3\xa9\"" },
+		{ "bad\xff", "\"bad\\ufffd\"" },
+		{ "over\xc0\xaf", "\"over\\ufffd\\ufffd\"" },
+	};
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *fp;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_ptr_nonnull(fp = open_memstream(&buf, &len));
+		json_str(fp, cases[i].in);
+		ck_assert_int_eq(fclose(fp), 0);
+		ck_assert_str_eq(buf, cases[i].out);
+		free(buf);
+		buf = NULL;
+	}
+	ck_assert_ptr_nonnull(fp = open_memstream(&buf, &len));
+	json_str(fp, NULL);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_str_eq(buf, "null");
+	free(buf);
+}
+END_TEST
+
+static void
+add_protocol_tests(Suite *s)
+{
+	TCase *tc = tcase_create("protocol");
+
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_live_records_clamp);
+	tcase_add_test(tc, test_proto_record_counts);
+	tcase_add_test(tc, test_live_drained);
+	tcase_add_test(tc, test_proto_semaphores);
+	tcase_add_test(tc, test_proto_look_due);
+	tcase_add_test(tc, test_opt_loop);
+	tcase_add_test(tc, test_json_str);
+	suite_add_tcase(s, tc);
+}
+
 static Suite *
 opts_suite(void)
 {
@@ -290,6 +487,7 @@ opts_suite(void)
 	tcase_add_test(tc, test_pid_alive_killed_child);
 	suite_add_tcase(s, tc);
 	add_runopts_tests(s);
+	add_protocol_tests(s);
 	return s;
 }
 
