@@ -115,45 +115,22 @@ claim_more(struct shm_taker *tk, unsigned short num, uint64_t pos,
 }
 
 /*
- * Takes an item and the mutex, then what else is there.  The claim is on
- * record (claimer, claim_start, claim_len) before tail moves, so that if
- * we die the producer can tell what we had taken.  Returns with the
- * mutex held, 1; or 0 at the end of the stream, -1 to stop (not held).
+ * With the mutex and one FULL unit held: takes what else is there, and
+ * puts the claim on record (claimer, claim_start, claim_len) before tail
+ * moves, so that if we die the producer can tell what we had taken.
+ * Returns 1 with the claim in *c; 0 at the end of the stream, -1 when the
+ * segment is damaged: then the caller gives the FULL unit back.
  */
 static int
-queue_claim_locked(struct shm_taker *tk, struct shm_claim *c)
+queue_claim_body(struct shm_taker *tk, struct shm_claim *c)
 {
-	struct sembuf take1[2] = {
-		{ SEM_FULL, -1, 0 }, { SEM_MUTEX, -1, SEM_UNDO }
-	};
-	struct sembuf back[2] = {
-		{ SEM_FULL, 1, 0 }, { SEM_MUTEX, 1, SEM_UNDO }
-	};
 	struct shm_header *h = tk->ring->hdr;
-	uint64_t tail, head;
-	int r;
+	uint64_t tail = h->tail, head = SHM_LOAD(&h->head);
 
-	do {
-		if (wait_ops(tk, take1, 2, "waiting for an item") == -1)
-			return -1;
-	} while ((r = queue_backoff(tk, 1)) == 1);
-	if (r == -1)
+	if (queue_damaged(tk, tail, head))
 		return -1;
-	tail = h->tail;
-	head = SHM_LOAD(&h->head);
-	if (queue_damaged(tk, tail, head)) {
-		(void)sem_op(tk->ring->semid, back, 2, 0);
-		return -1;
-	}
-	if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total)) {
-		/* The end-of-stream token: pass it on and leave. */
-		if (sem_op(tk->ring->semid, back, 2, 0) == -1) {
-			(void)tk->look_around(tk,
-			    "passing the end-of-stream token");
-			return -1;
-		}
-		return 0;
-	}
+	if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total))
+		return 0;	/* the end-of-stream token: to pass on */
 	c->start = tail;
 	c->k = 1 + claim_more(tk, SEM_FULL, tail, head);
 	SHM_STORE(&h->claimer, tk->index + 1);
@@ -165,13 +142,53 @@ queue_claim_locked(struct shm_taker *tk, struct shm_claim *c)
 	return 1;
 }
 
-/* The parallel claim: the mutex is dropped before the copy. */
+/*
+ * Takes an item and the mutex, then what else is there.  Returns with
+ * the mutex held, 1; or 0 at the end of the stream, -1 to stop (not held).
+ */
+static int
+queue_claim_locked(struct shm_taker *tk, struct shm_claim *c)
+{
+	struct sembuf take1[2] = {
+		{ SEM_FULL, -1, 0 }, { SEM_MUTEX, -1, SEM_UNDO }
+	};
+	struct sembuf back[2] = {
+		{ SEM_FULL, 1, 0 }, { SEM_MUTEX, 1, SEM_UNDO }
+	};
+	int r;
+
+	do {
+		if (wait_ops(tk, take1, 2, "waiting for an item") == -1)
+			return -1;
+	} while ((r = queue_backoff(tk, 1)) == 1);
+	if (r == -1)
+		return -1;
+	if ((r = queue_claim_body(tk, c)) == 1)
+		return 1;
+	if (sem_op(tk->ring->semid, back, 2, 0) == -1) {
+		(void)tk->look_around(tk, "passing the end-of-stream token");
+		return -1;
+	}
+	return r;
+}
+
+/*
+ * The parallel claim: the mutex is dropped before the copy.  A claim
+ * already made with the last release (queue_release()) comes first.
+ */
 static int
 queue_claim(struct shm_taker *tk, struct shm_claim *c)
 {
 	struct sembuf unlock = { SEM_MUTEX, 1, SEM_UNDO };
 	int r;
 
+	if (tk->have_next) {
+		*c = tk->next;
+		tk->have_next = 0;
+		return 1;
+	}
+	if (tk->ended)
+		return 0;
 	if ((r = queue_claim_locked(tk, c)) != 1)
 		return r;
 	SHM_STORE(&tk->ring->hdr->claimer, 0u);
@@ -241,33 +258,97 @@ queue_free_done(struct shm_taker *tk, const struct shm_claim *c)
 	return (int64_t)(p - freed);
 }
 
-/* Records the checked claim, frees what can be freed, drops the mutex. */
-static int
-queue_complete_locked(struct shm_taker *tk, const struct shm_claim *c)
+/*
+ * With the mutex held: records the checked claim and frees what can be
+ * freed.  Returns the slots to give back on SEM_EMPTY, or -1.
+ */
+static int64_t
+queue_complete_body(struct shm_taker *tk, const struct shm_claim *c)
 {
-	struct sembuf release[2] = {
-		{ SEM_MUTEX, 1, SEM_UNDO }, { SEM_EMPTY, 0, 0 }
-	};
-	struct shm_header *h = tk->ring->hdr;
 	int64_t n;
 
-	SHM_STORE(&h->claimer, tk->index + 1);
+	SHM_STORE(&tk->ring->hdr->claimer, tk->index + 1);
 	tally_record(tk);
 	taker_hold(tk, HOLD_COPY);	/* test hook: read, not reported */
 	tk->me->batches++;
 	tally_publish(tk);
-	if ((n = queue_free_done(tk, c)) < 0) {
-		SHM_STORE(&h->claimer, 0u);
-		(void)sem_op(tk->ring->semid, release, 1, 0);
-		return -1;
+	if ((n = queue_free_done(tk, c)) >= 0)
+		SHM_STORE(&tk->me->claim_len, (uint64_t)0);
+	return n;
+}
+
+/*
+ * Drops the mutex, frees n slots, and gives back `full` FULL units (the
+ * token, or an item not claimed after all), in one semop.
+ */
+static int
+queue_unlock(struct shm_taker *tk, int64_t n, short full)
+{
+	struct sembuf ops[3] = {
+		{ SEM_MUTEX, 1, SEM_UNDO }, { SEM_EMPTY, 0, 0 }, { SEM_FULL, 0, 0 }
+	};
+	size_t k = 1;
+
+	if (n > 0)
+		ops[k++].sem_op = (short)n;
+	if (full > 0) {
+		ops[k] = ops[2];
+		ops[k++].sem_op = full;
 	}
-	SHM_STORE(&tk->me->claim_len, (uint64_t)0);
-	SHM_STORE(&h->claimer, 0u);
-	release[1].sem_op = (short)n;
-	if (sem_op(tk->ring->semid, release, n > 0 ? 2 : 1, 0) == -1) {
+	SHM_STORE(&tk->ring->hdr->claimer, 0u);
+	if (sem_op(tk->ring->semid, ops, k, 0) == -1) {
 		(void)tk->look_around(tk, "releasing slots");
 		return -1;
 	}
+	return 0;
+}
+
+/* Records the checked claim, frees what can be freed, drops the mutex. */
+static int
+queue_complete_locked(struct shm_taker *tk, const struct shm_claim *c)
+{
+	int64_t n;
+
+	if ((n = queue_complete_body(tk, c)) < 0) {
+		(void)queue_unlock(tk, 0, 0);
+		return -1;
+	}
+	return queue_unlock(tk, n, 0);
+}
+
+/*
+ * When an item is there already, the release and the next claim share
+ * one critical section: one mutex round trip per claim instead of two,
+ * which is what N consumers on few cores queue for.  The item is taken
+ * with IPC_NOWAIT: a consumer never waits for items while it holds a
+ * finished claim nobody has freed.
+ */
+static int
+queue_release_and_claim(struct shm_taker *tk, const struct shm_claim *c)
+{
+	struct sembuf try1[2] = {
+		{ SEM_FULL, -1, IPC_NOWAIT }, { SEM_MUTEX, -1, SEM_UNDO }
+	};
+	int64_t n;
+	int r;
+
+	if (sem_op(tk->ring->semid, try1, 2, TAKE_TICK_MS) == -1)
+		return 1;	/* no item, or the mutex is busy: the plain way */
+	if (SHM_LOAD(&tk->ring->hdr->claimer) != 0) {
+		/* A recovery is due: give both back, take the plain way. */
+		return queue_unlock(tk, 0, 1) == -1 ? -1 : 1;
+	}
+	if ((n = queue_complete_body(tk, c)) < 0) {
+		(void)queue_unlock(tk, 0, 1);
+		return -1;
+	}
+	r = queue_claim_body(tk, &tk->next);
+	if (queue_unlock(tk, n, r == 1 ? 0 : 1) == -1)
+		return -1;
+	if (r == -1)
+		return -1;
+	tk->have_next = r == 1;
+	tk->ended = r == 0;
 	return 0;
 }
 
@@ -277,6 +358,8 @@ queue_release(struct shm_taker *tk, const struct shm_claim *c)
 	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
 	int r;
 
+	if ((r = queue_release_and_claim(tk, c)) != 1)
+		return r;
 	do {
 		if (wait_ops(tk, &lock, 1, "recording a claim") == -1)
 			return -1;

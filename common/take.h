@@ -98,6 +98,9 @@ struct shm_taker {
 	const volatile sig_atomic_t *stop; /* set by the program's handler */
 	span_check_fn	check;		/* decided once: seeded or not */
 	struct shm_tally t;
+	struct shm_claim next;		/* queue: claimed with the last release */
+	int		have_next;
+	int		ended;		/* queue: the token seen at a release */
 	/* The program's look around after a wait timed out: -1 to stop. */
 	int		(*look_around)(struct shm_taker *, const char *);
 	char		why[256];	/* a failure's reason, or "" */
@@ -129,5 +132,6 @@ void	 tally_bcast_item(struct shm_taker *, uint64_t, int32_t);
 void	 tally_unsafe_item(struct shm_taker *, uint64_t, int32_t);
 int	 tally_span(struct shm_taker *, uint64_t, uint64_t, int);
 void	 tally_record(struct shm_taker *);
+void	 ring_fill(struct shm_ring *, uint32_t, uint64_t, uint64_t, uint64_t);
 
 #endif /* TAKE_H */

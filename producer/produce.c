@@ -17,6 +17,7 @@
 
 #include "i18n.h"
 #include "prod.h"
+#include "take.h"
 
 static uint64_t	 limit_ns(const struct prod *);
 static uint64_t	 stream_total(const struct prod *);
@@ -28,6 +29,7 @@ static int	 join_wait(struct prod *);
 static uint32_t	 build_ops(const struct prod *, struct sembuf *, int, short,
 		    short);
 static uint64_t	 free_hint(const struct prod *, uint64_t);
+static void	 write_faulty(const struct prod *, uint64_t, uint64_t);
 static void	 produce_safe(struct prod *);
 static void	 produce_unsafe(struct prod *);
 static void	 post_eos(struct prod *);
@@ -163,6 +165,26 @@ stream_seq(const struct prod *p, uint64_t pos)
  * when the run must end, 1 when a consumer died or failed (a broadcast
  * wait must leave it out), else 0.
  */
+/* Writes positions pos .. pos + k - 1 of a stream with a fault injected. */
+static void
+write_faulty(const struct prod *p, uint64_t pos, uint64_t k)
+{
+	uint64_t j, seq;
+	uint32_t sl = ring_slot(pos, p->par.capacity);
+	int32_t v;
+
+	for (j = 0; j < k; j++) {
+		seq = stream_seq(p, pos + j);
+		v = item_value(p->par.seed, seq);
+		if (p->fault.kind == F_CORRUPT && seq == p->fault.seq)
+			v ^= 0x40000000;
+		p->ring.slots[sl] = v;
+		p->ring.tags[sl] = seq;
+		if (++sl == p->par.capacity)
+			sl = 0;
+	}
+}
+
 static int
 tick(struct prod *p)
 {
@@ -344,10 +366,8 @@ produce_safe(struct prod *p)
 {
 	struct shm_header *h = p->ring.hdr;
 	struct sembuf *ops;
-	uint64_t pos, total, k, extra, j, seq, hint;
-	uint32_t sl;
+	uint64_t pos, total, k, extra, hint;
 	uint32_t n, cap = p->par.capacity, batch = p->par.batch;
-	int32_t v;
 	int r;
 
 	ops = test_fail("alloc") ? NULL : calloc(p->par.expected > 0 ?
@@ -385,16 +405,11 @@ produce_safe(struct prod *p)
 				break;
 			}
 		}
-		for (j = 0, sl = ring_slot(pos, cap); j < k; j++) {
-			seq = stream_seq(p, pos + j);
-			v = item_value(p->par.seed, seq);
-			if (p->fault.kind == F_CORRUPT && seq == p->fault.seq)
-				v ^= 0x40000000;
-			p->ring.slots[sl] = v;
-			p->ring.tags[sl] = seq;
-			if (++sl == cap)
-				sl = 0;
-		}
+		/* Decided per batch: the plain stream, or one with a fault. */
+		if (p->fault.kind == F_NONE)
+			ring_fill(&p->ring, cap, pos, k, p->par.seed);
+		else
+			write_faulty(p, pos, k);
 		/* head first: a consumer woken by the post sees it at once. */
 		p->head = pos + k;
 		SHM_STORE(&h->head, p->head);

@@ -14,7 +14,8 @@
 #
 # Knobs (environment): BENCH_OLD=REV (also measure the programs built from
 # git revision REV, e.g. the commit before issue 12, in the same
-# invocation: the "old" rows of issue 12's table), BENCH_FULL=1,
+# invocation: the "old" rows of issue 12's table), BENCH_SCALING=1 (only
+# queue and broadcast at B=4096 against N = 1..64, and pipe4k), BENCH_FULL=1,
 # BENCH_REPS (3), BENCH_COUNT (10000000,
 # fast variants), BENCH_SLOW_COUNT (1000000, per-item variants: classic,
 # pipe1, posix_sem and shmlab points with -B 16 or less), BENCH_OUT
@@ -57,6 +58,7 @@ readonly PLOT="$HERE/plot.gp"
 
 readonly FULL="${BENCH_FULL:-0}"
 readonly OLD="${BENCH_OLD:-}"
+readonly SCALING="${BENCH_SCALING:-0}"
 OLD_PRODUCER=""
 OLD_CONSUMER=""
 readonly REPS="${BENCH_REPS:-3}"
@@ -160,8 +162,18 @@ plan() {
 	local mode n b m
 	local -a ns maxbufs batches
 
+	if [[ $SCALING == 1 ]]; then
+		# Only the scaling against N, at the default B and the largest ring.
+		for n in 1 2 4 8 16 32 64; do
+			for mode in queue broadcast; do
+				add_shmlab shmlab "$mode" "$n" "$BIG" 4096
+			done
+			add pipe4k queue "$n" 0 1024 "$COUNT"
+		done
+		return 0
+	fi
 	if [[ $FULL == 1 ]]; then
-		ns=(1 2 4 8 16 64)
+		ns=(1 2 4 8 16 32 64)
 		maxbufs=(10 1024 "$BIG")
 		batches=(1 16 256 4096)
 	else
@@ -326,11 +338,11 @@ run_slides() {
 	: >"$errf"
 	t0=$(date +%s%N)
 	"$PRODUCER" -L slides -k "$KEY" -p "$PROJ" -c "$count" -b "$maxbuf" \
-	    -t "$IPC_TIMEOUT_S" -q 2>>"$errf" &
+	    -t "$IPC_TIMEOUT_S" -q >/dev/null 2>>"$errf" &
 	ppid=$!
 	PIDS=("$ppid")
 	timeout -k 5 "$LIMIT_S" "$CONSUMER" -L slides -k "$KEY" -p "$PROJ" \
-	    -n "$n" -c "$count" -t "$IPC_TIMEOUT_S" -q 2>>"$errf" &
+	    -n "$n" -c "$count" -t "$IPC_TIMEOUT_S" -q >/dev/null 2>>"$errf" &
 	cpid=$!
 	PIDS+=("$cpid")
 	if wait "$cpid"; then crc=0; else crc=$?; fi

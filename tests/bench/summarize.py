@@ -180,6 +180,17 @@ def plots(work, med, full):
             write_plot(work, "bench_%s" % mode, "shmlab %s mode, every "
                        "MAXBUF and B (_bM: MAXBUF M, else %d; medians)" %
                        (mode, BIG), "consumers N", 1, s, nsolid)
+    scaling = []
+    for variant, mode in (("shmlab", "queue"), ("shmlab", "broadcast"),
+                          ("pipe4k", "queue")):
+        pts = [(k[2], v[0]) for k, v in med.items()
+               if k[0] == variant and k[1] == mode and v[0] is not None and
+               (variant != "shmlab" or (k[3] == BIG and k[4] == 4096))]
+        scaling.append(("%s_%s" % (variant, mode), pts))
+    if any(n > 4 for _, pts in scaling for n, _ in pts):
+        write_plot(work, "bench_scaling", "scaling against N: B=4096, "
+                   "MAXBUF %d, ledger on (medians)" % BIG, "consumers N", 1,
+                   scaling, 2)
     sweep = []
     for n in (1, 4):
         pts = [(k[4], v[0]) for k, v in med.items()
