@@ -72,6 +72,9 @@ struct note {
 	char		 effect[192];
 };
 
+static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+#define NSTOP	((int)(sizeof(stop_sigs) / sizeof(stop_sigs[0])))
+
 /* Everything the walkthrough holds, so that one cleanup can undo it. */
 struct walk {
 	const char	*path;		/* FILEKEY */
@@ -90,6 +93,8 @@ struct walk {
 	int		 go[2];		/* parent -> child: "detach now" */
 	int		 nnotes;
 	struct note	 notes[NOTES_MAX];
+	struct sigaction old_stop[NSTOP]; /* the caller's, put back at the end */
+	struct sigaction old_pipe;
 };
 
 /*
@@ -107,17 +112,14 @@ struct child_msg {
 
 static volatile sig_atomic_t stop_sig;	/* the signal that asks us to stop */
 static int	 out_failed;		/* stdout could not be written */
-static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
-#define NSTOP	((int)(sizeof(stop_sigs) / sizeof(stop_sigs[0])))
-static struct sigaction old_stop[NSTOP], old_pipe;
 
 static void	 say(const char *, ...) __attribute__((format(printf, 1, 2)));
 static void	 wrap(const char *);
 static void	 note(struct walk *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	 on_stop(int);
-static int	 catch_signals(void);
-static void	 restore_signals(void);
+static int	 catch_signals(struct walk *);
+static void	 restore_signals(struct walk *);
 static int	 wait_readable(int, int);
 static int	 read_line(struct walk *, const char **);
 static int	 pause_step(struct walk *, const char *, const char *, ...)
@@ -252,7 +254,7 @@ on_stop(int sig)
  * clean up after, not a death that leaves the segment behind.
  */
 static int
-catch_signals(void)
+catch_signals(struct walk *w)
 {
 	struct sigaction sa;
 	int i;
@@ -264,11 +266,11 @@ catch_signals(void)
 		return -1;
 	}
 	for (i = 0; i < NSTOP; i++) {
-		if (sigaction(stop_sigs[i], NULL, &old_stop[i]) == -1) {
+		if (sigaction(stop_sigs[i], NULL, &w->old_stop[i]) == -1) {
 			warn("sigaction(%s)", strsignal(stop_sigs[i]));
 			return -1;
 		}
-		if (old_stop[i].sa_handler == SIG_IGN)
+		if (w->old_stop[i].sa_handler == SIG_IGN)
 			continue;
 		if (sigaction(stop_sigs[i], &sa, NULL) == -1) {
 			warn("sigaction(%s)", strsignal(stop_sigs[i]));
@@ -276,7 +278,7 @@ catch_signals(void)
 		}
 	}
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, &old_pipe) == -1) {
+	if (sigaction(SIGPIPE, &sa, &w->old_pipe) == -1) {
 		warn("sigaction(SIGPIPE)");
 		return -1;
 	}
@@ -284,15 +286,15 @@ catch_signals(void)
 }
 
 static void
-restore_signals(void)
+restore_signals(struct walk *w)
 {
 	int i;
 
 	for (i = 0; i < NSTOP; i++)
-		if (sigaction(stop_sigs[i], &old_stop[i], NULL) == -1)
+		if (sigaction(stop_sigs[i], &w->old_stop[i], NULL) == -1)
 			warn(_("restoring the action of %s"),
 			    strsignal(stop_sigs[i]));
-	if (sigaction(SIGPIPE, &old_pipe, NULL) == -1)
+	if (sigaction(SIGPIPE, &w->old_pipe, NULL) == -1)
 		warn(_("restoring the action of SIGPIPE"));
 }
 
@@ -771,7 +773,7 @@ child_main(struct walk *w)
 	char c;
 
 	/* The caller's dispositions: a Ctrl-C ends the child as well. */
-	restore_signals();
+	restore_signals(w);
 	close_fd(&w->ready[0]);
 	close_fd(&w->go[1]);
 	memset(&m, 0, sizeof(m));
@@ -1094,7 +1096,7 @@ walkthrough(const char *keypath, int proj, mode_t perm, int step)
 	w.step = step;
 	w.id = -1;
 	w.ready[0] = w.ready[1] = w.go[0] = w.go[1] = -1;
-	if (catch_signals() == -1)
+	if (catch_signals(&w) == -1)
 		return 3;
 	say(_("shmlab walkthrough of the slides' example (Memoria Compartida): "
 	    "FILEKEY \"%s\", KEY %d, MAXBUF %d%s"), keypath, proj,
@@ -1111,6 +1113,6 @@ walkthrough(const char *keypath, int proj, mode_t perm, int step)
 		    strsignal(stop_sig), w.id);
 	else if (stop_sig)
 		warnx(_("stopped by %s"), strsignal(stop_sig));
-	restore_signals();
+	restore_signals(&w);
 	return status;
 }
