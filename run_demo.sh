@@ -61,6 +61,7 @@ count_set=0
 quiet=0
 monitor=0
 monitor_pid=""
+items_fmt=""
 declare -A logseen=()
 
 tmpdir=""
@@ -287,9 +288,11 @@ progress() {
 	((total > 0)) || return 0
 	pct=$((got * 100 / total))
 	fill=$((got * width / total))
-	printf '\r[%-*s] %3d%% %s ' "$width" \
-		"$(printf '%*s' "$fill" '' | tr ' ' '#')" "$pct" \
-		"$(tf '%s/%s items' "$got" "$total")" >&2
+	# The words once per run: a gettext per redraw would slow the bar.
+	[[ -n $items_fmt ]] || items_fmt=$(t '%s/%s items')
+	# shellcheck disable=SC2059 # the format is the catalogue's
+	printf "\r[%-*s] %3d%% $items_fmt " "$width" \
+		"$(printf '%*s' "$fill" '' | tr ' ' '#')" "$pct" "$got" "$total" >&2
 }
 
 # Shows the monitor during the run: in a tmux split inside tmux, else in

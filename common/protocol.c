@@ -23,21 +23,9 @@ proto_record_counts(uint32_t cstate)
 }
 
 /*
- * The semaphores a run's set has.  The race demonstration (--unsafe)
- * keeps only the queue's four, of which it uses the mutex (registration)
- * and join; a broadcast run adds a pair per expected consumer.
- */
-int
-proto_nsems(enum shm_mode mode, uint32_t flags, uint32_t expected)
-{
-	if (flags & SHM_F_UNSAFE)
-		return SEM_NSEMS(MODE_QUEUE, 0);
-	return SEM_NSEMS(mode, expected);
-}
-
-/*
  * Does a run operate on semaphore i?  Broadcast leaves the queue's pair
- * alone, and the race demonstration guards nothing with it.
+ * alone, and the race demonstration guards nothing with it (its set is
+ * the queue's: sem_params() in producer/limits.c).
  */
 int
 proto_sem_used(enum shm_mode mode, uint32_t flags, int i)

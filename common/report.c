@@ -23,7 +23,8 @@ report_tally(struct shm_report *rp)
 	const struct shm_header *h = rp->ring->hdr;
 	const struct shm_consumer *c;
 	uint64_t want, lost, dup;
-	uint32_t i, n, expect, why;
+	uint32_t i, n, expect;
+	uint32_t why = 0;	/* GCC -O2 -fsanitize cannot see it is set first */
 	int sums_ok = 1;
 
 	n = h->registered < h->max_consumers ? h->registered :

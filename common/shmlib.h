@@ -158,7 +158,6 @@ int	 report_text(FILE *, const struct shm_report *);
 #define SHM_TICK_MS	200
 #define SHM_LOOK_MS	100
 int	 proto_record_counts(uint32_t);
-int	 proto_nsems(enum shm_mode, uint32_t, uint32_t);
 int	 proto_sem_used(enum shm_mode, uint32_t, int);
 int	 proto_look_due(uint64_t *, uint64_t);
 

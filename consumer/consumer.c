@@ -341,9 +341,8 @@ title(struct cons *c)
 {
 	uint64_t now = now_ns();
 
-	if (now - c->last_title_ns < 100000000ULL)
+	if (!proto_look_due(&c->last_title_ns, now))
 		return 0;
-	c->last_title_ns = now;
 	setproctitle("-consumer %u/%u: %llu items", c->tk.index + 1,
 	    c->run.mode == MODE_BROADCAST ? c->run.expected : c->nchildren,
 	    (unsigned long long)c->tk.t.consumed);

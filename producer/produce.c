@@ -310,7 +310,7 @@ build_ops(const struct prod *p, struct sembuf *ops, int full, short op,
 	}
 	for (i = 0; i < p->par.expected; i++) {
 		st = SHM_LOAD(&p->ring.table[i].state);
-		if (st != CS_ACTIVE && st != CS_DONE)
+		if (!proto_record_counts(st))
 			continue;	/* dead or failed: left out */
 		ops[n].sem_num = (unsigned short)(full ? SEM_FULL_I(i) :
 		    SEM_EMPTY_I(i));
@@ -343,7 +343,7 @@ free_hint(const struct prod *p, uint64_t pos)
 	}
 	for (i = 0; i < p->par.expected; i++) {
 		st = SHM_LOAD(&p->ring.table[i].state);
-		if (st != CS_ACTIVE && st != CS_DONE)
+		if (!proto_record_counts(st))
 			continue;
 		freed = SHM_LOAD(&p->ring.table[i].freed);
 		used = pos - freed + 1;

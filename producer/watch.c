@@ -303,9 +303,8 @@ title(struct prod *p)
 	struct shm_header *h = p->ring.hdr;
 	uint64_t t = now_ns(), head, used;
 
-	if (t - p->last_title_ns < 100000000ULL)
+	if (!proto_look_due(&p->last_title_ns, t))
 		return 0;
-	p->last_title_ns = t;
 	head = SHM_LOAD(&h->head);
 	if (p->par.mode == MODE_QUEUE) {
 		/* A hostile or racing freed must not show more than full. */

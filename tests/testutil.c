@@ -971,7 +971,7 @@ demo_key_ours(key_t k, uint64_t start_s)
 {
 	struct shmid_ds ds;
 	struct semid_ds sds;
-	union { int val; struct semid_ds *buf; } sarg = { .buf = &sds };
+	union semun sarg = { .buf = &sds };
 	int id;
 
 	if (((id = shmget(k, 0, 0)) != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
