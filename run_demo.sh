@@ -276,15 +276,14 @@ wait_producer() {
 	return 1
 }
 
-# Draws a progress bar from the monitor's JSON snapshot (monitor --json:
-# head of count), read with python3's json module: no scraping of the
-# producer's process title.  The monitor attaches for a moment only.
+# Draws a progress bar from the producer's process title, which
+# setproctitle keeps as "producer: DONE/COUNT, ...": no attach needed.
 progress() {
-	local got="" total="" width=40 fill pct
-	read -r got total < <("$MONITOR" --json -k "$tmpdir/key" 2>/dev/null |
-		python3 -c 'import json, sys; s = json.load(sys.stdin); print(int(s["head"]), int(s["count"]))' \
-		2>/dev/null) || return 0
-	[[ $got =~ ^[0-9]+$ && $total =~ ^[0-9]+$ ]] || return 0
+	local title got total width=40 fill pct
+	title=$(tr '\0' ' ' <"/proc/$producer_pid/cmdline" 2>/dev/null) || return 0
+	[[ $title =~ ([0-9]+)/([0-9]+) ]] || return 0
+	got=${BASH_REMATCH[1]}
+	total=${BASH_REMATCH[2]}
 	((total > 0)) || return 0
 	pct=$((got * 100 / total))
 	fill=$((got * width / total))
@@ -362,7 +361,7 @@ new_key() {
 }
 
 main() {
-	local args=() status cstatus=0 pstatus started shown=0 bar=0 now drawn=0
+	local args=() status cstatus=0 pstatus started shown=0 bar=0
 	local changed=0 try
 	if [[ ${1:-} == grade ]]; then
 		# The slides protocol's grader (docs/slides-protocol.md).
@@ -486,12 +485,9 @@ main() {
 	# Microseconds: $SECONDS counts whole seconds only.
 	started=${EPOCHREALTIME//[!0-9]/}
 	while kill -0 "$consumer_pid" 2>/dev/null; do
-		now=${EPOCHREALTIME//[!0-9]/}
-		# Twice a second, after the first: each look is a monitor run.
-		if ((bar && now - started >= 1000000 && now - drawn >= 500000)); then
+		if ((bar && ${EPOCHREALTIME//[!0-9]/} - started >= 1000000)); then
 			progress
 			shown=1
-			drawn=$now
 		fi
 		sleep 0.1
 	done

@@ -19,6 +19,8 @@
 #include "prod.h"
 
 static key_t	 run_key(struct run_opts *, int);
+static void	 refuse_theirs(key_t, const struct ipc_perm *, int,
+		    const char *);
 static void	 explain_eexist(key_t, const char *)
 		    __attribute__((noreturn));
 
@@ -91,6 +93,22 @@ resolve_key(struct prod *p)
 }
 
 /*
+ * Another user's object on our key: only they, or root, can help.  fmt
+ * takes the key, the creator's name and the id twice.
+ */
+static void
+refuse_theirs(key_t key, const struct ipc_perm *perm, int id,
+    const char *fmt)
+{
+	char who[64];
+
+	if (perm->uid == getuid() && perm->cuid == getuid())
+		return;
+	errx(3, fmt, (unsigned long)(uint32_t)key,
+	    uid_name(perm->cuid, who, sizeof(who)), id, id);
+}
+
+/*
  * EEXIST under IPC_EXCL: somebody else's run, or a crashed one of ours.
  * Say which, so the user knows whether to wait or to clean up.
  */
@@ -100,29 +118,23 @@ explain_eexist(key_t key, const char *what)
 	union semun arg;
 	struct semid_ds sds;
 	struct shmid_ds ds;
-	char who[64];
 	int id, sid;
 
-	/* Another user's objects on our key: only they, or root, can help. */
 	arg.buf = &sds;
 	if ((sid = semget(key, 0, 0)) != -1 &&
-	    semctl(sid, 0, IPC_STAT, arg) == 0 && (sds.sem_perm.uid !=
-	    getuid() || sds.sem_perm.cuid != getuid()))
-		errx(3, _("key 0x%08lx is held by %s's objects (sem id %d): "
-		    "somebody else's run on your key; you cannot remove them. "
-		    "Use another -k keyfile or -p proj_id, or ask that user or "
-		    "root to remove them (ipcrm -s %d)"),
-		    (unsigned long)(uint32_t)key,
-		    uid_name(sds.sem_perm.cuid, who, sizeof(who)), sid, sid);
+	    semctl(sid, 0, IPC_STAT, arg) == 0)
+		refuse_theirs(key, &sds.sem_perm, sid, _("key 0x%08lx is held "
+		    "by %s's objects (sem id %d): somebody else's run on your "
+		    "key; you cannot remove them. Use another -k keyfile or -p "
+		    "proj_id, or ask that user or root to remove them (ipcrm -s "
+		    "%d)"));
 	id = shmget(key, 0, 0);
-	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0 &&
-	    (ds.shm_perm.uid != getuid() || ds.shm_perm.cuid != getuid()))
-		errx(3, _("key 0x%08lx is held by %s's objects (shm id %d): "
-		    "somebody else's run on your key; you cannot remove them. "
-		    "Use another -k keyfile or -p proj_id, or ask that user or "
-		    "root to remove them (ipcrm -m %d)"),
-		    (unsigned long)(uint32_t)key,
-		    uid_name(ds.shm_perm.cuid, who, sizeof(who)), id, id);
+	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0)
+		refuse_theirs(key, &ds.shm_perm, id, _("key 0x%08lx is held by "
+		    "%s's objects (shm id %d): somebody else's run on your key; "
+		    "you cannot remove them. Use another -k keyfile or -p "
+		    "proj_id, or ask that user or root to remove them (ipcrm -m "
+		    "%d)"));
 	if (id != -1 && shmctl(id, IPC_STAT, &ds) == 0) {
 		warnx(_("a %s already exists under key 0x%08lx (shm id %d, "
 		    "creator pid %d %s, %lu attached, owner uid %lu)"), _(what),
