@@ -5,8 +5,10 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "i18n.h"
 #include "shmlib.h"
@@ -85,4 +87,19 @@ opt_control(int argc, char *argv[])
 			if (*p < 0x20 || *p == 0x7f)
 				return i;
 	return 0;
+}
+
+/*
+ * What the producer and the consumer do first: make room for the process
+ * title, pick the user's language, make stderr line-buffered (children
+ * and daemons share it: one write per line keeps lines whole), and find
+ * an argument with a control character.  Returns opt_control()'s answer.
+ */
+int
+prog_start(int argc, char *argv[], char *envp[])
+{
+	setproctitle_init(argc, argv, envp);
+	(void)i18n_init();
+	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
+	return opt_control(argc, argv);
 }

@@ -166,6 +166,7 @@ int	 opt_mode(const char *, enum shm_mode *);
 int	 opt_perm(const char *, mode_t *);
 long long opt_number(const char *, long long, long long, const char **);
 int	 opt_control(int, char *[]);
+int	 prog_start(int, char *[], char *[]);
 
 /* names.c: the words for the protocol's enums. */
 const char *mode_name(enum shm_mode);

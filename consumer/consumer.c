@@ -683,11 +683,7 @@ main(int argc, char *argv[], char *envp[])
 	/* The slides' protocol is a program of its own (slides.c). */
 	if (slides_wanted(argc, argv))
 		return slides_consumer(argc, argv);
-	setproctitle_init(argc, argv, envp);
-	(void)i18n_init();
-	/* Children share stderr: one write per line keeps lines whole. */
-	(void)setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
-	if ((ch = opt_control(argc, argv)) != 0)
+	if ((ch = prog_start(argc, argv, envp)) != 0)
 		errx(2, _("argument %d holds a control character (a newline?): "
 		    "nothing was done"), ch);
 	run_opts_init(&c.o, 10);
