@@ -10,9 +10,11 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libutil.h>
 #include <limits.h>
 #include <stdio.h>
@@ -138,27 +140,53 @@ remove_objects(const struct prod *p)
 		    p->ring.semid, p->ring.semid);
 }
 
+/*
+ * The JSON report into path.  A regular file (or a new name) is written
+ * aside, as PATH.tmp, and renamed, so readers never see half of it.  Any
+ * other existing file (/dev/null, /dev/stdout, a FIFO a grader reads) is
+ * written in place: renaming over it would replace it, and as root a
+ * rename over /dev/null replaces the device for the whole machine.
+ */
+static void
+write_json(const char *path, const struct shm_report *rp)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if ((fp = fopen(path, "w")) == NULL)
+			warn(_("fopen %s: the JSON report is lost"), path);
+		else if (report_json(fp, rp) == -1 || fclose(fp) == EOF)
+			warn(_("writing %s: the JSON report is lost"), path);
+		return;
+	}
+	/* check_outputs() made sure the name fits. */
+	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/* A stale PATH.tmp, or a link planted there, is removed, not followed. */
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0666)) ==
+	    -1 || (fp = fdopen(fd, "w")) == NULL) {
+		warn(_("fopen %s: the JSON report is lost"), tmp);
+		if (fd != -1)
+			(void)close(fd);
+	} else if (report_json(fp, rp) == -1 || fclose(fp) == EOF) {
+		warn(_("writing %s: the JSON report is lost"), tmp);
+		(void)unlink(tmp);
+	} else if (rename(tmp, path) == -1) {
+		warn(_("rename %s to %s: the JSON report is lost"), tmp, path);
+		(void)unlink(tmp);
+	}
+}
+
 static void
 write_report(const struct prod *p, const struct shm_report *rp)
 {
-	char tmp[PATH_MAX];
 	FILE *fp;
 
-	/* Written aside and renamed: readers never see half of it. */
-	if (p->json_path != NULL) {
-		/* check_outputs() made sure the name fits. */
-		(void)snprintf(tmp, sizeof(tmp), "%s.tmp", p->json_path);
-		if ((fp = fopen(tmp, "w")) == NULL)
-			warn(_("fopen %s: the JSON report is lost"), tmp);
-		else if (report_json(fp, rp) == -1 || fclose(fp) == EOF) {
-			warn(_("writing %s: the JSON report is lost"), tmp);
-			(void)unlink(tmp);
-		} else if (rename(tmp, p->json_path) == -1) {
-			warn(_("rename %s to %s: the JSON report is lost"), tmp,
-			    p->json_path);
-			(void)unlink(tmp);
-		}
-	}
+	if (p->json_path != NULL)
+		write_json(p->json_path, rp);
 	if (p->text_path != NULL) {
 		if ((fp = fopen(p->text_path, "w")) == NULL)
 			warn(_("fopen %s: the text report is lost"),

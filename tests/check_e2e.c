@@ -15,10 +15,12 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -638,6 +640,66 @@ START_TEST(test_late_consumer_dup_stream)
 }
 END_TEST
 
+/*
+ * -o naming a FIFO (a grader reading the report as it comes, or
+ * /dev/null): the report goes into it, and it stays a FIFO.  Writing
+ * aside and renaming over it used to replace it with a regular file; as
+ * root, `-o /dev/null` replaced the machine's /dev/null.
+ */
+START_TEST(test_report_into_fifo)
+{
+	static const struct row r = { MODE_QUEUE, 1, 10, 300, 0, 0 };
+	struct tu_proc prod, cons;
+	struct args pa, ca;
+	char fifo[PATH_MAX], out[PATH_MAX], tmp[PATH_MAX + 8], buf[4096], *js;
+	struct stat st;
+	ssize_t n;
+	int fd, ofd, status = 0;
+	uint64_t end;
+	pid_t rd, w = 0;
+
+	report_path(fifo, sizeof(fifo), "report.fifo");
+	report_path(out, sizeof(out), "report.json");
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	/* The reader: what a grader piping the report would do. */
+	rd = tu_fork();
+	ck_assert_int_ne(rd, -1);
+	if (rd == 0) {
+		if ((fd = open(fifo, O_RDONLY)) == -1 || (ofd = open(out,
+		    O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+			_exit(1);
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			if (write(ofd, buf, (size_t)n) != n)
+				_exit(1);
+		_exit(n == 0 && close(ofd) == 0 ? 0 : 1);
+	}
+	producer_args(&pa, &key, &r, fifo);
+	consumer_args(&ca, &key, &r);
+	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
+	tu_expect_exit(&cons, "consumer", 0);
+	(void)tu_wait(&prod, RUN_MS);
+	tu_expect_exit(&prod, "producer", 0);
+	end = tu_now_ms() + (uint64_t)tu_ms(QUICK_MS);
+	while ((w = waitpid(rd, &status, WNOHANG)) == 0 && tu_now_ms() < end)
+		tu_sleep_ms(5);
+	ck_assert_msg(w == rd, "the report never came through the FIFO");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the FIFO's reader failed (status 0x%x)", (unsigned)status);
+	ck_assert_int_eq(lstat(fifo, &st), 0);
+	ck_assert_msg(S_ISFIFO(st.st_mode), "-o FIFO: the FIFO was replaced "
+	    "(mode 0%o)", (unsigned)st.st_mode);
+	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", fifo);
+	ck_assert_msg(access(tmp, F_OK) == -1, "%s was left behind", tmp);
+	js = tu_read_report(out);
+	expect_verified(js, 300, 300, 1);
+	free(js);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+}
+END_TEST
+
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *
@@ -655,6 +717,7 @@ e2e_suite(void)
 	tcase_add_loop_test(tc, test_batch_sizes, 0, NELEM(batch_rows));
 	tcase_add_test(tc, test_consumer_first);
 	tcase_add_test(tc, test_late_queue_consumer);
+	tcase_add_test(tc, test_report_into_fifo);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");
