@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "i18n.h"
 #include "optloop.h"
 #include "runopts.h"
 #include "shmlib.h"
@@ -84,8 +85,8 @@ slides_opt(struct run_opts *o, int ch, const char *arg, char *msg,
 		return run_opt(o, ch, arg, msg, len);
 	if (slides_protocol_arg(arg) == 0)
 		return 1;
-	(void)snprintf(msg, len, "protocol %s: want slides (or no -L for "
-	    "shmlab's own)", arg);
+	(void)snprintf(msg, len, _("protocol %s: want slides (or no -L for "
+	    "shmlab's own)"), arg);
 	errno = EINVAL;
 	return -1;
 }
@@ -113,21 +114,21 @@ slides_own(void *ctx, int ch, const char *arg, char *msg, size_t len)
 	case 'b':
 		o->maxbuf = (uint32_t)strtonum(arg, 1, SL_MAXBUF_MAX, &errstr);
 		if (errstr != NULL)
-			(void)snprintf(msg, len, "maxbuf %s: %s (1..%u)", arg,
-			    errstr, SL_MAXBUF_MAX);
+			(void)snprintf(msg, len, _("maxbuf %s: %s (1..%u)"), arg,
+			    strtonum_word(errstr), SL_MAXBUF_MAX);
 		break;
 	case 'c':
 		o->count = strtonum(arg, 0, SL_COUNT_MAX, &errstr);
 		if (errstr != NULL)
-			(void)snprintf(msg, len, "count %s: %s (0..%lld: "
-			    "values are ints)", arg, errstr, SL_COUNT_MAX);
+			(void)snprintf(msg, len, _("count %s: %s (0..%lld: "
+			    "values are ints)"), arg, strtonum_word(errstr), SL_COUNT_MAX);
 		break;
 	case 'n':
 		o->nchildren = (uint32_t)strtonum(arg, 1, SHM_MAX_CONSUMERS,
 		    &errstr);
 		if (errstr != NULL)
-			(void)snprintf(msg, len, "consumers %s: %s (1..%d)",
-			    arg, errstr, SHM_MAX_CONSUMERS);
+			(void)snprintf(msg, len, _("consumers %s: %s (1..%d)"),
+			    arg, strtonum_word(errstr), SHM_MAX_CONSUMERS);
 		break;
 	case 'q':
 		o->verbose = 0;

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
@@ -73,9 +74,9 @@ sc_usage(const char *msg)
 {
 	if (msg != NULL && msg[0] != '\0')
 		errx(2, "%s", msg);
-	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
+	fprintf(stderr, _("usage: %s -L slides [-k keyfile] [-p proj_id] "
 	    "[-n consumers] [-c count]\n"
-	    "\t[-t seconds] [--delay ms] [-q]\n", getprogname());
+	    "\t[-t seconds] [--delay ms] [-q]\n"), getprogname());
 	exit(2);
 }
 
@@ -105,28 +106,28 @@ sc_attach(struct sc_run *r)
 
 	limit = (uint64_t)r->s.timeout_ms * 1000000ULL;
 	if (run_keypath(&r->o.ro) == NULL)
-		err(2, "default key file path");
+		err(2, _("default key file path"));
 	for (;;) {
 		if (key == (key_t)-1)
 			key = key_derive(r->o.ro.keypath, r->o.ro.proj);
 		if (key != (key_t)-1 && slides_open(key, 0, &r->s) == 0)
 			break;
 		if (key != (key_t)-1 && errno == EPROTO)
-			errx(3, "key 0x%08lx (%s, proj_id %d): not a slides run "
-			    "(segment size or semaphore count); check -k/-p",
+			errx(3, _("key 0x%08lx (%s, proj_id %d): not a slides run "
+			    "(segment size or semaphore count); check -k/-p"),
 			    (unsigned long)(uint32_t)key, r->o.ro.keypath,
 			    r->o.ro.proj);
 		if (errno == EACCES)
-			errx(3, "key 0x%08lx (%s): permission denied: the run "
-			    "belongs to another user; use your own -k/-p",
+			errx(3, _("key 0x%08lx (%s): permission denied: the run "
+			    "belongs to another user; use your own -k/-p"),
 			    (unsigned long)(uint32_t)key, r->o.ro.keypath);
 		if (errno != ENOENT && errno != EIDRM && errno != EINVAL)
-			err(3, "attaching the slides run under %s, proj_id %d",
+			err(3, _("attaching the slides run under %s, proj_id %d"),
 			    r->o.ro.keypath, r->o.ro.proj);
 		if (slides_stop || now_ns() - start >= limit)
-			errx(3, "no slides run under %s, proj_id %d after %d s: "
+			errx(3, _("no slides run under %s, proj_id %d after %d s: "
 			    "start the producer (producer -L slides), or check "
-			    "-k/-p", r->o.ro.keypath, r->o.ro.proj,
+			    "-k/-p"), r->o.ro.keypath, r->o.ro.proj,
 			    r->s.timeout_ms / 1000);
 		sleep_ms(SC_POLL_MS);
 	}
@@ -147,7 +148,7 @@ sc_child(struct sc_run *r, int fd)
 			/* A pipe write up to PIPE_BUF is whole. */
 			len = (size_t)n * sizeof(int);
 			if (write(fd, buf, len) != (ssize_t)len) {
-				warn("consumer %ld: writing to the parent",
+				warn(_("consumer %ld: writing to the parent"),
 				    (long)getpid());
 				return 3;
 			}
@@ -161,16 +162,16 @@ sc_child(struct sc_run *r, int fd)
 			sleep_ms(r->o.ro.delay_ms);	/* outside the mutex */
 	}
 	if (errno == ETIMEDOUT)
-		warnx("consumer %ld: no item and no end marker in %d s: is the "
-		    "producer stopped?", (long)getpid(), r->s.timeout_ms / 1000);
+		warnx(_("consumer %ld: no item and no end marker in %d s: is the "
+		    "producer stopped?"), (long)getpid(), r->s.timeout_ms / 1000);
 	else if (errno == EIDRM || errno == EINVAL)
-		warnx("consumer %ld: the run's semaphores were removed before "
-		    "the end marker", (long)getpid());
+		warnx(_("consumer %ld: the run's semaphores were removed before "
+		    "the end marker"), (long)getpid());
 	else if (errno == EPROTO)
-		warnx("consumer %ld: out in the segment is out of range (a peer "
-		    "wrote there)", (long)getpid());
+		warnx(_("consumer %ld: out in the segment is out of range (a peer "
+		    "wrote there)"), (long)getpid());
 	else if (errno != EINTR)
-		warn("consumer %ld: semop on sem id %d", (long)getpid(),
+		warn(_("consumer %ld: semop on sem id %d"), (long)getpid(),
 		    r->s.semid);
 	return 3;
 }
@@ -193,7 +194,7 @@ sc_tally(struct sc_ledger *l, int v)
 		size_t want = l->bytes * 2 > need ? l->bytes * 2 : need;
 
 		if ((p = realloc(l->seen, want)) == NULL)
-			err(3, "ledger: %zu bytes", want);
+			err(3, _("ledger: %zu bytes"), want);
 		for (i = l->bytes; i < want; i++)
 			p[i] = 0;
 		l->seen = p;
@@ -219,7 +220,7 @@ sc_collect(struct sc_run *r, int *fds, uint32_t n)
 	ssize_t got, k;
 
 	if ((pfd = calloc(n, sizeof(*pfd))) == NULL)
-		err(3, "calloc");
+		err(3, _("calloc"));
 	for (i = 0; i < n; i++) {
 		pfd[i].fd = fds[i];
 		pfd[i].events = POLLIN;
@@ -228,7 +229,7 @@ sc_collect(struct sc_run *r, int *fds, uint32_t n)
 		if (poll(pfd, n, -1) == -1) {
 			if (errno == EINTR)
 				continue;
-			err(3, "poll on the children's pipes");
+			err(3, _("poll on the children's pipes"));
 		}
 		for (i = 0; i < n; i++) {
 			if (pfd[i].fd < 0 || pfd[i].revents == 0)
@@ -245,13 +246,13 @@ sc_collect(struct sc_run *r, int *fds, uint32_t n)
 			for (k = 0; k < got / (ssize_t)sizeof(int); k++) {
 				sc_tally(&r->led, buf[k]);
 				if (printf("%d\n", buf[k]) < 0)
-					err(3, "stdout");
+					err(3, _("stdout"));
 			}
 		}
 	}
 	free(pfd);
 	if (fflush(stdout) == EOF)
-		err(3, "stdout");
+		err(3, _("stdout"));
 }
 
 static void
@@ -282,22 +283,22 @@ sc_report(const struct sc_run *r)
 		missing++;
 	}
 	if (r->o.verbose || missing || l->duplicated || l->out_of_range) {
-		fprintf(stderr, "%s: ledger: %lld items read by %u consumer%s",
-		    getprogname(), l->items, r->o.nchildren,
-		    r->o.nchildren == 1 ? "" : "s");
+		fprintf(stderr, ngettext("%s: ledger: %lld items read by %u "
+		    "consumer", "%s: ledger: %lld items read by %u consumers",
+		    r->o.nchildren), getprogname(), l->items, r->o.nchildren);
 		if (!missing && !l->duplicated && !l->out_of_range)
-			fprintf(stderr, ": 0..%lld each exactly once", top - 1);
+			fprintf(stderr, _(": 0..%lld each exactly once"), top - 1);
 		if (missing) {
-			fprintf(stderr, "; %lld missing below %lld:", missing,
+			fprintf(stderr, _("; %lld missing below %lld:"), missing,
 			    top);
 			sc_quote(first, missing);
 		}
 		if (l->duplicated) {
-			fprintf(stderr, "; %lld duplicated:", l->duplicated);
+			fprintf(stderr, _("; %lld duplicated:"), l->duplicated);
 			sc_quote(l->dup_first, l->duplicated);
 		}
 		if (l->out_of_range) {
-			fprintf(stderr, "; %lld out of range:", l->out_of_range);
+			fprintf(stderr, _("; %lld out of range:"), l->out_of_range);
 			sc_quote(l->bad_first, l->out_of_range);
 		}
 		fputc('\n', stderr);
@@ -315,19 +316,20 @@ slides_consumer(int argc, char *argv[])
 	uint32_t i, forked = 0;
 	pid_t pid;
 
+	(void)i18n_init();
 	memset(&r, 0, sizeof(r));
 	r.s.stop = &slides_stop;
 	r.led.highest = -1;
 	sc_parse(&r, argc, argv);
 	if (sig_catch(slides_on_signal, 0) == -1)
-		err(3, "sigaction");
+		err(3, _("sigaction"));
 	sc_attach(&r);
 	if ((fds = calloc(r.o.nchildren, sizeof(*fds))) == NULL)
-		err(3, "calloc");
+		err(3, _("calloc"));
 	fflush(NULL);
 	for (i = 0; i < r.o.nchildren && !slides_stop; i++) {
 		if (pipe(p) == -1 || (pid = fork()) == -1) {
-			warn("pipe/fork (consumer %u of %u): the others go on",
+			warn(_("pipe/fork (consumer %u of %u): the others go on"),
 			    i + 1, r.o.nchildren);
 			worst = 3;
 			break;
@@ -345,14 +347,14 @@ slides_consumer(int argc, char *argv[])
 	}
 	/* The children hold the attachment now; the producer counts them. */
 	if (slides_detach(&r.s) == -1)
-		warn("shmdt");
+		warn(_("shmdt"));
 	sc_collect(&r, fds, forked);
 	free(fds);
 	while (forked > 0) {
 		if (wait(&status) == -1) {
 			if (errno == EINTR)
 				continue;
-			err(3, "wait");
+			err(3, _("wait"));
 		}
 		forked--;
 		code = WIFEXITED(status) ? WEXITSTATUS(status) : 3;

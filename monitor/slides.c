@@ -50,8 +50,8 @@ sm_usage(const char *msg)
 {
 	if (msg != NULL && msg[0] != '\0')
 		errx(2, "%s", msg);
-	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
-	    "[-i interval_ms] [-n refreshes] [--once]\n", getprogname());
+	fprintf(stderr, _("usage: %s -L slides [-k keyfile] [-p proj_id] "
+	    "[-i interval_ms] [-n refreshes] [--once]\n"), getprogname());
 	exit(2);
 }
 
@@ -121,29 +121,29 @@ slides_monitor(int argc, char *argv[])
 	memset(&v, 0, sizeof(v));
 	sm_parse(&v, argc, argv);
 	if ((path = run_keypath(&v.w.ro)) == NULL)
-		err(2, "default key file path");
+		err(2, _("default key file path"));
 	if ((key = key_derive(path, v.w.ro.proj)) == (key_t)-1)
-		err(3, "ftok(%s, %d): start the producer first, or check -k",
+		err(3, _("ftok(%s, %d): start the producer first, or check -k"),
 		    path, v.w.ro.proj);
 	if (slides_open(key, SHM_RDONLY, &v.s) == -1) {
 		if (errno == ENOENT)
-			errx(3, "no slides run under key 0x%08lx (%s, proj_id "
-			    "%d): start one (producer -L slides), or check -k/-p",
+			errx(3, _("no slides run under key 0x%08lx (%s, proj_id "
+			    "%d): start one (producer -L slides), or check -k/-p"),
 			    (unsigned long)(uint32_t)key, path, v.w.ro.proj);
 		if (errno == EPROTO)
-			errx(3, "key 0x%08lx (%s): not a slides run; without -L "
-			    "the monitor shows shmlab's own runs",
+			errx(3, _("key 0x%08lx (%s): not a slides run; without -L "
+			    "the monitor shows shmlab's own runs"),
 			    (unsigned long)(uint32_t)key, path);
-		err(3, "attaching the slides run under key 0x%08lx",
+		err(3, _("attaching the slides run under key 0x%08lx"),
 		    (unsigned long)(uint32_t)key);
 	}
 	if (sig_catch(slides_on_signal, 0) == -1)
-		err(3, "sigaction");
+		err(3, _("sigaction"));
 	for (n = 0; !slides_stop; n++) {
 		if (n > 0)
 			putchar('\n');
 		if (sm_show(&v) == -1) {
-			printf("the run ended (its objects are removed)\n");
+			printf(_("the run ended (its objects are removed)\n"));
 			break;
 		}
 		if (v.w.once || (v.w.iterations > 0 && n + 1 >= v.w.iterations))
@@ -151,6 +151,6 @@ slides_monitor(int argc, char *argv[])
 		sleep_ms(v.w.interval_ms);
 	}
 	if (slides_detach(&v.s) == -1)
-		err(3, "shmdt");
+		err(3, _("shmdt"));
 	return 0;
 }

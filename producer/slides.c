@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "shmlib.h"
 #include "slides.h"
 #include "slides_main.h"
@@ -50,9 +51,9 @@ sp_usage(const char *msg)
 {
 	if (msg != NULL && msg[0] != '\0')
 		errx(2, "%s", msg);
-	fprintf(stderr, "usage: %s -L slides [-k keyfile] [-p proj_id] "
+	fprintf(stderr, _("usage: %s -L slides [-k keyfile] [-p proj_id] "
 	    "[-c count] [-b maxbuf]\n"
-	    "\t[-t seconds] [--delay ms] [-q]\n", getprogname());
+	    "\t[-t seconds] [--delay ms] [-q]\n"), getprogname());
 	exit(2);
 }
 
@@ -76,21 +77,21 @@ sp_create(struct sp_run *r)
 	key_t key;
 
 	if ((path = run_keypath(&r->o.ro)) == NULL)
-		err(2, "default key file path");
+		err(2, _("default key file path"));
 	if (key_ensure_file(path) == -1)
-		err(3, "key file %s: cannot create it, or it is not a regular "
-		    "file of yours; pass another -k", path);
+		err(3, _("key file %s: cannot create it, or it is not a regular "
+		    "file of yours; pass another -k"), path);
 	if ((key = key_derive(path, r->o.ro.proj)) == (key_t)-1)
-		err(3, "ftok(%s, %d)", path, r->o.ro.proj);
+		err(3, _("ftok(%s, %d)"), path, r->o.ro.proj);
 	if (slides_create(key, r->s.maxbuf, &r->s) == -1) {
 		if (errno == EEXIST)
-			errx(3, "key 0x%08lx (%s, proj_id %d) is taken: a "
+			errx(3, _("key 0x%08lx (%s, proj_id %d) is taken: a "
 			    "segment or semaphore set exists under it; pick "
 			    "another -k/-p, or remove it (ipcs, ipcrm) if it "
-			    "is a crashed run of yours",
+			    "is a crashed run of yours"),
 			    (unsigned long)(uint32_t)key, path, r->o.ro.proj);
-		err(3, "creating the slides run under key 0x%08lx (%s, "
-		    "proj_id %d)", (unsigned long)(uint32_t)key, path,
+		err(3, _("creating the slides run under key 0x%08lx (%s, "
+		    "proj_id %d)"), (unsigned long)(uint32_t)key, path,
 		    r->o.ro.proj);
 	}
 }
@@ -105,15 +106,15 @@ sp_fail(struct sp_run *r, const char *what)
 	(void)slides_remove(&r->s);
 	errno = e;
 	if (errno == EINTR)
-		errx(3, "%s: interrupted; the run's objects are removed", what);
+		errx(3, _("%s: interrupted; the run's objects are removed"), what);
 	if (errno == ETIMEDOUT)
-		errx(3, "%s: no progress in %d s (are the consumers stopped?); "
-		    "the run's objects are removed", what,
+		errx(3, _("%s: no progress in %d s (are the consumers stopped?); "
+		    "the run's objects are removed"), what,
 		    r->s.timeout_ms / 1000);
 	if (errno == EPROTO)
-		errx(3, "%s: in or out in the segment is out of range (a peer "
-		    "wrote there); the run's objects are removed", what);
-	err(3, "%s on sem id %d; the run's objects are removed", what,
+		errx(3, _("%s: in or out in the segment is out of range (a peer "
+		    "wrote there); the run's objects are removed"), what);
+	err(3, _("%s on sem id %d; the run's objects are removed"), what,
 	    r->s.semid);
 }
 
@@ -160,27 +161,28 @@ slides_producer(int argc, char *argv[])
 {
 	struct sp_run r;
 
+	(void)i18n_init();
 	memset(&r, 0, sizeof(r));
 	r.s.stop = &slides_stop;
 	sp_parse(&r, argc, argv);
 	if (sig_catch(slides_on_signal, 0) == -1)
-		err(3, "sigaction");
+		err(3, _("sigaction"));
 	sp_create(&r);
 	if (r.o.verbose)
-		fprintf(stderr, "%s: slides protocol, key 0x%08lx, shm id %d, "
-		    "sem id %d, MAXBUF %u, %lld items\n", getprogname(),
+		fprintf(stderr, _("%s: slides protocol, key 0x%08lx, shm id %d, "
+		    "sem id %d, MAXBUF %u, %lld items\n"), getprogname(),
 		    (unsigned long)(uint32_t)r.s.key, r.s.shmid, r.s.semid,
 		    r.s.maxbuf, r.o.count);
 	if (sp_produce(&r) == -1)
-		sp_fail(&r, "writing an item");
+		sp_fail(&r, _("writing an item"));
 	if (sp_wait_alone(&r) == -1)
-		sp_fail(&r, "waiting for the consumers to detach");
+		sp_fail(&r, _("waiting for the consumers to detach"));
 	if (slides_detach(&r.s) == -1)
-		sp_fail(&r, "shmdt");
+		sp_fail(&r, _("shmdt"));
 	if (slides_remove(&r.s) == -1)
-		err(3, "removing the slides run (IPC_RMID)");
+		err(3, _("removing the slides run (IPC_RMID)"));
 	if (r.o.verbose)
-		fprintf(stderr, "%s: %lld items and the end marker written; "
-		    "objects removed\n", getprogname(), r.o.count);
+		fprintf(stderr, _("%s: %lld items and the end marker written; "
+		    "objects removed\n"), getprogname(), r.o.count);
 	return 0;
 }
