@@ -153,6 +153,21 @@ explain_eexist(key_t key, const char *what)
 }
 
 /*
+ * A daemon that cannot create its objects exits before finish(): its
+ * pidfile, written at the fork, goes first (errno is kept for err(3)).
+ */
+static void
+drop_pidfile(struct prod *p)
+{
+	int saved = errno;
+
+	if (p->pfh != NULL)
+		(void)pidfile_remove(p->pfh);
+	p->pfh = NULL;
+	errno = saved;
+}
+
+/*
  * Creates the semaphore set, then the segment; on failure, neither.
  * From its return on, both exist, and every exit goes through finish().
  */
@@ -164,6 +179,7 @@ create_objects(struct prod *p)
 	int saved, semid;
 
 	if ((semid = sem_create(p->key, &sp)) == -1) {
+		drop_pidfile(p);
 		if (errno == EEXIST)
 			explain_eexist(p->key, N_("semaphore set"));
 		err(3, _("semget(key 0x%08lx from %s): cannot create the "
@@ -172,6 +188,7 @@ create_objects(struct prod *p)
 	if (seg_create(p->key, &p->par, &p->ring) == -1) {
 		saved = errno;
 		(void)semctl(semid, 0, IPC_RMID);
+		drop_pidfile(p);
 		errno = saved;
 		if (errno == EEXIST)
 			explain_eexist(p->key, N_("shared memory segment"));

@@ -700,6 +700,45 @@ START_TEST(test_report_into_fifo)
 }
 END_TEST
 
+/*
+ * The same refusal for a daemon (-d -P): it has written its pidfile at
+ * the fork, and exits before finish(), so it must remove the pidfile
+ * itself (it used to leave it behind).
+ */
+START_TEST(test_daemon_key_taken)
+{
+	static const struct row r1 = { MODE_QUEUE, 1, 10, 1000, 0, 0 };
+	static const struct row r2 = { MODE_QUEUE, 1, 10, 10, 0, 0 };
+	struct shm_ring ring;
+	struct tu_proc a, b, cons;
+	struct args pa, pb, ca;
+	char ra[PATH_MAX], rb[PATH_MAX], pid[PATH_MAX];
+
+	report_path(ra, sizeof(ra), "a.json");
+	report_path(rb, sizeof(rb), "b.json");
+	report_path(pid, sizeof(pid), "b.pid");
+	producer_args(&pa, &key, &r1, ra);
+	producer_args(&pb, &key, &r2, rb);
+	args_add(&pb, "-d", "-P", pid, NULL);
+	consumer_args(&ca, &key, &r1);
+	ck_assert_int_eq(tu_spawn(&a, "producer-a", pa.v), 0);
+	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, &ring) == 0, "the first "
+	    "producer did not get ready");
+	ck_assert_int_eq(seg_detach(&ring), 0);
+	ck_assert_int_eq(tu_run(&b, "producer-b", pb.v, QUICK_MS), 0);
+	tu_expect_exit(&b, "second producer, a daemon", 3);
+	ck_assert_msg(access(pid, F_OK) == -1, "the refused daemon left its "
+	    "pidfile %s", pid);
+	ck_assert_msg(access(rb, F_OK) == -1, "the refused daemon wrote a "
+	    "report");
+	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
+	expect_run_verified(&a, &cons, ra, 1000, 1000, 1);
+	args_free(&pa);
+	args_free(&pb);
+	args_free(&ca);
+}
+END_TEST
+
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *
@@ -732,6 +771,7 @@ e2e_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_key_taken);
 	tcase_add_test(tc, test_pidfile_refusal);
+	tcase_add_test(tc, test_daemon_key_taken);
 	tcase_add_test(tc, test_consumer_wrong_mode);
 	tcase_add_test(tc, test_late_consumer_dup_stream);
 	suite_add_tcase(s, tc);
