@@ -5,9 +5,9 @@
  * GETNCNT) only, as the main monitor does: watching never changes the
  * run.  Shows the buffer slot by slot with in and out, the semaphores
  * and who waits on them, and the processes attached.  Ends when the run
- * is removed, after -n refreshes, with --once, or on a signal.
+ * is removed, after -n iterations, with --once, or on a signal.
  *
- *	monitor -L slides -k key [-i ms] [-n refreshes] [--once]
+ *	monitor -L slides -k key [-i ms] [-n iterations] [--once]
  *
  * Exit status: 0 shown, 2 bad usage, 3 no slides run under the key.
  */
@@ -51,7 +51,7 @@ sm_usage(const char *msg)
 	if (msg != NULL && msg[0] != '\0')
 		errx(2, "%s", msg);
 	fprintf(stderr, _("usage: %s -L slides [-k keyfile] [-p proj_id] "
-	    "[-i interval_ms] [-n refreshes] [--once]\n"), getprogname());
+	    "[-i interval_ms] [-n iterations] [--once]\n"), getprogname());
 	exit(2);
 }
 
