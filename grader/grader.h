@@ -107,6 +107,7 @@ struct g_proc *g_start(struct g_case *, enum g_side, int, int);
 int	 g_wait(struct g_case *, int, uint64_t);
 void	 g_tick(struct g_case *);
 void	 g_grab(struct g_case *, uint64_t);
+void	 g_hold_first(struct g_case *, uint64_t);
 int	 g_group_signal(const struct g_case *, enum g_side, int);
 double	 g_group_cpu(const struct g_case *, enum g_side);
 int	 g_waiting_on(const struct g_case *, int);

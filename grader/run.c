@@ -455,6 +455,28 @@ g_grab(struct g_case *c, uint64_t deadline)
 	}
 }
 
+/*
+ * After the producer starts and before any consumer does: waits, napping,
+ * until we hold the segment, the producer has ended, or deadline.  Held
+ * from the start, the run cannot end (nattch drops to one) before every
+ * consumer has started, however the machine schedules us: a consumer
+ * that starts after the producer removed everything would wait for a
+ * segment that never comes, and be blamed for it.
+ */
+void
+g_hold_first(struct g_case *c, uint64_t deadline)
+{
+	if (c->hold == HOLD_NONE || c->nproc == 0)
+		return;
+	for (;;) {
+		g_tick(c);
+		if (c->held != NULL || c->released ||
+		    c->proc[c->nproc - 1].done || g_now_ms() >= deadline)
+			return;
+		g_sleep_ms(1);
+	}
+}
+
 void
 g_tick(struct g_case *c)
 {
