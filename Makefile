@@ -54,7 +54,7 @@ LIB_SRC	= common/key.c common/seg.c common/sem.c common/ring.c \
 	  common/signals.c common/protocol.c common/json.c common/report.c \
 	  common/clean.c common/i18n.c common/runopts.c common/live.c \
 	  common/optloop.c common/slides.c common/stall.c common/ledger.c \
-	  common/take.c common/modes.c
+	  common/take.c common/modes.c common/modetab.c
 LIB_OBJ	= $(LIB_SRC:.c=.o)
 LIB	= common/libshmlab.a
 

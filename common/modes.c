@@ -1,7 +1,8 @@
 /*
  * modes.c - each delivery mode's consumer operations, in one table per
  * mode: how a consumer claims items, copies and checks them, releases
- * them to the producer, and ends the stream.
+ * them to the producer, and ends the stream.  They are the consumer's
+ * part of the mode's whole table (common/modetab.c, mode.h).
  *
  *	queue		the mutex guards the claim and its completion, never
  *			the copy; slots are freed in ring order (done[]).
@@ -525,26 +526,16 @@ classic_release(struct shm_taker *tk, const struct shm_claim *c)
 	return queue_complete_locked(tk, c);
 }
 
-static const struct shm_mode_ops queue_ops = {
+/* The consumer's side of each mode's table (modetab.c). */
+const struct shm_mode_ops queue_ops = {
 	"queue", queue_claim, queue_copy, queue_release, no_end
 };
-static const struct shm_mode_ops classic_ops = {
+const struct shm_mode_ops classic_ops = {
 	"queue (classic)", classic_claim, queue_copy, classic_release, no_end
 };
-static const struct shm_mode_ops bcast_ops = {
+const struct shm_mode_ops bcast_ops = {
 	"broadcast", bcast_claim, bcast_copy, bcast_release, no_end
 };
-static const struct shm_mode_ops unsafe_ops = {
+const struct shm_mode_ops unsafe_ops = {
 	"unsafe", unsafe_claim, unsafe_copy, unsafe_release, unsafe_end
 };
-
-/* The table of a run, as its validated header and -B choose it. */
-const struct shm_mode_ops *
-mode_ops(const struct shm_header *run, uint32_t batch)
-{
-	if (run->flags & SHM_F_UNSAFE)
-		return &unsafe_ops;
-	if (run->mode == MODE_BROADCAST)
-		return &bcast_ops;
-	return batch <= 1 ? &classic_ops : &queue_ops;
-}

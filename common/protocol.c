@@ -8,6 +8,7 @@
  * The liveness rules (which records exist, the drain condition, who is
  * dead) are live.c's.  Nothing here blocks, allocates or exits.
  */
+#include "mode.h"
 #include "shmlib.h"
 
 /*
@@ -23,16 +24,14 @@ proto_record_counts(uint32_t cstate)
 }
 
 /*
- * Does a run operate on semaphore i?  Broadcast leaves the queue's pair
- * alone, and the race demonstration guards nothing with it (its set is
- * the queue's: sem_params() in producer/limits.c).
+ * Does a run operate on semaphore i?  Its mode's table says
+ * (mode_sem_used(), modetab.c): broadcast leaves the queue's pair alone,
+ * and the race demonstration guards nothing with it.
  */
 int
 proto_sem_used(enum shm_mode mode, uint32_t flags, int i)
 {
-	if (i != SEM_EMPTY && i != SEM_FULL)
-		return 1;
-	return mode == MODE_QUEUE && !(flags & SHM_F_UNSAFE);
+	return mode_sem_used(run_mode(mode, flags), i);
 }
 
 /*

@@ -12,7 +12,7 @@
  *	}
  *	ops->end(tk);
  *
- * Adding a mode is one new table in modes.c plus its tests.  Like the rest
+ * Adding a mode is one new table (mode.h) plus its tests.  Like the rest
  * of common/ nothing here exits or prints: a failure comes back as -1 with
  * the reason in tk->why ("" when the program's look_around() already said
  * it).
@@ -119,7 +119,10 @@ struct shm_mode_ops {
 	void		(*end)(struct shm_taker *);
 };
 
-/* modes.c */
+/* modes.c: each mode's, in its table (mode.h) */
+extern const struct shm_mode_ops queue_ops, classic_ops, bcast_ops, unsafe_ops;
+
+/* modetab.c: the operations of a run, as its header and -B choose them. */
 const struct shm_mode_ops *mode_ops(const struct shm_header *, uint32_t);
 
 /* take.c */

@@ -40,6 +40,7 @@
 
 #include "i18n.h"
 #include "live.h"
+#include "mode.h"
 #include "optloop.h"
 #include "runopts.h"
 #include "shmlib.h"
@@ -150,24 +151,18 @@ struct prev {
 struct monitor;
 
 /*
- * What each kind of run shows, chosen once when the run is attached
- * (view_of), so that no function below tests the mode again.  Queue
- * consumers share one tail; broadcast consumers each have a position and
- * a pair of semaphores; the race demonstration guards nothing, so items
- * can be overwritten unread.  The texts are translated where shown.
+ * What each kind of run shows, set once from the run's mode table when
+ * the run is attached (view_init), so that no function below tests the
+ * mode again.  Queue consumers share one tail; broadcast consumers each
+ * have a position and a pair of semaphores; the race demonstration
+ * guards nothing, so items can be overwritten unread.  The texts
+ * (common/modetab.c) are translated where shown.
  */
-struct view_texts {
-	const char	*bar_marks;	/* a large ring's legend of marks */
-	const char	*cell_marks;	/* a small ring's */
-	const char	*held;		/* what '+' means */
-	const char	*words;		/* the glossary line */
-};
-
 struct view {
 	int		 shared_tail;	/* 'T', and the tail/freed counters */
 	int		 own_pos;	/* each consumer's mark, pos, pair */
 	int		 unsafe;	/* '!' and OVERWRITTEN are possible */
-	const struct view_texts *text;
+	const struct mode_texts *text;
 	/* [*lo, head) is held and [*mid, head) not yet taken. */
 	void		(*window)(const struct monitor *, uint64_t *,
 			    uint64_t *);
@@ -180,7 +175,8 @@ struct view {
  * run as attached, the latest snapshot, and what the rates compare to.
  */
 struct monitor {
-	const struct view *view;	/* how this run's mode is shown */
+	const struct mode_table *mode;	/* the run's mode table (mode.h) */
+	struct view	 view;		/* how it is shown: from the table */
 	struct run	 run;
 	struct shm_ring	 ring;
 	struct snapshot	 snap;
@@ -223,7 +219,7 @@ static void	 window_queue(const struct monitor *, uint64_t *, uint64_t *);
 static void	 window_broadcast(const struct monitor *, uint64_t *,
 		    uint64_t *);
 static void	 window_unsafe(const struct monitor *, uint64_t *, uint64_t *);
-static const struct view *view_of(const struct run *);
+static void	 view_init(struct view *, const struct mode_table *);
 static void	 rates(struct monitor *);
 static double	 per_s(uint64_t, uint64_t);
 static const char *sem_name(int, char *, size_t);
@@ -457,7 +453,8 @@ attach_run(struct monitor *m)
 	r->batch = h->batch;
 	r->count = h->count;
 	r->seed = h->seed;
-	m->view = view_of(r);
+	m->mode = run_mode((enum shm_mode)r->mode, r->flags);
+	view_init(&m->view, m->mode);
 }
 
 /* EINVAL and EIDRM from an id we held: the object was removed. */
@@ -639,7 +636,7 @@ window_unsafe(const struct monitor *m, uint64_t *lo, uint64_t *mid)
 /*
  * Broadcast: [min freed, min pos) has been read by every consumer but not
  * yet released by all of them, [min pos, head) waits for someone.  The
- * producer waits on exactly these records (build_ops).
+ * producer waits on exactly these records (bcast_views, common/modetab.c).
  */
 static void
 window_broadcast(const struct monitor *m, uint64_t *lo, uint64_t *mid)
@@ -670,12 +667,12 @@ window(struct monitor *m)
 	uint64_t lo, mid, p;
 	uint32_t i, cap = m->run.capacity;
 
-	m->view->window(m, &lo, &mid);
+	m->view.window(m, &lo, &mid);
 	/*
 	 * --unsafe: a head more than a ring ahead of the tail has written
 	 * over items that nobody read ([tail, head - cap) are gone).
 	 */
-	sn->over = m->view->unsafe && sn->head > sn->tail &&
+	sn->over = m->view.unsafe && sn->head > sn->tail &&
 	    sn->head - sn->tail > cap ? sn->head - sn->tail - cap : 0;
 	if (lo > sn->head)
 		lo = sn->head;
@@ -915,9 +912,9 @@ text_cells(const struct monitor *m, FILE *fp, int cols)
 		n = 0;
 		if (sn->head % cap == i)
 			mark[i][n++] = 'P';
-		if (m->view->shared_tail && sn->tail % cap == i)
+		if (m->view.shared_tail && sn->tail % cap == i)
 			mark[i][n++] = 'T';
-		for (j = 0; m->view->own_pos && j < sn->ncons; j++) {
+		for (j = 0; m->view.own_pos && j < sn->ncons; j++) {
 			if (m->cons[j].state != CS_ACTIVE ||
 			    m->cons[j].pos % cap != i)
 				continue;
@@ -988,9 +985,9 @@ text_bar(const struct monitor *m, FILE *fp)
 	marks[c] = marks[c] == ' ' ? (ch) : '*';			\
 } while (0)
 	MARK(sn->head, 'P');
-	if (m->view->shared_tail)
+	if (m->view.shared_tail)
 		MARK(sn->tail, 'T');
-	for (i = 0; m->view->own_pos && i < sn->ncons; i++)
+	for (i = 0; m->view.own_pos && i < sn->ncons; i++)
 		if (m->cons[i].state == CS_ACTIVE)
 			MARK(m->cons[i].pos, con_mark(i));
 #undef MARK
@@ -1007,7 +1004,7 @@ text_bar(const struct monitor *m, FILE *fp)
 static void
 text_ring(const struct monitor *m, FILE *fp, int cols)
 {
-	const struct view *v = m->view;
+	const struct view *v = &m->view;
 	char head[64], legend[80];
 	uint32_t cap = m->run.capacity;
 	int n;
@@ -1124,13 +1121,12 @@ text_sems(const struct monitor *m, FILE *fp)
 	 * a projector's pane.
 	 */
 	for (i = 0; i < r->nsems && i < SEM_BASE; i++)
-		if (proto_sem_used((enum shm_mode)r->mode,
-		    r->flags, i))
+		if (mode_sem_used(m->mode, i))
 			fprintf(fp, "  %5d  %-10s %6d %6d %6d %8d\n", i,
 			    sem_name(i, buf, sizeof(buf)), m->sems[i].value,
 			    m->sems[i].ncnt, m->sems[i].zcnt, m->sems[i].pid);
-	if (r->nsems >= SEM_BASE && m->view->balance != NULL)
-		m->view->balance(m, fp);
+	if (r->nsems >= SEM_BASE && m->view.balance != NULL)
+		m->view.balance(m, fp);
 }
 
 static void
@@ -1141,7 +1137,7 @@ text_consumers(const struct monitor *m, FILE *fp)
 	char last[24], pos[24], rate[24], avg[24];
 	const char *st;
 	uint32_t i;
-	int bc = m->view->own_pos;
+	int bc = m->view.own_pos;
 
 	fprintf(fp, _("%-*s%u registered"), lw(_("consumers")), _("consumers"),
 	    sn->registered);
@@ -1207,20 +1203,20 @@ text(const struct monitor *m, FILE *fp, int cols)
 	    _(state_name(sn->state)), (int)sn->producer_pid,
 	    sn->producer_alive ? _("running") : _("gone"),
 	    r->batch < r->capacity ? r->batch : r->capacity);
-	if (m->view->unsafe)
+	if (m->view.unsafe)
 		fprintf(fp, _("%-*sUNSAFE: the race demonstration, no "
 		    "semaphores guard the ring\n"), LABEL_W, "");
 	fprintf(fp, _("%-*sproduced %llu of %llu, consumed %llu"),
 	    lw(_("items")), _("items"), U(sn->head), U(r->count),
 	    U(sn->consumed));
-	if (m->view->shared_tail)
+	if (m->view.shared_tail)
 		fprintf(fp, ", tail %llu, freed %llu", U(sn->tail),
 		    U(sn->freed));
 	fprintf(fp, ", eos %s", sn->eos ? _("yes") : _("no"));
 	if (sn->eos)
 		fprintf(fp, " (total %llu)", U(sn->total));
 	fputc('\n', fp);
-	if (m->view->unsafe && sn->over > 0)
+	if (m->view.unsafe && sn->over > 0)
 		fprintf(fp, ngettext("%-*sOVERWRITTEN: %llu item replaced "
 		    "before anyone read it (marked !)\n", "%-*sOVERWRITTEN: "
 		    "%llu items replaced before anyone read them (marked !)\n",
@@ -1268,7 +1264,7 @@ text_notes(const struct monitor *m, FILE *fp)
 	const struct snapshot *sn = &m->snap;
 
 	/* The words above, for a class that meets them for the first time. */
-	fputs(_(m->view->text->words), fp);
+	fputs(_(m->view.text->words), fp);
 	if (m->detached)
 		fprintf(fp, "%s", _("note: every consumer has finished; the "
 		    "monitor detached so that the\n      producer need not wait "
@@ -1388,9 +1384,8 @@ json_sems(const struct monitor *m, FILE *fp)
 		json_str(fp, sem_name(k, buf, sizeof(buf)));
 		fprintf(fp, ", \"index\": %d, \"value\": %d, \"ncnt\": %d, "
 		    "\"zcnt\": %d, \"pid\": %d, \"used\": %s}", k, v->value,
-		    v->ncnt, v->zcnt, v->pid, proto_sem_used(
-		    (enum shm_mode)r->mode, r->flags, k) ? "true" :
-		    "false");
+		    v->ncnt, v->zcnt, v->pid, mode_sem_used(m->mode, k) ?
+		    "true" : "false");
 	}
 	fputs(m->snap.have_sem && r->nsems > 0 ? "\n  ],\n" : "],\n", fp);
 }
@@ -1413,7 +1408,7 @@ json_consumers(const struct monitor *m, FILE *fp)
 		else
 			fprintf(fp, "\"first_seq\": %llu, \"last_seq\": %llu, ",
 			    U(c->first_seq), U(c->last_seq));
-		if (m->view->own_pos)
+		if (m->view.own_pos)
 			fprintf(fp, "\"pos\": %llu, \"freed\": %llu, ",
 			    U(c->pos), U(c->freed));
 		else
@@ -1524,38 +1519,28 @@ ended_line(const struct monitor *m, FILE *fp)
 	    U(m->run.count), U(sn->consumed));
 }
 
-static const struct view_texts queue_texts = {
-	N_("T consumers' claim (tail)"), N_("T tail"), N_("being read"),
-	N_("words: tail = next item to claim, freed = released so far, eos "
-	    "= end of data, ncnt = waiting\n")
-};
-
-static const struct view_texts broadcast_texts = {
-	N_("0-9a-zA-Z consumer i's read"), N_("0-9a-z consumer i"),
-	N_("unreleased"),
-	N_("words: pos = next item to read, eos = end of data, ncnt = "
-	    "waiting, full[i]/empty[i] = its own pair\n")
-};
-
-/* shared_tail, own_pos, unsafe, text, window, balance */
-static const struct view view_queue = {
-	1, 0, 0, &queue_texts, window_queue, balance_queue
-};
-static const struct view view_broadcast = {
-	0, 1, 0, &broadcast_texts, window_broadcast, balance_broadcast
-};
-/* The race demonstration: a queue run with nothing guarding the ring. */
-static const struct view view_unsafe = {
-	1, 0, 1, &queue_texts, window_unsafe, NULL
-};
-
-/* The one place the monitor looks at the run's mode and flags. */
-static const struct view *
-view_of(const struct run *r)
+/*
+ * The view of a mode, from what its table says the ring looks like:
+ * consumer pairs (broadcast), a shared tail whose claims the semaphores
+ * count (queue), or a shared tail that nothing counts (unsafe).
+ */
+static void
+view_init(struct view *v, const struct mode_table *md)
 {
-	if (r->flags & SHM_F_UNSAFE)
-		return &view_unsafe;
-	return r->mode == MODE_BROADCAST ? &view_broadcast : &view_queue;
+	v->shared_tail = (md->flags & MF_SHARED_TAIL) != 0;
+	v->own_pos = (md->flags & MF_PAIRS) != 0;
+	v->unsafe = (md->flags & MF_UNGUARDED) != 0;
+	v->text = md->text;
+	if (md->flags & MF_PAIRS) {
+		v->window = window_broadcast;
+		v->balance = balance_broadcast;
+	} else if (md->flags & MF_COUNTED) {
+		v->window = window_queue;
+		v->balance = balance_queue;
+	} else {
+		v->window = window_unsafe;
+		v->balance = NULL;	/* no semaphore counts the ring */
+	}
 }
 
 /* One of the watch's own options (opt_loop's callback). */

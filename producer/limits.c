@@ -81,39 +81,21 @@ sum_column(const char *path, int col)
 }
 
 /*
- * The semaphores a run uses: the race demonstration keeps only the
- * queue's (the mutex, for registration), whatever its -n.  The one place
- * that says so: the limits, the creation and the report read it here.
- */
-struct shm_params
-sem_params(const struct shm_params *par)
-{
-	struct shm_params sp = *par;
-
-	if (par->flags & SHM_F_UNSAFE) {
-		sp.mode = MODE_QUEUE;
-		sp.expected = 0;
-	}
-	return sp;
-}
-
-/*
  * Checks the kernel's limits before creating anything, so that the user
  * reads what to change instead of EINVAL, ENOSPC or E2BIG later.
  */
 void
-check_limits(const struct shm_params *par)
+check_limits(const struct mode_table *md, const struct shm_params *par)
 {
 	unsigned long long shmmax, shmall, shmmni;
 	int semmsl, semmns, semopm, semmni, nsems;
-	struct shm_params sp;
 	uint64_t size;
 	long page;
 
 	if (seg_layout(par, &size) == -1)
 		err(2, _("segment layout"));
-	sp = sem_params(par);
-	nsems = SEM_NSEMS(sp.mode, sp.expected);
+	/* The layout's count: pairs only in broadcast, whatever -n says. */
+	nsems = SEM_NSEMS(par->mode, par->expected);
 	if (sem_limits(&semmsl, &semmns, &semopm, &semmni) == -1)
 		err(3, _("reading /proc/sys/kernel/sem"));
 	if (nsems > semmsl)
@@ -130,7 +112,8 @@ check_limits(const struct shm_params *par)
 		    "needs exceed SEMMNS (%d): remove stale sets ('run_demo.sh "
 		    "clean', ipcs -s), or raise SEMMNS in /proc/sys/kernel/sem"),
 		    nsems, semmns);
-	if (par->mode == MODE_BROADCAST && (int)par->expected > semopm)
+	/* The producer's one semop over every pair (md->views). */
+	if ((md->flags & MF_PAIRS) && (int)par->expected > semopm)
 		errx(2, _("%u broadcast consumers need %u operations in one "
 		    "semop, but SEMOPM is %d: use at most %d consumers, or "
 		    "raise SEMOPM in /proc/sys/kernel/sem"), par->expected,

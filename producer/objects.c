@@ -174,11 +174,10 @@ drop_pidfile(struct prod *p)
 void
 create_objects(struct prod *p)
 {
-	struct shm_params sp = sem_params(&p->par);
 	unsigned long key = (unsigned long)(uint32_t)p->key;
 	int saved, semid;
 
-	if ((semid = sem_create(p->key, &sp)) == -1) {
+	if ((semid = sem_create(p->key, &p->par)) == -1) {
 		drop_pidfile(p);
 		if (errno == EEXIST)
 			explain_eexist(p->key, N_("semaphore set"));

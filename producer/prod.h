@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "live.h"
+#include "mode.h"
 #include "runopts.h"
 #include "shmlib.h"
 
@@ -51,6 +52,7 @@ struct prod {
 	/* What the user asked for. */
 	enum prod_action action;
 	struct shm_params par;
+	const struct mode_table *mode;	/* par's mode and flags: its table */
 	struct run_opts	 opt;		/* -k -p -t -B --delay */
 	const char	*json_path;	/* -o */
 	const char	*text_path;	/* -r */
@@ -102,8 +104,7 @@ extern volatile sig_atomic_t prod_dump;
 
 /* limits.c */
 void	 check_outputs(const struct prod *);
-void	 check_limits(const struct shm_params *);
-struct shm_params sem_params(const struct shm_params *);
+void	 check_limits(const struct mode_table *, const struct shm_params *);
 
 /* objects.c */
 void	 resolve_key(struct prod *);

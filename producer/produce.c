@@ -47,7 +47,7 @@ produce(struct prod *p)
 		return;
 	set_state(p, ST_PRODUCING);
 	p->orig.start_ns = p->ring.hdr->start_ns = now_ns();
-	if (p->par.flags & SHM_F_UNSAFE)
+	if (p->mode->flags & MF_UNGUARDED)
 		produce_unsafe(p);
 	else
 		produce_safe(p);
@@ -244,9 +244,7 @@ wait_ops(struct prod *p, struct sembuf *ops, size_t n)
 		}
 		if ((r = tick(p)) != 0)
 			return r;
-		if (registered_now(p) > 0 && stalled(p,
-		    p->par.mode == MODE_QUEUE ? N_("free slots in the ring") :
-		    N_("every consumer to free a slot")))
+		if (registered_now(p) > 0 && stalled(p, p->mode->waiting))
 			return -1;
 		if (registered_now(p) == 0 && now_ns() - start > limit_ns(p)) {
 			fail(p, N_("no consumer came within %d s (-t)"),
@@ -293,66 +291,32 @@ join_wait(struct prod *p)
 }
 
 /*
- * Fills ops with one operation per consumer view: the queue's single
- * semaphore, or in broadcast one per live consumer.  Returns how many.
+ * Fills ops with one operation per view of the ring that counts, as the
+ * mode's table says (mode.h): the queue's single semaphore, one per live
+ * broadcast consumer, none in unsafe mode.  Returns how many.
  */
 static uint32_t
 build_ops(const struct prod *p, struct sembuf *ops, int full, short op,
     short flg)
 {
-	uint32_t i, n = 0, st;
-
-	if (p->par.mode == MODE_QUEUE) {
-		ops[0].sem_num = full ? SEM_FULL : SEM_EMPTY;
-		ops[0].sem_op = op;
-		ops[0].sem_flg = flg;
-		return 1;
-	}
-	for (i = 0; i < p->par.expected; i++) {
-		st = SHM_LOAD(&p->ring.table[i].state);
-		if (!proto_record_counts(st))
-			continue;	/* dead or failed: left out */
-		ops[n].sem_num = (unsigned short)(full ? SEM_FULL_I(i) :
-		    SEM_EMPTY_I(i));
-		ops[n].sem_op = op;
-		ops[n].sem_flg = flg;
-		n++;
-	}
-	return n;
+	return p->mode->views(&p->ring, p->par.expected, ops, full, op, flg);
 }
 
 /*
- * Free slots beyond the one already held, from the freed counters.  They
- * are published just before the release semop, so that the process the
- * release wakes sees them at once (published after, a woken producer that
- * preempts the consumer would claim one slot at a time for a whole time
- * slice).  So they may overstate by one release in flight: the IPC_NOWAIT
- * claim that follows then fails with EAGAIN and we take the one slot we
- * hold.  The semaphores stay the only guard.
+ * Free slots beyond the one already held, from the freed counters (the
+ * mode's table).  Published by the consumers just before their release
+ * semop, so that the process the release wakes sees them at once
+ * (published after, a woken producer that preempts the consumer would
+ * claim one slot at a time for a whole time slice).  So they may
+ * overstate by one release in flight: the IPC_NOWAIT claim that follows
+ * then fails with EAGAIN and we take the one slot we hold.  The
+ * semaphores stay the only guard.
  */
 static uint64_t
 free_hint(const struct prod *p, uint64_t pos)
 {
-	struct shm_header *h = p->ring.hdr;
-	uint64_t freed, used, best = UINT64_MAX, cap = p->par.capacity;
-	uint32_t i, st;
-
-	if (p->par.mode == MODE_QUEUE) {
-		used = pos - SHM_LOAD(&h->freed) + 1;
-		return used >= cap ? 0 : cap - used;
-	}
-	for (i = 0; i < p->par.expected; i++) {
-		st = SHM_LOAD(&p->ring.table[i].state);
-		if (!proto_record_counts(st))
-			continue;
-		freed = SHM_LOAD(&p->ring.table[i].freed);
-		used = pos - freed + 1;
-		if (used >= cap)
-			return 0;
-		if (cap - used < best)
-			best = cap - used;
-	}
-	return best == UINT64_MAX ? 0 : best;
+	return p->mode->free_hint(&p->ring, p->par.capacity, p->par.expected,
+	    pos);
 }
 
 /*
@@ -476,7 +440,8 @@ produce_unsafe(struct prod *p)
 }
 
 /*
- * End of stream: total and eos first, then one token per consumer view.
+ * End of stream: total and eos first, then one token per consumer view
+ * (none in unsafe mode, which has no views: its consumers watch eos).
  * A queue consumer that takes the token puts it back, so every consumer,
  * however many and however late, finds it.
  */
@@ -490,8 +455,6 @@ post_eos(struct prod *p)
 	SHM_STORE(&h->total, p->head);
 	SHM_STORE(&h->eos, 1u);
 	set_state(p, ST_DRAINING);
-	if (p->par.flags & SHM_F_UNSAFE)
-		return;
 	ops = calloc(p->par.expected > 0 ? p->par.expected : 1, sizeof(*ops));
 	if (ops == NULL) {
 		p->why = N_("out of memory");

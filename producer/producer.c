@@ -121,7 +121,7 @@ static int
 run(struct prod *p)
 {
 	check_outputs(p);
-	check_limits(&p->par);
+	check_limits(p->mode, &p->par);
 	resolve_key(p);
 	if (p->daemonise)
 		daemon_start(p);
@@ -283,10 +283,12 @@ check_args(struct prod *p)
 {
 	int walk = p->action == ACT_WALK;
 
-	if (p->par.mode == MODE_BROADCAST && p->par.expected == 0)
+	p->mode = run_mode(p->par.mode, p->par.flags);
+	if ((p->mode->flags & MF_NEEDS_N) && p->par.expected == 0)
 		errx(2, _("broadcast mode needs -n: the number of consumers "
 		    "that will register before production starts"));
-	if (p->par.mode == MODE_BROADCAST && (p->par.flags & SHM_F_UNSAFE))
+	/* The unsafe table is a queue's: it refuses broadcast. */
+	if (p->mode->mode != p->par.mode)
 		errx(2, _("--unsafe works in queue mode only"));
 	if (p->daemonise && p->json_stdout)
 		errx(2, _("--json writes to stdout, which a daemon (-d) closes: "

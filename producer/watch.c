@@ -168,7 +168,7 @@ seg_damaged(struct prod *p)
 		    p->ring.hdr->state, (unsigned long long)p->head, p->state);
 		return 1;
 	}
-	if (p->par.mode == MODE_QUEUE && !(p->par.flags & SHM_F_UNSAFE)) {
+	if (p->mode->flags & MF_COUNTED) {
 		/* freed first: both only grow, and freed never passes tail. */
 		freed = SHM_LOAD(&p->ring.hdr->freed);
 		tail = SHM_LOAD(&p->ring.hdr->tail);
@@ -198,7 +198,7 @@ record_damaged(struct prod *p, uint32_t i)
 		    i, st, (int)c->pid, c->index);
 		return 1;
 	}
-	if (p->par.mode == MODE_QUEUE &&
+	if ((p->mode->flags & MF_SHARED_TAIL) &&
 	    SHM_LOAD(&c->claim_len) > p->par.capacity) {
 		damage(p, "consumer record %u claims %llu items of a ring of %u",
 		    i, (unsigned long long)c->claim_len, p->par.capacity);
@@ -306,7 +306,7 @@ title(struct prod *p)
 	if (!proto_look_due(&p->last_title_ns, t))
 		return 0;
 	head = SHM_LOAD(&h->head);
-	if (p->par.mode == MODE_QUEUE) {
+	if (p->mode->flags & MF_SHARED_TAIL) {
 		/* A hostile or racing freed must not show more than full. */
 		used = head - SHM_LOAD(&h->freed);
 		setproctitle("-producer: %llu/%llu, ring %llu/%u",
@@ -455,8 +455,8 @@ look_around(struct prod *p, int *left)
 	if ((*left & (LIVE_DIED | LIVE_LEFT)) ||
 	    live_claimer_stale(&p->ring, registered_now(p)))
 		p->need_recovery = 1;
-	if (p->need_recovery && p->par.mode == MODE_QUEUE &&
-	    !(p->par.flags & SHM_F_UNSAFE) && recover_queue(p) == 0)
+	if (p->need_recovery && (p->mode->flags & MF_RECOVER) &&
+	    recover_queue(p) == 0)
 		p->need_recovery = 0;
 	return live;
 }

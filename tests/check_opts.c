@@ -1,8 +1,11 @@
 /*
  * check_opts.c - option helpers (common/opts.c), names, clock and liveness
- * (names.c, clock.c, liveness.c).
+ * (names.c, clock.c, liveness.c), the protocol's rules and the mode tables
+ * (protocol.c, modetab.c).
  */
 #include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -15,9 +18,11 @@
 #include <unistd.h>
 
 #include "live.h"
+#include "mode.h"
 #include "optloop.h"
 #include "runopts.h"
 #include "shmlib.h"
+#include "take.h"
 #include "testutil.h"
 
 static Suite	*opts_suite(void);
@@ -436,6 +441,119 @@ START_TEST(test_json_str)
 }
 END_TEST
 
+/*
+ * Each mode's table (common/modetab.c): the header's mode and flags choose
+ * it, its flags agree with each other, and -B chooses the consumer's
+ * operations within it.
+ */
+START_TEST(test_mode_tables)
+{
+	const struct mode_table *q = run_mode(MODE_QUEUE, SHM_F_VERIFY);
+	const struct mode_table *b = run_mode(MODE_BROADCAST, 0);
+	const struct mode_table *u = run_mode(MODE_QUEUE, SHM_F_UNSAFE);
+	const struct mode_table *all[3] = { q, b, u };
+	struct shm_header h;
+	int i;
+
+	ck_assert(q != b && b != u && q != u);
+	ck_assert_int_eq(q->mode, MODE_QUEUE);
+	ck_assert_int_eq(b->mode, MODE_BROADCAST);
+	ck_assert_int_eq(u->mode, MODE_QUEUE);
+	/* The producer refuses --unsafe -m broadcast: the modes differ. */
+	ck_assert_ptr_eq(run_mode(MODE_BROADCAST, SHM_F_UNSAFE), u);
+	ck_assert(b->flags & MF_NEEDS_N);
+	ck_assert(q->flags & MF_RECOVER);
+	ck_assert(u->flags & MF_UNGUARDED);
+	for (i = 0; i < 3; i++) {
+		/* Pairs, or one shared tail: never both, never neither. */
+		ck_assert(!(all[i]->flags & MF_PAIRS) !=
+		    !(all[i]->flags & MF_SHARED_TAIL));
+		ck_assert(!(all[i]->flags & MF_NEEDS_N) ||
+		    (all[i]->flags & MF_PAIRS));
+		/* Only a counted ring can be repaired; nothing guards both. */
+		ck_assert(!(all[i]->flags & MF_RECOVER) ||
+		    (all[i]->flags & MF_COUNTED));
+		ck_assert(!(all[i]->flags & MF_UNGUARDED) ||
+		    !(all[i]->flags & (MF_COUNTED | MF_PAIRS)));
+		ck_assert_ptr_nonnull(all[i]->take);
+		ck_assert_ptr_nonnull(all[i]->take_one);
+		ck_assert(all[i]->views != NULL);
+		ck_assert(all[i]->free_hint != NULL);
+		ck_assert_ptr_nonnull(all[i]->waiting);
+		ck_assert_ptr_nonnull(all[i]->text);
+	}
+	memset(&h, 0, sizeof(h));
+	h.mode = MODE_QUEUE;
+	ck_assert_ptr_eq(mode_ops(&h, 4096), &queue_ops);
+	ck_assert_ptr_eq(mode_ops(&h, 1), &classic_ops);
+	h.mode = MODE_BROADCAST;
+	ck_assert_ptr_eq(mode_ops(&h, 4096), &bcast_ops);
+	ck_assert_ptr_eq(mode_ops(&h, 1), &bcast_ops);
+	h.mode = MODE_QUEUE;
+	h.flags = SHM_F_UNSAFE;
+	ck_assert_ptr_eq(mode_ops(&h, 4096), &unsafe_ops);
+	ck_assert_ptr_eq(mode_ops(&h, 1), &unsafe_ops);
+}
+END_TEST
+
+/*
+ * The producer's side of each table on a ring in ordinary memory: which
+ * semaphores it waits on and posts to, and how many slots it may take
+ * without waiting.
+ */
+START_TEST(test_mode_views)
+{
+	const struct mode_table *q = run_mode(MODE_QUEUE, 0);
+	const struct mode_table *b = run_mode(MODE_BROADCAST, 0);
+	const struct mode_table *u = run_mode(MODE_QUEUE, SHM_F_UNSAFE);
+	struct shm_consumer table[3];
+	struct shm_header h;
+	struct shm_ring r;
+	struct sembuf ops[3];
+
+	memset(&h, 0, sizeof(h));
+	memset(table, 0, sizeof(table));
+	memset(&r, 0, sizeof(r));
+	r.hdr = &h;
+	r.table = table;
+	ck_assert_uint_eq(q->views(&r, 3, ops, 1, 5, 0), 1);
+	ck_assert_uint_eq(ops[0].sem_num, SEM_FULL);
+	ck_assert_int_eq(ops[0].sem_op, 5);
+	ck_assert_uint_eq(q->views(&r, 0, ops, 0, -1, IPC_NOWAIT), 1);
+	ck_assert_uint_eq(ops[0].sem_num, SEM_EMPTY);
+	ck_assert_int_eq(ops[0].sem_flg, IPC_NOWAIT);
+	ck_assert_uint_eq(u->views(&r, 3, ops, 1, 1, 0), 0);
+	/* Broadcast: the dead consumer 1 is left out. */
+	table[0].state = CS_ACTIVE;
+	table[1].state = CS_DIED;
+	table[2].state = CS_DONE;
+	ck_assert_uint_eq(b->views(&r, 3, ops, 0, -2, 0), 2);
+	ck_assert_uint_eq(ops[0].sem_num, SEM_EMPTY_I(0));
+	ck_assert_uint_eq(ops[1].sem_num, SEM_EMPTY_I(2));
+	ck_assert_int_eq(ops[1].sem_op, -2);
+	ck_assert_uint_eq(b->views(&r, 3, ops, 1, 1, 0), 2);
+	ck_assert_uint_eq(ops[1].sem_num, SEM_FULL_I(2));
+	/* Free hints: a ring of 10 holding position 20, freed up to 15. */
+	h.freed = 15;
+	ck_assert_uint_eq(q->free_hint(&r, 10, 0, 20), 4);
+	h.freed = 11;
+	ck_assert_uint_eq(q->free_hint(&r, 10, 0, 20), 0);
+	table[0].freed = 18;
+	table[1].freed = 0;	/* dead: does not hold the ring */
+	table[2].freed = 16;
+	ck_assert_uint_eq(b->free_hint(&r, 10, 3, 20), 5);
+	table[2].state = CS_FAILED;
+	ck_assert_uint_eq(b->free_hint(&r, 10, 3, 20), 7);
+	table[0].state = CS_DIED;
+	ck_assert_uint_eq(b->free_hint(&r, 10, 3, 20), 0);
+	ck_assert_uint_eq(u->free_hint(&r, 10, 3, 20), 0);
+	ck_assert_int_eq(mode_sem_used(q, SEM_FULL), 1);
+	ck_assert_int_eq(mode_sem_used(b, SEM_FULL), 0);
+	ck_assert_int_eq(mode_sem_used(u, SEM_EMPTY), 0);
+	ck_assert_int_eq(mode_sem_used(u, SEM_MUTEX), 1);
+}
+END_TEST
+
 static void
 add_protocol_tests(Suite *s)
 {
@@ -447,6 +565,8 @@ add_protocol_tests(Suite *s)
 	tcase_add_test(tc, test_proto_record_counts);
 	tcase_add_test(tc, test_live_drained);
 	tcase_add_test(tc, test_proto_semaphores);
+	tcase_add_test(tc, test_mode_tables);
+	tcase_add_test(tc, test_mode_views);
 	tcase_add_test(tc, test_proto_look_due);
 	tcase_add_test(tc, test_opt_loop);
 	tcase_add_test(tc, test_json_str);
