@@ -62,6 +62,8 @@ quiet=0
 monitor=0
 monitor_pid=""
 items_fmt=""
+reader_pid=""
+poll_id=0
 declare -A logseen=()
 
 tmpdir=""
@@ -136,10 +138,13 @@ ensure_built() {
 			die 3 "$(tf 'cannot find %s and %s: reinstall shmlab' "$PRODUCER" "$CONSUMER")"
 		return
 	fi
-	local src=("$HERE/common" "$HERE/producer" "$HERE/consumer") newer=""
+	local src=("$HERE/common" "$HERE/producer" "$HERE/consumer" "$HERE/monitor")
+	local newer=""
 	# One line: bash misparses a multi-line $(...) that a trap interrupts.
 	[[ -x $PRODUCER ]] && newer=$(find "${src[@]}" -name '*.[ch]' -newer "$PRODUCER" 2>/dev/null)
-	if [[ ! -x $PRODUCER || ! -x $CONSUMER || ! -x $GRADER || -n $newer ]]; then
+	# The monitor too: the progress bar and --monitor read the run with it.
+	if [[ ! -x $PRODUCER || ! -x $CONSUMER || ! -x $MONITOR || ! -x $GRADER ||
+		-n $newer ]]; then
 		log "$(t 'building shmlab first (make)')"
 		make -s -C "$HERE" >&2 || die 3 "$(t 'the build failed: see the messages above')"
 	fi
@@ -149,6 +154,7 @@ ensure_built() {
 cleanup() {
 	local pid i
 	set +e
+	stop_progress
 	if [[ -n $monitor_pid ]]; then
 		kill -TERM "$monitor_pid" 2>/dev/null
 		wait "$monitor_pid" 2>/dev/null
@@ -276,15 +282,83 @@ wait_producer() {
 	return 1
 }
 
-# Draws a progress bar from the producer's process title, which
-# setproctitle keeps as "producer: DONE/COUNT, ...": no attach needed.
+# The progress bar's numbers come from the monitor's JSON snapshot
+# (monitor --json, a read-only attach of a moment; docs/monitor.1 lists
+# its keys), never from the producer's process title.  A JSON snapshot
+# is read by one python3 started once per run, beside the script as a
+# coprocess: a python3 per redraw costs 100 ms on an idle machine and
+# much more on a loaded one, which drew one bar where a run of 1.6 s
+# wants two (the monitor --json polling reverted in 9572b0f).  Each
+# snapshot goes to it framed by a line "RS ID STATUS" (RS is \036, ID
+# the poll's number, STATUS the monitor's exit status), and it answers
+# "ID HEAD COUNT", or "ID -" when the monitor failed (the run ended
+# between two polls) or the snapshot is not what the monitor documents.
+# The ID keeps the answers in step: a late one is dropped, not drawn.
+readonly READER_PY='
+import json, sys
+lines = []
+for line in iter(sys.stdin.readline, ""):
+    if not line.startswith("\036"):
+        lines.append(line)
+        continue
+    frame = line[1:].split()
+    answer = "-"
+    try:
+        if len(frame) == 2 and frame[1] == "0":
+            s = json.loads("".join(lines))
+            head, count = s["head"], s["count"]
+            if all(type(v) is int and v >= 0 for v in (head, count)):
+                answer = "%d %d" % (head, count)
+    except (ValueError, KeyError, TypeError):
+        pass
+    lines = []
+    if frame:
+        print(frame[0], answer, flush=True)
+'
+
+# Starts the reader for the progress bar.  Its pipes are the shell's
+# alone (bash marks a coprocess's descriptors close-on-exec), and it
+# ends when stop_progress closes its input, or with the TERM it sends.
+# Once the reader is reaped, bash closes both pipes and unsets
+# PROGRESS_READER: each use checks that it is still there.
+start_progress() {
+	# A reader that died makes a write fail, not kill this shell.
+	trap '' PIPE
+	coproc PROGRESS_READER { exec python3 -c "$READER_PY" 2>/dev/null; }
+	reader_pid=$PROGRESS_READER_PID
+}
+
+# Ends the reader, if it runs: EOF on its input, then TERM, then reaped.
+stop_progress() {
+	local fd=${PROGRESS_READER[1]:-}
+	[[ -n $reader_pid ]] || return 0
+	# bash notes the close, so it never closes the number again.
+	[[ -z $fd ]] || exec {fd}>&-
+	kill -TERM "$reader_pid" 2>/dev/null || :
+	wait "$reader_pid" 2>/dev/null || :
+	reader_pid=""
+}
+
+# Draws the progress bar from one monitor snapshot: HEAD items of COUNT
+# written.  Nothing is drawn when the run has just ended (no snapshot) or
+# the answer is late (it waits 0.5 s at most: the run is never held).
 progress() {
-	local title got total width=40 fill pct
-	title=$(tr '\0' ' ' <"/proc/$producer_pid/cmdline" 2>/dev/null) || return 0
-	[[ $title =~ ([0-9]+)/([0-9]+) ]] || return 0
-	got=${BASH_REMATCH[1]}
-	total=${BASH_REMATCH[2]}
-	((total > 0)) || return 0
+	local id="" got="" total="" st=0 width=40 fill pct
+	[[ -n ${PROGRESS_READER[1]:-} ]] || return 0
+	((++poll_id))
+	"$MONITOR" --json -k "$tmpdir/key" 2>/dev/null 1>&"${PROGRESS_READER[1]:-}" ||
+		st=$?
+	printf '\036%d %d\n' "$poll_id" "$st" 2>/dev/null 1>&"${PROGRESS_READER[1]:-}" ||
+		return 0
+	while [[ -n ${PROGRESS_READER[0]:-} ]] &&
+		read -r -t 0.5 id got total <&"${PROGRESS_READER[0]}"; do
+		[[ $id == "$poll_id" ]] && break
+	done
+	[[ $id == "$poll_id" && $got =~ ^[0-9]+$ && $total =~ ^[0-9]+$ ]] ||
+		return 0
+	((${#got} <= 18 && ${#total} <= 18 && total > 0)) || return 0
+	# A racing or hostile head shows a full bar, never more.
+	((got <= total)) || got=$total
 	pct=$((got * 100 / total))
 	fill=$((got * width / total))
 	# The words once per run: a gettext per redraw would slow the bar.
@@ -482,6 +556,7 @@ main() {
 	trap on_usr1 USR1
 	# A progress bar only for a person: a terminal, and a run that lasts.
 	((!json && !quiet && !monitor)) && [[ -t 1 && -t 2 ]] && bar=1
+	((bar)) && start_progress
 	# Microseconds: $SECONDS counts whole seconds only.
 	started=${EPOCHREALTIME//[!0-9]/}
 	while kill -0 "$consumer_pid" 2>/dev/null; do
@@ -491,6 +566,7 @@ main() {
 		fi
 		sleep 0.1
 	done
+	stop_progress
 	((shown)) && printf '\r%*s\r' 60 '' >&2
 	wait "$consumer_pid" || cstatus=$?
 	consumer_pid=""

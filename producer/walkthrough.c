@@ -95,6 +95,7 @@ struct walk {
 	struct note	 notes[NOTES_MAX];
 	struct sigaction old_stop[NSTOP]; /* the caller's, put back at the end */
 	struct sigaction old_pipe;
+	int		 out_failed;	/* stdout could not be written: stop */
 };
 
 /*
@@ -111,9 +112,9 @@ struct child_msg {
 };
 
 static volatile sig_atomic_t stop_sig;	/* the signal that asks us to stop */
-static int	 out_failed;		/* stdout could not be written */
 
-static void	 say(const char *, ...) __attribute__((format(printf, 1, 2)));
+static void	 say(struct walk *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static void	 wrap(const char *);
 static void	 note(struct walk *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -127,9 +128,9 @@ static int	 pause_step(struct walk *, const char *, const char *, ...)
 static unsigned	 hexkey(key_t);
 static const char *fmt_time(time_t, char *, size_t);
 static void	 fmt_buffer(const int *, char *, size_t);
-static void	 say_stat(const struct shmid_ds *);
+static void	 say_stat(struct walk *, const struct shmid_ds *);
 static int	 stat_seg(const struct walk *, struct shmid_ds *);
-static int	 proc_line(int, int);
+static int	 proc_line(struct walk *, int);
 static void	 explain_eexist(const struct walk *);
 static int	 step_key(struct walk *);
 static int	 step_create(struct walk *);
@@ -206,9 +207,12 @@ wrap(const char *text)
 	(void)putchar('\n');
 }
 
-/* One paragraph of the walkthrough, flushed at once so a pipe sees it. */
+/*
+ * One paragraph of the walkthrough, flushed at once so a pipe sees it.  A
+ * failed write is told once and marked in w, which ends the steps.
+ */
 static void
-say(const char *fmt, ...)
+say(struct walk *w, const char *fmt, ...)
 {
 	char buf[2048];
 	va_list ap;
@@ -217,8 +221,8 @@ say(const char *fmt, ...)
 	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	wrap(buf);
-	if (fflush(stdout) == EOF && !out_failed) {
-		out_failed = 1;
+	if (fflush(stdout) == EOF && !w->out_failed) {
+		w->out_failed = 1;
 		warn("%s", _("writing the walkthrough to stdout; stopping and "
 		    "removing what it created"));
 	}
@@ -403,7 +407,7 @@ stat_seg(const struct walk *w, struct shmid_ds *ds)
  * (not Linux, or no /proc).
  */
 static int
-proc_line(int id, int show)
+proc_line(struct walk *w, int show)
 {
 	FILE *fp;
 	char hdr[512], line[512], out[512], *hs, *ls, *h, *v;
@@ -412,12 +416,12 @@ proc_line(int id, int show)
 
 	if ((fp = fopen("/proc/sysvipc/shm", "r")) == NULL) {
 		if (show)
-			say("    (/proc/sysvipc/shm: %s)", strerror(errno));
+			say(w, "    (/proc/sysvipc/shm: %s)", strerror(errno));
 		return -1;
 	}
 	if (fgets(hdr, sizeof(hdr), fp) != NULL) {
 		while (fgets(line, sizeof(line), fp) != NULL)
-			if (sscanf(line, "%*d %d", &lid) == 1 && lid == id) {
+			if (sscanf(line, "%*d %d", &lid) == 1 && lid == w->id) {
 				found = 1;
 				break;
 			}
@@ -438,7 +442,7 @@ proc_line(int id, int show)
 		h = strtok_r(NULL, " \t\n", &hs);
 		v = strtok_r(NULL, " \t\n", &ls);
 	}
-	say("    /proc/sysvipc/shm:%s", out);
+	say(w, "    /proc/sysvipc/shm:%s", out);
 	return found;
 }
 
@@ -492,9 +496,9 @@ pause_step(struct walk *w, const char *expect, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	say(_("  >> in another window: %s"), cmd);
+	say(w, _("  >> in another window: %s"), cmd);
 	if (expect != NULL)
-		say(_("  >> it shows: %s"), expect);
+		say(w, _("  >> it shows: %s"), expect);
 	(void)printf("%s", _("  >> Enter: next step "));
 	(void)fflush(stdout);
 	if (read_line(w, &how) == -1)
@@ -505,22 +509,22 @@ pause_step(struct walk *w, const char *expect, const char *fmt, ...)
 
 /* The IPC_STAT fields the slides name, a few per line. */
 static void
-say_stat(const struct shmid_ds *ds)
+say_stat(struct walk *w, const struct shmid_ds *ds)
 {
 	char at[32], dt[32], ct[32];
 	unsigned mode = (unsigned)ds->shm_perm.mode;
 
 	/* glibc and musl call the key __key; Linux zeroes it on IPC_RMID. */
-	say(_("    size %zu bytes, key 0x%08x, nattch %lu, mode %04o,"),
+	say(w, _("    size %zu bytes, key 0x%08x, nattch %lu, mode %04o,"),
 	    (size_t)ds->shm_segsz, hexkey(ds->shm_perm.__key),
 	    (unsigned long)ds->shm_nattch, mode & 0777);
 	if (mode & SHM_DEST)
-		say(_("    mode %05o = %04o | SHM_DEST %05o: ipcs shows status "
+		say(w, _("    mode %05o = %04o | SHM_DEST %05o: ipcs shows status "
 		    "\"dest\","), mode & 07777, mode & 0777, SHM_DEST);
-	say(_("    creator pid %ld%s, last pid %ld, owner uid %lu,"),
+	say(w, _("    creator pid %ld%s, last pid %ld, owner uid %lu,"),
 	    (long)ds->shm_cpid, ds->shm_cpid == getpid() ? _(" (us)") : "",
 	    (long)ds->shm_lpid, (unsigned long)ds->shm_perm.uid);
-	say(_("    attached %s, detached %s, changed %s"),
+	say(w, _("    attached %s, detached %s, changed %s"),
 	    fmt_time(ds->shm_atime, at, sizeof(at)),
 	    fmt_time(ds->shm_dtime, dt, sizeof(dt)),
 	    fmt_time(ds->shm_ctime, ct, sizeof(ct)));
@@ -581,8 +585,8 @@ step_key(struct walk *w)
 	}
 	(void)snprintf(call, sizeof(call), "ftok(\"%s\", %d) = 0x%08x",
 	    w->path, w->proj, hexkey(w->key));
-	say("%s %s", S_CREATE, call);
-	say(_("    the key: the name every process uses to find the segment, "
+	say(w, "%s %s", S_CREATE, call);
+	say(w, _("    the key: the name every process uses to find the segment, "
 	    "made from the file's device and inode and the proj_id (a key_t, "
 	    "not the slide's int)"));
 	note(w, call, "%s", _("no system call on the segment: stat() of the "
@@ -594,14 +598,14 @@ step_key(struct walk *w)
 		return -1;
 	}
 	if (big == small)
-		say(_("    ftok(\"%s\", %d) = 0x%08x = ftok(\"%s\", %d): ftok "
+		say(w, _("    ftok(\"%s\", %d) = 0x%08x = ftok(\"%s\", %d): ftok "
 		    "keeps only the low 8 bits of proj_id, so the slides' KEY "
 		    "%d acts as %d & 0xff = %d; shmlab takes -p 1..255"),
 		    w->path, SLIDES_KEY, hexkey(big), w->path,
 		    SLIDES_KEY & 0xff, SLIDES_KEY, SLIDES_KEY,
 		    SLIDES_KEY & 0xff);
 	else
-		say(_("    ftok(\"%s\", %d) = 0x%08x but ftok(\"%s\", %d) = "
+		say(w, _("    ftok(\"%s\", %d) = 0x%08x but ftok(\"%s\", %d) = "
 		    "0x%08x: this libc keeps more than the low 8 bits of "
 		    "proj_id, but POSIX promises only 8, so shmlab takes -p "
 		    "1..255"), w->path, SLIDES_KEY, hexkey(big), w->path,
@@ -629,8 +633,8 @@ step_create(struct walk *w)
 	}
 	(void)snprintf(call, sizeof(call), "shmget(0x%08x, %zu, "
 	    "IPC_CREAT|IPC_EXCL|0600) = %d", hexkey(w->key), size, w->id);
-	say("%s %s", S_CREATE, call);
-	say(_("    a new segment, id %d, of sizeof(int) * MAXBUF = %zu bytes; "
+	say(w, "%s %s", S_CREATE, call);
+	say(w, _("    a new segment, id %d, of sizeof(int) * MAXBUF = %zu bytes; "
 	    "IPC_EXCL makes an existing one an error (EEXIST) instead of "
 	    "silently sharing it; 0600 is the slides' SHM_R|SHM_W"), w->id,
 	    size);
@@ -654,8 +658,8 @@ step_attach(struct walk *w)
 	w->addr = p;
 	w->attached = 1;
 	(void)snprintf(call, sizeof(call), "shmat(%d, 0, 0) = %p", w->id, p);
-	say("%s %s", S_ATTACH, call);
-	say(_("    address 0 lets the kernel choose where the segment appears "
+	say(w, "%s %s", S_ATTACH, call);
+	say(w, _("    address 0 lets the kernel choose where the segment appears "
 	    "in our address space; shmat fails with (void *)-1, never NULL, "
 	    "so the slide's \"buffer == NULL\" check would miss every error"));
 	note(w, call, "%s", _("mapped it into our memory: nattch 1"));
@@ -672,8 +676,8 @@ step_fill(struct walk *w)
 	for (i = 0; i < SLIDES_MAXBUF; i++)
 		w->buffer[i] = i;
 	fmt_buffer(w->buffer, buf, sizeof(buf));
-	say("%s for (i = 0; i < MAXBUF; i++) buffer[i] = i", S_MANAGE);
-	say(_("    buffer = {%s}: plain stores, no system call: every process "
+	say(w, "%s for (i = 0; i < MAXBUF; i++) buffer[i] = i", S_MANAGE);
+	say(w, _("    buffer = {%s}: plain stores, no system call: every process "
 	    "attached sees them"), buf);
 	note(w, "buffer[i] = i", "%s", _("nothing: plain stores into the "
 	    "segment"));
@@ -691,11 +695,11 @@ step_stat(struct walk *w)
 		return -1;
 	(void)snprintf(call, sizeof(call), "shmctl(%d, IPC_STAT, &ds) = 0",
 	    w->id);
-	say("%s %s", S_MANAGE, call);
-	say(_("    the kernel's record of the segment: its size, who created "
+	say(w, "%s %s", S_MANAGE, call);
+	say(w, _("    the kernel's record of the segment: its size, who created "
 	    "it, who attached or detached it last, how many are attached "
 	    "(nattch)"));
-	say_stat(&ds);
+	say_stat(w, &ds);
 	note(w, call, "%s", _("copied its record (struct shmid_ds) to us"));
 	return pause_step(w, NULL, "ipcs -m -i %d", w->id);
 }
@@ -709,7 +713,7 @@ step_set(struct walk *w)
 	unsigned before;
 
 	if (w->perm == 0) {
-		say(_("%s shmctl(IPC_SET) skipped: run with --perm MODE (e.g. "
+		say(w, _("%s shmctl(IPC_SET) skipped: run with --perm MODE (e.g. "
 		    "0640) to change the mode after creation"), S_MANAGE);
 		return 0;
 	}
@@ -724,16 +728,16 @@ step_set(struct walk *w)
 	}
 	(void)snprintf(call, sizeof(call), "shmctl(%d, IPC_SET, &ds) = 0",
 	    w->id);
-	say("%s %s", S_MANAGE, call);
-	say(_("    IPC_SET writes the owner's uid, gid and mode from ds (only "
+	say(w, "%s %s", S_MANAGE, call);
+	say(w, _("    IPC_SET writes the owner's uid, gid and mode from ds (only "
 	    "the owner, the creator or root may): mode %04o -> %04o"), before,
 	    (unsigned)w->perm);
 	if (stat_seg(w, &ds) == -1)
 		return -1;
-	say(_("    shmctl(%d, IPC_STAT) again: mode %04o now, and \"changed\" "
+	say(w, _("    shmctl(%d, IPC_STAT) again: mode %04o now, and \"changed\" "
 	    "is the time of this IPC_SET"), w->id,
 	    (unsigned)ds.shm_perm.mode & 0777);
-	say_stat(&ds);
+	say_stat(w, &ds);
 	note(w, call, _("changed the mode: %04o -> %04o"), before,
 	    (unsigned)w->perm);
 	return pause_step(w, NULL, "ipcs -m -i %d", w->id);
@@ -745,7 +749,7 @@ step_wait_key(struct walk *w)
 {
 	const char *how;
 
-	say(_("%s c = getchar(): the daemon runs until you press a key; "
+	say(w, _("%s c = getchar(): the daemon runs until you press a key; "
 	    "segment %d stays in place meanwhile: look at it with 'ipcs -m -i "
 	    "%d' from another window; press Enter to go on"), S_MANAGE,
 	    w->id, w->id);
@@ -753,7 +757,7 @@ step_wait_key(struct walk *w)
 		how = _("end of file on stdin");
 	else if (read_line(w, &how) == -1)
 		return -1;
-	say(_("%s %s: on to the teardown"), S_MANAGE, how);
+	say(w, _("%s %s: on to the teardown"), S_MANAGE, how);
 	return 0;
 }
 
@@ -882,13 +886,13 @@ step_fork(struct walk *w)
 	(void)snprintf(call, sizeof(call), "fork() = %ld; shmget(0x%08x, 0, "
 	    "0) = %d; shmat(%d, 0, SHM_RDONLY)", (long)pid, hexkey(w->key),
 	    m.id, m.id);
-	say(_("%s fork() = pid %ld, a second process: shmget(0x%08x, 0, 0) = "
+	say(w, _("%s fork() = pid %ld, a second process: shmget(0x%08x, 0, 0) = "
 	    "%d finds the segment by its key, shmat(%d, 0, SHM_RDONLY) = %p "
 	    "attaches it"), S_OJO, (long)pid, hexkey(w->key), m.id, m.id,
 	    m.addr);
 	if (stat_seg(w, &ds) == -1)
 		return -1;
-	say(_("    shmctl(%d, IPC_STAT) = 0: nattch %lu, us and the child"),
+	say(w, _("    shmctl(%d, IPC_STAT) = 0: nattch %lu, us and the child"),
 	    w->id, (unsigned long)ds.shm_nattch);
 	note(w, call, _("a second process attached it: nattch %lu"),
 	    (unsigned long)ds.shm_nattch);
@@ -907,8 +911,8 @@ step_detach(struct walk *w)
 	}
 	w->attached = 0;
 	(void)snprintf(call, sizeof(call), "shmdt(%p) = 0", w->addr);
-	say("%s %s", S_DETACH, call);
-	say(_("    we are detached; that destroys nothing, and the child is "
+	say(w, "%s %s", S_DETACH, call);
+	say(w, _("    we are detached; that destroys nothing, and the child is "
 	    "still attached"));
 	note(w, call, "%s", _("unmapped it from our memory: nattch 1"));
 	return pause_step(w, _("nattch=1"), "ipcs -m -i %d", w->id);
@@ -930,26 +934,26 @@ step_rmid(struct walk *w)
 	w->removed = 1;
 	(void)snprintf(call, sizeof(call), "shmctl(%d, IPC_RMID, NULL) = 0",
 	    w->id);
-	say("%s %s", S_OJO, call);
-	say(_("    \"shmctl() no elimina el segmento, lo marca para ser "
+	say(w, "%s %s", S_OJO, call);
+	say(w, _("    \"shmctl() no elimina el segmento, lo marca para ser "
 	    "eliminado\": the child is still attached, so the kernel only "
 	    "marks it"));
 	if (stat_seg(w, &ds) == -1)
 		return -1;
-	say(_("    shmctl(%d, IPC_STAT) = 0 still: SHM_DEST in the mode, "
+	say(w, _("    shmctl(%d, IPC_STAT) = 0 still: SHM_DEST in the mode, "
 	    "nattch %lu, key 0x%08x (IPC_PRIVATE: Linux frees the key on "
 	    "IPC_RMID)"), w->id, (unsigned long)ds.shm_nattch,
 	    hexkey(ds.shm_perm.__key));
-	say_stat(&ds);
-	(void)proc_line(w->id, 1);
+	say_stat(w, &ds);
+	(void)proc_line(w, 1);
 	if ((r = shmget(w->key, 0, 0)) == -1)
-		say(_("    shmget(0x%08x, 0, 0) = -1 (%s): the key no longer "
+		say(w, _("    shmget(0x%08x, 0, 0) = -1 (%s): the key no longer "
 		    "finds the marked segment; a process that has its id can "
 		    "still attach it (Linux allows that), and a new "
 		    "shmget(IPC_CREAT) would make a fresh one"),
 		    hexkey(w->key), strerror(errno));
 	else
-		say(_("    shmget(0x%08x, 0, 0) = %d: another segment has taken "
+		say(w, _("    shmget(0x%08x, 0, 0) = %d: another segment has taken "
 		    "the key already"), hexkey(w->key), r);
 	note(w, call, _("marked it (dest), key freed; still there: nattch "
 	    "%lu"), (unsigned long)ds.shm_nattch);
@@ -973,7 +977,7 @@ step_last_detach(struct walk *w)
 	if (child_read(w, &m) == -1)
 		return -1;
 	fmt_buffer(m.buffer, buf, sizeof(buf));
-	say(_("%s child pid %ld: after IPC_RMID it still read buffer = {%s}, "
+	say(w, _("%s child pid %ld: after IPC_RMID it still read buffer = {%s}, "
 	    "then shmdt(%p) = 0 dropped the last attachment"), S_OJO,
 	    (long)w->child, buf, m.addr);
 	while ((pid = waitpid(w->child, &st, 0)) == -1 && errno == EINTR)
@@ -997,10 +1001,10 @@ step_last_detach(struct walk *w)
 		warn(_("shmctl(%d, IPC_STAT) after the last detach"), w->id);
 		return -1;
 	}
-	say(_("    waitpid(%ld) = %ld; shmctl(%d, IPC_STAT) = -1 (%s): the "
+	say(w, _("    waitpid(%ld) = %ld; shmctl(%d, IPC_STAT) = -1 (%s): the "
 	    "segment is gone: the kernel destroyed it when nattch reached 0%s"),
 	    (long)pid, (long)pid, w->id, strerror(errno),
-	    proc_line(w->id, 0) == 0 ? _(", and /proc/sysvipc/shm has no line "
+	    proc_line(w, 0) == 0 ? _(", and /proc/sysvipc/shm has no line "
 	    "for it") : "");
 	(void)snprintf(call, sizeof(call), _("child: shmdt(%p) = 0, exit"),
 	    m.addr);
@@ -1017,12 +1021,12 @@ step_summary(struct walk *w)
 {
 	int i;
 
-	say(_("%s what the kernel did at each call:"), S_SUMMARY);
+	say(w, _("%s what the kernel did at each call:"), S_SUMMARY);
 	for (i = 0; i < w->nnotes; i++) {
-		say("  %2d. %s", i + 1, w->notes[i].call);
-		say("      -> %s", w->notes[i].effect);
+		say(w, "  %2d. %s", i + 1, w->notes[i].call);
+		say(w, "      -> %s", w->notes[i].effect);
 	}
-	say(_("%s 1. key: ftok()  2. create: shmget(IPC_CREAT)  3. use: "
+	say(w, _("%s 1. key: ftok()  2. create: shmget(IPC_CREAT)  3. use: "
 	    "shmat() and plain stores  4. destroy: 4a. shmdt() detaches, 4b. "
 	    "shmctl(IPC_RMID) marks; the kernel removes the segment when the "
 	    "last process detaches"), S_SUMMARY);
@@ -1098,11 +1102,11 @@ walkthrough(const char *keypath, int proj, mode_t perm, int step)
 	w.ready[0] = w.ready[1] = w.go[0] = w.go[1] = -1;
 	if (catch_signals(&w) == -1)
 		return 3;
-	say(_("shmlab walkthrough of the slides' example (Memoria Compartida): "
+	say(&w, _("shmlab walkthrough of the slides' example (Memoria Compartida): "
 	    "FILEKEY \"%s\", KEY %d, MAXBUF %d%s"), keypath, proj,
 	    SLIDES_MAXBUF, step ? _("; --step: Enter after every call") : "");
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
-		if (steps[i](&w) == -1 || stop_sig || out_failed)
+		if (steps[i](&w) == -1 || stop_sig || w.out_failed)
 			break;
 	if (i == sizeof(steps) / sizeof(steps[0]))
 		status = 0;

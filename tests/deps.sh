@@ -4,7 +4,8 @@
 #
 #	tests/deps.sh lib	libbsd-dev, pkg-config and gettext (msgfmt,
 #				for the message catalogue), python3 (its
-#				json module reads run_demo.sh's report)
+#				json module reads run_demo.sh's report and
+#				the monitor snapshots of its progress bar)
 #	tests/deps.sh check	the above, check and libjansson-dev (the
 #				tests and their JSON reader) and the
 #				es_ES.UTF-8 locale (the Spanish test run)
