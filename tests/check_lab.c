@@ -658,6 +658,27 @@ sleep_until_frac(int frac_ms)
 /* ------------------------------------------------------------- monitor */
 
 /*
+ * Starts a slow run (the producer's options pargs, 50 ms an item; two
+ * consumers, 80 ms each) reporting to report, and waits until it has
+ * produced three items, so that every snapshot after it sees it at work.
+ */
+static void
+start_watched(struct tu_proc *prod, struct tu_proc *cons, struct args *pa,
+    struct args *ca, char *report, size_t len, const char *pargs)
+{
+	json_t *d;
+
+	ck_assert_int_eq(tu_path(report, len, "report.json"), 0);
+	producer_args(pa, &key, report, pargs);
+	consumer_args(ca, &key, "-n 2 --delay 80");
+	tu_start(prod, "producer", pa->v, NULL, -1, -1, -1);
+	tu_start(cons, "consumer", ca->v, NULL, -1, -1, -1);
+	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
+	    "the run never reached 3 items produced");
+	json_decref(d);
+}
+
+/*
  * A slow queue run (producer 50 ms per item, two consumers 80 ms each):
  * three --json snapshots while it produces.  Each names the test's key,
  * counts every attached process, shows the run's parameters and a mutex
@@ -675,14 +696,8 @@ START_TEST(test_monitor_json_queue)
 	long long diff[SNAPSHOTS], nattch;
 	int i, exact = 0, code;
 
-	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
-	producer_args(&pa, &key, report, "-n 2 -c 60 --delay 50 -b 10");
-	consumer_args(&ca, &key, "-n 2 --delay 80");
-	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
-	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
-	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
-	    "the run never reached 3 items produced");
-	json_decref(d);
+	start_watched(&prod, &cons, &pa, &ca, report, sizeof(report),
+	    "-n 2 -c 60 --delay 50 -b 10");
 
 	for (i = 0; i < SNAPSHOTS; i++) {
 		monitor_json(&key, &d, &raw);
@@ -747,15 +762,8 @@ START_TEST(test_monitor_json_broadcast)
 	int i, s, exact[2] = { 0, 0 }, active;
 	size_t j;
 
-	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
-	producer_args(&pa, &key, report,
+	start_watched(&prod, &cons, &pa, &ca, report, sizeof(report),
 	    "-m broadcast -n 2 -c 60 --delay 50 -b 10");
-	consumer_args(&ca, &key, "-n 2 --delay 80");
-	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
-	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
-	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
-	    "the run never reached 3 items produced");
-	json_decref(d);
 
 	for (i = 0; i < SNAPSHOTS; i++) {
 		monitor_json(&key, &d, &raw);
