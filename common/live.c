@@ -4,17 +4,20 @@
 #include <sys/types.h>
 
 #include "live.h"
+#include "mode.h"
 #include "shmlib.h"
 
 /*
  * The records that can exist: registered, never past the table (in
- * broadcast, never past the consumers the run was made for).  The only
- * clamp of hdr.registered: a hostile value must not index past it.
+ * broadcast, never past the consumers the run was made for: the mode's
+ * table says, mode_records()).  The only clamp of hdr.registered: a
+ * hostile value must not index past it.  The mode alone decides (flags
+ * 0): the unsafe variant keeps the queue's records.
  */
 uint32_t
 live_records(uint32_t registered, enum shm_mode mode, uint32_t expected)
 {
-	uint32_t limit = mode == MODE_BROADCAST ? expected : SHM_MAX_CONSUMERS;
+	uint32_t limit = mode_records(run_mode(mode, 0), expected);
 
 	return registered < limit ? registered : limit;
 }

@@ -5,7 +5,8 @@
  * header's mode and flags; from then on no program tests the mode again,
  * it calls the table or reads one of its flags:
  *
- *	consumer	md->take / md->take_one (take.h, common/modes.c)
+ *	consumer	md->take / md->take_one (take.h, common/modes.c),
+ *			MF_* flags, mode_records()
  *	producer	md->views, md->free_hint, md->waiting, MF_* flags
  *	monitor		md->text, MF_* flags, mode_sem_used()
  *
@@ -36,6 +37,9 @@ struct shm_mode_ops;
 				   by the producer (recover_queue) */
 #define MF_UNGUARDED	0x20u	/* no semaphore guards the ring: the items
 				   are written racing, can be lost */
+#define MF_EVERY_ITEM	0x40u	/* each consumer takes the whole stream: a
+				   late one would miss items, and each is
+				   checked against the whole count */
 
 /* The monitor's words for a mode; translated where shown. */
 struct mode_texts {
@@ -74,5 +78,6 @@ struct mode_table {
 /* modetab.c */
 const struct mode_table *run_mode(enum shm_mode, uint32_t);
 int	 mode_sem_used(const struct mode_table *, int);
+uint32_t mode_records(const struct mode_table *, uint32_t);
 
 #endif /* MODE_H */

@@ -134,7 +134,7 @@ static const struct mode_table queue_mode = {
 	N_("free slots in the ring"), &queue_texts
 };
 static const struct mode_table bcast_mode = {
-	MODE_BROADCAST, MF_NEEDS_N | MF_PAIRS,
+	MODE_BROADCAST, MF_NEEDS_N | MF_PAIRS | MF_EVERY_ITEM,
 	&bcast_ops, &bcast_ops, bcast_views, bcast_free_hint,
 	N_("every consumer to free a slot"), &broadcast_texts
 };
@@ -179,4 +179,14 @@ mode_sem_used(const struct mode_table *md, int i)
 	if (i != SEM_EMPTY && i != SEM_FULL)
 		return 1;
 	return (md->flags & MF_COUNTED) != 0;
+}
+
+/*
+ * How many consumer records a run can have: one per pair made (-n) in a
+ * mode with pairs, else the whole table.
+ */
+uint32_t
+mode_records(const struct mode_table *md, uint32_t expected)
+{
+	return (md->flags & MF_PAIRS) ? expected : SHM_MAX_CONSUMERS;
 }

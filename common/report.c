@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "i18n.h"
+#include "mode.h"
 #include "shmlib.h"
 
 #define REPORT_SCHEMA	1
@@ -26,6 +27,9 @@ report_tally(struct shm_report *rp)
 	uint32_t i, n, expect;
 	uint32_t why = 0;	/* GCC -O2 -fsanitize cannot see it is set first */
 	int sums_ok = 1;
+	/* Does each consumer take the whole stream (its table says)? */
+	int every = (run_mode((enum shm_mode)h->mode, h->flags)->flags &
+	    MF_EVERY_ITEM) != 0;
 
 	n = h->registered < h->max_consumers ? h->registered :
 	    h->max_consumers;
@@ -47,15 +51,14 @@ report_tally(struct shm_report *rp)
 			rp->unreported += c->unreported;
 			rp->in_flight += c->claim_len;
 		}
-		if (h->mode == MODE_BROADCAST &&
-		    c->checksum != rp->checksum_expected)
+		if (every && c->checksum != rp->checksum_expected)
 			sums_ok = 0;
 	}
-	if (h->mode == MODE_QUEUE && rp->checksum_total != rp->checksum_expected)
+	if (!every && rp->checksum_total != rp->checksum_expected)
 		sums_ok = 0;
-	expect = h->mode == MODE_BROADCAST ? h->expected : 1;
+	expect = every ? h->expected : 1;
 	want = h->count * expect;
-	if (h->mode == MODE_BROADCAST && (h->flags & SHM_F_VERIFY)) {
+	if (every && (h->flags & SHM_F_VERIFY)) {
 		/* Each broadcast consumer tallied its own stream exactly. */
 		lost = dup = 0;
 		rp->ledger = 1;

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "i18n.h"
+#include "mode.h"
 #include "runopts.h"
 #include "semun.h"
 #include "shmlib.h"
@@ -58,6 +59,7 @@ struct cons {
 	 * again from the segment, so a value changed later indexes nothing.
 	 */
 	struct shm_header run;
+	const struct mode_table *mode;	/* run's mode and flags: its table */
 	struct shm_stall stall;	/* our own bound on a run that stands still */
 	struct run_opts	 o;	/* -k -p -t -B --delay */
 	uint32_t	 nchildren;
@@ -177,6 +179,7 @@ attach_wait(struct cons *c, key_t key, const char *keypath)
 		sleep_ms(20);
 	}
 	memcpy(&c->run, c->ring.hdr, sizeof(c->run));
+	c->mode = run_mode((enum shm_mode)c->run.mode, c->run.flags);
 	stall_init(&c->stall, &c->run, c->o.timeout_s);
 	refuse_foreign(c, key, keypath, c->ring.semid);
 	if (sem_wait_ready(c->ring.semid, c->o.timeout_s * 1000) == -1)
@@ -207,6 +210,7 @@ child_register(struct cons *c)
 	const struct shm_header *run = &c->run;
 	struct shm_consumer *me;
 	uint32_t idx, limit;
+	int every = (c->mode->flags & MF_EVERY_ITEM) != 0;
 
 	for (;;) {
 		if (sem_op(c->ring.semid, &lock, 1, TICK_MS) == 0)
@@ -215,23 +219,23 @@ child_register(struct cons *c)
 			return -1;
 	}
 	idx = h->registered;
-	limit = run->mode == MODE_BROADCAST ? run->expected : SHM_MAX_CONSUMERS;
+	limit = mode_records(c->mode, run->expected);
 	if (idx >= limit || h->state >= ST_DONE ||
-	    (run->mode == MODE_BROADCAST && h->state >= ST_PRODUCING)) {
+	    (every && h->state >= ST_PRODUCING)) {
 		(void)sem_op(c->ring.semid, done, 1, 0);
-		if (h->state == ST_DONE && run->mode == MODE_QUEUE) {
+		if (h->state == ST_DONE && !every) {
 			if (c->verbose)
 				warnx(_("the run has ended: nothing left to take"));
 			return 1;
 		}
-		if (run->mode == MODE_BROADCAST && idx >= limit)
+		if (every && idx >= limit)
 			warnx(ngettext("this broadcast run already has its "
 			    "%u consumer (producer -n)%s", "this broadcast run "
 			    "already has its %u consumers (producer -n)%s",
 			    run->expected), run->expected,
 			    h->state >= ST_PRODUCING ? _(" and has started: a "
 			    "late consumer would miss items") : "");
-		else if (run->mode == MODE_BROADCAST)
+		else if (every)
 			warnx(_("this broadcast run has started: a late "
 			    "consumer would miss items"));
 		else if (idx >= limit)
@@ -344,7 +348,7 @@ title(struct cons *c)
 	if (!proto_look_due(&c->last_title_ns, now))
 		return 0;
 	setproctitle("-consumer %u/%u: %llu items", c->tk.index + 1,
-	    c->run.mode == MODE_BROADCAST ? c->run.expected : c->nchildren,
+	    (c->mode->flags & MF_PAIRS) ? c->run.expected : c->nchildren,
 	    (unsigned long long)c->tk.t.consumed);
 	return 1;
 }
@@ -370,8 +374,7 @@ register_dead(struct cons *c, pid_t pid, int code)
 	if (sem_op(c->ring.semid, &lock, 1, 5 * TICK_MS) == -1)
 		return;		/* the run is gone, or wedged: the producer sees */
 	idx = SHM_LOAD(&h->registered);
-	limit = c->run.mode == MODE_BROADCAST ? c->run.expected :
-	    SHM_MAX_CONSUMERS;
+	limit = mode_records(c->mode, c->run.expected);
 	if (idx >= limit || SHM_LOAD(&h->state) >= ST_DONE) {
 		(void)sem_op(c->ring.semid, done, 1, 0);
 		return;

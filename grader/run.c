@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,13 +186,31 @@ g_fill(const struct g_case *c, const char *w, int delay_ms)
 	return strdup(out);
 }
 
-/* In the child: limits, a group of its own, files for stdout/stderr. */
+/*
+ * A test hook: SHMLAB_GRADE_EXEC_DELAY_MS=N makes each child wait N ms
+ * between fork and exec, as a loaded machine may; until it execs, the
+ * child still maps the segment the grader holds (fork copies the
+ * attachment), and nothing the grader says may depend on that.
+ */
+static int
+g_exec_delay_ms(void)
+{
+	const char *s = getenv("SHMLAB_GRADE_EXEC_DELAY_MS");
+
+	return s == NULL ? 0 : (int)strtonum(s, 0, 10000, NULL);
+}
+
+/*
+ * In the child: limits, a group of its own, files for stdout/stderr.
+ * execfd (close-on-exec) stays open until the exec: its end tells the
+ * parent that the inherited attachment is gone (g_start).
+ */
 static void __attribute__((noreturn))
 g_exec(const struct g_case *c, const struct g_cmd *cmd, char **argv,
-    const struct g_proc *p)
+    const struct g_proc *p, int execfd)
 {
 	struct rlimit rl;
-	int fd;
+	int fd, delay;
 
 	(void)setpgid(0, 0);
 	(void)signal(SIGPIPE, SIG_DFL);
@@ -216,10 +235,46 @@ g_exec(const struct g_case *c, const struct g_cmd *cmd, char **argv,
 	if ((fd = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
 	    dup2(fd, STDERR_FILENO) == -1)
 		_exit(126);
-	(void)closefrom(STDERR_FILENO + 1);
+	if (execfd != STDERR_FILENO + 1) {
+		if (dup2(execfd, STDERR_FILENO + 1) == -1)
+			_exit(126);
+		execfd = STDERR_FILENO + 1;
+	}
+	if (fcntl(execfd, F_SETFD, FD_CLOEXEC) == -1)
+		_exit(126);
+	(void)closefrom(execfd + 1);
+	if ((delay = g_exec_delay_ms()) > 0)
+		g_sleep_ms(delay);
 	execvp(argv[0], argv);
 	fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+/*
+ * Until the child has exec'd (or died), its pipe end is open.  A child
+ * between fork and exec maps the segment the grader holds, and would
+ * count as attached to the run (g_all_attached): the grader would let
+ * go while that consumer has not attached yet, and the producer could
+ * remove the run before it did.  Bounded by the case's -t; a harness
+ * signal (*stop) ends the wait too.
+ */
+static void
+g_exec_wait(const struct g_case *c, int fd)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	uint64_t deadline = g_now_ms() + (uint64_t)c->g->timeout_s * 1000;
+	char b;
+	int r;
+
+	for (;;) {
+		r = poll(&pfd, 1, G_TICK_MS * 20);
+		if (r == 1 && read(fd, &b, 1) != -1)
+			return;		/* EOF: exec'd or gone */
+		if (r == -1 && errno != EINTR)
+			return;
+		if (*c->g->stop || g_now_ms() >= deadline)
+			return;
+	}
 }
 
 /* Starts one side's program; NULL only when the harness itself failed. */
@@ -229,7 +284,7 @@ g_start(struct g_case *c, enum g_side side, int index, int delay_ms)
 	const struct g_cmd *cmd = &c->g->cmd[side];
 	char *argv[G_MAX_ARGS + 5], num[4][32];
 	struct g_proc *p;
-	int n = 0, i;
+	int n = 0, i, execp[2];
 
 	if (c->nproc == G_MAX_PROCS) {
 		errno = ENOSPC;
@@ -263,17 +318,29 @@ g_start(struct g_case *c, enum g_side side, int index, int delay_ms)
 		if (argv[i] == NULL)
 			return NULL;
 	(void)fflush(NULL);
+	if (pipe2(execp, O_CLOEXEC) == -1) {
+		for (i = 0; i < n; i++)
+			free(argv[i]);
+		return NULL;
+	}
 	p->start_ns = g_now_ms();
 	p->pid = fork();
-	if (p->pid == 0)
-		g_exec(c, cmd, argv, p);
+	if (p->pid == 0) {
+		(void)close(execp[0]);
+		g_exec(c, cmd, argv, p, execp[1]);
+	}
 	for (i = 0; i < n; i++)
 		free(argv[i]);
-	if (p->pid == -1)
+	(void)close(execp[1]);
+	if (p->pid == -1) {
+		(void)close(execp[0]);
 		return NULL;
+	}
 	/* Both sides set it: whichever runs first, the group exists. */
 	(void)setpgid(p->pid, p->pid);
 	c->nproc++;
+	g_exec_wait(c, execp[0]);
+	(void)close(execp[0]);
 	return p;
 }
 

@@ -11,6 +11,7 @@
  * read with jansson.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -302,6 +303,61 @@ START_TEST(test_late_consumers)
 }
 END_TEST
 
+/*
+ * Between fork and exec a child still maps the segment the grader holds
+ * (fork copies the attachment): a consumer the machine execs late must
+ * not count as attached, or the grader lets go, the early consumers
+ * finish, and the producer removes the run before that consumer came.
+ * The hooks stand in for the load: 100 ms from fork to exec, consumers
+ * 300 ms apart, and a consumer that takes 200 ms after its exec before
+ * it attaches (a wrapper script).
+ */
+START_TEST(test_late_exec_consumers)
+{
+	char *cons, wrap[PATH_MAX];
+	struct tu_proc p;
+	struct args a;
+	json_t *j, *t;
+	FILE *fp;
+	size_t i;
+
+	grader_env();
+	ck_assert_int_eq(tu_path(wrap, sizeof(wrap), "slow_consumer"), 0);
+	ck_assert_ptr_nonnull(fp = fopen(wrap, "w"));
+	ck_assert_int_gt(fprintf(fp, "#!/bin/sh\nsleep 0.2\nexec %s \"$@\"\n",
+	    tu_bin("consumer/consumer")), 0);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(chmod(wrap, 0700), 0);
+	ck_assert_int_eq(setenv("SHMLAB_GRADE_STAGGER_MS", "300", 1), 0);
+	ck_assert_int_eq(setenv("SHMLAB_GRADE_EXEC_DELAY_MS", "100", 1), 0);
+	ck_assert_int_ne(asprintf(&cons, "%s %s", wrap, ref_consumer), -1);
+	memset(&a, 0, sizeof(a));
+	arg(&a, "%s", tu_bin("grader/grader"));
+	arg(&a, "--memory");
+	arg(&a, "%s", getenv("SHMLAB_SANITIZED") != NULL ? "0" : "512");
+	arg(&a, "-t");
+	arg(&a, "30");
+	arg(&a, "--json");
+	arg(&a, "--consumer");
+	arg(&a, "%s", cons);
+	ck_assert_int_eq(tu_run(&p, "lateexec", a.v, GRADE_MS), 0);
+	ck_assert_int_eq(unsetenv("SHMLAB_GRADE_STAGGER_MS"), 0);
+	ck_assert_int_eq(unsetenv("SHMLAB_GRADE_EXEC_DELAY_MS"), 0);
+	j = load_json(p.out);
+	json_array_foreach(json_object_get(j, "tests"), i, t)
+		ck_assert_msg(json_is_true(json_object_get(t, "passed")),
+		    "%s failed with consumers exec'd late: %s",
+		    json_string_value(json_object_get(t, "name")),
+		    json_string_value(json_object_get(t, "message")));
+	ck_assert_msg(tu_exit_code(&p) == 0, "exit %d", tu_exit_code(&p));
+	ck_assert(json_is_true(json_object_get(j, "passed")));
+	json_decref(j);
+	ck_assert_int_eq(grade_dirs_left(), 0);
+	free(cons);
+	args_free(&a);
+}
+END_TEST
+
 /* Each broken program fails its test, for its reason; all in parallel. */
 START_TEST(test_broken_programs)
 {
@@ -463,6 +519,7 @@ grade_suite(void)
 	tcase_add_test(tc, test_slides_programs);
 	tcase_add_test(tc, test_reference_passes);
 	tcase_add_test(tc, test_late_consumers);
+	tcase_add_test(tc, test_late_exec_consumers);
 	tcase_add_test(tc, test_broken_programs);
 	suite_add_tcase(s, tc);
 	return s;

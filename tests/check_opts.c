@@ -462,8 +462,14 @@ START_TEST(test_mode_tables)
 	/* The producer refuses --unsafe -m broadcast: the modes differ. */
 	ck_assert_ptr_eq(run_mode(MODE_BROADCAST, SHM_F_UNSAFE), u);
 	ck_assert(b->flags & MF_NEEDS_N);
+	ck_assert(b->flags & MF_EVERY_ITEM);
+	ck_assert(!(q->flags & MF_EVERY_ITEM) && !(u->flags & MF_EVERY_ITEM));
 	ck_assert(q->flags & MF_RECOVER);
 	ck_assert(u->flags & MF_UNGUARDED);
+	/* Broadcast has a record per pair; a queue the whole table. */
+	ck_assert_uint_eq(mode_records(b, 3), 3);
+	ck_assert_uint_eq(mode_records(q, 3), SHM_MAX_CONSUMERS);
+	ck_assert_uint_eq(mode_records(u, 0), SHM_MAX_CONSUMERS);
 	for (i = 0; i < 3; i++) {
 		/* Pairs, or one shared tail: never both, never neither. */
 		ck_assert(!(all[i]->flags & MF_PAIRS) !=
