@@ -127,7 +127,8 @@ seg_clean(key_t key, char *buf, size_t len)
 		return -1;
 	if (named >= 0 ? semid != named :
 	    sds.sem_perm.uid != getuid() || sds.sem_nsems < SEM_BASE ||
-	    (sds.sem_nsems - SEM_BASE) % 2 != 0 ||
+	    ((sds.sem_nsems - SEM_BASE) % 2 != 0 &&
+	    sds.sem_nsems != SEM_NSEMS(MODE_QUEUE, 0)) ||
 	    !sem_idle(semid, sds.sem_nsems)) {
 		(void)snprintf(buf, len, _("sem id %d under this key is not a "
 		    "stale shmlab set of yours: left alone"), semid);

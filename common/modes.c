@@ -174,8 +174,79 @@ queue_claim_locked(struct shm_taker *tk, struct shm_claim *c)
 }
 
 /*
+ * Seats (queue, -B > 1).  N consumers that all claim at once on fewer
+ * cores spend their time waking each other: each release hands the mutex
+ * to a sleeping consumer, which holds it while it is woken and scheduled,
+ * and the others queue behind it (a lock convoy: docs/PERFORMANCE.md).
+ * So only SEM_SEAT's value of them (the cores less the producer's, at
+ * least one: sem_seats()) claim at a time, and the others sleep on
+ * SEM_SEAT.  A seated consumer keeps its seat while it finds items and
+ * gives it up at the end of the stream, or, when another is waiting,
+ * after its turn: SEAT_TURN_MS, or SEAT_TURN_RINGS rings of items,
+ * whichever comes first, so that every consumer takes part.  A consumer
+ * holds a claim only while seated, and gives its seat up only once its
+ * claims are released; SEM_UNDO gives a dead consumer's seat back.
+ */
+#define SEAT_TURN_MS	2
+#define SEAT_TURN_RINGS	8
+
+static int
+seat_take(struct shm_taker *tk)
+{
+	struct sembuf sit = { SEM_SEAT, -1, SEM_UNDO };
+
+	if (tk->seated)
+		return 0;
+	if (wait_ops(tk, &sit, 1, "waiting for its turn to claim") == -1)
+		return -1;
+	tk->seated = 1;
+	tk->seat_ns = now_ns();
+	tk->seat_items = 0;
+	return 0;
+}
+
+static int
+seat_leave(struct shm_taker *tk)
+{
+	struct sembuf up = { SEM_SEAT, 1, SEM_UNDO };
+
+	if (!tk->seated)
+		return 0;
+	tk->seated = 0;
+	if (sem_op(tk->ring->semid, &up, 1, 0) == -1) {
+		(void)tk->look_around(tk, "giving its turn to another "
+		    "consumer");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Has the seated consumer had its turn, with another one waiting for a
+ * seat?  When nobody waits (or GETNCNT fails: the next semop says why) a
+ * new turn begins.
+ */
+static int
+seat_turn_over(struct shm_taker *tk, uint64_t k)
+{
+	uint64_t now;
+
+	tk->seat_items += k;
+	now = now_ns();
+	if (now - tk->seat_ns < SEAT_TURN_MS * 1000000ULL &&
+	    tk->seat_items < SEAT_TURN_RINGS * (uint64_t)tk->run->capacity)
+		return 0;
+	if (semctl(tk->ring->semid, SEM_SEAT, GETNCNT) > 0)
+		return 1;
+	tk->seat_ns = now;
+	tk->seat_items = 0;
+	return 0;
+}
+
+/*
  * The parallel claim: the mutex is dropped before the copy.  A claim
  * already made with the last release (queue_release()) comes first.
+ * Takes a seat first; at the end of the stream (or to stop) gives it up.
  */
 static int
 queue_claim(struct shm_taker *tk, struct shm_claim *c)
@@ -189,9 +260,14 @@ queue_claim(struct shm_taker *tk, struct shm_claim *c)
 		return 1;
 	}
 	if (tk->ended)
-		return 0;
-	if ((r = queue_claim_locked(tk, c)) != 1)
+		return seat_leave(tk) == -1 ? -1 : 0;
+	if (seat_take(tk) == -1)
+		return -1;
+	if ((r = queue_claim_locked(tk, c)) != 1) {
+		if (seat_leave(tk) == -1)
+			return -1;
 		return r;
+	}
 	SHM_STORE(&tk->ring->hdr->claimer, 0u);
 	if (sem_op(tk->ring->semid, &unlock, 1, 0) == -1) {
 		(void)tk->look_around(tk, "releasing the mutex after a claim");
@@ -353,21 +429,27 @@ queue_release_and_claim(struct shm_taker *tk, const struct shm_claim *c)
 	return 0;
 }
 
+/*
+ * Records and frees the claim, with the next claim when an item is there;
+ * at the end of a turn (seats, above) only records and frees it, then
+ * gives the seat up.
+ */
 static int
 queue_release(struct shm_taker *tk, const struct shm_claim *c)
 {
 	struct sembuf lock = { SEM_MUTEX, -1, SEM_UNDO };
-	int r;
+	int r, turn_over;
 
-	if ((r = queue_release_and_claim(tk, c)) != 1)
+	turn_over = seat_turn_over(tk, c->k);
+	if (!turn_over && (r = queue_release_and_claim(tk, c)) != 1)
 		return r;
 	do {
 		if (wait_ops(tk, &lock, 1, "recording a claim") == -1)
 			return -1;
 	} while ((r = queue_backoff(tk, 0)) == 1);
-	if (r == -1)
+	if (r == -1 || queue_complete_locked(tk, c) == -1)
 		return -1;
-	return queue_complete_locked(tk, c);
+	return turn_over ? seat_leave(tk) : 0;
 }
 
 static void

@@ -170,12 +170,15 @@ mode_ops(const struct shm_header *run, uint32_t batch)
 
 /*
  * Does a run of this mode operate on semaphore i?  Only a counted ring
- * uses the queue's SEM_EMPTY and SEM_FULL; every set has them (the
- * layout, SEM_BASE), and the mutex and SEM_JOIN serve every mode.
+ * uses the queue's SEM_EMPTY, SEM_FULL and SEM_SEAT; every set has the
+ * first two (the layout, SEM_BASE), and the mutex and SEM_JOIN serve
+ * every mode.
  */
 int
 mode_sem_used(const struct mode_table *md, int i)
 {
+	if (i == SEM_SEAT && !(md->flags & MF_PAIRS))
+		return (md->flags & MF_COUNTED) != 0;	/* the queue's seats */
 	if (i != SEM_EMPTY && i != SEM_FULL)
 		return 1;
 	return (md->flags & MF_COUNTED) != 0;

@@ -12,11 +12,35 @@
 #include <sys/sem.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "shmlib.h"
+
+/*
+ * The queue's seats (SEM_SEAT, common/modes.c): how many consumers claim
+ * at once.  One per core the producer may run on, less the producer's
+ * own, and at least one: more consumers than cores only wake each other
+ * (docs/PERFORMANCE.md).  Cores from the affinity mask (taskset, cpusets),
+ * else the online count.
+ */
+int
+sem_seats(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n <= 2)
+		return 1;
+	return n - 1 > SHM_MAX_CONSUMERS ? SHM_MAX_CONSUMERS : (int)(n - 1);
+}
 
 /*
  * Creates and initialises the set for a run; returns its id, or -1 with
@@ -38,6 +62,8 @@ sem_create(key_t key, const struct shm_params *p)
 	vals[SEM_EMPTY] = (unsigned short)p->capacity;
 	vals[SEM_FULL] = 0;
 	vals[SEM_JOIN] = 0;
+	if (p->mode != MODE_BROADCAST)
+		vals[SEM_SEAT] = (unsigned short)sem_seats();
 	for (i = 0; p->mode == MODE_BROADCAST && i < (int)p->expected; i++)
 		vals[SEM_EMPTY_I(i)] = (unsigned short)p->capacity;
 	id = semget(key, n, IPC_CREAT | IPC_EXCL | (int)(p->perm & 0777));

@@ -102,8 +102,8 @@ enum shm_cstate {
 };
 
 /*
- * Semaphore set.  In queue mode only the first four are used; a broadcast
- * run adds a pair per expected consumer.
+ * Semaphore set.  The first four serve every mode; a queue set adds
+ * SEM_SEAT, a broadcast set a pair per expected consumer instead.
  */
 #define SEM_MUTEX	0	/* 1: consumers' critical section; SEM_UNDO */
 #define SEM_EMPTY	1	/* queue: free slots */
@@ -112,8 +112,10 @@ enum shm_cstate {
 #define SEM_BASE	4	/* broadcast pairs start here */
 #define SEM_EMPTY_I(i)	(SEM_BASE + 2 * (i))	 /* slots consumer i freed */
 #define SEM_FULL_I(i)	(SEM_BASE + 2 * (i) + 1) /* items for consumer i */
+#define SEM_SEAT	SEM_BASE	/* queue: consumers that may claim at
+					   once (modes.c, seats); SEM_UNDO */
 #define SEM_NSEMS(mode, n) ((mode) == MODE_BROADCAST ? SEM_BASE + 2 * (n) : \
-			    SEM_BASE)
+			    SEM_BASE + 1)
 
 /*
  * One record per consumer process, 160 bytes.  Only its owner writes it

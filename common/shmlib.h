@@ -85,6 +85,7 @@ int	 seg_clean(key_t, char *, size_t);
 
 /* sem.c: the semaphore set. */
 int	 sem_create(key_t, const struct shm_params *);
+int	 sem_seats(void);
 int	 sem_open_ready(key_t, int);
 int	 sem_wait_ready(int, int);
 int	 sem_op(int, struct sembuf *, size_t, int);

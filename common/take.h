@@ -101,6 +101,9 @@ struct shm_taker {
 	struct shm_claim next;		/* queue: claimed with the last release */
 	int		have_next;
 	int		ended;		/* queue: the token seen at a release */
+	int		seated;		/* queue: holds a seat (SEM_SEAT) */
+	uint64_t	seat_ns;	/* ... since then (now_ns()) ... */
+	uint64_t	seat_items;	/* ... and took this many items */
 	/* The program's look around after a wait timed out: -1 to stop. */
 	int		(*look_around)(struct shm_taker *, const char *);
 	char		why[256];	/* a failure's reason, or "" */

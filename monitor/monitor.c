@@ -222,7 +222,7 @@ static void	 window_unsafe(const struct monitor *, uint64_t *, uint64_t *);
 static void	 view_init(struct view *, const struct mode_table *);
 static void	 rates(struct monitor *);
 static double	 per_s(uint64_t, uint64_t);
-static const char *sem_name(int, char *, size_t);
+static const char *sem_name(const struct monitor *, int, char *, size_t);
 static char	 con_mark(uint32_t);
 static void	 put_time(FILE *, time_t, time_t, int);
 static char	*fmt_rate(char *, size_t, double);
@@ -835,14 +835,19 @@ let_go(struct monitor *m)
 	m->detached = 1;
 }
 
-/* Names from shmlab.h: the four fixed ones, then a pair per consumer. */
+/*
+ * Names from shmlab.h: the four fixed ones, then a pair per consumer
+ * (own_pos), or the queue's seats.
+ */
 static const char *
-sem_name(int i, char *buf, size_t len)
+sem_name(const struct monitor *m, int i, char *buf, size_t len)
 {
 	static const char *fixed[] = { "mutex", "empty", "full", "join" };
 
 	if (i < SEM_BASE)
 		return fixed[i];
+	if (i == SEM_SEAT && !m->view.own_pos)
+		return "seat";
 	(void)snprintf(buf, len, "%s[%d]", (i - SEM_BASE) % 2 ? "full" :
 	    "empty", (i - SEM_BASE) / 2);
 	return buf;
@@ -1123,7 +1128,7 @@ text_sems(const struct monitor *m, FILE *fp)
 	for (i = 0; i < r->nsems && i < SEM_BASE; i++)
 		if (mode_sem_used(m->mode, i))
 			fprintf(fp, "  %5d  %-10s %6d %6d %6d %8d\n", i,
-			    sem_name(i, buf, sizeof(buf)), m->sems[i].value,
+			    sem_name(m, i, buf, sizeof(buf)), m->sems[i].value,
 			    m->sems[i].ncnt, m->sems[i].zcnt, m->sems[i].pid);
 	if (r->nsems >= SEM_BASE && m->view.balance != NULL)
 		m->view.balance(m, fp);
@@ -1381,7 +1386,7 @@ json_sems(const struct monitor *m, FILE *fp)
 	for (k = 0; m->snap.have_sem && k < r->nsems; k++) {
 		v = &m->sems[k];
 		fprintf(fp, "%s\n    {\"name\": ", k ? "," : "");
-		json_str(fp, sem_name(k, buf, sizeof(buf)));
+		json_str(fp, sem_name(m, k, buf, sizeof(buf)));
 		fprintf(fp, ", \"index\": %d, \"value\": %d, \"ncnt\": %d, "
 		    "\"zcnt\": %d, \"pid\": %d, \"used\": %s}", k, v->value,
 		    v->ncnt, v->zcnt, v->pid, mode_sem_used(m->mode, k) ?

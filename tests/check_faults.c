@@ -1457,7 +1457,8 @@ enum {
 	FOREIGN_BYTES,		/* a plain segment, full of bytes */
 	FOREIGN_TINY,		/* smaller than a shmlab header */
 	FOREIGN_SEM1,		/* a semaphore set of one */
-	FOREIGN_SEM5,		/* a set of five: not shmlab's shape */
+	FOREIGN_SEM7,		/* a set of seven: not shmlab's shape (a
+				   queue set has five, a broadcast one 4 + 2n) */
 	FOREIGN_ROWS
 };
 
@@ -1485,7 +1486,7 @@ START_TEST(test_clean_refuses_foreign)
 			ck_assert_int_eq(shmdt(base), 0);
 		}
 	} else {
-		semid = semget(key.key, _i == FOREIGN_SEM1 ? 1 : 5,
+		semid = semget(key.key, _i == FOREIGN_SEM1 ? 1 : 7,
 		    IPC_CREAT | IPC_EXCL | 0600);
 		ck_assert_msg(semid != -1, "semget: %s", strerror(errno));
 	}

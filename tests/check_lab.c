@@ -705,7 +705,12 @@ START_TEST(test_monitor_json_queue)
 		ck_assert_str_eq(jstr(d, "state"), "producing");
 		ck_assert_int_eq(jint(d, "registered"), 2);
 		ck_assert_uint_eq(json_array_size(jarr(d, "consumers")), 2);
-		ck_assert_uint_eq(json_array_size(jarr(d, "semaphores")), 4);
+		/* mutex, empty, full, join and the queue's seats */
+		ck_assert_uint_eq(json_array_size(jarr(d, "semaphores")),
+		    SEM_NSEMS(MODE_QUEUE, 0));
+		ck_assert_str_eq(json_string_value(json_object_get(
+		    json_array_get(jarr(d, "semaphores"), SEM_SEAT), "name")),
+		    "seat");
 		/* producer, consumer parent, its 2 children, the monitor */
 		nattch = jint(d, "nattch");
 		ck_assert_msg(nattch >= 4, "nattch %lld during the run",
@@ -913,10 +918,12 @@ START_TEST(test_monitor_key_hex)
 END_TEST
 
 /* Everything of a run an observer could change, read without changing it. */
+#define RUN_NSEMS	SEM_NSEMS(MODE_QUEUE, 0)	/* with SEM_SEAT */
+
 struct run_state {
-	unsigned short	 val[SEM_BASE];
-	int		 pid[SEM_BASE];
-	int		 ncnt[SEM_BASE];
+	unsigned short	 val[RUN_NSEMS];
+	int		 pid[RUN_NSEMS];
+	int		 ncnt[RUN_NSEMS];
 	time_t		 sem_otime, sem_ctime, shm_ctime;
 	unsigned	 sem_mode, shm_mode;
 	unsigned long	 nattch;
@@ -936,10 +943,10 @@ state_take(int shmid, int semid, const void *seg, struct run_state *s)
 	ck_assert_int_eq(shmctl(shmid, IPC_STAT, &ds), 0);
 	a.buf = &sds;
 	ck_assert_int_eq(semctl(semid, 0, IPC_STAT, a), 0);
-	ck_assert_int_eq((int)sds.sem_nsems, SEM_BASE);
+	ck_assert_int_eq((int)sds.sem_nsems, RUN_NSEMS);
 	a.array = s->val;
 	ck_assert_int_eq(semctl(semid, 0, GETALL, a), 0);
-	for (i = 0; i < SEM_BASE; i++) {
+	for (i = 0; i < RUN_NSEMS; i++) {
 		s->pid[i] = semctl(semid, i, GETPID);
 		s->ncnt[i] = semctl(semid, i, GETNCNT);
 	}
@@ -961,7 +968,7 @@ state_same(const struct run_state *a, const struct run_state *b,
 {
 	int i;
 
-	for (i = 0; i < SEM_BASE; i++) {
+	for (i = 0; i < RUN_NSEMS; i++) {
 		ck_assert_msg(a->val[i] == b->val[i], "%s: semaphore %d went "
 		    "from %u to %u", after, i, a->val[i], b->val[i]);
 		ck_assert_msg(a->pid[i] == b->pid[i], "%s: semaphore %d's "

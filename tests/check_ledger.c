@@ -367,6 +367,33 @@ START_TEST(test_more_consumers_than_items)
 END_TEST
 
 /*
+ * Seats (docs/DESIGN.md, "Seats"): with fewer seats than consumers (one
+ * on a machine of 2 cores) the consumers take turns, so every one of them
+ * takes items, and the run still verifies exactly.
+ */
+START_TEST(test_queue_seat_turns)
+{
+	const struct run r = { MODE_QUEUE, 4, 10, 5, 20000, 0 };
+	unsigned long long got;
+	char *js;
+	int pexit, cexit;
+	uint32_t i;
+
+	js = run_pair(&r, NULL, "report.json", RUN_MS, &pexit, &cexit);
+	ck_assert_msg(pexit == 0 && cexit == 0, "producer exit %d, consumer "
+	    "exit %d; report %.2000s", pexit, cexit, js);
+	expect_clean(js, &r);
+	for (i = 0; i < r.n; i++) {
+		got = pc_num(js, i, "consumed");
+		ck_assert_msg(got > 0, "consumer %u took no item of %llu with "
+		    "%d seat(s): the seated ones never gave theirs up; %.2000s",
+		    i, (unsigned long long)r.count, sem_seats(), js);
+	}
+	free(js);
+}
+END_TEST
+
+/*
  * --seed S: the run verifies against values drawn from (S, i), and its
  * checksum differs from the same run's without a seed.
  */
@@ -1186,6 +1213,7 @@ ledger_suite(void)
 	tcase_add_loop_test(tc, test_more_consumers_than_items, 0,
 	    NELEM(few_rows));
 	tcase_add_loop_test(tc, test_seed, 0, NELEM(seed_rows));
+	tcase_add_test(tc, test_queue_seat_turns);
 	tcase_add_test(tc, test_broadcast_late_consumer);
 	tcase_add_test(tc, test_kernel_limit);
 	tcase_add_test(tc, test_kernel_limit_demo);

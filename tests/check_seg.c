@@ -248,7 +248,7 @@ END_TEST
 START_TEST(test_sem_create_queue)
 {
 	struct shm_params p = params(10, MODE_QUEUE, 0, 100, SHM_F_VERIFY);
-	unsigned short vals[SEM_BASE];
+	unsigned short vals[SEM_NSEMS(MODE_QUEUE, 0)];
 	struct semid_ds ds;
 	union semun arg;
 	int id;
@@ -257,7 +257,7 @@ START_TEST(test_sem_create_queue)
 	ck_assert_msg(id != -1, "sem_create: %s", strerror(errno));
 	arg.buf = &ds;
 	ck_assert_int_eq(semctl(id, 0, IPC_STAT, arg), 0);
-	ck_assert_uint_eq(ds.sem_nsems, SEM_BASE);
+	ck_assert_uint_eq(ds.sem_nsems, SEM_BASE + 1);
 	ck_assert_uint_eq(ds.sem_perm.mode & 0777, 0600);
 	ck_assert_msg(ds.sem_otime != 0, "sem_otime still 0: the "
 	    "initialisation race is open");
@@ -267,6 +267,9 @@ START_TEST(test_sem_create_queue)
 	ck_assert_uint_eq(vals[SEM_EMPTY], 10);
 	ck_assert_uint_eq(vals[SEM_FULL], 0);
 	ck_assert_uint_eq(vals[SEM_JOIN], 0);
+	/* One seat per core but the producer's, at least one. */
+	ck_assert_uint_eq(vals[SEM_SEAT], sem_seats());
+	ck_assert_int_ge(sem_seats(), 1);
 	ck_assert_int_eq(sem_wait_ready(id, 100), 0);
 	ck_assert_int_eq(sem_open_ready(key.key, 100), id);
 }
