@@ -119,6 +119,33 @@ cmd_of(const char *rel)
 	return s;
 }
 
+/* One of shmlab's programs with opts, as the grader's CMD; to free. */
+static char *
+ref_cmd(const char *rel, const char *opts)
+{
+	char *s;
+
+	ck_assert_int_ne(asprintf(&s, "%s %s", tu_bin(rel), opts), -1);
+	return s;
+}
+
+/*
+ * The grader's command line for shmlab's own programs: room for them
+ * (--memory), -t 30 and --json; the caller adds the commands.
+ */
+static void
+grader_ref_args(struct args *a)
+{
+	memset(a, 0, sizeof(*a));
+	arg(a, "%s", tu_bin("grader/grader"));
+	/* A sanitizer's shadow memory does not fit under RLIMIT_AS. */
+	arg(a, "--memory");
+	arg(a, "%s", getenv("SHMLAB_SANITIZED") != NULL ? "0" : "512");
+	arg(a, "-t");
+	arg(a, "30");
+	arg(a, "--json");
+}
+
 /* The JSON object of test name on side, or NULL. */
 static json_t *
 find_test(json_t *root, const char *name, const char *side)
@@ -198,18 +225,9 @@ START_TEST(test_reference_passes)
 
 	grader_env();
 	ck_assert_int_eq(tu_path(gs, sizeof(gs), "results.json"), 0);
-	ck_assert_int_ne(asprintf(&prod, "%s %s", tu_bin("producer/producer"),
-	    ref_producer), -1);
-	ck_assert_int_ne(asprintf(&cons, "%s %s", tu_bin("consumer/consumer"),
-	    ref_consumer), -1);
-	memset(&a, 0, sizeof(a));
-	arg(&a, "%s", tu_bin("grader/grader"));
-	/* A sanitizer's shadow memory does not fit under RLIMIT_AS. */
-	arg(&a, "--memory");
-	arg(&a, "%s", getenv("SHMLAB_SANITIZED") != NULL ? "0" : "512");
-	arg(&a, "-t");
-	arg(&a, "30");
-	arg(&a, "--json");
+	prod = ref_cmd("producer/producer", ref_producer);
+	cons = ref_cmd("consumer/consumer", ref_consumer);
+	grader_ref_args(&a);
 	arg(&a, "--gradescope");
 	arg(&a, "%s", gs);
 	arg(&a, "--producer");
@@ -266,15 +284,8 @@ START_TEST(test_late_consumers)
 
 	grader_env();
 	ck_assert_int_eq(setenv("SHMLAB_GRADE_STAGGER_MS", "300", 1), 0);
-	ck_assert_int_ne(asprintf(&cons, "%s %s", tu_bin("consumer/consumer"),
-	    ref_consumer), -1);
-	memset(&a, 0, sizeof(a));
-	arg(&a, "%s", tu_bin("grader/grader"));
-	arg(&a, "--memory");
-	arg(&a, "%s", getenv("SHMLAB_SANITIZED") != NULL ? "0" : "512");
-	arg(&a, "-t");
-	arg(&a, "30");
-	arg(&a, "--json");
+	cons = ref_cmd("consumer/consumer", ref_consumer);
+	grader_ref_args(&a);
 	arg(&a, "--consumer");
 	arg(&a, "%s", cons);
 	ck_assert_int_eq(tu_run(&p, "late", a.v, GRADE_MS), 0);
