@@ -109,7 +109,7 @@ void	 g_tick(struct g_case *);
 void	 g_grab(struct g_case *, uint64_t);
 void	 g_hold_first(struct g_case *, uint64_t);
 int	 g_group_signal(const struct g_case *, enum g_side, int);
-double	 g_group_cpu(const struct g_case *, enum g_side);
+double	 g_group_cpu(const struct g_case *, enum g_side, double *);
 int	 g_waiting_on(const struct g_case *, int);
 void	 g_diagnose(struct g_case *, struct g_proc *);
 const char *g_signame(int);

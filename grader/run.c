@@ -644,22 +644,69 @@ g_members(pid_t pgid, pid_t *out, int max)
 	return n;
 }
 
-/* CPU seconds used so far by the live processes of one side. */
+/*
+ * Seconds pid's threads have been runnable -- on a CPU, or ready and
+ * waiting for one -- since they started: the first two fields (ns) of
+ * /proc/PID/task/TID/schedstat.  -1 when the kernel keeps no such
+ * figures (no CONFIG_SCHED_INFO) or pid is gone.
+ */
+static double
+g_runnable(pid_t pid)
+{
+	char path[96];
+	unsigned long long run, delay;
+	struct dirent *de;
+	double sum = 0;
+	DIR *d;
+	FILE *fp;
+	int got = 0;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/schedstat",
+		    (long)pid, de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(fp, "%llu %llu", &run, &delay) == 2) {
+			sum += (double)(run + delay) / 1e9;
+			got = 1;
+		}
+		(void)fclose(fp);
+	}
+	(void)closedir(d);
+	return got ? sum : -1;
+}
+
+/*
+ * CPU seconds used so far by the live processes of one side; into
+ * *runnable, the seconds they have been runnable (g_runnable), or -1 if
+ * that is not known for one of them.
+ */
 double
-g_group_cpu(const struct g_case *c, enum g_side side)
+g_group_cpu(const struct g_case *c, enum g_side side, double *runnable)
 {
 	pid_t m[64], pg;
-	double sum = 0, cpu;
+	double sum = 0, cpu, run;
 	char st;
 	int i, j, n;
 
+	*runnable = 0;
 	for (i = 0; i < c->nproc; i++) {
 		if (c->proc[i].side != side || c->proc[i].done)
 			continue;
 		n = g_members(c->proc[i].pid, m, 64);
-		for (j = 0; j < n; j++)
+		for (j = 0; j < n; j++) {
 			if (g_stat(m[j], &st, &pg, &cpu) == 0)
 				sum += cpu;
+			if ((run = g_runnable(m[j])) < 0)
+				*runnable = -1;
+			else if (*runnable >= 0)
+				*runnable += run;
+		}
 	}
 	return sum;
 }

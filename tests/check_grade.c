@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <regex.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +349,70 @@ START_TEST(test_late_exec_consumers)
 }
 END_TEST
 
+/*
+ * A consumer that spins gets only its share of a busy CPU: here one CPU
+ * shared with SPINNERS processes that spin too, so under a quarter of
+ * it.  Its CPU seconds then stay under the grader's bound, but it never
+ * sleeps: the grader must still call it busy waiting.
+ */
+#define SPINNERS	4
+
+START_TEST(test_busy_wait_loaded)
+{
+	struct tu_proc p;
+	struct args a;
+	cpu_set_t all, one;
+	regex_t re;
+	json_t *j, *t;
+	const char *msg;
+	pid_t spin[SPINNERS];
+	int cpu, i;
+
+	grader_env();
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &all); cpu++)
+		;
+	ck_assert_int_lt(cpu, CPU_SETSIZE);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	/* Us, so the grader and all it starts, and the spinners: one CPU. */
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	for (i = 0; i < SPINNERS; i++) {
+		ck_assert_int_ne(spin[i] = tu_fork(), -1);
+		if (spin[i] == 0) {
+			(void)alarm(120);	/* teardown kills us first */
+			for (;;)
+				;
+		}
+	}
+	memset(&a, 0, sizeof(a));
+	arg(&a, "%s", tu_bin("grader/grader"));
+	arg(&a, "-t");
+	arg(&a, "8");
+	arg(&a, "--json");
+	arg(&a, "--consumer");
+	arg(&a, "%s", tu_bin("tests/students/consumer_busy_wait"));
+	ck_assert_int_eq(tu_run(&p, "busy", a.v, GRADE_MS), 0);
+	for (i = 0; i < SPINNERS; i++)
+		ck_assert_int_eq(kill(-spin[i], SIGKILL), 0);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+	j = load_json(p.out);
+	t = find_test(j, "blocks_when_empty", "consumer");
+	ck_assert_msg(t != NULL, "no test blocks_when_empty");
+	msg = json_string_value(json_object_get(t, "message"));
+	ck_assert_msg(json_is_false(json_object_get(t, "passed")), "a busy "
+	    "wait on a loaded CPU passed blocks_when_empty: %s", msg);
+	ck_assert_int_eq(regcomp(&re, "busy waiting: the consumer used [0-9.]+ "
+	    "CPU seconds", REG_EXTENDED | REG_NOSUB), 0);
+	ck_assert_msg(regexec(&re, msg, 0, NULL, 0) == 0, "blocks_when_empty "
+	    "failed, but not as a busy wait: %s", msg);
+	regfree(&re);
+	json_decref(j);
+	ck_assert_int_eq(grade_dirs_left(), 0);
+	args_free(&a);
+}
+END_TEST
+
 /* Each broken program fails its test, for its reason; all in parallel. */
 START_TEST(test_broken_programs)
 {
@@ -509,6 +575,7 @@ grade_suite(void)
 	tcase_add_test(tc, test_reference_passes);
 	tcase_add_test(tc, test_late_consumers);
 	tcase_add_test(tc, test_late_exec_consumers);
+	tcase_add_test(tc, test_busy_wait_loaded);
 	tcase_add_test(tc, test_broken_programs);
 	suite_add_tcase(s, tc);
 	return s;
