@@ -1639,6 +1639,80 @@ START_TEST(test_i18n_error)
 }
 END_TEST
 
+/* The display column of p in its line (UTF-8: one per character). */
+static int
+col_of(const char *line, const char *p)
+{
+	int cols = 0;
+
+	for (; line < p; line++)
+		if (((unsigned char)*line & 0xc0) != 0x80)
+			cols++;
+	return cols;
+}
+
+/*
+ * In Spanish the monitor's state column is as wide as its widest word:
+ * a consumer whose process is gone shows "terminado", nine columns where
+ * the column used to have six, and its row still lines up under the
+ * heads.  The producer is stopped meanwhile, so that it cannot mark the
+ * record died first; once it goes on, it ends the run (exit 3).
+ */
+START_TEST(test_monitor_state_width)
+{
+	struct tu_proc prod, cons, mon;
+	struct args pa, ca, ma;
+	json_t *d;
+	char *out, *head, *row, *num;
+	int want, got;
+
+	producer_args(&pa, &key, NULL, "-n 1 -c 1000 --delay 30 -b 10");
+	consumer_args(&ca, &key, "-n 1 --delay 50");
+	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
+	    "the run never reached 3 items produced");
+	json_decref(d);
+	ck_assert_int_eq(kill(prod.pid, SIGSTOP), 0);
+	ck_assert_int_eq(kill(-cons.pid, SIGKILL), 0);
+	(void)tu_wait(&cons, QUICK_MS);
+
+	monitor_args(&ma, &key);
+	arg(&ma, "--once");
+	tu_start(&mon, "monitor", ma.v, env_es, -1, -1, -1);
+	(void)tu_wait(&mon, QUICK_MS);
+	ck_assert_int_eq(kill(prod.pid, SIGCONT), 0);
+	tu_expect_exit(&mon, "monitor --once, in Spanish", 0);
+	out = tu_out_text(&mon);
+	/* The table's head, not the run line's "estado produciendo". */
+	head = strstr(out, " consumido ");
+	row = strstr(out, " terminado ");
+	ck_assert_msg(head != NULL && row != NULL, "no consumer table head or "
+	    "no \"terminado\" row: %.3000s", out);
+	want = col_of(out, head + strlen(" consumido"));
+	while (head > out && head[-1] != '\n')
+		head--;
+	want -= col_of(out, head);
+	/* consumido: right-aligned counts under a right-aligned head. */
+	for (num = row + strlen(" terminado "); *num == ' '; num++)
+		continue;
+	num += strspn(num, "0123456789");
+	while (row > out && row[-1] != '\n')
+		row--;
+	got = col_of(row, num);
+	ck_assert_msg(got == want, "the consumed count of a \"terminado\" "
+	    "row ends at column %d, its head at %d: %.3000s", got, want, out);
+	free(out);
+
+	(void)tu_wait(&prod, RUN_MS);
+	tu_expect_exit(&prod, "producer, its consumer killed", 3);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+	args_free(&ma);
+}
+END_TEST
+
 /* -------------------------------------------------------------- titles */
 
 /*
@@ -1854,6 +1928,7 @@ lab_suite(void)
 	tcase_add_test(tc, test_monitor_key_hex);
 	tcase_add_test(tc, test_monitor_read_only);
 	tcase_add_test(tc, test_monitor_watched_fast);
+	tcase_add_test(tc, test_monitor_state_width);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("walkthrough");
