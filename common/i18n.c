@@ -87,6 +87,22 @@ strtonum_word(const char *errstr)
 }
 
 /*
+ * The display columns of the first n bytes of s, one per UTF-8
+ * character (the width i18n_pad pads to).
+ */
+int
+i18n_width(const char *s, size_t n)
+{
+	size_t i;
+	int w = 0;
+
+	for (i = 0; i < n && s[i] != '\0'; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/*
  * The printf field width that pads s to w columns: printf counts bytes,
  * and an accented letter of a translation takes two in UTF-8.
  */

@@ -19,6 +19,7 @@
 
 int	 i18n_init(void);
 const char *strtonum_word(const char *);
+int	 i18n_width(const char *, size_t);
 int	 i18n_pad(int, const char *);
 int	 i18n_cut(const char *, size_t, int);
 

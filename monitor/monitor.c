@@ -235,6 +235,7 @@ static void	 text_bar(const struct monitor *, FILE *);
 static void	 balance_queue(const struct monitor *, FILE *);
 static void	 balance_broadcast(const struct monitor *, FILE *);
 static void	 text_sems(const struct monitor *, FILE *);
+static int	 state_cols(void);
 static void	 text_consumers(const struct monitor *, FILE *);
 static void	 json(const struct monitor *, FILE *);
 static void	 json_head(const struct monitor *, FILE *);
@@ -1134,6 +1135,31 @@ text_sems(const struct monitor *m, FILE *fp)
 		m->view.balance(m, fp);
 }
 
+/*
+ * The state column's width in display columns: its widest word, each
+ * consumer state and "gone", translated ("terminado" is nine columns),
+ * and its head; six in English.  A damaged record's "unknown" is left
+ * out: its row may stand out, the frame keeps its width.
+ */
+static int
+state_cols(void)
+{
+	static const uint32_t states[] = { CS_FREE, CS_ACTIVE, CS_DONE,
+	    CS_FAILED, CS_DIED };
+	const char *s;
+	size_t i;
+	int w, most = i18n_width(_("gone"), SIZE_MAX);
+
+	if ((w = i18n_width(_("state"), SIZE_MAX)) > most)
+		most = w;
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		s = _(cstate_name(states[i]));
+		if ((w = i18n_width(s, SIZE_MAX)) > most)
+			most = w;
+	}
+	return most;
+}
+
 static void
 text_consumers(const struct monitor *m, FILE *fp)
 {
@@ -1142,7 +1168,7 @@ text_consumers(const struct monitor *m, FILE *fp)
 	char last[24], pos[24], rate[24], avg[24];
 	const char *st;
 	uint32_t i;
-	int bc = m->view.own_pos;
+	int bc = m->view.own_pos, sw = state_cols();
 
 	fprintf(fp, _("%-*s%u registered"), lw(_("consumers")), _("consumers"),
 	    sn->registered);
@@ -1155,7 +1181,7 @@ text_consumers(const struct monitor *m, FILE *fp)
 	fprintf(fp, "  %*s %*s%*s %-*s %*s %*s %*s%*s %*s%s\n",
 	    pad(5, _("index")), _("index"), bc ? pad(5, _("mark ")) : 0,
 	    bc ? _("mark ") : "", pad(7, _("pid")), _("pid"),
-	    pad(6, _("state")), _("state"), pad(9, _("consumed")),
+	    pad(sw, _("state")), _("state"), pad(9, _("consumed")),
 	    _("consumed"), pad(10, _("last_seq")), _("last_seq"),
 	    bc ? pad(11, _("pos ")) : 0, bc ? _("pos ") : "",
 	    pad(9, _("rate")), _("rate"), pad(9, _("avg")), _("avg"),
@@ -1174,7 +1200,7 @@ text_consumers(const struct monitor *m, FILE *fp)
 		/* An active record whose pid is gone: soon marked died. */
 		st = c->state == CS_ACTIVE && !c->alive ? _("gone") :
 		    _(cstate_name(c->state));
-		fprintf(fp, "%7d %-*s %9llu %10s ", (int)c->pid, pad(6, st), st,
+		fprintf(fp, "%7d %-*s %9llu %10s ", (int)c->pid, pad(sw, st), st,
 		    U(c->consumed), last);
 		if (bc)
 			fprintf(fp, "%10s ", pos);

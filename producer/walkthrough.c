@@ -158,18 +158,6 @@ static int	(*const steps[])(struct walk *) = {
 	step_summary
 };
 
-/* Display columns of n bytes of UTF-8: one per character. */
-static size_t
-width(const char *s, size_t n)
-{
-	size_t i, w = 0;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			w++;
-	return w;
-}
-
 /*
  * Prints one paragraph within WALK_COLS columns, breaking at spaces.  The
  * lines after the first are indented two more than the paragraph's own
@@ -191,7 +179,7 @@ wrap(const char *text)
 	while (*p != '\0') {
 		for (word = p; *p != '\0' && *p != ' '; p++)
 			continue;
-		n = width(word, (size_t)(p - word));
+		n = (size_t)i18n_width(word, (size_t)(p - word));
 		if (col > indent && col + 1 + n > WALK_COLS) {
 			(void)printf("\n%*s", (int)cont, "");
 			col = cont;

@@ -134,6 +134,7 @@ static void	 expect_run_verified(struct tu_proc *, struct tu_proc *,
 		    const char *, uint64_t, uint64_t, uint64_t);
 static void	 quick_args(struct args *, const char *, const char *);
 static void	 attach_at_eos(struct shm_ring *);
+static void	 key_taken(int);
 static void	 run_row(const struct row *);
 static Suite	*e2e_suite(void);
 
@@ -438,22 +439,30 @@ END_TEST
 
 /*
  * IPC_EXCL: a second producer on a key in use exits 3 and names the key;
- * the first run is untouched and still verifies.
+ * the first run is untouched and still verifies.  With daemon, the second
+ * is a daemon (-d -P): it has written its pidfile at the fork, and exits
+ * before finish(), so it must remove the pidfile itself (it used to leave
+ * it behind).
  */
-START_TEST(test_key_taken)
+static void
+key_taken(int daemon)
 {
 	static const struct row r1 = { MODE_QUEUE, 1, 10, 1000, 0, 0 };
 	static const struct row r2 = { MODE_QUEUE, 1, 10, 10, 0, 0 };
+	static const char *const who[] = { "producer", "daemon" };
 	struct shm_ring ring;
 	struct tu_proc a, b, cons;
 	struct args pa, pb, ca;
-	char ra[PATH_MAX], rb[PATH_MAX], *err;
+	char ra[PATH_MAX], rb[PATH_MAX], pid[PATH_MAX], *err;
 	int shmid, semid;
 
 	report_path(ra, sizeof(ra), "a.json");
 	report_path(rb, sizeof(rb), "b.json");
+	report_path(pid, sizeof(pid), "b.pid");
 	producer_args(&pa, &key, &r1, ra);
 	producer_args(&pb, &key, &r2, rb);
+	if (daemon)
+		args_add(&pb, "-d", "-P", pid, NULL);
 	consumer_args(&ca, &key, &r1);
 	ck_assert_int_eq(tu_spawn(&a, "producer-a", pa.v), 0);
 	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, &ring) == 0, "the first "
@@ -463,13 +472,16 @@ START_TEST(test_key_taken)
 	ck_assert_int_eq(seg_detach(&ring), 0);
 
 	ck_assert_int_eq(tu_run(&b, "producer-b", pb.v, QUICK_MS), 0);
-	tu_expect_exit(&b, "second producer", 3);
+	tu_expect_exit(&b, daemon ? "second producer, a daemon" :
+	    "second producer", 3);
 	err = tu_err_text(&b);
 	ck_assert_msg(strstr(err, "key") != NULL, "the refusal does not "
 	    "mention the key: %s", err);
 	free(err);
-	ck_assert_msg(access(rb, F_OK) == -1, "the refused producer wrote a "
-	    "report");
+	ck_assert_msg(!daemon || access(pid, F_OK) == -1, "the refused daemon "
+	    "left its pidfile %s", pid);
+	ck_assert_msg(access(rb, F_OK) == -1, "the refused %s wrote a report",
+	    who[daemon]);
 	ck_assert_msg(tu_running(&a), "the first producer ended");
 	ck_assert_int_eq(shmget(key.key, 0, 0), shmid);
 	ck_assert_int_eq(semget(key.key, 0, 0), semid);
@@ -479,6 +491,11 @@ START_TEST(test_key_taken)
 	args_free(&pa);
 	args_free(&pb);
 	args_free(&ca);
+}
+
+START_TEST(test_key_taken)
+{
+	key_taken(0);
 }
 END_TEST
 
@@ -700,42 +717,10 @@ START_TEST(test_report_into_fifo)
 }
 END_TEST
 
-/*
- * The same refusal for a daemon (-d -P): it has written its pidfile at
- * the fork, and exits before finish(), so it must remove the pidfile
- * itself (it used to leave it behind).
- */
+/* The same refusal for a daemon (-d -P): see key_taken(). */
 START_TEST(test_daemon_key_taken)
 {
-	static const struct row r1 = { MODE_QUEUE, 1, 10, 1000, 0, 0 };
-	static const struct row r2 = { MODE_QUEUE, 1, 10, 10, 0, 0 };
-	struct shm_ring ring;
-	struct tu_proc a, b, cons;
-	struct args pa, pb, ca;
-	char ra[PATH_MAX], rb[PATH_MAX], pid[PATH_MAX];
-
-	report_path(ra, sizeof(ra), "a.json");
-	report_path(rb, sizeof(rb), "b.json");
-	report_path(pid, sizeof(pid), "b.pid");
-	producer_args(&pa, &key, &r1, ra);
-	producer_args(&pb, &key, &r2, rb);
-	args_add(&pb, "-d", "-P", pid, NULL);
-	consumer_args(&ca, &key, &r1);
-	ck_assert_int_eq(tu_spawn(&a, "producer-a", pa.v), 0);
-	ck_assert_msg(tu_wait_ready(key.key, QUICK_MS, &ring) == 0, "the first "
-	    "producer did not get ready");
-	ck_assert_int_eq(seg_detach(&ring), 0);
-	ck_assert_int_eq(tu_run(&b, "producer-b", pb.v, QUICK_MS), 0);
-	tu_expect_exit(&b, "second producer, a daemon", 3);
-	ck_assert_msg(access(pid, F_OK) == -1, "the refused daemon left its "
-	    "pidfile %s", pid);
-	ck_assert_msg(access(rb, F_OK) == -1, "the refused daemon wrote a "
-	    "report");
-	ck_assert_int_eq(tu_run(&cons, "consumer", ca.v, RUN_MS), 0);
-	expect_run_verified(&a, &cons, ra, 1000, 1000, 1);
-	args_free(&pa);
-	args_free(&pb);
-	args_free(&ca);
+	key_taken(1);
 }
 END_TEST
 

@@ -119,6 +119,33 @@ cmd_of(const char *rel)
 	return s;
 }
 
+/* One of shmlab's programs with opts, as the grader's CMD; to free. */
+static char *
+ref_cmd(const char *rel, const char *opts)
+{
+	char *s;
+
+	ck_assert_int_ne(asprintf(&s, "%s %s", tu_bin(rel), opts), -1);
+	return s;
+}
+
+/*
+ * The grader's command line for shmlab's own programs: room for them
+ * (--memory), -t 30 and --json; the caller adds the commands.
+ */
+static void
+grader_ref_args(struct args *a)
+{
+	memset(a, 0, sizeof(*a));
+	arg(a, "%s", tu_bin("grader/grader"));
+	/* A sanitizer's shadow memory does not fit under RLIMIT_AS. */
+	arg(a, "--memory");
+	arg(a, "%s", getenv("SHMLAB_SANITIZED") != NULL ? "0" : "512");
+	arg(a, "-t");
+	arg(a, "30");
+	arg(a, "--json");
+}
+
 /* The JSON object of test name on side, or NULL. */
 static json_t *
 find_test(json_t *root, const char *name, const char *side)
@@ -145,6 +172,37 @@ load_json(const char *path)
 	ck_assert_msg(j != NULL, "%s: not JSON: %s (line %d)", path, e.text,
 	    e.line);
 	return j;
+}
+
+/*
+ * The grader, given the consumer command cons alone, passes every test
+ * of the consumer's side; when conditions (a failure's words) make that
+ * hard.
+ */
+static void
+expect_consumer_passes(const char *cons, const char *name,
+    const char *when)
+{
+	struct tu_proc p;
+	struct args a;
+	json_t *j, *t;
+	size_t i;
+
+	grader_ref_args(&a);
+	arg(&a, "--consumer");
+	arg(&a, "%s", cons);
+	ck_assert_int_eq(tu_run(&p, name, a.v, GRADE_MS), 0);
+	j = load_json(p.out);
+	json_array_foreach(json_object_get(j, "tests"), i, t)
+		ck_assert_msg(json_is_true(json_object_get(t, "passed")),
+		    "%s failed with %s: %s",
+		    json_string_value(json_object_get(t, "name")), when,
+		    json_string_value(json_object_get(t, "message")));
+	ck_assert_msg(tu_exit_code(&p) == 0, "exit %d", tu_exit_code(&p));
+	ck_assert(json_is_true(json_object_get(j, "passed")));
+	json_decref(j);
+	ck_assert_int_eq(grade_dirs_left(), 0);
+	args_free(&a);
 }
 
 START_TEST(test_usage)
@@ -198,18 +256,9 @@ START_TEST(test_reference_passes)
 
 	grader_env();
 	ck_assert_int_eq(tu_path(gs, sizeof(gs), "results.json"), 0);
-	ck_assert_int_ne(asprintf(&prod, "%s %s", tu_bin("producer/producer"),
-	    ref_producer), -1);
-	ck_assert_int_ne(asprintf(&cons, "%s %s", tu_bin("consumer/consumer"),
-	    ref_consumer), -1);
-	memset(&a, 0, sizeof(a));
-	arg(&a, "%s", tu_bin("grader/grader"));
-	/* A sanitizer's shadow memory does not fit under RLIMIT_AS. */
-	arg(&a, "--memory");
-	arg(&a, "%s", getenv("SHMLAB_SANITIZED") != NULL ? "0" : "512");
-	arg(&a, "-t");
-	arg(&a, "30");
-	arg(&a, "--json");
+	prod = ref_cmd("producer/producer", ref_producer);
+	cons = ref_cmd("consumer/consumer", ref_consumer);
+	grader_ref_args(&a);
 	arg(&a, "--gradescope");
 	arg(&a, "%s", gs);
 	arg(&a, "--producer");
@@ -259,38 +308,13 @@ END_TEST
 START_TEST(test_late_consumers)
 {
 	char *cons;
-	struct tu_proc p;
-	struct args a;
-	json_t *j, *t;
-	size_t i;
 
 	grader_env();
 	ck_assert_int_eq(setenv("SHMLAB_GRADE_STAGGER_MS", "300", 1), 0);
-	ck_assert_int_ne(asprintf(&cons, "%s %s", tu_bin("consumer/consumer"),
-	    ref_consumer), -1);
-	memset(&a, 0, sizeof(a));
-	arg(&a, "%s", tu_bin("grader/grader"));
-	arg(&a, "--memory");
-	arg(&a, "%s", getenv("SHMLAB_SANITIZED") != NULL ? "0" : "512");
-	arg(&a, "-t");
-	arg(&a, "30");
-	arg(&a, "--json");
-	arg(&a, "--consumer");
-	arg(&a, "%s", cons);
-	ck_assert_int_eq(tu_run(&p, "late", a.v, GRADE_MS), 0);
+	cons = ref_cmd("consumer/consumer", ref_consumer);
+	expect_consumer_passes(cons, "late", "consumers 300 ms apart");
 	ck_assert_int_eq(unsetenv("SHMLAB_GRADE_STAGGER_MS"), 0);
-	j = load_json(p.out);
-	json_array_foreach(json_object_get(j, "tests"), i, t)
-		ck_assert_msg(json_is_true(json_object_get(t, "passed")),
-		    "%s failed with consumers 300 ms apart: %s",
-		    json_string_value(json_object_get(t, "name")),
-		    json_string_value(json_object_get(t, "message")));
-	ck_assert_msg(tu_exit_code(&p) == 0, "exit %d", tu_exit_code(&p));
-	ck_assert(json_is_true(json_object_get(j, "passed")));
-	json_decref(j);
-	ck_assert_int_eq(grade_dirs_left(), 0);
 	free(cons);
-	args_free(&a);
 }
 END_TEST
 
@@ -306,11 +330,7 @@ END_TEST
 START_TEST(test_late_exec_consumers)
 {
 	char *cons, wrap[PATH_MAX];
-	struct tu_proc p;
-	struct args a;
-	json_t *j, *t;
 	FILE *fp;
-	size_t i;
 
 	grader_env();
 	ck_assert_int_eq(tu_path(wrap, sizeof(wrap), "slow_consumer"), 0);
@@ -322,30 +342,10 @@ START_TEST(test_late_exec_consumers)
 	ck_assert_int_eq(setenv("SHMLAB_GRADE_STAGGER_MS", "300", 1), 0);
 	ck_assert_int_eq(setenv("SHMLAB_GRADE_EXEC_DELAY_MS", "100", 1), 0);
 	ck_assert_int_ne(asprintf(&cons, "%s %s", wrap, ref_consumer), -1);
-	memset(&a, 0, sizeof(a));
-	arg(&a, "%s", tu_bin("grader/grader"));
-	arg(&a, "--memory");
-	arg(&a, "%s", getenv("SHMLAB_SANITIZED") != NULL ? "0" : "512");
-	arg(&a, "-t");
-	arg(&a, "30");
-	arg(&a, "--json");
-	arg(&a, "--consumer");
-	arg(&a, "%s", cons);
-	ck_assert_int_eq(tu_run(&p, "lateexec", a.v, GRADE_MS), 0);
+	expect_consumer_passes(cons, "lateexec", "consumers exec'd late");
 	ck_assert_int_eq(unsetenv("SHMLAB_GRADE_STAGGER_MS"), 0);
 	ck_assert_int_eq(unsetenv("SHMLAB_GRADE_EXEC_DELAY_MS"), 0);
-	j = load_json(p.out);
-	json_array_foreach(json_object_get(j, "tests"), i, t)
-		ck_assert_msg(json_is_true(json_object_get(t, "passed")),
-		    "%s failed with consumers exec'd late: %s",
-		    json_string_value(json_object_get(t, "name")),
-		    json_string_value(json_object_get(t, "message")));
-	ck_assert_msg(tu_exit_code(&p) == 0, "exit %d", tu_exit_code(&p));
-	ck_assert(json_is_true(json_object_get(j, "passed")));
-	json_decref(j);
-	ck_assert_int_eq(grade_dirs_left(), 0);
 	free(cons);
-	args_free(&a);
 }
 END_TEST
 
@@ -409,6 +409,166 @@ START_TEST(test_busy_wait_loaded)
 	regfree(&re);
 	json_decref(j);
 	ck_assert_int_eq(grade_dirs_left(), 0);
+	args_free(&a);
+}
+END_TEST
+
+/*
+ * A correct producer that a loaded machine starts slowly -- here it
+ * spins 2.5 s before its exec, as a sanitized program's start may take
+ * on a busy CPU -- is not waiting yet, so it is not busy waiting: the
+ * grader's window must start once it blocks on empty, not after a fixed
+ * second.
+ */
+START_TEST(test_slow_start_producer)
+{
+	char *prod, wrap[PATH_MAX];
+	struct tu_proc p;
+	struct args a;
+	json_t *j, *t;
+	FILE *fp;
+	size_t i;
+
+	grader_env();
+	ck_assert_int_eq(tu_path(wrap, sizeof(wrap), "slow_producer"), 0);
+	ck_assert_ptr_nonnull(fp = fopen(wrap, "w"));
+	ck_assert_int_gt(fprintf(fp, "#!/bin/bash\n"
+	    "end=$((${EPOCHREALTIME/./} + 2500000))\n"
+	    "while ((${EPOCHREALTIME/./} < end)); do :; done\n"
+	    "exec %s \"$@\"\n", tu_bin("producer/producer")), 0);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(chmod(wrap, 0700), 0);
+	ck_assert_int_ne(asprintf(&prod, "%s %s", wrap, ref_producer), -1);
+	memset(&a, 0, sizeof(a));
+	arg(&a, "%s", tu_bin("grader/grader"));
+	arg(&a, "--memory");
+	arg(&a, "%s", getenv("SHMLAB_SANITIZED") != NULL ? "0" : "512");
+	arg(&a, "-t");
+	arg(&a, "30");
+	arg(&a, "--json");
+	arg(&a, "--producer");
+	arg(&a, "%s", prod);
+	ck_assert_int_eq(tu_run(&p, "slowprod", a.v, GRADE_MS), 0);
+	j = load_json(p.out);
+	json_array_foreach(json_object_get(j, "tests"), i, t)
+		ck_assert_msg(json_is_true(json_object_get(t, "passed")),
+		    "%s failed with a producer slow to start: %s",
+		    json_string_value(json_object_get(t, "name")),
+		    json_string_value(json_object_get(t, "message")));
+	ck_assert_msg(tu_exit_code(&p) == 0, "exit %d", tu_exit_code(&p));
+	json_decref(j);
+	ck_assert_int_eq(grade_dirs_left(), 0);
+	free(prod);
+	args_free(&a);
+}
+END_TEST
+
+/* A live process of this tree's students whose command line has word. */
+static int
+student_running(const char *word)
+{
+	char path[300], exe[PATH_MAX], mine[PATH_MAX], *cmd;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	size_t len, i;
+	ssize_t n;
+	int found = 0;
+
+	ck_assert_ptr_nonnull(realpath(tu_bin("tests/students"), mine));
+	(void)strlcat(mine, "/", sizeof(mine));
+	ck_assert_ptr_nonnull(d);
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/exe", de->d_name);
+		if ((n = readlink(path, exe, sizeof(exe) - 1)) <= 0)
+			continue;
+		exe[n] = '\0';
+		if (strncmp(exe, mine, strlen(mine)) != 0)
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/cmdline",
+		    de->d_name);
+		if ((cmd = tu_read_file(path, &len)) == NULL)
+			continue;
+		for (i = 0; i + 1 < len; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		found = strstr(cmd, word) != NULL;
+		free(cmd);
+	}
+	(void)closedir(d);
+	return found;
+}
+
+/* The keys the grader's cases may have used, for teardown to remove. */
+static void
+adopt_grade_keys(void)
+{
+	char path[PATH_MAX + 300], sub[PATH_MAX];
+	struct dirent *de, *ke;
+	DIR *d, *k;
+	key_t key;
+	int proj;
+
+	ck_assert_ptr_nonnull(d = opendir(tu_dir()));
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "shmlab-grade.", 13) != 0)
+			continue;
+		(void)snprintf(sub, sizeof(sub), "%s/%s", tu_dir(), de->d_name);
+		if ((k = opendir(sub)) == NULL)
+			continue;
+		while ((ke = readdir(k)) != NULL) {
+			if (strncmp(ke->d_name, "key-", 4) != 0)
+				continue;
+			(void)snprintf(path, sizeof(path), "%s/%s", sub,
+			    ke->d_name);
+			for (proj = 1; proj <= 4; proj++)
+				if ((key = ftok(path, proj)) != (key_t)-1)
+					(void)tu_key_adopt(key);
+		}
+		(void)closedir(k);
+	}
+	(void)closedir(d);
+}
+
+/*
+ * A grader killed outright (as a test harness does, by SIGKILL) cannot
+ * clean up; what it started must not live on.  Killed while a student's
+ * producer waits on empty with no consumer (blocks_when_full: 40000
+ * items), that producer would wait for ever.
+ */
+START_TEST(test_grader_killed)
+{
+	struct tu_proc p;
+	struct args a;
+	char *prog;
+	uint64_t until;
+	int st;
+
+	grader_env();
+	prog = cmd_of("tests/students/producer_no_cleanup");
+	memset(&a, 0, sizeof(a));
+	arg(&a, "%s", tu_bin("grader/grader"));
+	arg(&a, "-t");
+	arg(&a, "30");
+	arg(&a, "--producer");
+	arg(&a, "%s", prog);
+	ck_assert_int_eq(tu_spawn(&p, "killed", a.v), 0);
+	until = tu_now_ms() + (uint64_t)tu_ms(60000);
+	while (!student_running(" 40000 ") && tu_now_ms() < until &&
+	    waitpid(p.pid, &st, WNOHANG) == 0)
+		tu_sleep_ms(5);
+	ck_assert_msg(student_running(" 40000 "), "the grader never started "
+	    "blocks_when_full");
+	ck_assert_int_eq(kill(p.pid, SIGKILL), 0);
+	ck_assert_int_eq(tu_wait(&p, 10000), 0);
+	adopt_grade_keys();
+	until = tu_now_ms() + (uint64_t)tu_ms(5000);
+	while (students_alive() > 0 && tu_now_ms() < until)
+		tu_sleep_ms(10);
+	ck_assert_msg(students_alive() == 0, "%d student process(es) outlived "
+	    "the grader that started them", students_alive());
+	free(prog);
 	args_free(&a);
 }
 END_TEST
@@ -576,6 +736,8 @@ grade_suite(void)
 	tcase_add_test(tc, test_late_consumers);
 	tcase_add_test(tc, test_late_exec_consumers);
 	tcase_add_test(tc, test_busy_wait_loaded);
+	tcase_add_test(tc, test_grader_killed);
+	tcase_add_test(tc, test_slow_start_producer);
 	tcase_add_test(tc, test_broken_programs);
 	suite_add_tcase(s, tc);
 	return s;

@@ -658,6 +658,27 @@ sleep_until_frac(int frac_ms)
 /* ------------------------------------------------------------- monitor */
 
 /*
+ * Starts a slow run (the producer's options pargs, 50 ms an item; two
+ * consumers, 80 ms each) reporting to report, and waits until it has
+ * produced three items, so that every snapshot after it sees it at work.
+ */
+static void
+start_watched(struct tu_proc *prod, struct tu_proc *cons, struct args *pa,
+    struct args *ca, char *report, size_t len, const char *pargs)
+{
+	json_t *d;
+
+	ck_assert_int_eq(tu_path(report, len, "report.json"), 0);
+	producer_args(pa, &key, report, pargs);
+	consumer_args(ca, &key, "-n 2 --delay 80");
+	tu_start(prod, "producer", pa->v, NULL, -1, -1, -1);
+	tu_start(cons, "consumer", ca->v, NULL, -1, -1, -1);
+	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
+	    "the run never reached 3 items produced");
+	json_decref(d);
+}
+
+/*
  * A slow queue run (producer 50 ms per item, two consumers 80 ms each):
  * three --json snapshots while it produces.  Each names the test's key,
  * counts every attached process, shows the run's parameters and a mutex
@@ -675,14 +696,8 @@ START_TEST(test_monitor_json_queue)
 	long long diff[SNAPSHOTS], nattch;
 	int i, exact = 0, code;
 
-	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
-	producer_args(&pa, &key, report, "-n 2 -c 60 --delay 50 -b 10");
-	consumer_args(&ca, &key, "-n 2 --delay 80");
-	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
-	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
-	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
-	    "the run never reached 3 items produced");
-	json_decref(d);
+	start_watched(&prod, &cons, &pa, &ca, report, sizeof(report),
+	    "-n 2 -c 60 --delay 50 -b 10");
 
 	for (i = 0; i < SNAPSHOTS; i++) {
 		monitor_json(&key, &d, &raw);
@@ -752,15 +767,8 @@ START_TEST(test_monitor_json_broadcast)
 	int i, s, exact[2] = { 0, 0 }, active;
 	size_t j;
 
-	ck_assert_int_eq(tu_path(report, sizeof(report), "report.json"), 0);
-	producer_args(&pa, &key, report,
+	start_watched(&prod, &cons, &pa, &ca, report, sizeof(report),
 	    "-m broadcast -n 2 -c 60 --delay 50 -b 10");
-	consumer_args(&ca, &key, "-n 2 --delay 80");
-	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
-	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
-	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
-	    "the run never reached 3 items produced");
-	json_decref(d);
 
 	for (i = 0; i < SNAPSHOTS; i++) {
 		monitor_json(&key, &d, &raw);
@@ -1245,6 +1253,40 @@ walk_segment(const struct tu_key *k, pid_t pid, unsigned mode)
 	return id;
 }
 
+/*
+ * Starts the walkthrough (with --perm perm unless NULL) on a pipe and
+ * waits at its prompt, the segment in place with mode.  Returns the
+ * segment's id; *wfd is the pipe's write end, where a line or the end of
+ * file is the key press.
+ */
+static int
+walk_at_prompt(struct tu_proc *w, const char *name, struct args *a,
+    const char *perm, unsigned mode, int *wfd)
+{
+	int fds[2];
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	walk_args(a, &key, perm);
+	tu_start(w, name, a->v, NULL, fds[0], -1, -1);
+	(void)close(fds[0]);
+	*wfd = fds[1];
+	ck_assert_msg(wait_file_has(w->out, "press Enter", QUICK_MS) == 0,
+	    "no prompt");
+	return walk_segment(&key, w->pid, mode);
+}
+
+/* The walkthrough w (what) ends with status and leaves nothing behind. */
+static void
+walk_end(struct tu_proc *w, const char *what, int status)
+{
+	(void)tu_wait(w, QUICK_MS);
+	tu_expect_exit(w, what, status);
+	if (status == 0)
+		expect_walk_output(w, &key);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	tu_expect_group_gone(w->pid, what);
+}
+
 /* stdin from /dev/null: end of file is the key press. */
 START_TEST(test_walkthrough_eof)
 {
@@ -1254,16 +1296,12 @@ START_TEST(test_walkthrough_eof)
 
 	walk_args(&a, &key, NULL);
 	tu_start(&w, "walk", a.v, NULL, -1, -1, -1);
-	(void)tu_wait(&w, QUICK_MS);
-	tu_expect_exit(&w, "producer --walkthrough < /dev/null", 0);
-	expect_walk_output(&w, &key);
+	walk_end(&w, "producer --walkthrough < /dev/null", 0);
 	out = walk_text(&w);
 	ck_assert_msg(strstr(out, "end of file on stdin") != NULL, "%.3000s",
 	    out);
 	ck_assert_msg(strstr(out, "IPC_SET) skipped") != NULL, "%.3000s", out);
 	free(out);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	tu_expect_group_gone(w.pid, "the walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -1276,29 +1314,20 @@ START_TEST(test_walkthrough_newline)
 {
 	struct tu_proc w;
 	struct args a;
-	int fds[2];
 	char *out;
+	int wfd;
 
-	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-	walk_args(&a, &key, NULL);
-	tu_start(&w, "walk", a.v, NULL, fds[0], -1, -1);
-	(void)close(fds[0]);
-	ck_assert_msg(wait_file_has(w.out, "press Enter", QUICK_MS) == 0,
-	    "no prompt");
-	(void)walk_segment(&key, w.pid, 0600);
+	(void)walk_at_prompt(&w, "walk", &a, NULL, 0600, &wfd);
 	tu_sleep_ms(200);
 	ck_assert_msg(tu_running(&w), "the walkthrough did not wait for "
 	    "the key press");
-	ck_assert_int_eq(write(fds[1], "\n", 1), 1);
-	(void)tu_wait(&w, QUICK_MS);
-	(void)close(fds[1]);
-	tu_expect_exit(&w, "producer --walkthrough", 0);
-	expect_walk_output(&w, &key);
+	ck_assert_int_eq(write(wfd, "\n", 1), 1);
+	/* Ended by the line: its stdin is still open. */
+	walk_end(&w, "producer --walkthrough", 0);
+	(void)close(wfd);
 	out = walk_text(&w);
 	ck_assert_msg(strstr(out, "key pressed") != NULL, "%.3000s", out);
 	free(out);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	tu_expect_group_gone(w.pid, "the walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -1308,20 +1337,12 @@ START_TEST(test_walkthrough_perm)
 {
 	struct tu_proc w;
 	struct args a;
-	int fds[2];
 	char *out;
+	int wfd;
 
-	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-	walk_args(&a, &key, "0640");
-	tu_start(&w, "walk", a.v, NULL, fds[0], -1, -1);
-	(void)close(fds[0]);
-	ck_assert_msg(wait_file_has(w.out, "press Enter", QUICK_MS) == 0,
-	    "no prompt");
-	(void)walk_segment(&key, w.pid, 0640);
-	(void)close(fds[1]);		/* end of file: the key press */
-	(void)tu_wait(&w, QUICK_MS);
-	tu_expect_exit(&w, "producer --walkthrough --perm 0640", 0);
-	expect_walk_output(&w, &key);
+	(void)walk_at_prompt(&w, "walk", &a, "0640", 0640, &wfd);
+	(void)close(wfd);		/* end of file: the key press */
+	walk_end(&w, "producer --walkthrough --perm 0640", 0);
 	out = walk_text(&w);
 	ck_assert_msg(strstr(out, "IPC_SET") != NULL && strstr(out,
 	    "mode 0600 -> 0640") != NULL, "IPC_SET not shown: %.4000s", out);
@@ -1330,8 +1351,6 @@ START_TEST(test_walkthrough_perm)
 	    "%.4000s", out);
 	ck_assert_msg(strstr(out, "0640 | SHM_DEST") != NULL, "%.4000s", out);
 	free(out);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	tu_expect_group_gone(w.pid, "the walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -1346,15 +1365,9 @@ START_TEST(test_walkthrough_eexist)
 	struct tu_proc w1, w2;
 	struct args a;
 	char want[64], *err, *out;
-	int fds[2], id;
+	int wfd, id;
 
-	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-	walk_args(&a, &key, NULL);
-	tu_start(&w1, "walk1", a.v, NULL, fds[0], -1, -1);
-	(void)close(fds[0]);
-	ck_assert_msg(wait_file_has(w1.out, "press Enter", QUICK_MS) == 0,
-	    "no prompt");
-	id = walk_segment(&key, w1.pid, 0600);
+	id = walk_at_prompt(&w1, "walk1", &a, NULL, 0600, &wfd);
 
 	tu_start(&w2, "walk2", a.v, NULL, -1, -1, -1);
 	(void)tu_wait(&w2, QUICK_MS);
@@ -1374,12 +1387,8 @@ START_TEST(test_walkthrough_eexist)
 
 	ck_assert_msg(tu_running(&w1), "the first walkthrough ended");
 	ck_assert_int_eq(walk_segment(&key, w1.pid, 0600), id);
-	(void)close(fds[1]);
-	(void)tu_wait(&w1, QUICK_MS);
-	tu_expect_exit(&w1, "the first walkthrough", 0);
-	expect_walk_output(&w1, &key);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	tu_expect_group_gone(w1.pid, "the first walkthrough");
+	(void)close(wfd);
+	walk_end(&w1, "the first walkthrough", 0);
 	args_free(&a);
 }
 END_TEST
@@ -1390,24 +1399,15 @@ START_TEST(test_walkthrough_sigterm)
 	struct tu_proc w;
 	struct args a;
 	char *err;
-	int fds[2];
+	int wfd;
 
-	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-	walk_args(&a, &key, NULL);
-	tu_start(&w, "walk", a.v, NULL, fds[0], -1, -1);
-	(void)close(fds[0]);
-	ck_assert_msg(wait_file_has(w.out, "press Enter", QUICK_MS) == 0,
-	    "no prompt");
-	(void)walk_segment(&key, w.pid, 0600);
+	(void)walk_at_prompt(&w, "walk", &a, NULL, 0600, &wfd);
 	ck_assert_int_eq(kill(w.pid, SIGTERM), 0);
-	(void)tu_wait(&w, QUICK_MS);
-	(void)close(fds[1]);
-	tu_expect_exit(&w, "producer --walkthrough, SIGTERM", 3);
+	walk_end(&w, "producer --walkthrough, SIGTERM", 3);
+	(void)close(wfd);
 	err = tu_err_text(&w);
 	ck_assert_msg(strstr(err, "removed") != NULL, "%s", err);
 	free(err);
-	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	tu_expect_group_gone(w.pid, "the walkthrough");
 	args_free(&a);
 }
 END_TEST
@@ -1639,6 +1639,80 @@ START_TEST(test_i18n_error)
 }
 END_TEST
 
+/* The display column of p in its line (UTF-8: one per character). */
+static int
+col_of(const char *line, const char *p)
+{
+	int cols = 0;
+
+	for (; line < p; line++)
+		if (((unsigned char)*line & 0xc0) != 0x80)
+			cols++;
+	return cols;
+}
+
+/*
+ * In Spanish the monitor's state column is as wide as its widest word:
+ * a consumer whose process is gone shows "terminado", nine columns where
+ * the column used to have six, and its row still lines up under the
+ * heads.  The producer is stopped meanwhile, so that it cannot mark the
+ * record died first; once it goes on, it ends the run (exit 3).
+ */
+START_TEST(test_monitor_state_width)
+{
+	struct tu_proc prod, cons, mon;
+	struct args pa, ca, ma;
+	json_t *d;
+	char *out, *head, *row, *num;
+	int want, got;
+
+	producer_args(&pa, &key, NULL, "-n 1 -c 1000 --delay 30 -b 10");
+	consumer_args(&ca, &key, "-n 1 --delay 50");
+	tu_start(&prod, "producer", pa.v, NULL, -1, -1, -1);
+	tu_start(&cons, "consumer", ca.v, NULL, -1, -1, -1);
+	ck_assert_msg(wait_json(&key, "producing", 3, QUICK_MS, &d) == 0,
+	    "the run never reached 3 items produced");
+	json_decref(d);
+	ck_assert_int_eq(kill(prod.pid, SIGSTOP), 0);
+	ck_assert_int_eq(kill(-cons.pid, SIGKILL), 0);
+	(void)tu_wait(&cons, QUICK_MS);
+
+	monitor_args(&ma, &key);
+	arg(&ma, "--once");
+	tu_start(&mon, "monitor", ma.v, env_es, -1, -1, -1);
+	(void)tu_wait(&mon, QUICK_MS);
+	ck_assert_int_eq(kill(prod.pid, SIGCONT), 0);
+	tu_expect_exit(&mon, "monitor --once, in Spanish", 0);
+	out = tu_out_text(&mon);
+	/* The table's head, not the run line's "estado produciendo". */
+	head = strstr(out, " consumido ");
+	row = strstr(out, " terminado ");
+	ck_assert_msg(head != NULL && row != NULL, "no consumer table head or "
+	    "no \"terminado\" row: %.3000s", out);
+	want = col_of(out, head + strlen(" consumido"));
+	while (head > out && head[-1] != '\n')
+		head--;
+	want -= col_of(out, head);
+	/* consumido: right-aligned counts under a right-aligned head. */
+	for (num = row + strlen(" terminado "); *num == ' '; num++)
+		continue;
+	num += strspn(num, "0123456789");
+	while (row > out && row[-1] != '\n')
+		row--;
+	got = col_of(row, num);
+	ck_assert_msg(got == want, "the consumed count of a \"terminado\" "
+	    "row ends at column %d, its head at %d: %.3000s", got, want, out);
+	free(out);
+
+	(void)tu_wait(&prod, RUN_MS);
+	tu_expect_exit(&prod, "producer, its consumer killed", 3);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+	args_free(&pa);
+	args_free(&ca);
+	args_free(&ma);
+}
+END_TEST
+
 /* -------------------------------------------------------------- titles */
 
 /*
@@ -1854,6 +1928,7 @@ lab_suite(void)
 	tcase_add_test(tc, test_monitor_key_hex);
 	tcase_add_test(tc, test_monitor_read_only);
 	tcase_add_test(tc, test_monitor_watched_fast);
+	tcase_add_test(tc, test_monitor_state_width);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("walkthrough");

@@ -36,6 +36,7 @@ static struct shm_params params(uint32_t, enum shm_mode, uint32_t,
 		    uint64_t, uint32_t);
 static void	 on_usr1(int);
 static void	*raw_segment(size_t, int *);
+static void	 expect_refused(int, const char *);
 static Suite	*seg_suite(void);
 
 _Static_assert(sizeof(struct shm_header) == 256, "header is 256 bytes");
@@ -135,6 +136,23 @@ raw_segment(size_t size, int *idp)
 	return base;
 }
 
+/*
+ * seg_attach_msg() on the test's key fails with errno err, and its reason
+ * says has (NULL: whatever it says).
+ */
+static void
+expect_refused(int err, const char *has)
+{
+	char why[256];
+
+	errno = 0;
+	ck_assert_int_eq(seg_attach_msg(key.key, 0, &ring_b, why,
+	    sizeof(why)), -1);
+	ck_assert_int_eq(errno, err);
+	ck_assert_msg(has == NULL || strstr(why, has) != NULL, "reason: %s",
+	    why);
+}
+
 /* ---------------------------------------------------------------- core */
 
 START_TEST(test_layout_matches_documented)
@@ -193,10 +211,7 @@ START_TEST(test_create_attach_round_trip)
 	ck_assert_uint_eq(ds.shm_perm.uid, getuid());
 
 	/* Not ready yet: EAGAIN, and nothing stays attached. */
-	errno = 0;
-	ck_assert_int_eq(seg_attach_msg(key.key, 0, &ring_b, why,
-	    sizeof(why)), -1);
-	ck_assert_int_eq(errno, EAGAIN);
+	expect_refused(EAGAIN, NULL);
 	ck_assert_int_eq(seg_nattch(ring_a.shmid, &nattch), 0);
 	ck_assert_uint_eq(nattch, 1);
 	memset(&ring_b, 0, sizeof(ring_b));
@@ -614,26 +629,18 @@ END_TEST
 START_TEST(test_attach_foreign_segment)
 {
 	struct shmid_ds ds;
-	char why[256];
 	void *base;
 	int id;
 
 	base = raw_segment(4096, &id);
 	memset(base, 0xab, 4096);
-	errno = 0;
-	ck_assert_int_eq(seg_attach_msg(key.key, 0, &ring_b, why,
-	    sizeof(why)), -1);
-	ck_assert_int_eq(errno, EPROTO);
-	ck_assert_msg(strstr(why, "magic") != NULL, "reason: %s", why);
+	expect_refused(EPROTO, "magic");
 	/* Refused segments are detached again. */
 	ck_assert_int_eq(shmctl(id, IPC_STAT, &ds), 0);
 	ck_assert_uint_eq(ds.shm_nattch, 1);
 	/* Zero-filled: "not initialised yet", which callers wait for. */
 	memset(base, 0, 4096);
-	errno = 0;
-	ck_assert_int_eq(seg_attach_msg(key.key, 0, &ring_b, why,
-	    sizeof(why)), -1);
-	ck_assert_int_eq(errno, EAGAIN);
+	expect_refused(EAGAIN, NULL);
 	ck_assert_int_eq(shmdt(base), 0);
 	memset(&ring_b, 0, sizeof(ring_b));
 }
@@ -641,17 +648,12 @@ END_TEST
 
 START_TEST(test_attach_tiny_segment)
 {
-	char why[256];
 	void *base;
 	int id;
 
 	base = raw_segment(100, &id);
 	ck_assert_int_eq(shmdt(base), 0);
-	errno = 0;
-	ck_assert_int_eq(seg_attach_msg(key.key, 0, &ring_b, why,
-	    sizeof(why)), -1);
-	ck_assert_int_eq(errno, EPROTO);
-	ck_assert_msg(strstr(why, "smaller") != NULL, "reason: %s", why);
+	expect_refused(EPROTO, "smaller");
 	memset(&ring_b, 0, sizeof(ring_b));
 }
 END_TEST
@@ -660,17 +662,13 @@ END_TEST
 START_TEST(test_attach_truncated_segment)
 {
 	struct shm_header h;
-	char why[256];
 	void *base;
 	int id;
 
 	fabricate(&h, 10, MODE_QUEUE, 0, 1000, SHM_F_VERIFY);
 	base = raw_segment((size_t)h.size - 8, &id);
 	memcpy(base, &h, sizeof(h));
-	errno = 0;
-	ck_assert_int_eq(seg_attach_msg(key.key, 0, &ring_b, why,
-	    sizeof(why)), -1);
-	ck_assert_int_eq(errno, EPROTO);
+	expect_refused(EPROTO, NULL);
 	ck_assert_int_eq(shmdt(base), 0);
 	memset(&ring_b, 0, sizeof(ring_b));
 }
@@ -678,12 +676,7 @@ END_TEST
 
 START_TEST(test_attach_absent)
 {
-	char why[256];
-
-	errno = 0;
-	ck_assert_int_eq(seg_attach_msg(key.key, 0, &ring_b, why,
-	    sizeof(why)), -1);
-	ck_assert_int_eq(errno, ENOENT);
+	expect_refused(ENOENT, NULL);
 	errno = 0;
 	ck_assert_int_eq(sem_open_ready(key.key, 10), -1);
 	ck_assert_int_eq(errno, ENOENT);
