@@ -10,6 +10,7 @@
  */
 #include <sys/types.h>
 #include <sys/ipc.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -207,12 +208,20 @@ g_exec_delay_ms(void)
  */
 static void __attribute__((noreturn))
 g_exec(const struct g_case *c, const struct g_cmd *cmd, char **argv,
-    const struct g_proc *p, int execfd)
+    const struct g_proc *p, int execfd, pid_t grader)
 {
 	struct rlimit rl;
 	int fd, delay;
 
 	(void)setpgid(0, 0);
+	/*
+	 * If the grader dies (SIGKILL from a test harness, a crash), what it
+	 * started dies with it: a student's program blocked in a semop
+	 * without a timeout would otherwise wait forever, an orphan no one
+	 * kills.  The grader may already be gone before prctl.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != grader)
+		_exit(126);
 	(void)signal(SIGPIPE, SIG_DFL);
 	if (cmd->student) {
 		rl.rlim_cur = (rlim_t)c->g->timeout_s + 2;
@@ -284,6 +293,7 @@ g_start(struct g_case *c, enum g_side side, int index, int delay_ms)
 	const struct g_cmd *cmd = &c->g->cmd[side];
 	char *argv[G_MAX_ARGS + 5], num[4][32];
 	struct g_proc *p;
+	pid_t grader;
 	int n = 0, i, execp[2];
 
 	if (c->nproc == G_MAX_PROCS) {
@@ -324,10 +334,11 @@ g_start(struct g_case *c, enum g_side side, int index, int delay_ms)
 		return NULL;
 	}
 	p->start_ns = g_now_ms();
+	grader = getpid();
 	p->pid = fork();
 	if (p->pid == 0) {
 		(void)close(execp[0]);
-		g_exec(c, cmd, argv, p, execp[1]);
+		g_exec(c, cmd, argv, p, execp[1], grader);
 	}
 	for (i = 0; i < n; i++)
 		free(argv[i]);

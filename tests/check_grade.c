@@ -413,6 +413,116 @@ START_TEST(test_busy_wait_loaded)
 }
 END_TEST
 
+/* A live process of this tree's students whose command line has word. */
+static int
+student_running(const char *word)
+{
+	char path[300], exe[PATH_MAX], mine[PATH_MAX], *cmd;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	size_t len, i;
+	ssize_t n;
+	int found = 0;
+
+	ck_assert_ptr_nonnull(realpath(tu_bin("tests/students"), mine));
+	(void)strlcat(mine, "/", sizeof(mine));
+	ck_assert_ptr_nonnull(d);
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/exe", de->d_name);
+		if ((n = readlink(path, exe, sizeof(exe) - 1)) <= 0)
+			continue;
+		exe[n] = '\0';
+		if (strncmp(exe, mine, strlen(mine)) != 0)
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/cmdline",
+		    de->d_name);
+		if ((cmd = tu_read_file(path, &len)) == NULL)
+			continue;
+		for (i = 0; i + 1 < len; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		found = strstr(cmd, word) != NULL;
+		free(cmd);
+	}
+	(void)closedir(d);
+	return found;
+}
+
+/* The keys the grader's cases may have used, for teardown to remove. */
+static void
+adopt_grade_keys(void)
+{
+	char path[PATH_MAX + 300], sub[PATH_MAX];
+	struct dirent *de, *ke;
+	DIR *d, *k;
+	key_t key;
+	int proj;
+
+	ck_assert_ptr_nonnull(d = opendir(tu_dir()));
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "shmlab-grade.", 13) != 0)
+			continue;
+		(void)snprintf(sub, sizeof(sub), "%s/%s", tu_dir(), de->d_name);
+		if ((k = opendir(sub)) == NULL)
+			continue;
+		while ((ke = readdir(k)) != NULL) {
+			if (strncmp(ke->d_name, "key-", 4) != 0)
+				continue;
+			(void)snprintf(path, sizeof(path), "%s/%s", sub,
+			    ke->d_name);
+			for (proj = 1; proj <= 4; proj++)
+				if ((key = ftok(path, proj)) != (key_t)-1)
+					(void)tu_key_adopt(key);
+		}
+		(void)closedir(k);
+	}
+	(void)closedir(d);
+}
+
+/*
+ * A grader killed outright (as a test harness does, by SIGKILL) cannot
+ * clean up; what it started must not live on.  Killed while a student's
+ * producer waits on empty with no consumer (blocks_when_full: 40000
+ * items), that producer would wait for ever.
+ */
+START_TEST(test_grader_killed)
+{
+	struct tu_proc p;
+	struct args a;
+	char *prog;
+	uint64_t until;
+	int st;
+
+	grader_env();
+	prog = cmd_of("tests/students/producer_no_cleanup");
+	memset(&a, 0, sizeof(a));
+	arg(&a, "%s", tu_bin("grader/grader"));
+	arg(&a, "-t");
+	arg(&a, "30");
+	arg(&a, "--producer");
+	arg(&a, "%s", prog);
+	ck_assert_int_eq(tu_spawn(&p, "killed", a.v), 0);
+	until = tu_now_ms() + (uint64_t)tu_ms(60000);
+	while (!student_running(" 40000 ") && tu_now_ms() < until &&
+	    waitpid(p.pid, &st, WNOHANG) == 0)
+		tu_sleep_ms(5);
+	ck_assert_msg(student_running(" 40000 "), "the grader never started "
+	    "blocks_when_full");
+	ck_assert_int_eq(kill(p.pid, SIGKILL), 0);
+	ck_assert_int_eq(tu_wait(&p, 10000), 0);
+	adopt_grade_keys();
+	until = tu_now_ms() + (uint64_t)tu_ms(5000);
+	while (students_alive() > 0 && tu_now_ms() < until)
+		tu_sleep_ms(10);
+	ck_assert_msg(students_alive() == 0, "%d student process(es) outlived "
+	    "the grader that started them", students_alive());
+	free(prog);
+	args_free(&a);
+}
+END_TEST
+
 /* Each broken program fails its test, for its reason; all in parallel. */
 START_TEST(test_broken_programs)
 {
@@ -576,6 +686,7 @@ grade_suite(void)
 	tcase_add_test(tc, test_late_consumers);
 	tcase_add_test(tc, test_late_exec_consumers);
 	tcase_add_test(tc, test_busy_wait_loaded);
+	tcase_add_test(tc, test_grader_killed);
 	tcase_add_test(tc, test_broken_programs);
 	suite_add_tcase(s, tc);
 	return s;
