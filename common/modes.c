@@ -116,24 +116,56 @@ claim_more(struct shm_taker *tk, unsigned short num, uint64_t pos,
 }
 
 /*
- * With the mutex and one FULL unit held: takes what else is there, and
- * puts the claim on record (claimer, claim_start, claim_len) before tail
- * moves, so that if we die the producer can tell what we had taken.
- * Returns 1 with the claim in *c; 0 at the end of the stream, -1 when the
- * segment is damaged: then the caller gives the FULL unit back.
+ * How many FULL units to take with the mutex when a claim ends
+ * (queue_release_and_claim()): what head says is there, up to -B and the
+ * ring.  tail is read outside the mutex, so the figure may be high; the
+ * IPC_NOWAIT semop decides.
+ */
+static uint64_t
+claim_want(struct shm_taker *tk)
+{
+	struct shm_header *h = tk->ring->hdr;
+	uint64_t head = SHM_LOAD(&h->head), tail = SHM_LOAD(&h->tail), k;
+
+	if (head <= tail + 1)
+		return 1;
+	k = head - tail;
+	if (k > tk->batch)
+		k = tk->batch;
+	if (k > tk->run->capacity)
+		k = tk->run->capacity;
+	return k;
+}
+
+/*
+ * With the mutex and `held` FULL units: with one, takes what else is
+ * there; with more, claims them (each unit is a posted item, but at the
+ * end one may be the token: *back says how many to give back).  Puts the
+ * claim on record (claimer, claim_start, claim_len) before tail moves, so
+ * that if we die the producer can tell what we had taken.  Returns 1 with
+ * the claim in *c; 0 at the end of the stream, -1 when the segment is
+ * damaged: then the caller gives all the units back.
  */
 static int
-queue_claim_body(struct shm_taker *tk, struct shm_claim *c)
+queue_claim_body(struct shm_taker *tk, struct shm_claim *c, uint64_t held,
+    uint64_t *back)
 {
 	struct shm_header *h = tk->ring->hdr;
 	uint64_t tail = h->tail, head = SHM_LOAD(&h->head);
 
+	*back = held;
 	if (queue_damaged(tk, tail, head))
 		return -1;
 	if (SHM_LOAD(&h->eos) && tail >= SHM_LOAD(&h->total))
 		return 0;	/* the end-of-stream token: to pass on */
 	c->start = tail;
-	c->k = 1 + claim_more(tk, SEM_FULL, tail, head);
+	if (held <= 1)
+		c->k = 1 + claim_more(tk, SEM_FULL, tail, head);
+	else if (head <= tail)
+		c->k = 1;	/* as with one unit: the semaphore is trusted */
+	else	/* head is total at the end: the token is no item */
+		c->k = head - tail < held ? head - tail : held;
+	*back = held > c->k ? held - c->k : 0;
 	SHM_STORE(&h->claimer, tk->index + 1);
 	tk->me->claim_start = tail;
 	tk->me->claim_base = tk->t.consumed;
@@ -156,6 +188,7 @@ queue_claim_locked(struct shm_taker *tk, struct shm_claim *c)
 	struct sembuf back[2] = {
 		{ SEM_FULL, 1, 0 }, { SEM_MUTEX, 1, SEM_UNDO }
 	};
+	uint64_t back1;
 	int r;
 
 	do {
@@ -164,7 +197,7 @@ queue_claim_locked(struct shm_taker *tk, struct shm_claim *c)
 	} while ((r = queue_backoff(tk, 1)) == 1);
 	if (r == -1)
 		return -1;
-	if ((r = queue_claim_body(tk, c)) == 1)
+	if ((r = queue_claim_body(tk, c, 1, &back1)) == 1)
 		return 1;
 	if (sem_op(tk->ring->semid, back, 2, 0) == -1) {
 		(void)tk->look_around(tk, "passing the end-of-stream token");
@@ -394,11 +427,13 @@ queue_complete_locked(struct shm_taker *tk, const struct shm_claim *c)
 }
 
 /*
- * When an item is there already, the release and the next claim share
+ * When items are there already, the release and the next claim share
  * one critical section: one mutex round trip per claim instead of two,
- * which is what N consumers on few cores queue for.  The item is taken
+ * which is what N consumers on few cores queue for.  The items are taken
+ * with the mutex, as many as the hints say (claim_want()), else one, and
  * with IPC_NOWAIT: a consumer never waits for items while it holds a
- * finished claim nobody has freed.
+ * finished claim nobody has freed.  Taking them in that semop saves the
+ * claim_more() semop: two semops per claim.
  */
 static int
 queue_release_and_claim(struct shm_taker *tk, const struct shm_claim *c)
@@ -406,21 +441,29 @@ queue_release_and_claim(struct shm_taker *tk, const struct shm_claim *c)
 	struct sembuf try1[2] = {
 		{ SEM_FULL, -1, IPC_NOWAIT }, { SEM_MUTEX, -1, SEM_UNDO }
 	};
+	uint64_t held = claim_want(tk), back;
 	int64_t n;
 	int r;
 
-	if (sem_op(tk->ring->semid, try1, 2, TAKE_TICK_MS) == -1)
-		return 1;	/* no item, or the mutex is busy: the plain way */
+	try1[0].sem_op = -(short)held;
+	if (sem_op(tk->ring->semid, try1, 2, TAKE_TICK_MS) == -1) {
+		if (held == 1)
+			return 1;	/* no item, or the mutex is busy */
+		held = 1;		/* fewer than the hints said */
+		try1[0].sem_op = -1;
+		if (sem_op(tk->ring->semid, try1, 2, TAKE_TICK_MS) == -1)
+			return 1;	/* the plain way */
+	}
 	if (SHM_LOAD(&tk->ring->hdr->claimer) != 0) {
-		/* A recovery is due: give both back, take the plain way. */
-		return queue_unlock(tk, 0, 1) == -1 ? -1 : 1;
+		/* A recovery is due: give all back, take the plain way. */
+		return queue_unlock(tk, 0, (short)held) == -1 ? -1 : 1;
 	}
 	if ((n = queue_complete_body(tk, c)) < 0) {
-		(void)queue_unlock(tk, 0, 1);
+		(void)queue_unlock(tk, 0, (short)held);
 		return -1;
 	}
-	r = queue_claim_body(tk, &tk->next);
-	if (queue_unlock(tk, n, r == 1 ? 0 : 1) == -1)
+	r = queue_claim_body(tk, &tk->next, held, &back);
+	if (queue_unlock(tk, n, (short)back) == -1)
 		return -1;
 	if (r == -1)
 		return -1;

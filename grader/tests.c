@@ -533,7 +533,10 @@ g_window(struct g_case *c, enum g_side side, struct g_window *w)
  * its CPU share depends on how many others want the CPU: on a loaded
  * machine a spinner got under CPU_MAX_S and passed.  So the time it was
  * runnable decides (a waiter asleep in semop is not runnable at all);
- * the CPU time only where the kernel does not count runnable time.
+ * the CPU time only where the kernel does not count runnable time.  The
+ * window starts once the waiter blocked, or a spinner had its chance to
+ * (g_until_blocked), so a correct program started late by a loaded
+ * machine is not caught still starting.
  */
 static int
 g_busy(const struct g_window *w)
@@ -567,6 +570,19 @@ g_until_blocked(struct g_case *c, enum g_side side, int sem,
 		g_tick(c);
 		g_sleep_ms(5);
 	}
+}
+
+/*
+ * How long to wait for a program to block before a window: half the
+ * case's bound.  A correct program returns at once when it blocks, and
+ * a spinner SETTLE_MS after the ring is full or empty, so only a
+ * program that does neither waits this long; a loaded machine may take
+ * seconds to start a correct one.
+ */
+static uint64_t
+g_half(const struct grader *g)
+{
+	return (uint64_t)g->timeout_s * 500;
 }
 
 /* The message of a busy wait, in English (loc 0) or translated. */
@@ -609,12 +625,12 @@ t_blocks_when_empty(struct grader *g, struct g_result *r)
 	if (g_start(c, G_PRODUCER, 0, 0) == NULL)
 		return -1;
 	/* A full ring, its producer stopped in P(empty), outside the mutex. */
-	g_until_blocked(c, G_PRODUCER, SL_EMPTY, g_now_ms() + 2000);
+	g_until_blocked(c, G_PRODUCER, SL_EMPTY, g_now_ms() + g_half(g));
 	(void)g_group_signal(c, G_PRODUCER, SIGSTOP);
 	if (g_start(c, G_CONSUMER, 1, 0) == NULL)
 		return -1;
 	/* It empties the ring, then must sleep. */
-	g_until_blocked(c, G_CONSUMER, SL_FULL, g_now_ms() + 2000);
+	g_until_blocked(c, G_CONSUMER, SL_FULL, g_now_ms() + g_half(g));
 	g_window(c, G_CONSUMER, &w);
 	(void)g_group_signal(c, G_PRODUCER, SIGCONT);
 	(void)g_wait(c, -1, deadline);
@@ -644,7 +660,7 @@ t_blocks_when_full(struct grader *g, struct g_result *r)
 	if (g_start(c, G_PRODUCER, 0, 0) == NULL)
 		return -1;
 	/* The slowest consumers: none yet, so none can hold the mutex. */
-	g_until_blocked(c, G_PRODUCER, SL_EMPTY, g_now_ms() + 1000);
+	g_until_blocked(c, G_PRODUCER, SL_EMPTY, g_now_ms() + g_half(g));
 	g_window(c, G_PRODUCER, &w);
 	for (i = 1; i <= 2; i++)
 		if (g_start(c, G_CONSUMER, i, 0) == NULL)

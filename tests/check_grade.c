@@ -413,6 +413,56 @@ START_TEST(test_busy_wait_loaded)
 }
 END_TEST
 
+/*
+ * A correct producer that a loaded machine starts slowly -- here it
+ * spins 2.5 s before its exec, as a sanitized program's start may take
+ * on a busy CPU -- is not waiting yet, so it is not busy waiting: the
+ * grader's window must start once it blocks on empty, not after a fixed
+ * second.
+ */
+START_TEST(test_slow_start_producer)
+{
+	char *prod, wrap[PATH_MAX];
+	struct tu_proc p;
+	struct args a;
+	json_t *j, *t;
+	FILE *fp;
+	size_t i;
+
+	grader_env();
+	ck_assert_int_eq(tu_path(wrap, sizeof(wrap), "slow_producer"), 0);
+	ck_assert_ptr_nonnull(fp = fopen(wrap, "w"));
+	ck_assert_int_gt(fprintf(fp, "#!/bin/bash\n"
+	    "end=$((${EPOCHREALTIME/./} + 2500000))\n"
+	    "while ((${EPOCHREALTIME/./} < end)); do :; done\n"
+	    "exec %s \"$@\"\n", tu_bin("producer/producer")), 0);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(chmod(wrap, 0700), 0);
+	ck_assert_int_ne(asprintf(&prod, "%s %s", wrap, ref_producer), -1);
+	memset(&a, 0, sizeof(a));
+	arg(&a, "%s", tu_bin("grader/grader"));
+	arg(&a, "--memory");
+	arg(&a, "%s", getenv("SHMLAB_SANITIZED") != NULL ? "0" : "512");
+	arg(&a, "-t");
+	arg(&a, "30");
+	arg(&a, "--json");
+	arg(&a, "--producer");
+	arg(&a, "%s", prod);
+	ck_assert_int_eq(tu_run(&p, "slowprod", a.v, GRADE_MS), 0);
+	j = load_json(p.out);
+	json_array_foreach(json_object_get(j, "tests"), i, t)
+		ck_assert_msg(json_is_true(json_object_get(t, "passed")),
+		    "%s failed with a producer slow to start: %s",
+		    json_string_value(json_object_get(t, "name")),
+		    json_string_value(json_object_get(t, "message")));
+	ck_assert_msg(tu_exit_code(&p) == 0, "exit %d", tu_exit_code(&p));
+	json_decref(j);
+	ck_assert_int_eq(grade_dirs_left(), 0);
+	free(prod);
+	args_free(&a);
+}
+END_TEST
+
 /* A live process of this tree's students whose command line has word. */
 static int
 student_running(const char *word)
@@ -687,6 +737,7 @@ grade_suite(void)
 	tcase_add_test(tc, test_late_exec_consumers);
 	tcase_add_test(tc, test_busy_wait_loaded);
 	tcase_add_test(tc, test_grader_killed);
+	tcase_add_test(tc, test_slow_start_producer);
 	tcase_add_test(tc, test_broken_programs);
 	suite_add_tcase(s, tc);
 	return s;
