@@ -348,7 +348,9 @@ progress() {
 	((++poll_id))
 	"$MONITOR" --json -k "$tmpdir/key" 2>/dev/null 1>&"${PROGRESS_READER[1]:-}" ||
 		st=$?
-	printf '\036%d %d\n' "$poll_id" "$st" 2>/dev/null 1>&"${PROGRESS_READER[1]:-}" ||
+	# A newline first: a snapshot cut short (a monitor killed mid-write)
+	# may not end its last line, and the frame must start one.
+	printf '\n\036%d %d\n' "$poll_id" "$st" 2>/dev/null 1>&"${PROGRESS_READER[1]:-}" ||
 		return 0
 	while [[ -n ${PROGRESS_READER[0]:-} ]] &&
 		read -r -t 0.5 id got total <&"${PROGRESS_READER[0]}"; do

@@ -300,6 +300,23 @@ finish(struct tu_proc *p, const char *name, int want, int ms)
 	tu_expect_exit(p, name, want);
 }
 
+/*
+ * producer --clean on the test's key, in *clean; it must end with want
+ * (what names it in the message).
+ */
+static void
+run_clean(struct tu_proc *clean, const char *what, int want)
+{
+	struct args ka;
+
+	ka.n = 0;
+	args_add(&ka, producer_bin, "--clean", "-k", key.path, "-p",
+	    key.proj_arg, NULL);
+	spawn(clean, "clean", ka.v);
+	finish(clean, what, want, QUICK_MS);
+	args_free(&ka);
+}
+
 /* Milliseconds from since_ms to p's end. */
 static uint64_t
 took_ms(const struct tu_proc *p, uint64_t since_ms)
@@ -919,7 +936,6 @@ START_TEST(test_producer_killed)
 {
 	struct tu_proc prod, cons, clean;
 	struct shm_ring r;
-	struct args ka;
 	char report[PATH_MAX];
 	uint64_t t0, dt;
 
@@ -944,13 +960,8 @@ START_TEST(test_producer_killed)
 	ck_assert_msg(tu_ipc_count_key(key.key) == 2, "a killed producer "
 	    "should leave its segment and semaphore set (%d found)",
 	    tu_ipc_count_key(key.key));
-	ka.n = 0;
-	args_add(&ka, producer_bin, "--clean", "-k", key.path, "-p",
-	    key.proj_arg, NULL);
-	spawn(&clean, "clean", ka.v);
-	finish(&clean, "producer --clean", 0, QUICK_MS);
+	run_clean(&clean, "producer --clean", 0);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	args_free(&ka);
 }
 END_TEST
 
@@ -1347,7 +1358,7 @@ START_TEST(test_stale_objects)
 {
 	struct tu_proc prod, cons, again, clean;
 	struct shm_ring r;
-	struct args pa, ka;
+	struct args pa;
 	char report[PATH_MAX], again_report[PATH_MAX], hex[16], sid[32];
 	char mid[32], *err, *out;
 	unsigned long nattch = 1;
@@ -1398,18 +1409,13 @@ START_TEST(test_stale_objects)
 	ck_assert_int_eq(shmget(key.key, 0, 0), shmid);
 	ck_assert_int_eq(semget(key.key, 0, 0), semid);
 
-	ka.n = 0;
-	args_add(&ka, producer_bin, "--clean", "-k", key.path, "-p",
-	    key.proj_arg, NULL);
-	spawn(&clean, "clean", ka.v);
-	finish(&clean, "producer --clean", 0, QUICK_MS);
+	run_clean(&clean, "producer --clean", 0);
 	out = tu_out_text(&clean);
 	ck_assert_msg(strstr(out, "removed") != NULL, "--clean does not say "
 	    "what it removed: %s", out);
 	free(out);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	args_free(&pa);
-	args_free(&ka);
 }
 END_TEST
 
@@ -1418,7 +1424,7 @@ START_TEST(test_clean_refuses_live_run)
 {
 	struct tu_proc prod, clean;
 	struct shm_ring r;
-	struct args pa, ka;
+	struct args pa;
 	char report[PATH_MAX], *err;
 	int shmid, semid;
 
@@ -1432,11 +1438,7 @@ START_TEST(test_clean_refuses_live_run)
 	semid = r.semid;
 	ck_assert_int_eq(seg_detach(&r), 0);
 
-	ka.n = 0;
-	args_add(&ka, producer_bin, "--clean", "-k", key.path, "-p",
-	    key.proj_arg, NULL);
-	spawn(&clean, "clean", ka.v);
-	finish(&clean, "producer --clean on a live run", 3, QUICK_MS);
+	run_clean(&clean, "producer --clean on a live run", 3);
 	err = tu_err_text(&clean);
 	ck_assert_msg(err[0] != '\0', "refused without a message");
 	free(err);
@@ -1448,7 +1450,6 @@ START_TEST(test_clean_refuses_live_run)
 	finish(&prod, "producer", 3, 5000);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
 	args_free(&pa);
-	args_free(&ka);
 }
 END_TEST
 
@@ -1470,7 +1471,6 @@ START_TEST(test_clean_refuses_foreign)
 {
 	static const size_t sizes[] = { 4096, 65536, 16 };
 	struct tu_proc clean;
-	struct args ka;
 	char *err;
 	void *base;
 	int shmid = -1, semid = -1;
@@ -1490,11 +1490,7 @@ START_TEST(test_clean_refuses_foreign)
 		    IPC_CREAT | IPC_EXCL | 0600);
 		ck_assert_msg(semid != -1, "semget: %s", strerror(errno));
 	}
-	ka.n = 0;
-	args_add(&ka, producer_bin, "--clean", "-k", key.path, "-p",
-	    key.proj_arg, NULL);
-	spawn(&clean, "clean", ka.v);
-	finish(&clean, "producer --clean on a foreign object", 3, QUICK_MS);
+	run_clean(&clean, "producer --clean on a foreign object", 3);
 	err = tu_err_text(&clean);
 	ck_assert_msg(err[0] != '\0', "refused without a message");
 	free(err);
@@ -1506,7 +1502,6 @@ START_TEST(test_clean_refuses_foreign)
 		    "a semaphore set that is not shmlab's");
 	ck_assert_int_eq(tu_ipc_remove_key(key.key), 1);
 	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
-	args_free(&ka);
 }
 END_TEST
 

@@ -1883,6 +1883,53 @@ START_TEST(test_progress_tty)
 END_TEST
 
 /*
+ * The bar reads monitor --json snapshots, and a poll may find the run
+ * gone or be cut short: here every other one prints half a snapshot, with
+ * no final newline, and fails.  The others still draw the bar, and
+ * nothing of the failures shows.  (The reader used to take the cut line
+ * and the next frame as one line, and drew no bar at all.)
+ */
+START_TEST(test_progress_monitor_fails)
+{
+	struct tu_demo d;
+	struct args a;
+	char wrap[PATH_MAX], *p;
+	FILE *fp;
+	int master, slave, bars = 0;
+
+	ck_assert_int_eq(tu_path(wrap, sizeof(wrap), "half_monitor"), 0);
+	ck_assert_ptr_nonnull(fp = fopen(wrap, "w"));
+	ck_assert_int_gt(fprintf(fp, "#!/bin/sh\n"
+	    "n=$(cat \"$0.n\" 2>/dev/null || echo 0); n=$((n + 1))\n"
+	    "echo $n > \"$0.n\"\n"
+	    "if [ $((n %% 2)) = 1 ]; then \"%s\" \"$@\" | head -c 100; "
+	    "exit 3; fi\n"
+	    "exec \"%s\" \"$@\"\n", monitor_bin, monitor_bin), 0);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(chmod(wrap, 0700), 0);
+	monitor_bin = wrap;
+
+	demo_args(&a, "-c 50 --delay 40");
+	ck_assert_msg(open_pty(&master, &slave) == 0, "posix_openpt: %s",
+	    strerror(errno));
+	demo_run(&d, a.v, slave, slave, master);
+	(void)close(master);
+	tu_expect_exit(&d.sh, "run_demo.sh on a pty, a failing monitor", 0);
+	for (p = d.out; (p = strstr(p, "\r[")) != NULL; p++)
+		bars++;
+	ck_assert_msg(bars >= 1 && strstr(d.out, "/50 items") != NULL,
+	    "no progress bar with every other poll failing (%d bars): "
+	    "%.3000s", bars, d.out);
+	ck_assert_msg(strstr(d.out, "Traceback") == NULL && strstr(d.out,
+	    "no shmlab run") == NULL && strstr(d.out, "\"schema\"") == NULL,
+	    "a failed poll showed: %.3000s", d.out);
+	ck_assert_msg(strstr(d.out, "VERIFIED") != NULL, "%.2000s", d.out);
+	demo_done(&d);
+	args_free(&a);
+}
+END_TEST
+
+/*
  * A run well under a second shows no bar, even on a terminal, and even
  * when it happens to straddle a change of the wall clock's second: it is
  * started 700 ms into one.
@@ -1957,6 +2004,7 @@ lab_suite(void)
 	tcase_add_test(tc, test_progress_files);
 	tcase_add_test(tc, test_progress_tty);
 	tcase_add_test(tc, test_progress_short_run);
+	tcase_add_test(tc, test_progress_monitor_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }
