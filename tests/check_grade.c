@@ -79,13 +79,17 @@ grade_dirs_left(void)
 	return n;
 }
 
-/* Any process still running one of tests/students/'s programs? */
+/*
+ * How many processes run one of tests/students/'s programs with word in
+ * their command line (any, when word is NULL)?
+ */
 static int
-students_alive(void)
+students_with(const char *word)
 {
-	char path[300], exe[PATH_MAX], mine[PATH_MAX];
+	char path[300], exe[PATH_MAX], mine[PATH_MAX], *cmd;
 	struct dirent *de;
 	DIR *d = opendir("/proc");
+	size_t len, i;
 	ssize_t n;
 	int alive = 0;
 
@@ -104,10 +108,31 @@ students_alive(void)
 		if ((n = readlink(path, exe, sizeof(exe) - 1)) <= 0)
 			continue;
 		exe[n] = '\0';
-		alive += strncmp(exe, mine, strlen(mine)) == 0;
+		if (strncmp(exe, mine, strlen(mine)) != 0)
+			continue;
+		if (word == NULL) {
+			alive++;
+			continue;
+		}
+		(void)snprintf(path, sizeof(path), "/proc/%s/cmdline",
+		    de->d_name);
+		if ((cmd = tu_read_file(path, &len)) == NULL)
+			continue;
+		for (i = 0; i + 1 < len; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		alive += strstr(cmd, word) != NULL;
+		free(cmd);
 	}
 	(void)closedir(d);
 	return alive;
+}
+
+/* Any process still running one of tests/students/'s programs? */
+static int
+students_alive(void)
+{
+	return students_with(NULL);
 }
 
 static char *
@@ -463,43 +488,6 @@ START_TEST(test_slow_start_producer)
 }
 END_TEST
 
-/* A live process of this tree's students whose command line has word. */
-static int
-student_running(const char *word)
-{
-	char path[300], exe[PATH_MAX], mine[PATH_MAX], *cmd;
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-	size_t len, i;
-	ssize_t n;
-	int found = 0;
-
-	ck_assert_ptr_nonnull(realpath(tu_bin("tests/students"), mine));
-	(void)strlcat(mine, "/", sizeof(mine));
-	ck_assert_ptr_nonnull(d);
-	while (!found && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		(void)snprintf(path, sizeof(path), "/proc/%s/exe", de->d_name);
-		if ((n = readlink(path, exe, sizeof(exe) - 1)) <= 0)
-			continue;
-		exe[n] = '\0';
-		if (strncmp(exe, mine, strlen(mine)) != 0)
-			continue;
-		(void)snprintf(path, sizeof(path), "/proc/%s/cmdline",
-		    de->d_name);
-		if ((cmd = tu_read_file(path, &len)) == NULL)
-			continue;
-		for (i = 0; i + 1 < len; i++)
-			if (cmd[i] == '\0')
-				cmd[i] = ' ';
-		found = strstr(cmd, word) != NULL;
-		free(cmd);
-	}
-	(void)closedir(d);
-	return found;
-}
-
 /* The keys the grader's cases may have used, for teardown to remove. */
 static void
 adopt_grade_keys(void)
@@ -555,10 +543,10 @@ START_TEST(test_grader_killed)
 	arg(&a, "%s", prog);
 	ck_assert_int_eq(tu_spawn(&p, "killed", a.v), 0);
 	until = tu_now_ms() + (uint64_t)tu_ms(60000);
-	while (!student_running(" 40000 ") && tu_now_ms() < until &&
+	while (students_with(" 40000 ") == 0 && tu_now_ms() < until &&
 	    waitpid(p.pid, &st, WNOHANG) == 0)
 		tu_sleep_ms(5);
-	ck_assert_msg(student_running(" 40000 "), "the grader never started "
+	ck_assert_msg(students_with(" 40000 ") > 0, "the grader never started "
 	    "blocks_when_full");
 	ck_assert_int_eq(kill(p.pid, SIGKILL), 0);
 	ck_assert_int_eq(tu_wait(&p, 10000), 0);
