@@ -93,10 +93,12 @@ struct shm_taker {
 	int		hold_ms;	/* test hook SHMLAB_HOLD_MS, ... */
 	int		hold_at;	/* ... SHMLAB_HOLD_AT (HOLD_*) ... */
 	int		hold_child;	/* ... SHMLAB_HOLD_CHILD, -1 every one */
+	int		no_vector;	/* SHMLAB_NO_AVX2: the plain checker */
 	uint64_t	rng;		/* unsafe: the race window's jitter */
 	uint64_t	pos;		/* broadcast: next ring position */
+	int		gather;		/* ... the stream is fast: wait for many */
 	const volatile sig_atomic_t *stop; /* set by the program's handler */
-	span_check_fn	check;		/* decided once: seeded or not */
+	span_check_fn	check;		/* decided once: seeded, vector width */
 	struct shm_tally t;
 	struct shm_claim next;		/* queue: claimed with the last release */
 	int		have_next;

@@ -486,7 +486,9 @@ child_main(struct cons *c)
  * after reading the items (and recording them in the ledger) but before
  * reporting them, or with SHMLAB_HOLD_AT=join after storing registered
  * but before posting SEM_JOIN.  SHMLAB_HOLD_CHILD=I: only the consumer
- * with record I holds, the others go on at full speed.
+ * with record I holds, the others go on at full speed.  SHMLAB_NO_AVX2
+ * (set, any value): the plain checker, not its AVX2 copy, so that a test
+ * and the benchmark can run both on a machine that has AVX2.
  */
 static void
 test_hooks(struct cons *c)
@@ -514,6 +516,7 @@ test_hooks(struct cons *c)
 			errx(2, _("SHMLAB_HOLD_CHILD: %s (0..%d)"), errstr,
 			    SHM_MAX_CONSUMERS - 1);
 	}
+	c->tk.no_vector = getenv("SHMLAB_NO_AVX2") != NULL;
 }
 
 /* The options; bad ones exit 2 having done nothing. */

@@ -1,6 +1,7 @@
 /*
- * check_ring.c - ring index arithmetic, item values, checksums and the
- * ledger tally (common/ring.c).  Pure functions: no IPC, no files.
+ * check_ring.c - ring index arithmetic, item values, checksums, the
+ * ledger tally (common/ring.c) and the consumers' fast span check
+ * (common/take.c), both its copies.  Pure functions: no IPC, no files.
  */
 #include <sys/types.h>
 
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "shmlib.h"
+#include "take.h"
 #include "testutil.h"
 
 static Suite	*ring_suite(void);
@@ -397,6 +399,123 @@ START_TEST(test_ledger_inexact)
 }
 END_TEST
 
+/* ------------------------------------------------------ the fast span */
+
+/*
+ * A broadcast consumer's handle on a private ring of cap slots, with no
+ * ledger and no segment: what tally_span() reads.  vec 0 forces the
+ * plain checker, 1 lets taker_init() pick the AVX2 copy where the CPU
+ * has it, so that both are run against the same spans.
+ */
+struct span_fx {
+	struct shm_header hdr;
+	struct shm_consumer me;
+	struct shm_ring ring;
+	struct shm_taker tk;
+};
+
+static void
+span_fx_init(struct span_fx *f, uint32_t cap, uint64_t count, int vec)
+{
+	memset(f, 0, sizeof(*f));
+	f->hdr.capacity = cap;
+	f->hdr.count = count;
+	f->ring.hdr = &f->hdr;
+	ck_assert_ptr_nonnull(f->ring.slots = calloc(cap, sizeof(int32_t)));
+	ck_assert_ptr_nonnull(f->ring.tags = calloc(cap, sizeof(uint64_t)));
+	f->tk.ring = &f->ring;
+	f->tk.run = &f->hdr;
+	f->tk.me = &f->me;
+	f->tk.no_vector = !vec;
+	ck_assert_int_eq(taker_init(&f->tk), 0);
+}
+
+static void
+span_fx_free(struct span_fx *f)
+{
+	taker_free(&f->tk);
+	free(f->ring.slots);
+	free(f->ring.tags);
+}
+
+/*
+ * The fast path adds a stretch's values without reading them twice: its
+ * sum must be the items' own, also when the values ((uint32_t)seq) wrap
+ * at 2^32 inside the stretch, and with the stretch wrapping the ring.
+ */
+START_TEST(test_span_sum_wraps_at_2_32)
+{
+	static const uint64_t firsts[] = { 0, 12345, (1ULL << 32) - 300,
+	    (1ULL << 32) - 1, 1ULL << 32, (5ULL << 32) - 7 };
+	struct span_fx f;
+	uint64_t first, want, i;
+	uint32_t k = 700, cap = 1000;
+	size_t j;
+
+	for (j = 0; j < sizeof(firsts) / sizeof(firsts[0]); j++) {
+		first = firsts[j];
+		span_fx_init(&f, cap, 6ULL << 32, _i);
+		ring_fill(&f.ring, cap, first, k, 0);
+		f.tk.t.next = first;
+		for (want = 0, i = 0; i < k; i++)
+			want += (uint32_t)(first + i);
+		ck_assert_msg(tally_span(&f.tk, first, k, 1) == 1,
+		    "first %llu: the clean span was refused",
+		    (unsigned long long)first);
+		ck_assert_uint_eq(f.tk.t.consumed, k);
+		ck_assert_msg(f.tk.t.checksum == want, "first %llu: sum %llu, "
+		    "want %llu", (unsigned long long)first,
+		    (unsigned long long)f.tk.t.checksum,
+		    (unsigned long long)want);
+		span_fx_free(&f);
+	}
+}
+END_TEST
+
+/*
+ * One wrong bit anywhere in a stretch (a tag's low or high word, a
+ * value) must send it to the per-item path, for every length a vector
+ * loop splits differently (its body, its tail, both) and every place.
+ */
+START_TEST(test_span_refuses_any_damage)
+{
+	static const uint32_t lens[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17,
+	    31, 32, 33, 63, 64, 65, 4095, 4096 };
+	struct span_fx f;
+	uint64_t first = (3ULL << 32) + 100;
+	uint32_t n, cap = 4096, at, kind;
+	size_t j;
+
+	span_fx_init(&f, cap, 4ULL << 32, _i);
+	for (j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+		n = lens[j];
+		for (at = 0; at < n; at += at < 40 ? 1 : 997) {
+			for (kind = 0; kind < 3; kind++) {
+				ring_fill(&f.ring, cap, first, n, 0);
+				if (kind == 0)
+					f.ring.tags[ring_slot(first + at, cap)] ^= 1;
+				else if (kind == 1)
+					f.ring.tags[ring_slot(first + at, cap)] ^=
+					    1ULL << 40;
+				else
+					f.ring.slots[ring_slot(first + at, cap)] ^=
+					    1 << 20;
+				f.tk.t.next = first;
+				ck_assert_msg(tally_span(&f.tk, first, n, 1) == 0,
+				    "length %u, damage %u at %u passed", n,
+				    kind, at);
+			}
+		}
+		ring_fill(&f.ring, cap, first, n, 0);
+		f.tk.t.next = first;
+		ck_assert_msg(tally_span(&f.tk, first, n, 1) == 1,
+		    "length %u: the clean span was refused", n);
+		first += n;
+	}
+	span_fx_free(&f);
+}
+END_TEST
+
 static Suite *
 ring_suite(void)
 {
@@ -432,6 +551,14 @@ ring_suite(void)
 	tcase_add_test(tc, test_rset_add_merges);
 	tcase_add_loop_test(tc, test_ledger_ranges_match_counters, 0, 40);
 	tcase_add_test(tc, test_ledger_inexact);
+	suite_add_tcase(s, tc);
+
+	/* _i: 0 the plain checker, 1 the one taker_init() picks (AVX2). */
+	tc = tcase_create("span");
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_loop_test(tc, test_span_sum_wraps_at_2_32, 0, 2);
+	tcase_add_loop_test(tc, test_span_refuses_any_damage, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
