@@ -26,6 +26,7 @@
 #include "take.h"
 
 #define TAKE_TICK_MS	SHM_TICK_MS	/* semop bound, then look around */
+#define BCAST_GATHER_MS	2		/* bound of a wait for half a ring */
 
 /* Waits for ops, looking around every tick.  0, or -1 to stop. */
 static int
@@ -507,12 +508,72 @@ no_end(struct shm_taker *tk)
  * else moves its position, so no mutex is needed; the producer's single
  * semop over every EMPTY_I is what keeps a slot until all have read it.
  */
+/*
+ * How many items a broadcast consumer that has caught up waits for when
+ * the stream is fast: half the ring, within the stream's count; 0 when
+ * that is not more than -B.  Waking once per half ring, not once per
+ * batch, is what lets more consumers than cores share them: on this kind
+ * of machine a wake-up costs more than checking a batch.  The producer
+ * waits for one free slot, so the two waits (half a ring of items, one
+ * free slot) can never hold each other.
+ */
+static uint64_t
+bcast_gather(const struct shm_taker *tk)
+{
+	uint64_t w = tk->run->capacity / 2, left;
+
+	if (!tk->gather || tk->batch <= 1 || w <= tk->batch)
+		return 0;
+	left = tk->pos < tk->run->count ? tk->run->count - tk->pos : 0;
+	return w < left ? w : 0;
+}
+
+/*
+ * Waits until w items are there and takes -B of them, in one semop:
+ * FULL_I - w then FULL_I + (w - B), which the kernel applies together or
+ * not at all, so it claims no more than -B.  Bounded by BCAST_GATHER_MS:
+ * a slower producer, or an early end (its total below the count), turns
+ * gathering off until a claim is whole again.  1 with the claim, 0 when
+ * it timed out, -1 to stop.
+ */
+static int
+bcast_claim_gathered(struct shm_taker *tk, struct shm_claim *c, uint64_t w)
+{
+	struct sembuf ops[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+
+	ops[0].sem_num = ops[1].sem_num =
+	    (unsigned short)SEM_FULL_I(tk->index);
+	ops[0].sem_op = -(short)w;
+	ops[1].sem_op = (short)(w - tk->batch);
+	if (sem_op(tk->ring->semid, ops, 2, BCAST_GATHER_MS) == 0) {
+		c->start = tk->pos;
+		c->k = tk->batch;
+		return 1;
+	}
+	if (errno != EAGAIN) {
+		(void)tk->look_around(tk, "waiting for items");
+		return -1;
+	}
+	tk->gather = 0;
+	return 0;
+}
+
 static int
 bcast_claim(struct shm_taker *tk, struct shm_claim *c)
 {
 	struct sembuf take1 = { 0, -1, 0 };
 	struct shm_header *h = tk->ring->hdr;
+	uint64_t w;
+	int r;
 
+	if (tk->have_next) {	/* taken with the last release */
+		*c = tk->next;
+		tk->have_next = 0;
+		return 1;
+	}
+	if ((w = bcast_gather(tk)) > 0 &&
+	    (r = bcast_claim_gathered(tk, c, w)) != 0)
+		return r;
 	take1.sem_num = (unsigned short)SEM_FULL_I(tk->index);
 	if (wait_ops(tk, &take1, 1, "waiting for an item") == -1)
 		return -1;
@@ -530,20 +591,63 @@ bcast_copy(struct shm_taker *tk, const struct shm_claim *c)
 	copy_claim(tk, c, 1, tally_bcast_item);
 }
 
+/*
+ * How many items a broadcast consumer at pos can take without waiting,
+ * as head says: up to -B and the ring; 0 when it has caught up.  head is
+ * only a hint (it comes from shared memory): the semaphore decides.
+ */
+static uint64_t
+bcast_want(struct shm_taker *tk, uint64_t pos)
+{
+	uint64_t head = SHM_LOAD(&tk->ring->hdr->head), k;
+
+	if (tk->batch <= 1 || head <= pos)
+		return 0;
+	k = head - pos;
+	if (k > tk->batch)
+		k = tk->batch;
+	if (k >= tk->run->capacity)
+		k = tk->run->capacity - 1;
+	return k;
+}
+
+/*
+ * Frees the claim's slots on EMPTY_I.  When head says more items are
+ * there, the same semop takes them on FULL_I with IPC_NOWAIT (all or
+ * nothing: on EAGAIN the slots are freed alone), so a consumer behind
+ * the producer makes one semop per claim instead of three.  It never
+ * waits with its slots unfreed: the producer may be waiting for them.
+ */
 static int
 bcast_release(struct shm_taker *tk, const struct shm_claim *c)
 {
-	struct sembuf release = { 0, 0, 0 };
-	uint64_t pos = c->start + c->k;
+	struct sembuf ops[2] = { { 0, 0, 0 }, { 0, 0, IPC_NOWAIT } };
+	uint64_t pos = c->start + c->k, want;
 
-	release.sem_num = (unsigned short)SEM_EMPTY_I(tk->index);
+	ops[0].sem_num = (unsigned short)SEM_EMPTY_I(tk->index);
+	ops[0].sem_op = (short)c->k;
+	ops[1].sem_num = (unsigned short)SEM_FULL_I(tk->index);
 	tk->pos = pos;
 	tk->me->pos = pos;
 	tk->me->batches++;
 	tally_publish(tk);
 	SHM_STORE(&tk->me->freed, pos);
-	release.sem_op = (short)c->k;
-	if (sem_op(tk->ring->semid, &release, 1, 0) == -1) {
+	/* A whole claim at full speed: the stream is fast, gather. */
+	tk->gather = c->k >= tk->batch;
+	if ((want = bcast_want(tk, pos)) > 0) {
+		ops[1].sem_op = -(short)want;
+		if (sem_op(tk->ring->semid, ops, 2, 0) == 0) {
+			tk->next.start = pos;
+			tk->next.k = want;
+			tk->have_next = 1;
+			return 0;
+		}
+		if (errno != EAGAIN) {
+			(void)tk->look_around(tk, "releasing slots");
+			return -1;
+		}
+	}
+	if (sem_op(tk->ring->semid, ops, 1, 0) == -1) {
 		(void)tk->look_around(tk, "releasing slots");
 		return -1;
 	}

@@ -320,10 +320,45 @@ free_hint(const struct prod *p, uint64_t pos)
 }
 
 /*
- * The semaphore-guarded producer, both modes.  Per batch: wait for one
- * free slot (in broadcast, in every consumer's view: one semop over all
- * of them), take what else is free up to -B without waiting, write the
- * items, post them with one semop.
+ * Takes, without waiting, the free slots the hint promises for the batch
+ * at pos: up to -B and the stream's end, in one IPC_NOWAIT semop over
+ * every view.  Returns how many (0: take the slow way, one slot first),
+ * or -1 when the semop failed for a reason other than EAGAIN.  The hint
+ * may overstate by a release in flight; the semaphores decide.
+ */
+static int64_t
+take_free(struct prod *p, struct sembuf *ops, uint64_t pos, uint64_t total,
+    uint32_t batch)
+{
+	uint64_t want, hint;
+	uint32_t n;
+
+	if (batch <= 1 || (hint = free_hint(p, pos)) == 0)
+		return 0;
+	want = hint + 1;
+	if (want > batch)
+		want = batch;
+	if (want > total - pos)
+		want = total - pos;
+	if (want <= 1 || (n = build_ops(p, ops, 0, -(short)want,
+	    IPC_NOWAIT)) == 0)
+		return 0;
+	if (sem_op(p->ring.semid, ops, n, 0) == 0)
+		return (int64_t)want;
+	if (errno != EAGAIN) {
+		fatal_ipc(p, "semop(empty)");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The semaphore-guarded producer, both modes.  Per batch: when the free
+ * counters say the slots are there, take them all without waiting
+ * (take_free()); otherwise wait for one free slot (in broadcast, in every
+ * consumer's view: one semop over all of them) and take what else is free
+ * up to -B without waiting.  Then write the items and post them with one
+ * semop: two semops per batch while the consumers keep up.
  */
 static void
 produce_safe(struct prod *p)
@@ -331,6 +366,7 @@ produce_safe(struct prod *p)
 	struct shm_header *h = p->ring.hdr;
 	struct sembuf *ops;
 	uint64_t pos, total, k, extra, hint;
+	int64_t got;
 	uint32_t n, cap = p->par.capacity, batch = p->par.batch;
 	int r;
 
@@ -344,29 +380,35 @@ produce_safe(struct prod *p)
 		batch = 1;	/* slow motion shows every item */
 	total = stream_total(p);
 	for (pos = 0; pos < total;) {
-		n = build_ops(p, ops, 0, -1, 0);
-		if (n == 0) {
-			p->why = N_("every consumer died or failed: nobody "
-			    "is left to take the items");
+		if ((got = take_free(p, ops, pos, total, batch)) == -1)
 			break;
-		}
-		if ((r = wait_ops(p, ops, n)) == 1)
-			continue;	/* a consumer died: rebuild */
-		if (r == -1)
-			break;
-		k = 1;
-		extra = total - pos - 1;
-		if (extra > batch - 1)
-			extra = batch - 1;
-		if (extra > 0 && (hint = free_hint(p, pos)) < extra)
-			extra = hint;
-		if (extra > 0) {
-			n = build_ops(p, ops, 0, -(short)extra, IPC_NOWAIT);
-			if (sem_op(p->ring.semid, ops, n, 0) == 0)
-				k += extra;
-			else if (errno != EAGAIN) {
-				fatal_ipc(p, "semop(empty)");
+		k = (uint64_t)got;
+		if (k == 0) {
+			n = build_ops(p, ops, 0, -1, 0);
+			if (n == 0) {
+				p->why = N_("every consumer died or failed: "
+				    "nobody is left to take the items");
 				break;
+			}
+			if ((r = wait_ops(p, ops, n)) == 1)
+				continue;	/* a consumer died: rebuild */
+			if (r == -1)
+				break;
+			k = 1;
+			extra = total - pos - 1;
+			if (extra > batch - 1)
+				extra = batch - 1;
+			if (extra > 0 && (hint = free_hint(p, pos)) < extra)
+				extra = hint;
+			if (extra > 0) {
+				n = build_ops(p, ops, 0, -(short)extra,
+				    IPC_NOWAIT);
+				if (sem_op(p->ring.semid, ops, n, 0) == 0)
+					k += extra;
+				else if (errno != EAGAIN) {
+					fatal_ipc(p, "semop(empty)");
+					break;
+				}
 			}
 		}
 		/* Decided per batch: the plain stream, or one with a fault. */

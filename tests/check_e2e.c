@@ -86,6 +86,8 @@ static const struct row batch_rows[] = {
 	{ MODE_QUEUE, 8, 1024, 100000, 64, 5 },
 	{ MODE_BROADCAST, 3, 10, 10000, 1, 0 },
 	{ MODE_BROADCAST, 3, 1024, 10000, 64, 0 },
+	{ MODE_BROADCAST, 4, 32766, 2000000, 4096, 0 },
+	{ MODE_BROADCAST, 3, 4096, 200000, 256, 7 },
 };
 
 /* Bad input: exit 2 and nothing created. */
@@ -320,6 +322,34 @@ END_TEST
 START_TEST(test_batch_sizes)
 {
 	run_row(&batch_rows[_i]);
+}
+END_TEST
+
+/*
+ * A fast broadcast stream (-B 256 of 4096 slots): consumers that have
+ * caught up wait for half the ring at once, but no semop claims more than
+ * -B, so each takes at least count / -B claims, and every item verifies.
+ */
+START_TEST(test_broadcast_gathers_within_batch)
+{
+	static const struct row r = { MODE_BROADCAST, 3, 4096, 500000, 256,
+	    0 };
+	char report[PATH_MAX], *js;
+	unsigned long long claims;
+	size_t i;
+
+	run_row(&r);
+	report_path(report, sizeof(report), "report.json");
+	js = tu_read_report(report);
+	for (i = 0; i < r.n; i++) {
+		ck_assert_int_eq(tu_json_elem_u64(js, "per_consumer", i,
+		    "batches", &claims), 0);
+		ck_assert_msg(claims >= (r.count + r.batch - 1) / r.batch,
+		    "consumer %zu took %llu items in %llu claims: more than "
+		    "-B %u in one", i, (unsigned long long)r.count, claims,
+		    r.batch);
+	}
+	free(js);
 }
 END_TEST
 
@@ -739,6 +769,7 @@ e2e_suite(void)
 	tcase_add_loop_test(tc, test_broadcast_every_item, 0,
 	    NELEM(bcast_rows));
 	tcase_add_loop_test(tc, test_batch_sizes, 0, NELEM(batch_rows));
+	tcase_add_test(tc, test_broadcast_gathers_within_batch);
 	tcase_add_test(tc, test_consumer_first);
 	tcase_add_test(tc, test_late_queue_consumer);
 	tcase_add_test(tc, test_report_into_fifo);

@@ -1134,6 +1134,51 @@ START_TEST(test_producer_stopped_by_signal)
 }
 END_TEST
 
+/*
+ * A fast broadcast stream whose producer stops early: its consumers, who
+ * had caught up, wait for half a ring at once (-B 64 of 1024 slots), and
+ * the stream ends below the count they expected.  The wait is bounded:
+ * they must fall back to waiting for one item, take their end-of-stream
+ * token, and end by themselves (exit 0) within a second, each with
+ * exactly the items produced.
+ */
+START_TEST(test_broadcast_stopped_while_gathering)
+{
+	struct tu_proc prod, cons;
+	struct shm_ring r;
+	char report[PATH_MAX], *js;
+	unsigned long long produced, mine;
+	uint64_t t0;
+	size_t i;
+
+	use_key();
+	path_in(report, "report.json");
+	start_run(&prod, &cons, &r, report,
+	    "-m broadcast -c 10000000000 -b 1024 -n 2", 2, "-B 64", 20000);
+	ck_assert_int_eq(seg_detach(&r), 0);
+	t0 = tu_now_ms();
+	ck_assert_int_eq(kill(prod.pid, SIGTERM), 0);
+	finish(&prod, "producer", 3, QUICK_MS);
+	finish(&cons, "consumer", 0, 5000);
+	/* Unbounded, they would hold the drain until the producer gave up. */
+	ck_assert_msg(took_ms(&cons, t0) <= (uint64_t)tu_ms(1000), "the "
+	    "consumers took %llu ms to see the end",
+	    (unsigned long long)took_ms(&cons, t0));
+	js = tu_read_report(report);
+	produced = tu_jnum(js, "produced");
+	ck_assert_msg(produced >= 20000 && produced < 10000000000ULL,
+	    "produced %llu: %.1500s", produced, js);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(tu_json_elem_u64(js, "per_consumer", i,
+		    "consumed", &mine), 0);
+		ck_assert_msg(mine == produced, "consumer %zu took %llu of "
+		    "%llu items: %.1500s", i, mine, produced, js);
+	}
+	free(js);
+	ck_assert_int_eq(tu_ipc_count_key(key.key), 0);
+}
+END_TEST
+
 enum { USR1_PRODUCER, USR1_CHILD, USR1_PARENT, USR1_ROWS };
 
 /*
@@ -2331,6 +2376,7 @@ faults_suite(void)
 	tcase_set_timeout(tc, 40);
 	tcase_add_loop_test(tc, test_producer_stopped_by_signal, 0,
 	    NELEM(stop_signals));
+	tcase_add_test(tc, test_broadcast_stopped_while_gathering);
 	tcase_add_loop_test(tc, test_sigusr1_counters, 0, USR1_ROWS);
 	tcase_add_test(tc, test_run_demo_interrupted);
 	suite_add_tcase(s, tc);
