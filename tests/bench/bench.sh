@@ -17,7 +17,9 @@
 # invocation: the "old" rows of issue 12's table), BENCH_SCALING=1 (only
 # queue and broadcast at B=4096 against N = 1..64, and pipe4k), BENCH_FULL=1,
 # BENCH_REPS (3), BENCH_COUNT (10000000,
-# fast variants), BENCH_SLOW_COUNT (1000000, per-item variants: classic,
+# fast variants), BENCH_BIG_COUNT (100000000, the fastest: shmlab points
+# with -B 1024 or more, pipe4k, lockstep_65536, whose 10^7 items took
+# 10-30 ms, mostly start-up), BENCH_SLOW_COUNT (1000000, per-item variants: classic,
 # pipe1, posix_sem and shmlab points with -B 16 or less), BENCH_OUT
 # (tests/bench/out).
 # Rates are per second, so the two counts compare directly.
@@ -64,6 +66,7 @@ OLD_CONSUMER=""
 readonly REPS="${BENCH_REPS:-3}"
 readonly COUNT="${BENCH_COUNT:-10000000}"
 readonly SLOW_COUNT="${BENCH_SLOW_COUNT:-1000000}"
+readonly BIG_COUNT="${BENCH_BIG_COUNT:-100000000}"
 readonly OUT="${BENCH_OUT:-$HERE/out}"
 readonly BIG=32766		# the largest MAXBUF (SEMVMX - 1)
 readonly LIMIT_S=900		# watchdog for one run
@@ -127,15 +130,21 @@ check_programs() {
 	[[ $COUNT =~ ^[1-9][0-9]*$ ]] || die "BENCH_COUNT=$COUNT: want a count"
 	[[ $SLOW_COUNT =~ ^[1-9][0-9]*$ ]] ||
 	    die "BENCH_SLOW_COUNT=$SLOW_COUNT: want a count"
+	[[ $BIG_COUNT =~ ^[1-9][0-9]*$ ]] ||
+	    die "BENCH_BIG_COUNT=$BIG_COUNT: want a count"
 }
 
 # Items for a shmlab point: claims of a few items are slow, so they get
-# fewer (rates are per second: the counts compare).
+# fewer, and claims of thousands fast, so they get more: a run should
+# last long enough that its start does not count (rates are per second:
+# the counts compare).
 count_for() {
 	local batch=$1
 
 	if ((batch <= 16)); then
 		echo "$SLOW_COUNT"
+	elif ((batch >= 1024)); then
+		echo "$BIG_COUNT"
 	else
 		echo "$COUNT"
 	fi
@@ -168,7 +177,7 @@ plan() {
 			for mode in queue broadcast; do
 				add_shmlab shmlab "$mode" "$n" "$BIG" 4096
 			done
-			add pipe4k queue "$n" 0 1024 "$COUNT"
+			add pipe4k queue "$n" 0 1024 "$BIG_COUNT"
 		done
 		return 0
 	fi
@@ -195,18 +204,19 @@ plan() {
 		done
 		add slides queue "$n" 10 1 "$SLOW_COUNT"
 		add pipe1 queue "$n" 0 1 "$SLOW_COUNT"
-		add pipe4k queue "$n" 0 1024 "$COUNT"
+		add pipe4k queue "$n" 0 1024 "$BIG_COUNT"
 		add posix_sem queue "$n" "$BIG" 1 "$SLOW_COUNT"
 	done
 	# TLPI's svshm_xfr design: one reader, blocks of 1, 4 and 64 KiB.
-	for b in 1024 4096 65536; do
+	for b in 1024 4096; do
 		add "lockstep_$b" queue 1 0 $((b / 4)) "$COUNT"
 	done
+	add lockstep_65536 queue 1 0 16384 "$BIG_COUNT"
 	# Issue 12's table: the same points with the programs of BENCH_OLD.
 	if [[ -n $OLD ]]; then
 		for n in 1 2 4; do
 			for mode in queue broadcast; do
-				add shmlab_old "$mode" "$n" "$BIG" 4096 "$COUNT"
+				add shmlab_old "$mode" "$n" "$BIG" 4096 "$BIG_COUNT"
 			done
 		done
 	fi
@@ -460,7 +470,7 @@ describe_machine() {
 		[[ -z $OLD ]] || echo "old: $OLD ($(git -C "$ROOT" rev-parse --short "$OLD" 2>/dev/null))"
 		echo "host: nproc=$(nproc), cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), kernel=$(uname -r)"
 		echo "commit: $(describe_commit)"
-		echo "full: $FULL, reps: $REPS, count: $COUNT, slow count: $SLOW_COUNT"
+		echo "full: $FULL, reps: $REPS, count: $COUNT, slow count: $SLOW_COUNT, big count: $BIG_COUNT"
 	} >"$WORK/env.txt"
 }
 
