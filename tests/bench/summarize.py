@@ -103,7 +103,10 @@ def times(r):
     return "%.0fx" % r if r >= 1000 else "%.3gx" % r
 
 
-def verdict(ok):
+def verdict(value, ok):
+    """PASS or FAIL; a point this run did not measure is neither."""
+    if value is None:
+        return "not measured"
     return "PASS" if ok else "FAIL"
 
 
@@ -254,13 +257,13 @@ def goals(m, med):
             line = "  B=%-5d N=%d: %s%s M/s (goal >= %d M/s: %s)" % (
                 b, n, mps(q).strip(), m.spread("shmlab", "queue", n, BIG, b),
                 GOAL_RATE / 1e6,
-                verdict(q is not None and q >= GOAL_RATE))
+                verdict(q, q is not None and q >= GOAL_RATE))
             line += "; vs classic %s (>= %dx: %s)" % (
                 times(rc), GOAL_CLASSIC,
-                verdict(rc is not None and rc >= GOAL_CLASSIC))
+                verdict(rc, rc is not None and rc >= GOAL_CLASSIC))
             line += "; vs pipe1 %s (>= %dx: %s)" % (
                 times(rp), GOAL_PIPE1,
-                verdict(rp is not None and rp >= GOAL_PIPE1))
+                verdict(rp, rp is not None and rp >= GOAL_PIPE1))
             print(line)
     print()
     print("Broadcast within %dx of queue at the same N (same MAXBUF, B):"
@@ -276,7 +279,7 @@ def goals(m, med):
             print("  B=%-5d N=%-2d queue %s, broadcast %s M/s: queue/"
                   "broadcast %s %s" % (b, n, mps(q).strip(), mps(br).strip(),
                                        "n/a" if r is None else "%.2f" % r,
-                                       verdict(ok)))
+                                       verdict(r, ok)))
     print()
     print("Moonshot: shmlab queue against pipe4k (4 KiB writes):")
     for b in batches:
@@ -380,7 +383,7 @@ def issue12(m, med, env):
             ("broadcast N=4 / broadcast N=1", ratio(b4, b1), 0.9)):
         print("  %-32s %s (goal >= %.1f: %s)" % (
             text, "n/a" if r is None else "%.2f" % r, goal,
-            verdict(r is not None and r >= goal)))
+            verdict(r, r is not None and r >= goal)))
     for variant, mode in (("shmlab_old", "queue"),
                           ("shmlab_old", "broadcast")):
         for n in (1, 4):
