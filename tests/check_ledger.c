@@ -619,6 +619,16 @@ static const struct fault_row fault_rows[] = {
 	{ { MODE_QUEUE, 1, 10, 64, 1000, 4242 }, F_DROP, 500 },
 	{ { MODE_BROADCAST, 4, 10, 64, 1000, 4242 }, F_DUP, 500 },
 	{ { MODE_BROADCAST, 4, 10, 64, 1000, 4242 }, F_CORRUPT, 500 },
+	/*
+	 * Either side of the producer's first batch boundary (4096 with a
+	 * fresh ring of 32766): the batches before the fault are written as
+	 * the plain stream, the one holding it item by item.
+	 */
+	{ { MODE_QUEUE, 1, SHM_MAXBUF_MAX, 4096, 10000, 0 }, F_DROP, 4095 },
+	{ { MODE_QUEUE, 1, SHM_MAXBUF_MAX, 4096, 10000, 0 }, F_DUP, 4096 },
+	{ { MODE_QUEUE, 1, SHM_MAXBUF_MAX, 4096, 10000, 0 }, F_SWAP, 4095 },
+	{ { MODE_BROADCAST, 2, SHM_MAXBUF_MAX, 4096, 10000, 4242 },
+	    F_CORRUPT, 4096 },
 };
 
 /*
