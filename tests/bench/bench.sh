@@ -19,9 +19,9 @@
 # BENCH_REPS (3), BENCH_COUNT (10000000,
 # fast variants), BENCH_BIG_COUNT (100000000, the fastest: shmlab points
 # with -B 1024 or more, pipe4k, lockstep_65536, whose 10^7 items took
-# 10-30 ms, mostly start-up), BENCH_SLOW_COUNT (1000000, per-item variants: classic,
-# pipe1, posix_sem and shmlab points with -B 16 or less), BENCH_OUT
-# (tests/bench/out).
+# 10-30 ms, mostly start-up), BENCH_SLOW_COUNT (1000000, per-item
+# variants: classic, pipe1, posix_sem and shmlab points with -B 16 or
+# less), BENCH_OUT (tests/bench/out).
 # Rates are per second, so the two counts compare directly.
 #
 # Writes, in BENCH_OUT: bench.csv (every run), medians.csv, memory.csv,

@@ -103,10 +103,12 @@ def times(r):
     return "%.0fx" % r if r >= 1000 else "%.3gx" % r
 
 
-def verdict(value, ok):
-    """PASS or FAIL; a point this run did not measure is neither."""
+def verdict(value, goal, at_most=False):
+    """PASS or FAIL against goal; a point this run did not measure is
+    neither."""
     if value is None:
         return "not measured"
+    ok = value <= goal if at_most else value >= goal
     return "PASS" if ok else "FAIL"
 
 
@@ -243,7 +245,6 @@ def goals(m, med):
     batches = sorted({k[4] for k in med if k[0] == "shmlab" and
                       k[1] == "queue" and k[3] == BIG and k[2] == 2 and
                       k[4] > 1})
-    allok = True
     print("Goals (queue mode, MAXBUF %d, ledger on, medians of this run,"
           " [min-max] of its runs):" % BIG)
     print("  (B=4096 is the programs' default, SHM_BATCH_DEFAULT; B=64 was"
@@ -257,13 +258,13 @@ def goals(m, med):
             line = "  B=%-5d N=%d: %s%s M/s (goal >= %d M/s: %s)" % (
                 b, n, mps(q).strip(), m.spread("shmlab", "queue", n, BIG, b),
                 GOAL_RATE / 1e6,
-                verdict(q, q is not None and q >= GOAL_RATE))
+                verdict(q, GOAL_RATE))
             line += "; vs classic %s (>= %dx: %s)" % (
                 times(rc), GOAL_CLASSIC,
-                verdict(rc, rc is not None and rc >= GOAL_CLASSIC))
+                verdict(rc, GOAL_CLASSIC))
             line += "; vs pipe1 %s (>= %dx: %s)" % (
                 times(rp), GOAL_PIPE1,
-                verdict(rp, rp is not None and rp >= GOAL_PIPE1))
+                verdict(rp, GOAL_PIPE1))
             print(line)
     print()
     print("Broadcast within %dx of queue at the same N (same MAXBUF, B):"
@@ -275,11 +276,10 @@ def goals(m, med):
             q = m.get("shmlab", "queue", n, BIG, b)
             br = m.get("shmlab", "broadcast", n, BIG, b)
             r = ratio(q, br)
-            ok = r is not None and r <= GOAL_BCAST
             print("  B=%-5d N=%-2d queue %s, broadcast %s M/s: queue/"
                   "broadcast %s %s" % (b, n, mps(q).strip(), mps(br).strip(),
                                        "n/a" if r is None else "%.2f" % r,
-                                       verdict(r, ok)))
+                                       verdict(r, GOAL_BCAST, at_most=True)))
     print()
     print("Moonshot: shmlab queue against pipe4k (4 KiB writes):")
     for b in batches:
@@ -302,7 +302,6 @@ def goals(m, med):
                 line += "; shmlab B=%d is %.2fx" % (b, r)
         print(line)
     print()
-    return allok
 
 
 def sweep(m, med):
@@ -383,7 +382,7 @@ def issue12(m, med, env):
             ("broadcast N=4 / broadcast N=1", ratio(b4, b1), 0.9)):
         print("  %-32s %s (goal >= %.1f: %s)" % (
             text, "n/a" if r is None else "%.2f" % r, goal,
-            verdict(r, r is not None and r >= goal)))
+            verdict(r, goal)))
     for variant, mode in (("shmlab_old", "queue"),
                           ("shmlab_old", "broadcast")):
         for n in (1, 4):
